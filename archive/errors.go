@@ -1,0 +1,31 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// ErrNotEmpty is returned by [Extract] when the target directory exists and
+// holds files, unless [Options.Replace] is set.
+var ErrNotEmpty = errors.New("directory exists and is not empty (use --force to replace it)")
+
+// ErrRefused is wrapped by every error about an entry a real save never
+// contains.
+var ErrRefused = errors.New("refused")
+
+// DigestMismatchError reports content whose digest is not the one its name,
+// descriptor or config states.
+type DigestMismatchError struct {
+	Path      string
+	Got, Want digest.Digest
+}
+
+func (e *DigestMismatchError) Error() string {
+	return fmt.Sprintf("%s: digest mismatch: got %s, want %s", e.Path, e.Got, e.Want)
+}
+
+func refuse(name, format string, args ...any) error {
+	return fmt.Errorf("entry %q: %w: %s", name, ErrRefused, fmt.Sprintf(format, args...))
+}

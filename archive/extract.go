@@ -1,0 +1,351 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imgsave/imgsave/manifest"
+)
+
+// Options tune [Extract].
+type Options struct {
+	// Replace allows a non-empty target, which is swapped for the new tree
+	// atomically once that is complete.
+	Replace bool
+	// Progress, when set, is called with the number of bytes read from the
+	// stream so far, after every read.
+	Progress func(read int64)
+}
+
+// Result describes what [Extract] wrote.
+type Result struct {
+	Images []manifest.Image
+	// Manifests are the digests of the canonical OCI manifests, one per
+	// image: the IDs a containerd-store engine gives them.
+	Manifests []digest.Digest
+	// Dropped lists the platforms of a multi-platform save that were left
+	// out because their blobs were not in the archive.
+	Dropped []string
+}
+
+// ModTime is the modification time of every file and folder imgsave writes,
+// so that a directory's tar stream is the same whenever it was written.
+var ModTime = time.Unix(0, 0)
+
+// Extract reads a save stream from r (tar, plain or gzip or zstd
+// compressed) and writes imgsave's canonical layout to dir. It streams:
+// memory use does not grow with the size of the image. On any error dir is
+// left as it was and nothing else remains.
+func Extract(r io.Reader, dir string, opts Options) (_ *Result, err error) {
+	dir = filepath.Clean(dir)
+	if err := CheckTarget(dir, opts.Replace); err != nil {
+		return nil, err
+	}
+	staging, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".imgsave-")
+	if err != nil {
+		return nil, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(staging)
+		}
+	}()
+	root, err := os.OpenRoot(staging)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+
+	if err := root.Mkdir("incoming", 0o700); err != nil {
+		return nil, err
+	}
+	x := &extractor{root: root, entries: make(map[string]*entry), buf: make([]byte, 1<<20)}
+	if err := x.read(r, opts.Progress); err != nil {
+		return nil, err
+	}
+	res, err := x.build()
+	if err != nil {
+		return nil, err
+	}
+	if err := x.write(res); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", staging, err)
+	}
+	if err := os.Chmod(staging, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Chtimes(staging, ModTime, ModTime); err != nil {
+		return nil, err
+	}
+	if err := place(staging, dir, opts.Replace); err != nil {
+		return nil, err
+	}
+	done = true
+	return res, nil
+}
+
+type kind int
+
+const (
+	kindDir kind = iota
+	kindMeta
+	kindFile
+	kindLink
+)
+
+type entry struct {
+	kind   kind
+	data   []byte // kindMeta
+	target string // kindLink: cleaned, relative to the archive's root
+	// kindFile: the staged file, the digest and size of the bytes in the
+	// archive, and of the content after decompression.
+	tmp      string
+	raw      digest.Digest
+	rawSize  int64
+	content  digest.Digest
+	size     int64
+	compress string
+	dest     string // set when the file has a place in the layout
+}
+
+type extractor struct {
+	root    *os.Root
+	entries map[string]*entry
+	order   []string
+	buf     []byte
+}
+
+// metaNames are the top-level files read into memory rather than staged.
+var metaNames = map[string]bool{"manifest.json": true, "index.json": true, "oci-layout": true, "repositories": true}
+
+// countReader counts bytes and keeps the first error of the source, so that
+// an engine's failure is reported as itself rather than as a damaged archive.
+type countReader struct {
+	r        io.Reader
+	n        int64
+	err      error
+	progress func(int64)
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	if c.progress != nil && n > 0 {
+		c.progress(c.n)
+	}
+	return n, err
+}
+
+func (x *extractor) read(r io.Reader, progress func(int64)) error {
+	src := &countReader{r: r, progress: progress}
+	dr, _, err := Decompress(bufio.NewReaderSize(src, 1<<20))
+	if err != nil {
+		return firstErr(src.err, fmt.Errorf("reading archive: %w", err))
+	}
+	defer dr.Close()
+	// Go's tar reader answers io.EOF both at the end-of-archive blocks and
+	// at a stream cut between two entries; counting what it consumed tells
+	// them apart.
+	tarSrc := &countReader{r: dr}
+	tr := tar.NewReader(tarSrc)
+	var dataEnd int64
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			if tarSrc.n < dataEnd+2*512 {
+				return firstErr(src.err, fmt.Errorf("reading archive: %w: truncated after %d bytes", io.ErrUnexpectedEOF, tarSrc.n))
+			}
+			break
+		}
+		if err != nil {
+			return firstErr(src.err, fmt.Errorf("reading archive: %w", err))
+		}
+		dataEnd = tarSrc.n + (hdr.Size+511)/512*512
+		if err := x.add(hdr, tr); err != nil {
+			return firstErr(src.err, err)
+		}
+	}
+	// Drain what follows the end-of-archive blocks (record padding), which
+	// also collects the engine's exit status from the stream.
+	if n, err := io.Copy(io.Discard, io.LimitReader(dr, 1<<20+1)); err != nil {
+		return firstErr(src.err, fmt.Errorf("reading archive: %w", err))
+	} else if n > 1<<20 {
+		return fmt.Errorf("reading archive: more than 1 MiB of data after the end of the archive")
+	}
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return err
+	}
+	return src.err
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *extractor) add(hdr *tar.Header, tr io.Reader) error {
+	raw := hdr.Name
+	if hdr.Typeflag == tar.TypeDir {
+		raw = strings.TrimSuffix(raw, "/")
+		if raw == "." || raw == "" {
+			return nil // the root folder of `tar -C DIR -c .`
+		}
+	}
+	name, err := manifest.CleanPath(raw)
+	if err != nil {
+		return refuse(hdr.Name, "%v", err)
+	}
+	if _, dup := x.entries[name]; dup {
+		return refuse(hdr.Name, "duplicate name")
+	}
+	e := &entry{}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		e.kind = kindDir
+	case tar.TypeReg:
+		if metaNames[name] {
+			if hdr.Size > manifest.MaxJSON {
+				return refuse(hdr.Name, "%d bytes, over the %d byte limit for JSON files", hdr.Size, manifest.MaxJSON)
+			}
+			e.kind = kindMeta
+			if e.data, err = io.ReadAll(tr); err != nil {
+				return fmt.Errorf("reading %q: %w", hdr.Name, err)
+			}
+		} else if err := x.stage(e, name, tr); err != nil {
+			return fmt.Errorf("extracting %q: %w", hdr.Name, err)
+		}
+	case tar.TypeSymlink:
+		e.kind = kindLink
+		if e.target, err = linkTarget(name, hdr.Linkname); err != nil {
+			return refuse(hdr.Name, "%v", err)
+		}
+	case tar.TypeLink:
+		return refuse(hdr.Name, "hard link to %q", hdr.Linkname)
+	case tar.TypeChar, tar.TypeBlock:
+		return refuse(hdr.Name, "device file")
+	case tar.TypeFifo:
+		return refuse(hdr.Name, "fifo")
+	default:
+		return refuse(hdr.Name, "unsupported entry type %q", hdr.Typeflag)
+	}
+	x.entries[name] = e
+	x.order = append(x.order, name)
+	return nil
+}
+
+// linkTarget resolves a symbolic link's target against the link's folder
+// and refuses one that leaves the archive.
+func linkTarget(name, target string) (string, error) {
+	if target == "" || strings.ContainsAny(target, "\x00\\") {
+		return "", fmt.Errorf("link target %q: invalid", target)
+	}
+	if path.IsAbs(target) {
+		return "", fmt.Errorf("link target %q: absolute", target)
+	}
+	t := path.Join(path.Dir(name), target)
+	if t == "." || t == ".." || strings.HasPrefix(t, "../") {
+		return "", fmt.Errorf("link target %q: leaves the archive", target)
+	}
+	return t, nil
+}
+
+// stage streams one regular file into the staging directory, hashing the
+// archived bytes and, for a gzip or zstd blob, decompressing it on the way.
+func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
+	e.kind = kindFile
+	e.tmp = fmt.Sprintf("incoming/%d", len(x.order))
+	f, err := x.root.OpenFile(e.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rawHash, contentHash := sha256.New(), sha256.New()
+	rawCount := &countReader{r: io.TeeReader(tr, rawHash)}
+	br := bufio.NewReaderSize(rawCount, 64<<10)
+	dr, comp, err := Decompress(br)
+	if err != nil {
+		return err
+	}
+	defer dr.Close()
+	n, err := io.CopyBuffer(io.MultiWriter(f, contentHash), dr, x.buf)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil { // hash what follows a compressed stream too
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	e.raw = digest.NewDigest(digest.SHA256, rawHash)
+	e.rawSize = rawCount.n
+	e.content = digest.NewDigest(digest.SHA256, contentHash)
+	e.size = n
+	e.compress = comp
+	if want, ok := manifest.DigestFromPath(name); ok && e.raw != want {
+		return &DigestMismatchError{Path: name, Got: e.raw, Want: want}
+	}
+	return nil
+}
+
+// lookup finds the regular file a manifest's path refers to, following
+// symbolic links in the archive's name table.
+func (x *extractor) lookup(name string) (*entry, error) {
+	p := name
+	for range 16 {
+		e := x.entries[p]
+		switch {
+		case e == nil:
+			return nil, fmt.Errorf("%q: %w", name, errMissing)
+		case e.kind == kindFile:
+			return e, nil
+		case e.kind == kindLink:
+			p = e.target
+		default:
+			return nil, fmt.Errorf("%q: not a regular file", name)
+		}
+	}
+	return nil, fmt.Errorf("%q: too many levels of symbolic links", name)
+}
+
+// checkTree refuses members below a symbolic link or a file, in whichever
+// order the archive lists them.
+func (x *extractor) checkTree() error {
+	for _, name := range x.order {
+		for p := path.Dir(name); p != "."; p = path.Dir(p) {
+			if e := x.entries[p]; e != nil && e.kind != kindDir {
+				return refuse(name, "below %q, which is not a folder", p)
+			}
+		}
+	}
+	return nil
+}
+
+// readStaged reads a small staged file (a config or manifest) through the
+// JSON size limit.
+func (x *extractor) readStaged(e *entry) ([]byte, error) {
+	if e.compress != "" {
+		return nil, fmt.Errorf("%s-compressed where JSON was expected", e.compress)
+	}
+	if e.size > manifest.MaxJSON {
+		return nil, fmt.Errorf("%w: %d bytes", manifest.ErrTooLarge, e.size)
+	}
+	return x.root.ReadFile(e.tmp)
+}

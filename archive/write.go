@@ -1,0 +1,117 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imgsave/imgsave/manifest"
+)
+
+// write lays the checked files out in the staging root: blobs renamed to
+// their digests, imgsave's own manifests, index.json, manifest.json,
+// oci-layout and .gitattributes; then fixes modes and times.
+func (x *extractor) write(res *Result) error {
+	if err := x.root.MkdirAll("blobs/sha256", 0o755); err != nil {
+		return err
+	}
+	written := []string{"blobs", "blobs/sha256"}
+	for _, name := range x.order {
+		e := x.entries[name]
+		if e.kind != kindFile || e.dest == "" || slices.Contains(written, e.dest) {
+			continue
+		}
+		if err := x.root.Rename(e.tmp, e.dest); err != nil {
+			return err
+		}
+		written = append(written, e.dest)
+	}
+	if err := x.root.RemoveAll("incoming"); err != nil {
+		return err
+	}
+	files, digests, err := Layout(res.Images)
+	if err != nil {
+		return err
+	}
+	res.Manifests = digests
+	for _, f := range files {
+		if slices.Contains(written, f.Name) {
+			continue // a manifest that is also a blob of the archive
+		}
+		if err := writeNew(x.root, f.Name, f.Data); err != nil {
+			return err
+		}
+		written = append(written, f.Name)
+	}
+	for _, name := range written {
+		mode := fs.FileMode(0o644)
+		if name == "blobs" || name == "blobs/sha256" {
+			mode = 0o755
+		}
+		if err := x.root.Chmod(name, mode); err != nil {
+			return err
+		}
+		if err := x.root.Chtimes(name, ModTime, ModTime); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeNew(root *os.Root, name string, data []byte) error {
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return errors.Join(err, f.Close())
+}
+
+// File is one small file of the canonical layout.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Layout renders the small files of the canonical layout for images, in the
+// order they are written: the OCI manifests (in blobs/), index.json,
+// manifest.json, oci-layout and .gitattributes. It also returns each image's
+// manifest digest.
+func Layout(images []manifest.Image) ([]File, []digest.Digest, error) {
+	index, docker, manifests, err := manifest.Canonical(images)
+	if err != nil {
+		return nil, nil, err
+	}
+	var files []File
+	var keep []string
+	digests := make([]digest.Digest, len(images))
+	for i, b := range manifests {
+		digests[i] = digest.FromBytes(b)
+		files = append(files, File{manifest.BlobPath(digests[i]), b})
+		keep = append(keep, manifest.BlobPath(images[i].Config.Digest), manifest.BlobPath(digests[i]))
+	}
+	files = append(files,
+		File{"index.json", index},
+		File{"manifest.json", docker},
+		File{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		File{".gitattributes", gitAttributes(keep)},
+	)
+	return files, digests, nil
+}
+
+// gitAttributes keeps the JSON files (metadata, read without fetching
+// anything) in git and sends the layers to git-annex.
+func gitAttributes(keep []string) []byte {
+	var b strings.Builder
+	b.WriteString("# Written by imgsave: JSON metadata in git, layers in git-annex.\n")
+	b.WriteString("* annex.largefiles=anything\n")
+	for _, name := range append([]string{".gitattributes", "oci-layout", "index.json", "manifest.json"}, keep...) {
+		fmt.Fprintf(&b, "/%s annex.largefiles=nothing\n", name)
+	}
+	return []byte(b.String())
+}

@@ -1,0 +1,155 @@
+package manifest
+
+import (
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Media types of the Docker distribution format, which engines still write
+// into index.json for images pulled with them.
+const (
+	MediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	MediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+)
+
+// AnnotationImageName is the annotation containerd reads for an image's
+// full name on import.
+const AnnotationImageName = "io.containerd.image.name"
+
+// IsIndex reports whether mt is an image index (a multi-platform list).
+func IsIndex(mt string) bool {
+	return mt == v1.MediaTypeImageIndex || mt == MediaTypeDockerManifestList
+}
+
+// IsManifest reports whether mt is a single-platform image manifest.
+func IsManifest(mt string) bool {
+	return mt == v1.MediaTypeImageManifest || mt == MediaTypeDockerManifest
+}
+
+// ParseIndex reads an OCI image index (index.json or a nested one) and
+// checks each descriptor's digest and size. An index listing nothing is
+// [ErrEmpty].
+func ParseIndex(r io.Reader) (*v1.Index, error) {
+	var idx v1.Index
+	if err := decode(r, &idx); err != nil {
+		return nil, err
+	}
+	if len(idx.Manifests) == 0 {
+		return nil, ErrEmpty
+	}
+	for i, d := range idx.Manifests {
+		if err := checkDescriptor(d); err != nil {
+			return nil, fmt.Errorf("manifests[%d]: %w", i, err)
+		}
+	}
+	return &idx, nil
+}
+
+// ParseManifest reads an OCI (or Docker v2) image manifest and checks its
+// descriptors.
+func ParseManifest(r io.Reader) (*v1.Manifest, error) {
+	var m v1.Manifest
+	if err := decode(r, &m); err != nil {
+		return nil, err
+	}
+	if err := checkDescriptor(m.Config); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	for i, d := range m.Layers {
+		if err := checkDescriptor(d); err != nil {
+			return nil, fmt.Errorf("layers[%d]: %w", i, err)
+		}
+	}
+	return &m, nil
+}
+
+func checkDescriptor(d v1.Descriptor) error {
+	if d.Size < 0 {
+		return fmt.Errorf("negative size %d", d.Size)
+	}
+	return CheckDigest(d.Digest)
+}
+
+// Image is one image of imgsave's canonical layout: its config blob and its
+// layers, each an uncompressed tar named by its diff ID.
+type Image struct {
+	Config   v1.Descriptor
+	Layers   []v1.Descriptor
+	RepoTags []string
+}
+
+// ID is the image ID a classic-store engine reports: the config digest.
+func (im *Image) ID() digest.Digest { return im.Config.Digest }
+
+// Manifest renders the image's canonical OCI manifest. Its digest is the
+// image ID a containerd-store engine reports after loading the directory.
+func (im *Image) Manifest() ([]byte, digest.Digest, error) {
+	m := v1.Manifest{
+		MediaType: v1.MediaTypeImageManifest,
+		Config: v1.Descriptor{
+			MediaType: v1.MediaTypeImageConfig,
+			Digest:    im.Config.Digest,
+			Size:      im.Config.Size,
+		},
+		Layers: make([]v1.Descriptor, len(im.Layers)),
+	}
+	m.SchemaVersion = 2
+	for i, l := range im.Layers {
+		m.Layers[i] = v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: l.Digest, Size: l.Size}
+	}
+	b, err := Marshal(m)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, digest.FromBytes(b), nil
+}
+
+// Canonical renders index.json and manifest.json for images, and returns
+// the manifest blobs they point to, one per image in order. index.json has one
+// descriptor per repo tag (one without annotations for an untagged image),
+// carrying the names containerd and the OCI spec read; manifest.json points
+// into blobs/ and is what `docker load` of any version reads.
+func Canonical(images []Image) (index, docker []byte, manifests [][]byte, err error) {
+	idx := v1.Index{MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{}}
+	idx.SchemaVersion = 2
+	entries := make([]Entry, 0, len(images))
+	for _, im := range images {
+		b, d, err := im.Manifest()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		manifests = append(manifests, b)
+		desc := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: d, Size: int64(len(b))}
+		tags := slices.Clone(im.RepoTags)
+		slices.Sort(tags)
+		tags = slices.Compact(tags)
+		if len(tags) == 0 {
+			idx.Manifests = append(idx.Manifests, desc)
+		}
+		for _, t := range tags {
+			ref, err := ParseReference(t)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			dt := desc
+			dt.Annotations = map[string]string{AnnotationImageName: ref.Full(), v1.AnnotationRefName: ref.Tag()}
+			idx.Manifests = append(idx.Manifests, dt)
+		}
+		e := Entry{Config: BlobPath(im.Config.Digest), RepoTags: tags, Layers: make([]string, len(im.Layers))}
+		for i, l := range im.Layers {
+			e.Layers[i] = BlobPath(l.Digest)
+		}
+		entries = append(entries, e)
+	}
+	if index, err = Marshal(idx); err != nil {
+		return nil, nil, nil, err
+	}
+	if docker, err = Marshal(entries); err != nil {
+		return nil, nil, nil, err
+	}
+	return index, docker, manifests, nil
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs and starts the two Docker engines the end-to-end tests run against,
+# idempotently: safe to run again on a machine where they are already up.
+#
+#   1. Debian 12's docker.io (Docker 20.10, classic image store) on the
+#      default socket /var/run/docker.sock.
+#   2. Debian trixie's docker.io (Docker 26) with the containerd image store,
+#      unpacked (not installed) under $IMGSAVE_ENGINES_DIR, on its own socket.
+#
+# Prints nothing on success but the environment to use for each engine.
+# Needs root (apt-get, dockerd).
+set -euo pipefail
+
+root=${IMGSAVE_ENGINES_DIR:-/var/lib/imgsave-ci}
+d26=$root/docker26
+sock26=$root/docker26.sock
+
+log() { printf 'engines: %s\n' "$*" >&2; }
+
+wait_sock() { # socket pidfile-or-empty logfile
+	for _ in $(seq 1 120); do
+		if [ -S "$1" ] && DOCKER_HOST=unix://$1 docker version >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.5
+	done
+	log "daemon on $1 did not come up; last lines of $3:"
+	tail -n 30 "$3" >&2 || true
+	return 1
+}
+
+need_pkgs=()
+command -v /usr/sbin/dockerd >/dev/null || need_pkgs+=(docker.io)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh && file -L /bin/busybox 2>/dev/null | grep -q static || need_pkgs+=(busybox-static)
+command -v git >/dev/null || need_pkgs+=(git)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+	log "installing ${need_pkgs[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+# The trixie source: the first stanza of debian.sources with Suites: trixie,
+# pinned low so that nothing installed from bookworm changes.
+if [ ! -f /etc/apt/sources.list.d/trixie.sources ]; then
+	log "adding the trixie apt source (pinned at 100)"
+	awk 'BEGIN{RS=""; ORS="\n\n"} NR==1{print; exit}' /etc/apt/sources.list.d/debian.sources |
+		sed -E 's/^Suites:.*/Suites: trixie/' >/etc/apt/sources.list.d/trixie.sources
+	printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' >/etc/apt/preferences.d/trixie-pin
+	apt-get update -qq
+fi
+
+if [ ! -x "$d26/usr/sbin/dockerd" ]; then
+	log "unpacking docker.io and containerd from trixie into $d26"
+	mkdir -p "$d26" "$root/debs"
+	(cd "$root/debs" && apt-get download -qq docker.io/trixie containerd/trixie)
+	for deb in "$root"/debs/*.deb; do dpkg -x "$deb" "$d26"; done
+fi
+
+# Docker 26 first: its --bridge none removes docker0, which the Debian daemon
+# needs for docker run; the Debian daemon is (re)started after it.
+if ! DOCKER_HOST=unix://$sock26 docker version >/dev/null 2>&1; then
+	log "starting Docker 26 (containerd image store) on $sock26"
+	mkdir -p "$root/d26-data" /run/d26
+	printf '{"features": {"containerd-snapshotter": true}}\n' >"$root/daemon26.json"
+	(
+		export PATH=$d26/usr/bin:$d26/usr/sbin:$PATH
+		nohup dockerd --config-file "$root/daemon26.json" \
+			--host "unix://$sock26" --data-root "$root/d26-data" --exec-root /run/d26 \
+			--pidfile /run/d26/docker.pid --bridge none --iptables=false \
+			--containerd-namespace imgsave26 --containerd-plugins-namespace imgsave26p \
+			>"$root/docker26.log" 2>&1 &
+	)
+	wait_sock "$sock26" "" "$root/docker26.log"
+	restart_debian=1
+fi
+
+if [ "${restart_debian:-0}" = 1 ] || ! DOCKER_HOST=unix:///var/run/docker.sock docker version >/dev/null 2>&1 ||
+	! ip link show docker0 >/dev/null 2>&1; then
+	if [ -f /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+		log "restarting Debian's dockerd (docker0 was removed)"
+		kill "$(cat /var/run/docker.pid)"
+		for _ in $(seq 1 60); do kill -0 "$(cat /var/run/docker.pid 2>/dev/null)" 2>/dev/null || break; sleep 0.5; done
+	fi
+	log "starting Debian's dockerd on /var/run/docker.sock"
+	nohup /usr/sbin/dockerd >/var/log/imgsave-dockerd.log 2>&1 &
+	wait_sock /var/run/docker.sock "" /var/log/imgsave-dockerd.log
+fi
+
+echo "IMGSAVE_ENGINES=unix:///var/run/docker.sock unix://$sock26"
