@@ -53,10 +53,11 @@ func place(staging, dir string, replace bool) error {
 	if err := CheckTarget(dir, replace); err != nil {
 		return err
 	}
-	if err := os.Rename(staging, dir); err == nil {
+	// rename(2) replaces an empty directory; os.Rename refuses to.
+	if err := unix.Rename(staging, dir); err == nil {
 		return nil
 	} else if !replace {
-		return err
+		return &os.LinkError{Op: "rename", Old: staging, New: dir, Err: err}
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, staging, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err == nil {
 		return os.RemoveAll(staging)

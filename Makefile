@@ -1,0 +1,39 @@
+# imgsave: build, demo, tests, benchmarks. `make test` is what CI runs.
+GO ?= go
+BIN := bin/imgsave
+
+.PHONY: build engines test unit demo bench fuzz lint
+
+build:
+	$(GO) build -o $(BIN) ./cmd/imgsave
+
+# Install (if missing) and start Docker 20.10 (classic store) and Docker 26
+# (containerd store); idempotent. Needs root.
+engines:
+	scripts/engines.sh
+
+# Everything: lint, unit tests, fuzz seeds, and the end-to-end scripts
+# against both real engines (missing engines fail the run, never skip).
+test: lint
+	eval "$$(scripts/engines.sh)" && export IMGSAVE_ENGINES && \
+	IMGSAVE_E2E=1 $(GO) test -count=1 -timeout 40m ./...
+
+# Tests that need no engine.
+unit:
+	$(GO) test -count=1 ./manifest ./archive
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+# Build imgsave, make a tiny busybox image offline, save it, run it.
+demo: build
+	scripts/demo.sh
+
+bench: build
+	scripts/bench.sh
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzExtract -fuzztime=60s ./archive
+	$(GO) test -run='^$$' -fuzz=FuzzParseDocker -fuzztime=30s ./manifest
+	$(GO) test -run='^$$' -fuzz=FuzzParseIndex -fuzztime=30s ./manifest

@@ -1,0 +1,299 @@
+package archive
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imgsave/imgsave/manifest"
+)
+
+// ErrContentMissing is returned when a file a load needs is not present
+// locally: a git-annex symlink whose content was never fetched, or an
+// unlocked annex pointer file.
+var ErrContentMissing = errors.New("not present locally")
+
+// Dir is an image directory opened for reading: imgsave's canonical
+// layout, or a raw extraction of a legacy or Docker 25+ save (what
+// datalad-container's docker adapter leaves in datasets). Opening it reads
+// only the small files (manifest.json, index.json, configs); layers are read
+// when they are streamed. Files are opened through symbolic links, since
+// git-annex keeps content behind them; the paths in the manifests are
+// checked to stay inside the directory first.
+type Dir struct {
+	Path   string
+	Images []*DirImage
+}
+
+// DirImage is one image of a [Dir].
+type DirImage struct {
+	// ID is the config digest: the image ID of a classic-store engine.
+	ID         digest.Digest
+	ConfigPath string
+	ConfigSize int64
+	Config     *manifest.Config
+	RepoTags   []string
+	Layers     []DirLayer
+	// Manifest is the OCI manifest a load sends, and ManifestDigest its
+	// digest, the image ID a containerd-store engine gives the image after
+	// imgsave loads it: the directory's own manifest when its layers are
+	// stored compressed (raw Docker 25+ saves), else imgsave's canonical one.
+	Manifest       []byte
+	ManifestDigest digest.Digest
+
+	config    []byte
+	canonical bool
+}
+
+// DirLayer is one layer file of an image.
+type DirLayer struct {
+	Path   string        // relative to the directory
+	Digest digest.Digest // of the file's bytes
+	Size   int64
+	DiffID digest.Digest // of the uncompressed tar
+	// MediaType is the layer's type in the manifest a load sends.
+	MediaType string
+}
+
+// OpenDir reads the directory's manifest.json, its index.json when there is
+// one, and each image's config, and checks each config against its digest.
+func OpenDir(dir string) (*Dir, error) {
+	d := &Dir{Path: dir}
+	b, err := d.readSmall("manifest.json")
+	if err != nil {
+		return nil, err
+	}
+	entries, err := manifest.ParseDocker(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "manifest.json"), err)
+	}
+	blobManifests, err := d.indexManifests()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		im, err := d.image(e, blobManifests)
+		if err != nil {
+			return nil, err
+		}
+		if i := slices.IndexFunc(d.Images, func(o *DirImage) bool { return o.ID == im.ID }); i >= 0 {
+			d.Images[i].RepoTags = append(d.Images[i].RepoTags, im.RepoTags...)
+			continue
+		}
+		d.Images = append(d.Images, im)
+	}
+	return d, nil
+}
+
+// indexManifests reads the single-platform manifests index.json points to,
+// keyed by config digest, so that an image whose layers are compressed is
+// sent with the manifest that describes them.
+func (d *Dir) indexManifests() (map[digest.Digest]indexed, error) {
+	out := make(map[digest.Digest]indexed)
+	b, err := d.readSmall("index.json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	} else if err != nil {
+		return nil, err
+	}
+	idx, err := manifest.ParseIndex(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(d.Path, "index.json"), err)
+	}
+	for _, desc := range idx.Manifests {
+		if !manifest.IsManifest(desc.MediaType) {
+			continue
+		}
+		mb, err := d.readSmall(manifest.BlobPath(desc.Digest))
+		if err != nil {
+			return nil, err
+		}
+		if got := digest.FromBytes(mb); got != desc.Digest {
+			return nil, &DigestMismatchError{Path: filepath.Join(d.Path, manifest.BlobPath(desc.Digest)), Got: got, Want: desc.Digest}
+		}
+		m, err := manifest.ParseManifest(bytes.NewReader(mb))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(d.Path, manifest.BlobPath(desc.Digest)), err)
+		}
+		out[m.Config.Digest] = indexed{raw: mb, digest: desc.Digest, m: m}
+	}
+	return out, nil
+}
+
+type indexed struct {
+	raw    []byte
+	digest digest.Digest
+	m      *v1.Manifest
+}
+
+func (d *Dir) image(e manifest.Entry, blobManifests map[digest.Digest]indexed) (*DirImage, error) {
+	cb, err := d.readSmall(e.Config)
+	if err != nil {
+		return nil, err
+	}
+	im := &DirImage{ID: manifest.ID(cb), ConfigPath: e.Config, ConfigSize: int64(len(cb)), RepoTags: e.RepoTags, config: cb}
+	if want, ok := manifest.DigestFromPath(e.Config); ok && want != im.ID {
+		return nil, &DigestMismatchError{Path: filepath.Join(d.Path, e.Config), Got: im.ID, Want: want}
+	}
+	if im.Config, err = manifest.ConfigFromBytes(cb); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(d.Path, e.Config), err)
+	}
+	diffIDs := im.Config.RootFS.DiffIDs
+	if len(diffIDs) != len(e.Layers) {
+		return nil, fmt.Errorf("%s: %d diff_ids for %d layers in manifest.json", filepath.Join(d.Path, e.Config), len(diffIDs), len(e.Layers))
+	}
+	ix, hasIndexed := blobManifests[im.ID]
+	if hasIndexed && len(ix.m.Layers) != len(e.Layers) {
+		hasIndexed = false
+	}
+	im.canonical = true
+	for i, p := range e.Layers {
+		l := DirLayer{Path: p, DiffID: diffIDs[i], Digest: diffIDs[i], MediaType: v1.MediaTypeImageLayer, Size: -1}
+		if named, ok := manifest.DigestFromPath(p); ok && named != l.DiffID {
+			// Stored compressed: only the directory's own manifest says how.
+			if !hasIndexed || ix.m.Layers[i].Digest != named {
+				return nil, fmt.Errorf("%s: layer %s is not the uncompressed diff_id %s and no manifest in index.json describes it", d.Path, p, l.DiffID)
+			}
+			l.Digest, l.MediaType, l.Size = named, ix.m.Layers[i].MediaType, ix.m.Layers[i].Size
+			im.canonical = false
+		}
+		im.Layers = append(im.Layers, l)
+	}
+	if !im.canonical {
+		im.Manifest, im.ManifestDigest = ix.raw, ix.digest
+		return im, nil
+	}
+	// The canonical manifest needs each layer's size: index.json's manifest
+	// has it (imgsave keeps that in git), else the file does once present.
+	for i := range im.Layers {
+		if hasIndexed && ix.m.Layers[i].Digest == im.Layers[i].Digest {
+			im.Layers[i].Size = ix.m.Layers[i].Size
+		} else if fi, err := os.Stat(filepath.Join(d.Path, im.Layers[i].Path)); err == nil {
+			im.Layers[i].Size = fi.Size()
+		}
+	}
+	if err := im.canonicalManifest(); err != nil {
+		return nil, err
+	}
+	return im, nil
+}
+
+// canonicalManifest sets Manifest and ManifestDigest from the layers, or
+// leaves them empty while a layer's size is unknown.
+func (im *DirImage) canonicalManifest() error {
+	ci := manifest.Image{Config: v1.Descriptor{Digest: im.ID, Size: im.ConfigSize}}
+	for _, l := range im.Layers {
+		if l.Size < 0 {
+			im.Manifest, im.ManifestDigest = nil, ""
+			return nil
+		}
+		ci.Layers = append(ci.Layers, v1.Descriptor{Digest: l.DiffID, Size: l.Size})
+	}
+	var err error
+	im.Manifest, im.ManifestDigest, err = ci.Manifest()
+	return err
+}
+
+// readSmall reads a JSON file of the directory through the size limit.
+func (d *Dir) readSmall(rel string) ([]byte, error) {
+	f, err := d.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := manifest.ReadLimited(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	if isAnnexPointer(b) {
+		return nil, d.missing(rel)
+	}
+	return b, nil
+}
+
+// Open opens a file of the directory by a path from its manifests,
+// following symbolic links (git-annex), and reports a file whose content is
+// not present locally as [ErrContentMissing].
+func (d *Dir) Open(rel string) (*os.File, error) {
+	if _, err := manifest.CleanPath(rel); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Path, err)
+	}
+	p := filepath.Join(d.Path, filepath.FromSlash(rel))
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		if fi, lerr := os.Lstat(p); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, d.missing(rel)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (d *Dir) missing(rel string) error {
+	return fmt.Errorf("%s: %w; run `git annex get %s` (or `datalad get %s`) first",
+		filepath.Join(d.Path, rel), ErrContentMissing, d.Path, d.Path)
+}
+
+// An unlocked git-annex file without content is a small pointer file.
+func isAnnexPointer(b []byte) bool {
+	return len(b) < 1024 && bytes.HasPrefix(b, []byte("/annex/objects/"))
+}
+
+// CheckPresent reports the first file of im that is not present locally,
+// without reading any content, so that a load fails before anything is sent
+// to the engine.
+func (d *Dir) CheckPresent(im *DirImage) error {
+	for _, l := range im.Layers {
+		f, err := d.Open(l.Path)
+		if err != nil {
+			return err
+		}
+		head := make([]byte, 16)
+		n, _ := io.ReadFull(f, head)
+		f.Close()
+		if isAnnexPointer(head[:n]) {
+			return d.missing(l.Path)
+		}
+	}
+	return nil
+}
+
+// Select picks one image: by repo tag, or by config digest prefix (with
+// or without "sha256:"). With neither, the directory must hold exactly one.
+func (d *Dir) Select(repoTag, configPrefix string) (*DirImage, error) {
+	var match []*DirImage
+	for _, im := range d.Images {
+		switch {
+		case repoTag != "" && !slices.Contains(im.RepoTags, repoTag):
+		case configPrefix != "" && !strings.HasPrefix(im.ID.Encoded(), strings.TrimPrefix(configPrefix, "sha256:")):
+		default:
+			match = append(match, im)
+		}
+	}
+	if len(match) == 1 {
+		return match[0], nil
+	}
+	var choices []string
+	for _, im := range d.Images {
+		c := im.ID.Encoded()[:12]
+		if len(im.RepoTags) > 0 {
+			c += " (" + strings.Join(im.RepoTags, ", ") + ")"
+		}
+		choices = append(choices, c)
+	}
+	if len(match) == 0 && (repoTag != "" || configPrefix != "") {
+		return nil, fmt.Errorf("%s: no image matches --repo-tag %q --config %q; it holds: %s", d.Path, repoTag, configPrefix, strings.Join(choices, "; "))
+	}
+	return nil, fmt.Errorf("%s: holds %d images; pick one with --repo-tag or --config: %s", d.Path, len(match), strings.Join(choices, "; "))
+}

@@ -1,0 +1,125 @@
+package archive
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imgsave/imgsave/manifest"
+)
+
+// WriteTar streams one image of the directory as the tarball `docker load`
+// (any version) and `podman load` read: config, layers, OCI manifest,
+// index.json, oci-layout, and manifest.json last, naming only tags. Each
+// file is hashed as it streams and checked against its digest; on a mismatch
+// WriteTar stops before the manifests, so that the engine, which finds no
+// manifest in a cut stream, loads nothing. It returns the digest of the OCI
+// manifest it sent: the image ID a containerd-store engine reports.
+func (d *Dir) WriteTar(w io.Writer, im *DirImage, tags []string) (digest.Digest, error) {
+	tw := tar.NewWriter(w)
+	if err := writeFile(tw, manifest.BlobPath(im.ID), im.config); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 1<<20)
+	for i := range im.Layers {
+		if err := d.writeLayer(tw, &im.Layers[i], buf); err != nil {
+			return "", err
+		}
+	}
+	if im.canonical {
+		if err := im.canonicalManifest(); err != nil {
+			return "", err
+		}
+	}
+	desc := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: im.ManifestDigest, Size: int64(len(im.Manifest))}
+	idx := v1.Index{MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{}}
+	idx.SchemaVersion = 2
+	entry := manifest.Entry{Config: manifest.BlobPath(im.ID), RepoTags: tags}
+	for _, l := range im.Layers {
+		entry.Layers = append(entry.Layers, manifest.BlobPath(l.Digest))
+	}
+	if len(tags) == 0 {
+		idx.Manifests = append(idx.Manifests, desc)
+	}
+	for _, t := range tags {
+		ref, err := manifest.ParseReference(t)
+		if err != nil {
+			return "", err
+		}
+		dt := desc
+		dt.Annotations = map[string]string{manifest.AnnotationImageName: ref.Full(), v1.AnnotationRefName: ref.Tag()}
+		idx.Manifests = append(idx.Manifests, dt)
+	}
+	index, err := manifest.Marshal(idx)
+	if err != nil {
+		return "", err
+	}
+	docker, err := manifest.Marshal([]manifest.Entry{entry})
+	if err != nil {
+		return "", err
+	}
+	for _, f := range []File{
+		{manifest.BlobPath(im.ManifestDigest), im.Manifest},
+		{"index.json", index},
+		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{"manifest.json", docker},
+	} {
+		if err := writeFile(tw, f.Name, f.Data); err != nil {
+			return "", err
+		}
+	}
+	return im.ManifestDigest, tw.Close()
+}
+
+func writeFile(tw *tar.Writer, name string, data []byte) error {
+	if err := tw.WriteHeader(header(name, int64(len(data)))); err != nil {
+		return err
+	}
+	_, err := tw.Write(data)
+	return err
+}
+
+func header(name string, size int64) *tar.Header {
+	return &tar.Header{Name: name, Size: size, Mode: 0o644, ModTime: ModTime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+}
+
+// writeLayer streams one layer file under its digest's name, checking the
+// digest of what it sent.
+func (d *Dir) writeLayer(tw *tar.Writer, l *DirLayer, buf []byte) error {
+	f, err := d.Open(l.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", f.Name())
+	}
+	if l.Size >= 0 && fi.Size() != l.Size {
+		return fmt.Errorf("%s: size %d, manifest says %d", f.Name(), fi.Size(), l.Size)
+	}
+	l.Size = fi.Size()
+	if err := tw.WriteHeader(header(manifest.BlobPath(l.Digest), l.Size)); err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(tw, h), io.LimitReader(f, l.Size), buf)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	if n != l.Size {
+		return fmt.Errorf("%s: %w: read %d of %d bytes", f.Name(), io.ErrUnexpectedEOF, n, l.Size)
+	}
+	if got := digest.NewDigest(digest.SHA256, h); got != l.Digest {
+		return &DigestMismatchError{Path: f.Name(), Got: got, Want: l.Digest}
+	}
+	return nil
+}
+

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/script")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"imgsave": func() { os.Exit(main1()) }})
+}
+
+// testEngine is one Docker daemon the scripts run against.
+type testEngine struct {
+	host  string // DOCKER_HOST
+	name  string // e.g. docker-20.10.24 or docker-26.1.5
+	store string // "classic" or "containerd"
+}
+
+var (
+	enginesOnce sync.Once
+	enginesList []testEngine
+	enginesErr  error
+)
+
+// engines lists the daemons named in IMGSAVE_ENGINES (DOCKER_HOST values,
+// space-separated), or the default socket. With IMGSAVE_E2E=1, as in CI, a
+// listed daemon that does not answer fails the tests instead of skipping.
+func engines(t *testing.T) []testEngine {
+	enginesOnce.Do(func() {
+		hosts := strings.Fields(os.Getenv("IMGSAVE_ENGINES"))
+		if len(hosts) == 0 {
+			hosts = []string{"unix:///var/run/docker.sock"}
+		}
+		for _, h := range hosts {
+			cmd := exec.Command("docker", "version", "--format", "{{.Server.Version}}|{{.Server.Os}}")
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+h)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				enginesErr = fmt.Errorf("engine %s: %v: %s", h, err, bytes.TrimSpace(out))
+				continue
+			}
+			e := testEngine{host: h, name: "docker-" + strings.Split(strings.TrimSpace(string(out)), "|")[0], store: "classic"}
+			cmd = exec.Command("docker", "info", "--format", "{{.DriverStatus}}")
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+h)
+			if out, err := cmd.Output(); err == nil && strings.Contains(string(out), "io.containerd.snapshotter") {
+				e.store = "containerd"
+			}
+			enginesList = append(enginesList, e)
+		}
+	})
+	if enginesErr != nil && os.Getenv("IMGSAVE_E2E") == "1" {
+		t.Fatalf("IMGSAVE_E2E=1 but %v (start the engines with scripts/engines.sh)", enginesErr)
+	}
+	return enginesList
+}
+
+// TestScript runs every script in testdata/script against each engine; a
+// script that needs none runs against the first only ([engine] condition).
+func TestScript(t *testing.T) {
+	engs := engines(t)
+	if len(engs) == 0 {
+		engs = []testEngine{{}}
+	}
+	for i, e := range engs {
+		name := e.name
+		if name == "" {
+			name = "no-engine"
+		}
+		t.Run(name, func(t *testing.T) {
+			testscript.Run(t, testscript.Params{
+				Dir:                 "testdata/script",
+				UpdateScripts:       *update,
+				RequireExplicitExec: true,
+				RequireUniqueNames:  true,
+				Setup:               func(env *testscript.Env) error { return setup(env, e, engs, i) },
+				Condition:           func(cond string) (bool, error) { return condition(cond, e, engs, i) },
+				Cmds:                map[string]func(*testscript.TestScript, bool, []string){"mkimage": cmdMkimage, "mktar": cmdMktar, "cmpdir": cmdCmpdir, "blobsok": cmdBlobsok},
+			})
+		})
+	}
+}
+
+// setup gives each script its engine, a home, and its own image repository
+// $T (scripts run in parallel against one daemon), removed afterwards.
+func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
+	env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
+	env.Setenv("XDG_CACHE_HOME", filepath.Join(env.WorkDir, "home", ".cache"))
+	if e.host == "" {
+		return nil
+	}
+	env.Setenv("DOCKER_HOST", e.host)
+	env.Setenv("STORE", e.store)
+	if len(all) > 1 {
+		env.Setenv("OTHER_DOCKER_HOST", all[(i+1)%len(all)].host)
+	}
+	repo := "imgsave-e2e/" + strings.ToLower(strings.ReplaceAll(filepath.Base(env.WorkDir), "script-", ""))
+	env.Setenv("T", repo)
+	env.Defer(func() { removeImages(repo, e.host) })
+	if len(all) > 1 {
+		env.Defer(func() { removeImages(repo, all[(i+1)%len(all)].host) })
+	}
+	return nil
+}
+
+func removeImages(repo, host string) {
+	cmd := exec.Command("sh", "-c", `docker image ls --format '{{.Repository}}:{{.Tag}}' | grep "^$0:" | xargs -r docker rmi -f >/dev/null`, repo)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host)
+	cmd.Run()
+}
+
+func condition(cond string, e testEngine, all []testEngine, i int) (bool, error) {
+	switch cond {
+	case "engine":
+		return e.host != "", nil
+	case "classic", "containerd":
+		return e.store == cond, nil
+	case "other":
+		return len(all) > 1, nil
+	case "root":
+		return os.Getuid() == 0, nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
+}
+
+// cmdMkimage builds a tiny busybox image offline with `docker import`:
+// mkimage REF [PATH=CONTENT...]. Extra files make distinct images.
+func cmdMkimage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: mkimage REF [PATH=CONTENT...]")
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	bb, err := os.ReadFile("/bin/busybox")
+	ts.Check(err)
+	add := func(h *tar.Header, data []byte) {
+		h.Size = int64(len(data))
+		ts.Check(tw.WriteHeader(h))
+		_, err := tw.Write(data)
+		ts.Check(err)
+	}
+	add(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
+	add(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}, nil)
+	add(&tar.Header{Name: "bin/busybox", Mode: 0o755}, bb)
+	for _, l := range []string{"sh", "cat", "echo", "ls", "id", "touch", "sleep", "true", "false", "stat", "kill", "trap", "wc", "head", "env", "pwd"} {
+		add(&tar.Header{Name: "bin/" + l, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}, nil)
+	}
+	for _, a := range args[1:] {
+		name, content, _ := strings.Cut(a, "=")
+		add(&tar.Header{Name: name, Mode: 0o644}, []byte(content))
+	}
+	ts.Check(tw.Close())
+	cmd := exec.Command("docker", "import", "-c", `CMD ["/bin/sh"]`, "-", args[0])
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+ts.Getenv("DOCKER_HOST"))
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		ts.Fatalf("docker import %s: %v: %s", args[0], err, out)
+	}
+}
+
+// cmdMktar writes a tarball with exactly the entries given, hostile ones
+// included: mktar FILE ENTRY... where ENTRY is NAME=CONTENT (file),
+// NAME->TARGET (symlink), NAME=>TARGET (hard link), NAME/ (folder) or
+// NAME|fifo, NAME|char.
+func cmdMktar(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: mktar FILE ENTRY...")
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, a := range args[1:] {
+		h := &tar.Header{Mode: 0o644, Typeflag: tar.TypeReg}
+		var data string
+		switch {
+		case strings.Contains(a, "->"):
+			h.Name, h.Linkname, _ = strings.Cut(a, "->")
+			h.Typeflag = tar.TypeSymlink
+		case strings.Contains(a, "=>"):
+			h.Name, h.Linkname, _ = strings.Cut(a, "=>")
+			h.Typeflag = tar.TypeLink
+		case strings.HasSuffix(a, "|fifo"):
+			h.Name, h.Typeflag = strings.TrimSuffix(a, "|fifo"), tar.TypeFifo
+		case strings.HasSuffix(a, "|char"):
+			h.Name, h.Typeflag = strings.TrimSuffix(a, "|char"), tar.TypeChar
+		case strings.HasSuffix(a, "/"):
+			h.Name, h.Typeflag = a, tar.TypeDir
+		default:
+			h.Name, data, _ = strings.Cut(a, "=")
+			h.Size = int64(len(data))
+		}
+		ts.Check(tw.WriteHeader(h))
+		_, err := tw.Write([]byte(data))
+		ts.Check(err)
+	}
+	ts.Check(tw.Close())
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), buf.Bytes(), 0o644))
+}
+
+// cmdCmpdir compares two trees: names, types, modes and bytes.
+func cmdCmpdir(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: cmpdir DIR1 DIR2")
+	}
+	a, b := treeOf(ts, ts.MkAbs(args[0])), treeOf(ts, ts.MkAbs(args[1]))
+	same := a == b
+	if same == neg {
+		ts.Fatalf("cmpdir %s %s: same=%v\n--- %s\n%s--- %s\n%s", args[0], args[1], same, args[0], a, args[1], b)
+	}
+}
+
+func treeOf(ts *testscript.TestScript, dir string) string {
+	var sb strings.Builder
+	ts.Check(filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		sum := ""
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			h := sha256.Sum256(b)
+			sum = hex.EncodeToString(h[:8])
+		}
+		fmt.Fprintf(&sb, "%s %v %s\n", rel, fi.Mode(), sum)
+		return nil
+	}))
+	return sb.String()
+}
+
+// cmdBlobsok checks that every file in DIR/blobs/sha256 is named by the
+// sha256 of its content and that the tree holds only regular files and
+// folders.
+func cmdBlobsok(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: blobsok DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	ts.Check(err)
+	if len(entries) == 0 {
+		ts.Fatalf("%s: no blobs", args[0])
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", e.Name()))
+		ts.Check(err)
+		if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != e.Name() {
+			ts.Fatalf("%s: content has sha256 %x", e.Name(), got)
+		}
+	}
+	ts.Check(filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !d.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", p)
+		}
+		return err
+	}))
+}
