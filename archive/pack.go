@@ -122,4 +122,3 @@ func (d *Dir) writeLayer(tw *tar.Writer, l *DirLayer, buf []byte) error {
 	}
 	return nil
 }
-

@@ -73,7 +73,7 @@ when the engine lacks the image.`,
 			},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no progress or notices on stderr"},
 		},
-		Commands:        []*cli.Command{saveCommand(e), importCommand(e)},
+		Commands:        []*cli.Command{saveCommand(e), importCommand(e), loadCommand(e), runCommand(e)},
 		Reader:          e.stdin,
 		Writer:          e.stdout,
 		ErrWriter:       e.stderr,
@@ -113,5 +113,10 @@ func notice(c *cli.Context, e *env, format string, a ...any) {
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
+	return ok && isTerm(f)
+}
+
+func isTerminalReader(r io.Reader) bool {
+	f, ok := r.(*os.File)
 	return ok && isTerm(f)
 }

@@ -1,0 +1,241 @@
+package loader
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Image is what imgsave needs to know of an image in the engine's store.
+type Image struct {
+	// ID is the image ID: the config digest for docker's classic store and
+	// podman, the manifest (or index) digest for docker's containerd store.
+	ID digest.Digest
+	// RepoTags are the names the image is tagged with, e.g. "busybox:latest".
+	RepoTags []string
+	// RepoDigests are repository@digest names. The classic store lists
+	// only pulled images here; the containerd store lists the ID too.
+	RepoDigests []string
+	// DiffIDs are the digests of the uncompressed layers, from the base up.
+	DiffIDs []digest.Digest
+	// Architecture and OS are the platform, as in "amd64" and "linux".
+	Architecture string
+	OS           string
+	// Created is the config's creation time.
+	Created time.Time
+}
+
+// Inspect describes one image, named by ID, digest or name. An absent
+// image gives an error wrapping [ErrImageNotFound]; every failure is a
+// *RunError naming `E image inspect NAME`.
+//
+// Inspect runs before every container, so when it can it asks docker's
+// daemon directly: one GET /images/{name}/json over the unix socket in
+// DOCKER_HOST (or the default one), about a millisecond where spawning the
+// CLI costs over ten. It runs `E image inspect` instead for podman, for
+// other DOCKER_HOST schemes, for a docker context other than the default,
+// and when the default socket does not exist (podman-docker's docker
+// command has none).
+func (e *Engine) Inspect(ctx context.Context, name string) (*Image, error) {
+	if sock, ok := e.dockerSocket(); ok {
+		return e.inspectSocket(ctx, sock, name)
+	}
+	return e.inspectCLI(ctx, name)
+}
+
+const defaultSocket = "/var/run/docker.sock"
+
+// dockerSocket returns the unix socket the docker CLI would use, or false
+// if the CLI may talk to something else. It follows the precedence of the
+// CLI's resolveContextName: DOCKER_HOST, then DOCKER_CONTEXT, then the
+// current context in its config file.
+func (e *Engine) dockerSocket() (string, bool) {
+	if e.Name == "podman" {
+		return "", false
+	}
+	if host := e.getenv("DOCKER_HOST"); host != "" {
+		return strings.CutPrefix(host, "unix://")
+	}
+	if c := e.getenv("DOCKER_CONTEXT"); c != "" && c != "default" {
+		return "", false
+	}
+	if c := e.currentContext(); c != "" && c != "default" {
+		return "", false
+	}
+	// podman-docker's docker command runs podman, which has no socket here
+	// unless podman.socket is enabled; its CLI answers (or says why not).
+	if _, err := os.Stat(defaultSocket); err != nil {
+		return "", false
+	}
+	return defaultSocket, true
+}
+
+// currentContext reads currentContext from the docker CLI's config.json,
+// ignoring the rest of the file (and any error: the CLI falls back to the
+// default context too).
+func (e *Engine) currentContext() string {
+	dir := e.getenv("DOCKER_CONFIG")
+	if dir == "" {
+		dir = filepath.Join(e.getenv("HOME"), ".docker")
+	}
+	f, err := os.Open(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var cfg struct {
+		CurrentContext string `json:"currentContext"`
+	}
+	json.NewDecoder(io.LimitReader(f, outputMax)).Decode(&cfg)
+	return cfg.CurrentContext
+}
+
+// inspectSocket asks the daemon on sock about name, with an unversioned
+// path so that any daemon answers in its own API version. Its errors are
+// RunErrors for the `image inspect` command the CLI would have run.
+func (e *Engine) inspectSocket(ctx context.Context, sock, name string) (*Image, error) {
+	fail := func(err error, msg string) error {
+		return &RunError{Args: []string{filepath.Base(e.Path), "image", "inspect", name}, Stderr: msg, Err: err}
+	}
+	client := &http.Client{
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", sock)
+			},
+			DisableKeepAlives: true,
+		},
+		// The daemon redirects "/images/../json" elsewhere; never follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/images/"+url.PathEscape(name)+"/json", nil)
+	if err != nil {
+		return nil, fail(err, "")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		var dial *net.OpError
+		switch {
+		case ctx.Err() != nil:
+			return nil, fail(context.Cause(ctx), "")
+		case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
+			return nil, fail(ErrPermissionDenied, err.Error())
+		case errors.As(err, &dial) && dial.Op == "dial": // refused, or no socket
+			return nil, fail(ErrDaemonUnreachable, err.Error())
+		}
+		return nil, fail(err, "")
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, outputMax+1))
+	switch {
+	case err != nil:
+		return nil, fail(err, "")
+	case len(body) > outputMax:
+		return nil, fail(fmt.Errorf("answer exceeds %d bytes", outputMax), "")
+	case resp.StatusCode != http.StatusOK:
+		var msg struct{ Message string }
+		if json.Unmarshal(body, &msg) != nil || msg.Message == "" {
+			msg.Message = strings.TrimSpace(string(body))
+		}
+		err := fmt.Errorf("daemon answered %s", resp.Status)
+		if resp.StatusCode == http.StatusNotFound {
+			err = ErrImageNotFound
+		}
+		return nil, fail(err, msg.Message)
+	}
+	img, err := parseInspect(body)
+	if err != nil {
+		return nil, fail(err, "")
+	}
+	return img, nil
+}
+
+// inspectCLI runs `E image inspect --format '{{json .}}' NAME`.
+func (e *Engine) inspectCLI(ctx context.Context, name string) (*Image, error) {
+	p := e.command(ctx, append([]string{"image", "inspect", "--format", "{{json .}}"}, operands(name)...)...)
+	out := &tailBuffer{max: outputMax}
+	p.cmd.Stdout = out
+	if err := p.err(p.cmd.Run()); err != nil {
+		return nil, err
+	}
+	if out.dropped {
+		return nil, &RunError{Args: p.args, Err: fmt.Errorf("output exceeds %d bytes", outputMax)}
+	}
+	img, err := parseInspect(out.buf)
+	if err != nil {
+		return nil, &RunError{Args: p.args, Err: err}
+	}
+	return img, nil
+}
+
+// inspectJSON holds the fields of docker's and podman's image inspect
+// output that Image needs.
+type inspectJSON struct {
+	ID           string `json:"Id"`
+	RepoTags     []string
+	RepoDigests  []string
+	Architecture string
+	OS           string `json:"Os"`
+	Created      time.Time
+	RootFS       struct {
+		Layers []string
+	}
+}
+
+// parseInspect decodes one image's inspect output: an object from docker,
+// or an array holding one from podman (whose --format applies to the
+// array). Podman's IDs lack the "sha256:" prefix.
+func parseInspect(data []byte) (*Image, error) {
+	data = bytes.TrimSpace(data)
+	var list []inspectJSON
+	if bytes.HasPrefix(data, []byte("[")) {
+		if err := json.Unmarshal(data, &list); err != nil {
+			return nil, fmt.Errorf("decoding inspect output: %w", err)
+		}
+		if len(list) != 1 {
+			return nil, fmt.Errorf("decoding inspect output: got %d images, want 1", len(list))
+		}
+	} else {
+		list = make([]inspectJSON, 1)
+		if err := json.Unmarshal(data, &list[0]); err != nil {
+			return nil, fmt.Errorf("decoding inspect output: %w", err)
+		}
+	}
+	raw := list[0]
+	if !strings.Contains(raw.ID, ":") {
+		raw.ID = string(digest.SHA256) + ":" + raw.ID
+	}
+	id, err := digest.Parse(raw.ID)
+	if err != nil {
+		return nil, fmt.Errorf("image ID %q: %w", raw.ID, err)
+	}
+	img := &Image{
+		ID:           id,
+		RepoTags:     raw.RepoTags,
+		RepoDigests:  raw.RepoDigests,
+		Architecture: raw.Architecture,
+		OS:           raw.OS,
+		Created:      raw.Created,
+	}
+	for _, l := range raw.RootFS.Layers {
+		d, err := digest.Parse(l)
+		if err != nil {
+			return nil, fmt.Errorf("layer %q: %w", l, err)
+		}
+		img.DiffIDs = append(img.DiffIDs, d)
+	}
+	return img, nil
+}
