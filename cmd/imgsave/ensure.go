@@ -46,8 +46,10 @@ func ensureLoaded(ctx context.Context, eng *loader.Engine, dir string, o loadOpt
 	if err != nil {
 		return nil, err
 	}
-	if id, err := present(ctx, eng, im); err != nil || id != "" {
-		return &loaded{ID: id, Image: im}, err
+	if id, err := present(ctx, eng, im); err != nil {
+		return nil, err
+	} else if id != "" {
+		return tagPresent(ctx, eng, id, im)
 	}
 	unlock, err := lockImage(eng, im.ID)
 	if err != nil {
@@ -55,13 +57,15 @@ func ensureLoaded(ctx context.Context, eng *loader.Engine, dir string, o loadOpt
 	}
 	defer unlock()
 	// Another imgsave may have loaded it while this one waited.
-	if id, err := present(ctx, eng, im); err != nil || id != "" {
-		return &loaded{ID: id, Image: im}, err
+	if id, err := present(ctx, eng, im); err != nil {
+		return nil, err
+	} else if id != "" {
+		return tagPresent(ctx, eng, id, im)
 	}
 	if err := d.CheckPresent(im); err != nil {
 		return nil, err
 	}
-	tags, kept, err := safeTags(ctx, eng, im)
+	free, ours, kept, err := tags(ctx, eng, im)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +75,7 @@ func ensureLoaded(ctx context.Context, eng *loader.Engine, dir string, o loadOpt
 	o.notice("loading %s (%s) into the engine", dir, im.ID.Encoded()[:12])
 	pr, pw := io.Pipe()
 	go func() {
-		_, err := d.WriteTar(pw, im, tags)
+		_, err := d.WriteTar(pw, im, append(free, ours...))
 		pw.CloseWithError(err)
 	}()
 	var src io.Reader = pr
@@ -92,6 +96,22 @@ func ensureLoaded(ctx context.Context, eng *loader.Engine, dir string, o loadOpt
 		return nil, fmt.Errorf("load %s: the engine loaded it but reports no image %s", dir, im.ID)
 	}
 	return &loaded{ID: id, Image: im, Loaded: true, Kept: kept}, nil
+}
+
+// tagPresent completes a present image: the directory's tags that name
+// nothing in the engine are applied, as a load would; tags on another image
+// stay where they are.
+func tagPresent(ctx context.Context, eng *loader.Engine, id digest.Digest, im *archive.DirImage) (*loaded, error) {
+	free, _, kept, err := tags(ctx, eng, im)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range free {
+		if err := eng.Tag(ctx, string(id), t); err != nil {
+			return nil, err
+		}
+	}
+	return &loaded{ID: id, Image: im, Kept: kept}, nil
 }
 
 // present looks for the image without loading anything: by config digest
@@ -134,24 +154,23 @@ func same(got *loader.Image, im *archive.DirImage) bool {
 	return c.Created != nil && got.Created.Equal(*c.Created) && got.OS == c.OS && got.Architecture == c.Architecture
 }
 
-// safeTags splits the image's tags into those a load may apply (new, or
-// already on this image) and those naming another image, which a load
-// would silently move.
-func safeTags(ctx context.Context, eng *loader.Engine, im *archive.DirImage) (apply, kept []string, err error) {
+// tags sorts the image's tags: free ones, those already on this image,
+// and those naming another image, which a load would silently move.
+func tags(ctx context.Context, eng *loader.Engine, im *archive.DirImage) (free, ours, others []string, err error) {
 	for _, t := range im.RepoTags {
 		got, err := eng.Inspect(ctx, t)
 		switch {
 		case errors.Is(err, loader.ErrImageNotFound):
-			apply = append(apply, t)
+			free = append(free, t)
 		case err != nil:
-			return nil, nil, err
+			return nil, nil, nil, err
 		case same(got, im):
-			apply = append(apply, t)
+			ours = append(ours, t)
 		default:
-			kept = append(kept, t)
+			others = append(others, t)
 		}
 	}
-	return apply, kept, nil
+	return free, ours, others, nil
 }
 
 // lockImage takes an exclusive lock for loading one image into one engine,

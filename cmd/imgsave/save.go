@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,16 +23,20 @@ func saveCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "save",
 		Usage:     "save an image from the engine into a canonical directory",
-		ArgsUsage: "IMAGE DIR",
+		ArgsUsage: "IMAGE... DIR",
 		Description: `Runs the engine's save and streams it straight into DIR (no temporary
 tarball), checking every blob against its digest and refusing anything a real
 save never contains. DIR must not exist or be empty; it is written in a
 temporary sibling and renamed into place only when complete and verified.
 
-Prints the image ID (the config digest) on stdout.
+Several images go into one directory (layers they share are stored once);
+'imgsave load' and 'imgsave run' then pick one with --repo-tag or --config.
+
+Prints each image ID (the config digest) on stdout, one a line.
 
 EXAMPLES:
    imgsave save busybox ./img
+   imgsave save python:3.12 python:3.13 ./pythons
    imgsave save --engine podman --pull never localhost/tool:1.2 ./img
    imgsave save --force --json sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741 ./img`,
 		Flags: []cli.Flag{
@@ -39,38 +44,47 @@ EXAMPLES:
 			forceFlag, jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
-			a, err := args(c, "IMAGE", "DIR")
-			if err != nil {
-				return err
+			if c.NArg() < 2 {
+				return usagef("save: want IMAGE... DIR, got %d arguments", c.NArg())
 			}
-			ref, err := manifest.ParseReference(a[0])
-			if err != nil {
-				return err
+			a := c.Args().Slice()
+			dir := a[len(a)-1]
+			var refs []manifest.Reference
+			var names []string
+			for _, s := range a[:len(a)-1] {
+				ref, err := manifest.ParseReference(s)
+				if err != nil {
+					return err
+				}
+				refs, names = append(refs, ref), append(names, ref.String())
 			}
 			pull := c.String("pull")
 			if pull != "missing" && pull != "never" && pull != "always" {
 				return usagef("--pull %q: want missing, never or always", pull)
 			}
-			if err := archive.CheckTarget(a[1], c.Bool("force")); err != nil {
+			if err := archive.CheckTarget(dir, c.Bool("force")); err != nil {
 				return err
 			}
 			eng, err := engine(c)
 			if err != nil {
 				return err
 			}
-			if err := ensureImage(c, eng, ref, pull); err != nil {
-				return err
+			for _, ref := range refs {
+				if err := ensureImage(c, eng, ref, pull); err != nil {
+					return err
+				}
 			}
-			rc, err := eng.Save(c.Context, ref.String())
+			what := strings.Join(names, " ")
+			rc, err := eng.Save(c.Context, names...)
 			if err != nil {
-				return fmt.Errorf("save %s: %w", ref, err)
+				return fmt.Errorf("save %s: %w", what, err)
 			}
 			defer rc.Close()
-			res, err := extract(c, e, rc, a[1], "saving "+ref.String())
+			res, err := extract(c, e, rc, dir, "saving "+what)
 			if err != nil {
-				return fmt.Errorf("save %s: %w", ref, err)
+				return fmt.Errorf("save %s: %w", what, err)
 			}
-			return report(c, e, a[1], res)
+			return report(c, e, dir, res)
 		},
 	}
 }
