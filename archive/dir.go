@@ -250,6 +250,19 @@ func isAnnexPointer(b []byte) bool {
 	return len(b) < 1024 && bytes.HasPrefix(b, []byte("/annex/objects/"))
 }
 
+// Present reports whether the content of a file of the directory is here:
+// false for a dangling git-annex symlink, an annex pointer file, or no file.
+func (d *Dir) Present(rel string) bool {
+	f, err := d.Open(rel)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	return !isAnnexPointer(head[:n])
+}
+
 // CheckPresent reports the first file of im that is not present locally,
 // without reading any content, so that a load fails before anything is sent
 // to the engine.

@@ -81,6 +81,11 @@ func Extract(r io.Reader, dir string, opts Options) (_ *Result, err error) {
 	if err := x.write(res); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", staging, err)
 	}
+	if opts.Replace {
+		if err := x.keepAnnexLinks(dir); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.Chmod(staging, 0o755); err != nil {
 		return nil, err
 	}
@@ -348,4 +353,35 @@ func (x *extractor) readStaged(e *entry) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes", manifest.ErrTooLarge, e.size)
 	}
 	return x.root.ReadFile(e.tmp)
+}
+
+// keepAnnexLinks puts back, in the new tree, the git-annex symlinks of the
+// tree it replaces wherever they stand for the same blob (git-annex's
+// SHA256 keys end in the content's digest), so that re-saving an unchanged
+// image into a dataset leaves git with nothing to commit.
+func (x *extractor) keepAnnexLinks(dir string) error {
+	blobs, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	if err != nil {
+		return nil // nothing to keep
+	}
+	for _, b := range blobs {
+		name := "blobs/sha256/" + b.Name()
+		if b.Type()&os.ModeSymlink == 0 {
+			continue
+		}
+		target, err := os.Readlink(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil || !strings.HasSuffix(filepath.Base(target), "--"+b.Name()) {
+			continue
+		}
+		if _, err := x.root.Lstat(name); err != nil {
+			continue // not part of the new tree
+		}
+		if err := x.root.Remove(name); err != nil {
+			return err
+		}
+		if err := x.root.Symlink(target, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }

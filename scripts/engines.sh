@@ -33,6 +33,8 @@ need_pkgs=()
 command -v /usr/sbin/dockerd >/dev/null || need_pkgs+=(docker.io)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh && file -L /bin/busybox 2>/dev/null | grep -q static || need_pkgs+=(busybox-static)
 command -v git >/dev/null || need_pkgs+=(git)
+command -v git-annex >/dev/null || need_pkgs+=(git-annex) # the dataset round trips
+command -v setpriv >/dev/null || need_pkgs+=(util-linux)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	log "installing ${need_pkgs[*]}"
 	apt-get update -qq

@@ -1,0 +1,70 @@
+package archive
+
+import (
+	"archive/tar"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+)
+
+// Migrate rewrites an image directory (a raw extraction of a legacy or
+// Docker 25+ save, such as datalad-container's docker adapter leaves, or
+// an older imgsave layout) into the canonical layout, in place and
+// atomically: the directory is streamed as a tar, following git-annex
+// symlinks, through [Extract] with Replace, so every check of a save
+// applies and the image ID does not change. Every file must be present
+// locally.
+func Migrate(dir string, opts Options) (*Result, error) {
+	d := &Dir{Path: dir}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(d.writeAll(pw)) }()
+	opts.Replace = true
+	res, err := Extract(pr, dir, opts)
+	pr.CloseWithError(fmt.Errorf("migration stopped"))
+	return res, err
+}
+
+// writeAll streams every file of the directory as a tar, symbolic links
+// replaced by the content they point to.
+func (d *Dir) writeAll(w io.Writer) error {
+	tw := tar.NewWriter(w)
+	buf := make([]byte, 1<<20)
+	err := filepath.WalkDir(d.Path, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(d.Path, p)
+		if err != nil || rel == "." || e.IsDir() {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel == ".git" || filepath.Base(rel) == ".git" {
+			return fs.SkipDir
+		}
+		f, err := d.Open(rel)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", p)
+		}
+		if fi.Size() < 1024 && !d.Present(rel) {
+			return d.missing(rel)
+		}
+		if err := tw.WriteHeader(header(rel, fi.Size())); err != nil {
+			return err
+		}
+		_, err = io.CopyBuffer(tw, io.LimitReader(f, fi.Size()), buf)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
