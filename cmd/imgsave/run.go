@@ -70,7 +70,7 @@ EXAMPLES:
 // dockerRunArgs builds `run ...` up to the image from the flags.
 func dockerRunArgs(c *cli.Context, e *env) ([]string, error) {
 	a := []string{"run", "--rm", "--interactive"}
-	if isTerminal(e.stderr) && isTerminalReader(e.stdin) && isTerminal(e.stdout) {
+	if isTerminalReader(e.stdin) && isTerminal(e.stdout) {
 		a = append(a, "--tty")
 	}
 	if !c.Bool("no-cwd-mount") {
