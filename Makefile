@@ -13,9 +13,11 @@ engines:
 	scripts/engines.sh
 
 # Everything: lint, unit tests, fuzz seeds, and the end-to-end scripts
-# against both real engines (missing engines fail the run, never skip).
+# against both real engines, git-annex and the datalad-container adapter
+# (installed and started here; anything missing fails the run, never skips).
 test: lint
-	eval "$$(scripts/engines.sh)" && export IMGSAVE_ENGINES && \
+	eval "$$(scripts/engines.sh)" && eval "$$(scripts/datalad.sh)" && \
+	export IMGSAVE_ENGINES IMGSAVE_DATALAD_ADAPTER && \
 	IMGSAVE_E2E=1 $(GO) test -count=1 -timeout 40m ./...
 
 # Tests that need no engine.

@@ -29,7 +29,7 @@ log() { printf 'datalad: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 # apt-get with its chatter on stderr, so stdout stays the one line.
-apt_q() { DEBIAN_FRONTEND=noninteractive apt-get -q "$@" >&2; }
+apt_q() { DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get -q "$@" >&2; }
 
 # install_datalad installs python3-datalad from bookworm unless Debian's
 # python3 can already import datalad.
@@ -61,8 +61,8 @@ unpack_adapter() {
 	apt-cache show datalad-container/trixie >/dev/null 2>&1 || apt_q update
 	local tmp
 	tmp=$(mktemp -d)
-	# _apt must be able to write the download there.
-	chmod 755 "$tmp"
+	# Let apt's _apt user write the download there (else apt warns).
+	chown _apt "$tmp" 2>/dev/null || true
 	log "unpacking datalad-container from trixie into $dest"
 	(cd "$tmp" && apt_q download "datalad-container/trixie")
 	mkdir -p "$tmp/root"

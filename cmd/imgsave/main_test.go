@@ -63,8 +63,16 @@ func engines(t *testing.T) []testEngine {
 			enginesList = append(enginesList, e)
 		}
 	})
-	if enginesErr != nil && os.Getenv("IMGSAVE_E2E") == "1" {
-		t.Fatalf("IMGSAVE_E2E=1 but %v (start the engines with scripts/engines.sh)", enginesErr)
+	if os.Getenv("IMGSAVE_E2E") == "1" {
+		if enginesErr != nil {
+			t.Fatalf("IMGSAVE_E2E=1 but %v (start the engines with scripts/engines.sh)", enginesErr)
+		}
+		if _, err := exec.LookPath("git-annex"); err != nil {
+			t.Fatalf("IMGSAVE_E2E=1 but no git-annex on PATH (scripts/engines.sh installs it)")
+		}
+		if os.Getenv("IMGSAVE_DATALAD_ADAPTER") == "" {
+			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_DATALAD_ADAPTER is unset (scripts/datalad.sh installs the adapter and prints it)")
+		}
 	}
 	return enginesList
 }
@@ -104,6 +112,7 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 		return nil
 	}
 	env.Setenv("DOCKER_HOST", e.host)
+	env.Setenv("IMGSAVE_DATALAD_ADAPTER", os.Getenv("IMGSAVE_DATALAD_ADAPTER"))
 	env.Setenv("STORE", e.store)
 	if len(all) > 1 {
 		env.Setenv("OTHER_DOCKER_HOST", all[(i+1)%len(all)].host)
@@ -131,6 +140,8 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 		return e.store == cond, nil
 	case "other":
 		return len(all) > 1, nil
+	case "adapter":
+		return os.Getenv("IMGSAVE_DATALAD_ADAPTER") != "", nil
 	case "root":
 		return os.Getuid() == 0, nil
 	}
