@@ -40,8 +40,10 @@ func ParseDocker(r io.Reader) ([]Entry, error) {
 			}
 		}
 		for _, t := range e.RepoTags {
-			if _, err := ParseReference(t); err != nil {
+			if ref, err := ParseReference(t); err != nil {
 				return nil, fmt.Errorf("image %d: RepoTags: %w", i, err)
+			} else if !ref.IsTag() {
+				return nil, fmt.Errorf("image %d: RepoTags: %q is not a tag", i, t)
 			}
 		}
 	}

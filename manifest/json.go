@@ -37,7 +37,8 @@ func decode(r io.Reader, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("invalid JSON: %w", err)
 	}
-	if dec.More() {
+	// Not dec.More(), which is false before a stray ']' or '}'.
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) > 0 {
 		return fmt.Errorf("invalid JSON: data after the top-level value")
 	}
 	return nil

@@ -128,12 +128,16 @@ func Canonical(images []Image) (index, docker []byte, manifests [][]byte, err er
 		slices.Sort(tags)
 		tags = slices.Compact(tags)
 		if len(tags) == 0 {
+			tags = nil // "RepoTags":null whether the input said null or []
 			idx.Manifests = append(idx.Manifests, desc)
 		}
 		for _, t := range tags {
 			ref, err := ParseReference(t)
 			if err != nil {
 				return nil, nil, nil, err
+			}
+			if !ref.IsTag() {
+				return nil, nil, nil, fmt.Errorf("RepoTags: %q is not a tag", t)
 			}
 			dt := desc
 			dt.Annotations = map[string]string{AnnotationImageName: ref.Full(), v1.AnnotationRefName: ref.Tag()}
