@@ -15,6 +15,10 @@ var (
 	magicZstd = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
+// maxZstdWindow bounds the memory a zstd frame header can make the decoder
+// allocate. 128 MiB is what `zstd --long` uses; engines use far less.
+const maxZstdWindow = 128 << 20
+
 // Decompress sniffs br's first bytes and returns a reader of the
 // decompressed stream for gzip and zstd, or br itself for anything else, with
 // the name of the compression ("" for none). Close releases the decoder; it
@@ -32,7 +36,7 @@ func Decompress(br *bufio.Reader) (io.ReadCloser, string, error) {
 		}
 		return zr, "gzip", nil
 	case bytes.HasPrefix(magic, magicZstd):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return nil, "", fmt.Errorf("zstd: %w", err)
 		}

@@ -220,6 +220,13 @@ func (x *extractor) add(hdr *tar.Header, tr io.Reader) error {
 	if _, dup := x.entries[name]; dup {
 		return refuse(hdr.Name, "duplicate name")
 	}
+	for k := range hdr.PAXRecords {
+		// Go's reader expands PAX sparse files: a few bytes could fill the
+		// disk, and no engine writes them.
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return refuse(hdr.Name, "sparse file")
+		}
+	}
 	e := &entry{}
 	switch hdr.Typeflag {
 	case tar.TypeDir:

@@ -36,23 +36,16 @@ func (d *Dir) WriteTar(w io.Writer, im *DirImage, tags []string) (digest.Digest,
 		}
 	}
 	desc := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: im.ManifestDigest, Size: int64(len(im.Manifest))}
-	idx := v1.Index{MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{}}
+	idx := v1.Index{MediaType: v1.MediaTypeImageIndex}
 	idx.SchemaVersion = 2
+	descs, tags, err := manifest.Named(desc, tags)
+	if err != nil {
+		return "", err
+	}
+	idx.Manifests = descs
 	entry := manifest.Entry{Config: manifest.BlobPath(im.ID), RepoTags: tags}
 	for _, l := range im.Layers {
 		entry.Layers = append(entry.Layers, manifest.BlobPath(l.Digest))
-	}
-	if len(tags) == 0 {
-		idx.Manifests = append(idx.Manifests, desc)
-	}
-	for _, t := range tags {
-		ref, err := manifest.ParseReference(t)
-		if err != nil {
-			return "", err
-		}
-		dt := desc
-		dt.Annotations = map[string]string{manifest.AnnotationImageName: ref.Full(), v1.AnnotationRefName: ref.Tag()}
-		idx.Manifests = append(idx.Manifests, dt)
 	}
 	index, err := manifest.Marshal(idx)
 	if err != nil {

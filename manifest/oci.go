@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -124,25 +125,11 @@ func Canonical(images []Image) (index, docker []byte, manifests [][]byte, err er
 		}
 		manifests = append(manifests, b)
 		desc := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: d, Size: int64(len(b))}
-		tags := slices.Clone(im.RepoTags)
-		slices.Sort(tags)
-		tags = slices.Compact(tags)
-		if len(tags) == 0 {
-			tags = nil // "RepoTags":null whether the input said null or []
-			idx.Manifests = append(idx.Manifests, desc)
+		descs, tags, err := Named(desc, im.RepoTags)
+		if err != nil {
+			return nil, nil, nil, err
 		}
-		for _, t := range tags {
-			ref, err := ParseReference(t)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			if !ref.IsTag() {
-				return nil, nil, nil, fmt.Errorf("RepoTags: %q is not a tag", t)
-			}
-			dt := desc
-			dt.Annotations = map[string]string{AnnotationImageName: ref.Full(), v1.AnnotationRefName: ref.Tag()}
-			idx.Manifests = append(idx.Manifests, dt)
-		}
+		idx.Manifests = append(idx.Manifests, descs...)
 		e := Entry{Config: BlobPath(im.Config.Digest), RepoTags: tags, Layers: make([]string, len(im.Layers))}
 		for i, l := range im.Layers {
 			e.Layers[i] = BlobPath(l.Digest)
@@ -156,4 +143,37 @@ func Canonical(images []Image) (index, docker []byte, manifests [][]byte, err er
 		return nil, nil, nil, err
 	}
 	return index, docker, manifests, nil
+}
+
+// Named returns the index descriptors that name an image manifest: one per
+// repo tag, annotated with the full name containerd reads and the tag the
+// OCI spec defines, or desc alone for an untagged image. It also returns
+// the tags in the form manifest.json holds them: normalized ("alpine"
+// becomes "alpine:latest"), sorted, without duplicates, nil for none.
+func Named(desc v1.Descriptor, repoTags []string) ([]v1.Descriptor, []string, error) {
+	var tags []string
+	var refs []Reference
+	for _, t := range repoTags {
+		ref, err := ParseReference(t)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ref.IsTag() {
+			return nil, nil, fmt.Errorf("RepoTags: %q is not a tag", t)
+		}
+		if !slices.Contains(tags, ref.String()) {
+			tags, refs = append(tags, ref.String()), append(refs, ref)
+		}
+	}
+	if len(tags) == 0 {
+		return []v1.Descriptor{desc}, nil, nil // "RepoTags":null whether the input said null or []
+	}
+	slices.SortFunc(refs, func(a, b Reference) int { return strings.Compare(a.String(), b.String()) })
+	slices.Sort(tags)
+	descs := make([]v1.Descriptor, len(refs))
+	for i, ref := range refs {
+		descs[i] = desc
+		descs[i].Annotations = map[string]string{AnnotationImageName: ref.Full(), v1.AnnotationRefName: ref.Tag()}
+	}
+	return descs, tags, nil
 }
