@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -58,8 +59,9 @@ func oneLine(s string) string {
 
 func newApp(e *env) *cli.App {
 	return &cli.App{
-		Name:  "imgsave",
-		Usage: "keep container images as verified, content-addressed directories in datasets",
+		Name:    "imgsave",
+		Version: version(),
+		Usage:   "keep container images as verified, content-addressed directories in datasets",
 		Description: `imgsave saves an image from the container engine into a directory with one
 canonical layout (OCI layout plus manifest.json, uncompressed layers named by
 digest), so that git-annex or DataLad store each layer once and the image ID
@@ -89,6 +91,22 @@ EXAMPLES:
    imgsave run ./img -- sh -c 'echo hi'  run it, loading it only if needed
 `,
 	}
+}
+
+// version is the module version imgsave was built from ("(devel)" in a
+// checkout), with the VCS revision when the build recorded it.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
 }
 
 // engine resolves --engine / IMGSAVE_ENGINE.
