@@ -42,25 +42,7 @@ func (d *Dir) writeAll(w io.Writer) error {
 		if rel == ".git" || filepath.Base(rel) == ".git" {
 			return fs.SkipDir
 		}
-		f, err := d.Open(rel)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("%s: not a regular file", p)
-		}
-		if fi.Size() < 1024 && !d.Present(rel) {
-			return d.missing(rel)
-		}
-		if err := tw.WriteHeader(header(rel, fi.Size())); err != nil {
-			return err
-		}
-		_, err = io.CopyBuffer(tw, io.LimitReader(f, fi.Size()), buf)
+		_, err = d.copyFile(tw, rel, rel, "", -1, buf)
 		return err
 	})
 	if err != nil {

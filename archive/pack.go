@@ -83,35 +83,47 @@ func header(name string, size int64) *tar.Header {
 // writeLayer streams one layer file under its digest's name, checking the
 // digest of what it sent.
 func (d *Dir) writeLayer(tw *tar.Writer, l *DirLayer, buf []byte) error {
-	f, err := d.Open(l.Path)
+	n, err := d.copyFile(tw, l.Path, manifest.BlobPath(l.Digest), l.Digest, l.Size, buf)
+	l.Size = n
+	return err
+}
+
+// copyFile streams the directory's file rel into tw under name, following
+// git-annex symlinks. It checks the size when size >= 0 and the digest of
+// what it sent when want is set, and returns the size.
+func (d *Dir) copyFile(tw *tar.Writer, rel, name string, want digest.Digest, size int64, buf []byte) (int64, error) {
+	f, err := d.Open(rel)
 	if err != nil {
-		return err
+		return size, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		return size, err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file", f.Name())
+		return size, fmt.Errorf("%s: not a regular file", f.Name())
 	}
-	if l.Size >= 0 && fi.Size() != l.Size {
-		return fmt.Errorf("%s: size %d, manifest says %d", f.Name(), fi.Size(), l.Size)
+	if size >= 0 && fi.Size() != size {
+		return size, fmt.Errorf("%s: size %d, manifest says %d", f.Name(), fi.Size(), size)
 	}
-	l.Size = fi.Size()
-	if err := tw.WriteHeader(header(manifest.BlobPath(l.Digest), l.Size)); err != nil {
-		return err
+	if fi.Size() < 1024 && !d.Present(rel) {
+		return size, d.missing(rel)
+	}
+	size = fi.Size()
+	if err := tw.WriteHeader(header(name, size)); err != nil {
+		return size, err
 	}
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(tw, h), io.LimitReader(f, l.Size), buf)
+	n, err := io.CopyBuffer(io.MultiWriter(tw, h), io.LimitReader(f, size), buf)
 	if err != nil {
-		return fmt.Errorf("%s: %w", f.Name(), err)
+		return size, fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	if n != l.Size {
-		return fmt.Errorf("%s: %w: read %d of %d bytes", f.Name(), io.ErrUnexpectedEOF, n, l.Size)
+	if n != size {
+		return size, fmt.Errorf("%s: %w: read %d of %d bytes", f.Name(), io.ErrUnexpectedEOF, n, size)
 	}
-	if got := digest.NewDigest(digest.SHA256, h); got != l.Digest {
-		return &DigestMismatchError{Path: f.Name(), Got: got, Want: l.Digest}
+	if got := digest.NewDigest(digest.SHA256, h); want != "" && got != want {
+		return size, &DigestMismatchError{Path: f.Name(), Got: got, Want: want}
 	}
-	return nil
+	return size, nil
 }
