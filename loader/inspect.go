@@ -34,7 +34,7 @@ type Image struct {
 	// Architecture and OS are the platform, as in "amd64" and "linux".
 	Architecture string
 	OS           string
-	// Created is the config's creation time.
+	// Created is the config's creation time, zero when it has none.
 	Created time.Time
 }
 
@@ -131,12 +131,12 @@ func (e *Engine) inspectSocket(ctx context.Context, sock, name string) (*Image, 
 		switch {
 		case ctx.Err() != nil:
 			return nil, fail(context.Cause(ctx), "")
+		case !errors.As(err, &dial) || dial.Op != "dial":
+			return nil, fail(err, "")
 		case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
-			return nil, fail(ErrPermissionDenied, err.Error())
-		case errors.As(err, &dial) && dial.Op == "dial": // refused, or no socket
-			return nil, fail(ErrDaemonUnreachable, err.Error())
+			return nil, fail(ErrPermissionDenied, dial.Error())
 		}
-		return nil, fail(err, "")
+		return nil, fail(ErrDaemonUnreachable, dial.Error()) // refused, or no socket
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, outputMax+1))
@@ -189,7 +189,7 @@ type inspectJSON struct {
 	RepoDigests  []string
 	Architecture string
 	OS           string `json:"Os"`
-	Created      time.Time
+	Created      string
 	RootFS       struct {
 		Layers []string
 	}
@@ -228,8 +228,10 @@ func parseInspect(data []byte) (*Image, error) {
 		RepoDigests:  raw.RepoDigests,
 		Architecture: raw.Architecture,
 		OS:           raw.OS,
-		Created:      raw.Created,
 	}
+	// A creation time docker leaves empty, or one that does not parse,
+	// stays zero: it describes the image, it does not identify it.
+	img.Created, _ = time.Parse(time.RFC3339Nano, raw.Created)
 	for _, l := range raw.RootFS.Layers {
 		d, err := digest.Parse(l)
 		if err != nil {

@@ -1,0 +1,17 @@
+// Package loader runs the container engine's command-line interface,
+// docker or podman, for imgsave: it finds the engine ([Find]), streams
+// images out of it ([Engine.Save]) and into it ([Engine.Load]), asks about
+// one image ([Engine.Inspect]), tags and pulls, and runs containers with the
+// caller's terminal and signals ([Engine.Run]).
+//
+// It owns the engine's failures: every failed command is a [RunError]
+// showing the quoted command line and the end of its stderr, and the ones
+// callers branch on are classified once ([Classify]) into
+// [ErrEngineNotFound], [ErrDaemonUnreachable], [ErrPermissionDenied] and
+// [ErrImageNotFound].
+//
+// It refuses to buffer: archives pass through as io.Readers, with the
+// command's outcome in the last Read. It never walks a directory, prints,
+// exits, or reads imgsave's own environment variables; callers pass
+// values in, and extra environment for the engine in [Engine.Env].
+package loader

@@ -1,0 +1,143 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+)
+
+// Save runs `E save REF...` and streams its standard output, the image
+// archive, through the returned reader; nothing is buffered beyond the pipe.
+// Once the archive has been read, the last Read returns io.EOF if the
+// command succeeded, or else a *RunError, wrapping [ErrImageNotFound] for a
+// missing image. Read until io.EOF to learn the outcome.
+//
+// Close stops a command whose output has not been drained (it closes the
+// pipe and sends SIGINT, then kills it if it lingers) and waits for it; it
+// returns nil. Cancelling ctx stops the command too, and the last Read
+// then returns the context's cause. Close may be called while a Read is
+// blocked, to abandon it.
+func (e *Engine) Save(ctx context.Context, refs ...string) (io.ReadCloser, error) {
+	if len(refs) == 0 {
+		return nil, errors.New("save: no image given")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := e.command(ctx, append([]string{"save"}, operands(refs...)...)...)
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := p.cmd.Start(); err != nil {
+		err = p.err(err)
+		cancel()
+		return nil, err
+	}
+	return &saveReader{
+		p:      p,
+		out:    out,
+		cancel: cancel,
+		wait: sync.OnceValue(func() error {
+			defer cancel()
+			return p.err(p.cmd.Wait())
+		}),
+	}, nil
+}
+
+// saveReader follows restic's internal/fs/fs_reader_command.go.
+type saveReader struct {
+	p      *proc
+	out    io.ReadCloser
+	cancel context.CancelFunc
+	wait   func() error // waits once for the command, then returns its error
+	err    error        // sticky: the last Read's error
+}
+
+func (r *saveReader) Read(b []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.out.Read(b)
+	if err == io.EOF {
+		if werr := r.wait(); werr != nil {
+			err = werr
+		}
+	}
+	r.err = err
+	return n, err
+}
+
+func (r *saveReader) Close() error {
+	// Closing the pipe first makes a save blocked on writing die of EPIPE at
+	// once; SIGINT (by cancel) reaches one still talking to its daemon.
+	r.out.Close()
+	r.cancel()
+	r.wait()
+	return nil
+}
+
+// Load runs `E load` with r as its standard input and returns the
+// engine's report, trimmed: lines such as "Loaded image: busybox:latest" or
+// "Loaded image ID: sha256:...".
+//
+// If reading r fails, Load interrupts the engine without ever closing its
+// input: an engine that saw the end of an archive cut at an entry boundary
+// would load what it got. The error is then a *RunError whose Err is r's
+// error, so that errors.Is finds it (a digest mismatch, say) and the
+// engine's stderr is shown beside it. Otherwise a failed load gives a
+// *RunError, classified when possible. Load returns only after its last
+// Read of r has returned.
+func (e *Engine) Load(ctx context.Context, r io.Reader) (string, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p := e.command(ctx, "load")
+	out := &tailBuffer{max: outputMax}
+	p.cmd.Stdout = out
+	stdin, err := p.cmd.StdinPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := p.cmd.Start(); err != nil {
+		return "", p.err(err)
+	}
+
+	src := &recordingReader{r: r}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		// A failed write means the engine has exited: Wait reports why.
+		if io.Copy(stdin, src); src.err != nil {
+			// Leave stdin open; Wait closes it once the engine has gone.
+			cancel(src.err)
+			return
+		}
+		stdin.Close()
+	}()
+	err = p.cmd.Wait()
+	<-copied
+	if src.err != nil && err == nil {
+		// The engine finished before the interrupt landed; still, what it
+		// loaded is not what r held.
+		err = src.err
+	}
+	if err = p.err(err); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// recordingReader keeps the error of a failed Read.
+type recordingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (r *recordingReader) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
