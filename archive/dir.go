@@ -68,8 +68,15 @@ type DirLayer struct {
 // one, and each image's config, and checks each config against its digest.
 func OpenDir(dir string) (*Dir, error) {
 	d := &Dir{Path: dir}
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, err
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("%s: not a directory", dir)
+	}
 	b, err := d.readSmall("manifest.json")
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: no manifest.json: not an image directory", dir)
+	} else if err != nil {
 		return nil, err
 	}
 	entries, err := manifest.ParseDocker(bytes.NewReader(b))
