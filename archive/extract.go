@@ -288,7 +288,7 @@ func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
 		return err
 	}
 	defer f.Close()
-	rawHash, contentHash := sha256.New(), sha256.New()
+	rawHash := sha256.New()
 	rawCount := &countReader{r: io.TeeReader(tr, rawHash)}
 	br := bufio.NewReaderSize(rawCount, 64<<10)
 	dr, comp, err := Decompress(br)
@@ -296,7 +296,14 @@ func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
 		return err
 	}
 	defer dr.Close()
-	n, err := io.CopyBuffer(io.MultiWriter(f, contentHash), dr, x.buf)
+	// Uncompressed content is hashed once, on the way in.
+	var w io.Writer = f
+	contentHash := rawHash
+	if comp != "" {
+		contentHash = sha256.New()
+		w = io.MultiWriter(f, contentHash)
+	}
+	n, err := io.CopyBuffer(w, dr, x.buf)
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,9 @@ func ensureLoaded(ctx context.Context, eng *loader.Engine, dir string, o loadOpt
 	} else if id != "" {
 		return tagPresent(ctx, eng, id, im)
 	}
-	unlock, err := lockImage(eng, im.ID)
+	unlock, err := lockImage(eng, im.ID, func() {
+		o.notice("waiting for another imgsave that is loading %s", im.ID.Encoded()[:12])
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -174,8 +176,9 @@ func tags(ctx context.Context, eng *loader.Engine, im *archive.DirImage) (free, 
 }
 
 // lockImage takes an exclusive lock for loading one image into one engine,
-// a file in the user's cache directory, held until unlock.
-func lockImage(eng *loader.Engine, id digest.Digest) (unlock func(), err error) {
+// a file in the user's cache directory, held until unlock. It calls wait
+// first if another process holds the lock.
+func lockImage(eng *loader.Engine, id digest.Digest, wait func()) (unlock func(), err error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		return nil, err
@@ -190,6 +193,10 @@ func lockImage(eng *loader.Engine, id digest.Digest) (unlock func(), err error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err == nil {
+		return func() { f.Close() }, nil
+	}
+	wait()
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("locking %s: %w", name, err)

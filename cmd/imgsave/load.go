@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -22,12 +23,13 @@ when the engine lacks it does imgsave stream DIR into the engine's load,
 checking each file's digest on the way. A tag in DIR that already names a
 different image in the engine is left where it is.
 
-Prints the image ID the engine knows the image by on stdout.
+Prints the image ID the engine knows the image by on stdout (--json: also
+the config digest, whether it loaded, and the tags it left alone).
 
 EXAMPLES:
    imgsave load ./img
    imgsave load --repo-tag busybox:1.36 ./images`,
-		Flags: selectFlags,
+		Flags: append([]cli.Flag{jsonFlag}, selectFlags...),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")
 			if err != nil {
@@ -41,8 +43,19 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(e.stdout, l.ID)
-			return nil
+			if !c.Bool("json") {
+				fmt.Fprintln(e.stdout, l.ID)
+				return nil
+			}
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(struct {
+				ID       string   `json:"id"`
+				Config   string   `json:"config"`
+				Loaded   bool     `json:"loaded"`
+				RepoTags []string `json:"repo_tags"`
+				Kept     []string `json:"tags_left_on_other_images"`
+			}{string(l.ID), string(l.Image.ID), l.Loaded, l.Image.RepoTags, l.Kept})
 		},
 	}
 }
