@@ -174,6 +174,10 @@ func cmdMkimage(ts *testscript.TestScript, neg bool, args []string) {
 		name, content, _ := strings.Cut(a, "=")
 		add(&tar.Header{Name: name, Mode: 0o644}, []byte(content))
 	}
+	// A layer of its own: scripts run in parallel, and on a containerd
+	// store one script's rmi can garbage-collect a layer another script's
+	// load is importing, when both images share it.
+	add(&tar.Header{Name: ".imgsave-e2e-ref", Mode: 0o644}, []byte(args[0]))
 	ts.Check(tw.Close())
 	cmd := exec.Command("docker", "import", "-c", `CMD ["/bin/sh"]`, "-", args[0])
 	cmd.Env = append(os.Environ(), "DOCKER_HOST="+ts.Getenv("DOCKER_HOST"))
