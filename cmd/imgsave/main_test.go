@@ -106,6 +106,11 @@ func TestScript(t *testing.T) {
 // setup gives each script its engine, a home, and its own image repository
 // $T (scripts run in parallel against one daemon), removed afterwards.
 func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
+	fixtures, err := filepath.Abs(filepath.Join("..", "..", "testdata"))
+	if err != nil {
+		return err
+	}
+	env.Setenv("FIXTURES", fixtures)
 	env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
 	env.Setenv("XDG_CACHE_HOME", filepath.Join(env.WorkDir, "home", ".cache"))
 	if e.host == "" {
