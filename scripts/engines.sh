@@ -31,14 +31,21 @@ wait_sock() { # socket pidfile-or-empty logfile
 
 need_pkgs=()
 command -v /usr/sbin/dockerd >/dev/null || need_pkgs+=(docker.io)
-[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh && file -L /bin/busybox 2>/dev/null | grep -q static || need_pkgs+=(busybox-static)
+dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static) # a static shell for test images
 command -v git >/dev/null || need_pkgs+=(git)
 command -v git-annex >/dev/null || need_pkgs+=(git-annex) # the dataset round trips
 command -v setpriv >/dev/null || need_pkgs+=(util-linux)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	log "installing ${need_pkgs[*]}"
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+# podman for save/load/inspect through its CLI; without its recommends,
+# which would bring a second container runtime stack.
+if ! command -v podman >/dev/null; then
+	log "installing podman"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends podman >/dev/null
 fi
 
 # The trixie source: the first stanza of debian.sources with Suites: trixie,

@@ -67,6 +67,9 @@ func engines(t *testing.T) []testEngine {
 		if enginesErr != nil {
 			t.Fatalf("IMGSAVE_E2E=1 but %v (start the engines with scripts/engines.sh)", enginesErr)
 		}
+		if _, err := exec.LookPath("podman"); err != nil {
+			t.Fatalf("IMGSAVE_E2E=1 but no podman on PATH (scripts/engines.sh installs it)")
+		}
 		if _, err := exec.LookPath("git-annex"); err != nil {
 			t.Fatalf("IMGSAVE_E2E=1 but no git-annex on PATH (scripts/engines.sh installs it)")
 		}
@@ -145,6 +148,8 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 		return e.store == cond, nil
 	case "other":
 		return len(all) > 1, nil
+	case "first":
+		return i == 0, nil
 	case "adapter":
 		return os.Getenv("IMGSAVE_DATALAD_ADAPTER") != "", nil
 	case "root":
@@ -153,8 +158,9 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 	return false, fmt.Errorf("unknown condition %q", cond)
 }
 
-// cmdMkimage builds a tiny busybox image offline with `docker import`:
-// mkimage REF [PATH=CONTENT...]. Extra files make distinct images.
+// cmdMkimage builds a tiny busybox image offline with `docker import` (or
+// $MKIMAGE_ENGINE's): mkimage REF [PATH=CONTENT...]. Extra files make
+// distinct images.
 func cmdMkimage(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
 		ts.Fatalf("usage: mkimage REF [PATH=CONTENT...]")
@@ -184,11 +190,15 @@ func cmdMkimage(ts *testscript.TestScript, neg bool, args []string) {
 	// load is importing, when both images share it.
 	add(&tar.Header{Name: ".imgsave-e2e-ref", Mode: 0o644}, []byte(args[0]))
 	ts.Check(tw.Close())
-	cmd := exec.Command("docker", "import", "-c", `CMD ["/bin/sh"]`, "-", args[0])
+	engine := ts.Getenv("MKIMAGE_ENGINE")
+	if engine == "" {
+		engine = "docker"
+	}
+	cmd := exec.Command(engine, "import", "-c", `CMD ["/bin/sh"]`, "-", args[0])
 	cmd.Env = append(os.Environ(), "DOCKER_HOST="+ts.Getenv("DOCKER_HOST"))
 	cmd.Stdin = &buf
 	if out, err := cmd.CombinedOutput(); err != nil {
-		ts.Fatalf("docker import %s: %v: %s", args[0], err, out)
+		ts.Fatalf("%s import %s: %v: %s", engine, args[0], err, out)
 	}
 }
 
