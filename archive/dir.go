@@ -184,7 +184,7 @@ func (d *Dir) image(e manifest.Entry, blobManifests map[digest.Digest]indexed) (
 	for i := range im.Layers {
 		if hasIndexed && ix.m.Layers[i].Digest == im.Layers[i].Digest {
 			im.Layers[i].Size = ix.m.Layers[i].Size
-		} else if fi, err := os.Stat(filepath.Join(d.Path, im.Layers[i].Path)); err == nil {
+		} else if fi, err := os.Stat(filepath.Join(d.Path, im.Layers[i].Path)); err == nil && d.Present(im.Layers[i].Path) {
 			im.Layers[i].Size = fi.Size()
 		}
 	}

@@ -11,6 +11,10 @@ import (
 // holds files, unless [Options.Replace] is set.
 var ErrNotEmpty = errors.New("directory exists and is not empty (use --force to replace it)")
 
+// ErrNotImageDir is returned by [CheckTarget] when Replace would remove a
+// directory that is not a previous save: it would delete user data.
+var ErrNotImageDir = errors.New("refusing to replace a directory that is not an image directory")
+
 // ErrRefused is wrapped by every error about an entry a real save never
 // contains.
 var ErrRefused = errors.New("refused")

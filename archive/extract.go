@@ -85,6 +85,9 @@ func Extract(r io.Reader, dir string, opts Options) (_ *Result, err error) {
 		if err := x.keepAnnexLinks(dir); err != nil {
 			return nil, err
 		}
+		if err := root.Chtimes("blobs/sha256", ModTime, ModTime); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.Chmod(staging, 0o755); err != nil {
 		return nil, err

@@ -57,6 +57,10 @@ func FuzzExtract(f *testing.F) {
 	for _, name := range slices.Sorted(maps.Keys(seeds)) {
 		f.Add(seeds[name])
 	}
+	// Real saves from ../testdata, one per engine format.
+	f.Add(fixture(f, "legacy.tar"))
+	f.Add(fixture(f, "oci.tar"))
+	f.Add(fixture(f, "oci-gzip.tar"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		outer := t.TempDir()
 		parent := filepath.Join(outer, "parent")

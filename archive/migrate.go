@@ -39,9 +39,6 @@ func (d *Dir) writeAll(w io.Writer) error {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if rel == ".git" || filepath.Base(rel) == ".git" {
-			return fs.SkipDir
-		}
 		_, err = d.copyFile(tw, rel, rel, "", -1, buf)
 		return err
 	})

@@ -104,11 +104,11 @@ func (d *Dir) copyFile(tw *tar.Writer, rel, name string, want digest.Digest, siz
 	if !fi.Mode().IsRegular() {
 		return size, fmt.Errorf("%s: not a regular file", f.Name())
 	}
-	if size >= 0 && fi.Size() != size {
-		return size, fmt.Errorf("%s: size %d, manifest says %d", f.Name(), fi.Size(), size)
-	}
 	if fi.Size() < 1024 && !d.Present(rel) {
 		return size, d.missing(rel)
+	}
+	if size >= 0 && fi.Size() != size {
+		return size, fmt.Errorf("%s: size %d, manifest says %d", f.Name(), fi.Size(), size)
 	}
 	size = fi.Size()
 	if err := tw.WriteHeader(header(name, size)); err != nil {

@@ -11,8 +11,10 @@ import (
 )
 
 // CheckTarget reports whether dir may receive an extraction: it must not
-// exist (its parent must), or be an empty directory, or, with replace, any
-// directory. Callers check before starting a long save so that a wrong DIR
+// exist (its parent must), or be an empty directory, or, with replace, a
+// previous save: a directory with a manifest.json or index.json and no .git,
+// so that --force never deletes a dataset or files that are not an image.
+// Callers check before starting a long save so that a wrong DIR
 // fails at once; [Extract] checks again before it renames.
 func CheckTarget(dir string, replace bool) error {
 	fi, err := os.Lstat(dir)
@@ -29,9 +31,6 @@ func CheckTarget(dir string, replace bool) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("%s: exists and is not a directory", dir)
 	}
-	if replace {
-		return nil
-	}
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -42,7 +41,18 @@ func CheckTarget(dir string, replace bool) error {
 	} else if err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
-	return fmt.Errorf("%s: %w", dir, ErrNotEmpty)
+	if !replace {
+		return fmt.Errorf("%s: %w", dir, ErrNotEmpty)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+		return fmt.Errorf("%s: %w: it holds .git", dir, ErrNotImageDir)
+	}
+	for _, name := range []string{"manifest.json", "index.json"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: %w: no manifest.json or index.json", dir, ErrNotImageDir)
 }
 
 // place moves the finished staging directory to dir. A missing or empty dir

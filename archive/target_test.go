@@ -24,6 +24,8 @@ func TestCheckTarget(t *testing.T) {
 	}
 	empty, full := mk("empty"), mk("full", "a")
 	hidden := mk("hidden", ".git")
+	saved := mk("saved", "manifest.json", "index.json")
+	dataset := mk("dataset", ".git", "manifest.json")
 	regular := filepath.Join(tmp, "file")
 	os.WriteFile(regular, nil, 0o644)
 	link := filepath.Join(tmp, "link")
@@ -39,7 +41,9 @@ func TestCheckTarget(t *testing.T) {
 		{name: "empty", dir: empty},
 		{name: "full", dir: full, is: ErrNotEmpty},
 		{name: "only a hidden file", dir: hidden, is: ErrNotEmpty},
-		{name: "full with replace", dir: full, replace: true},
+		{name: "not an image with replace", dir: full, replace: true, is: ErrNotImageDir},
+		{name: "a previous save with replace", dir: saved, replace: true},
+		{name: "a dataset root with replace", dir: dataset, replace: true, is: ErrNotImageDir},
 		{name: "empty with replace", dir: empty, replace: true},
 		{name: "missing parent", dir: filepath.Join(tmp, "no", "new"), err: true},
 		{name: "parent is a file", dir: filepath.Join(regular, "new"), err: true},
@@ -59,15 +63,18 @@ func TestCheckTarget(t *testing.T) {
 	}
 }
 
-// prepare makes parent/target holding the file old.txt.
+// prepare makes parent/target, a previous save (as far as Replace cares)
+// holding manifest.json and old.txt.
 func prepare(t *testing.T) (parent, target string) {
 	parent = t.TempDir()
 	target = filepath.Join(parent, "target")
 	if err := os.Mkdir(target, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(target, "old.txt"), []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"manifest.json", "old.txt"} {
+		if err := os.WriteFile(filepath.Join(target, f), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return parent, target
 }
@@ -75,7 +82,7 @@ func prepare(t *testing.T) (parent, target string) {
 func checkOld(t *testing.T, parent, target string) {
 	t.Helper()
 	checkEntries(t, parent, "target")
-	checkEntries(t, target, "old.txt")
+	checkEntries(t, target, "manifest.json", "old.txt")
 	if b, err := os.ReadFile(filepath.Join(target, "old.txt")); err != nil || string(b) != "old" {
 		t.Errorf("old.txt = %q, %v, want %q", b, err, "old")
 	}

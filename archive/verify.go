@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -185,7 +186,7 @@ func (v *verifier) plan() {
 			for _, d := range idx.Manifests {
 				v.descriptor(d.Digest, d.MediaType, false, indexed)
 			}
-			for c := range configs {
+			for _, c := range slices.Sorted(maps.Keys(configs)) {
 				if len(indexed) > 0 && !indexed[c] {
 					v.problem("manifest.json lists config %s, which no manifest in index.json describes", c)
 				}

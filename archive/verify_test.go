@@ -1,0 +1,312 @@
+package archive
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imgsave/imgsave/manifest"
+)
+
+// verifyCase damages a directory and says what Verify must find.
+type verifyCase struct {
+	name    string
+	fixture string // extracted with Extract, or
+	raw     bool   // unpacked with untar
+	damage  func(tb testing.TB, dir, layer string)
+	opts    VerifyOptions
+	// status of the files that are not StatusOK, by path relative to dir;
+	// "layer" stands for the image's layer file.
+	status  map[string]Status
+	problem string // a substring of Problems, "" for none
+	ok      bool
+}
+
+func verifyCases() []verifyCase {
+	notDigest := digest.FromString("not this").Encoded()
+	return []verifyCase{
+		{name: "canonical", fixture: "legacy.tar", ok: true},
+		{name: "canonical gzip", fixture: "oci-gzip.tar", ok: true},
+		{name: "raw legacy", fixture: "legacy.tar", raw: true, ok: true},
+		{name: "raw oci", fixture: "oci.tar", raw: true, ok: true},
+		{name: "raw oci gzip layer", fixture: "oci-gzip.tar", raw: true, ok: true},
+		{
+			name: "corrupt layer", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) { flipByte(tb, layer) },
+			status: map[string]Status{"layer": StatusCorrupt},
+		},
+		{
+			name: "corrupt compressed layer", fixture: "oci-gzip.tar", raw: true,
+			damage: func(tb testing.TB, dir, layer string) { flipByte(tb, layer) },
+			status: map[string]Status{"layer": StatusCorrupt},
+		},
+		{
+			name: "missing layer", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) { remove(tb, layer) },
+			status: map[string]Status{"layer": StatusMissing},
+		},
+		{
+			name: "raw legacy missing layer", fixture: "legacy.tar", raw: true,
+			damage: func(tb testing.TB, dir, layer string) { remove(tb, layer) },
+			status: map[string]Status{"layer": StatusMissing},
+		},
+		{
+			name: "dangling symlink layer", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) { danglingLink(tb, layer) },
+			status: map[string]Status{"layer": StatusNotPresent},
+		},
+		{
+			name: "annex pointer layer", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) { pointerFile(tb, layer) },
+			status: map[string]Status{"layer": StatusNotPresent},
+		},
+		{
+			name: "annexed layer present", fixture: "oci.tar", raw: true,
+			damage: func(tb testing.TB, dir, layer string) { annexLink(tb, layer) },
+			ok:     true,
+		},
+		{
+			name: "metadata only, dangling symlink layer", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) { danglingLink(tb, layer) },
+			opts:   VerifyOptions{MetadataOnly: true},
+			status: map[string]Status{"layer": StatusSkipped},
+			ok:     true,
+		},
+		{
+			name: "metadata only, raw dangling symlink layer", fixture: "oci-gzip.tar", raw: true,
+			damage: func(tb testing.TB, dir, layer string) { danglingLink(tb, layer) },
+			opts:   VerifyOptions{MetadataOnly: true},
+			status: map[string]Status{"layer": StatusSkipped},
+			ok:     true,
+		},
+		{
+			name: "metadata only, corrupt layer", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) { flipByte(tb, layer) },
+			opts:   VerifyOptions{MetadataOnly: true},
+			status: map[string]Status{"layer": StatusSkipped},
+			ok:     true,
+		},
+		{
+			name: "metadata only, corrupt manifest.json", fixture: "legacy.tar",
+			damage:  func(tb testing.TB, dir, layer string) { putFile(tb, dir, "manifest.json", "null") },
+			opts:    VerifyOptions{MetadataOnly: true},
+			status:  map[string]Status{"layer": StatusSkipped},
+			problem: "manifest.json",
+		},
+		{
+			name: "unreferenced blob not its digest", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) {
+				putFile(tb, dir, "blobs/sha256/"+notDigest, "something else")
+			},
+			status: map[string]Status{"blobs/sha256/" + notDigest: StatusCorrupt},
+		},
+		{
+			name: "unreferenced blob not named by a digest", fixture: "legacy.tar",
+			damage:  func(tb testing.TB, dir, layer string) { putFile(tb, dir, "blobs/sha256/README", "x") },
+			problem: "blobs/sha256/README",
+		},
+		{
+			name: "manifest.json null", fixture: "legacy.tar",
+			damage:  func(tb testing.TB, dir, layer string) { putFile(tb, dir, "manifest.json", "null") },
+			problem: "manifest.json",
+		},
+		{
+			name: "raw legacy manifest.json null", fixture: "legacy.tar", raw: true,
+			damage:  func(tb testing.TB, dir, layer string) { putFile(tb, dir, "manifest.json", "null") },
+			problem: "manifest.json",
+		},
+		{
+			name: "no manifests", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) {
+				remove(tb, filepath.Join(dir, "manifest.json"))
+				remove(tb, filepath.Join(dir, "index.json"))
+			},
+			status:  map[string]Status{"manifest.json": StatusMissing},
+			problem: "not an image directory",
+		},
+	}
+}
+
+func remove(tb testing.TB, p string) {
+	tb.Helper()
+	if err := os.Remove(p); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// putFile replaces or adds the file rel of dir.
+func putFile(tb testing.TB, dir, rel, data string) {
+	tb.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	os.Remove(p)
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// verifyDir makes the directory of tc and returns it and the paths of its
+// layer and config relative to it.
+func verifyDir(tb testing.TB, tc verifyCase) (dir, layer, config string) {
+	tb.Helper()
+	if tc.raw {
+		dir = rawDir(tb, tc.fixture)
+	} else {
+		dir, _ = canonicalDir(tb, tc.fixture)
+	}
+	_, im := openOne(tb, dir)
+	layer, config = im.Layers[0].Path, im.ConfigPath
+	if tc.damage != nil {
+		tc.damage(tb, dir, filepath.Join(dir, filepath.FromSlash(layer)))
+	}
+	return dir, layer, config
+}
+
+func TestVerify(t *testing.T) {
+	for _, tc := range verifyCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, layer, config := verifyDir(t, tc)
+			want := map[string]Status{}
+			for p, s := range tc.status {
+				if p == "layer" {
+					p = layer
+				}
+				want[p] = s
+			}
+			rep, err := Verify(dir, tc.opts)
+			if err != nil {
+				t.Fatalf("Verify(%s) = %v", tc.name, err)
+			}
+			if got := rep.OK(); got != tc.ok {
+				t.Errorf("Verify(%s).OK() = %v, want %v (report %+v)", tc.name, got, tc.ok, rep)
+			}
+			problems := strings.Join(rep.Problems, "\n")
+			if tc.problem == "" && len(rep.Problems) > 0 || !strings.Contains(problems, tc.problem) {
+				t.Errorf("Verify(%s).Problems = %q, want %q", tc.name, rep.Problems, tc.problem)
+			}
+
+			got := map[string]FileReport{}
+			for _, f := range rep.Files {
+				if _, dup := got[f.Path]; dup {
+					t.Errorf("Verify(%s) reports %s twice", tc.name, f.Path)
+				}
+				got[f.Path] = f
+				w, ok := want[f.Path]
+				if !ok {
+					w = StatusOK
+				}
+				if f.Status != w {
+					t.Errorf("Verify(%s) file %s = %s, want %s", tc.name, f.Path, f.Status, w)
+				}
+				if f.Status == StatusOK && (f.Got == "" || f.Want != "" && f.Got != f.Want || f.Size <= 0) {
+					t.Errorf("Verify(%s) file %+v: ok without a matching digest and a size", tc.name, f)
+				}
+			}
+			for p := range want {
+				if _, ok := got[p]; !ok {
+					t.Errorf("Verify(%s) does not report %s, want %s", tc.name, p, want[p])
+				}
+			}
+
+			// Every file manifests name, and every blob, is checked, and
+			// nothing that is not one.
+			wantPaths := []string{"manifest.json", layer, config}
+			if tc.problem != "" {
+				return // a damaged manifest hides what it names
+			}
+			if _, err := os.Lstat(filepath.Join(dir, "index.json")); err == nil {
+				wantPaths = append(wantPaths, "index.json")
+			}
+			blobs, _ := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+			for _, b := range blobs {
+				if _, ok := manifest.DigestFromPath("blobs/sha256/" + b.Name()); ok {
+					wantPaths = append(wantPaths, "blobs/sha256/"+b.Name())
+				}
+			}
+			slices.Sort(wantPaths)
+			wantPaths = slices.Compact(wantPaths)
+			gotPaths := slices.Sorted(maps.Keys(got))
+			if !slices.Equal(gotPaths, wantPaths) {
+				t.Errorf("Verify(%s) checked %q, want %q", tc.name, gotPaths, wantPaths)
+			}
+		})
+	}
+}
+
+// TestVerifyCorruptDigests pins what a corrupt file's report says: the
+// digest found and the digest its name or config states.
+func TestVerifyCorruptDigests(t *testing.T) {
+	tests := []struct {
+		name    string
+		fixture string
+		raw     bool
+	}{
+		{name: "canonical", fixture: "legacy.tar"},
+		{name: "raw legacy", fixture: "legacy.tar", raw: true},
+		{name: "raw oci gzip layer", fixture: "oci-gzip.tar", raw: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, layer, _ := verifyDir(t, verifyCase{fixture: tc.fixture, raw: tc.raw})
+			_, im := openOne(t, dir)
+			p := filepath.Join(dir, filepath.FromSlash(layer))
+			flipByte(t, p)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Verify(dir, VerifyOptions{})
+			if err != nil {
+				t.Fatalf("Verify = %v", err)
+			}
+			i := slices.IndexFunc(rep.Files, func(f FileReport) bool { return f.Path == layer })
+			if i < 0 {
+				t.Fatalf("Verify(%s) = %+v, want %s reported", tc.name, rep.Files, layer)
+			}
+			want := FileReport{Path: layer, Kind: "layer", Status: StatusCorrupt, Want: im.Layers[0].Digest, Got: digest.FromBytes(b), Size: int64(len(b))}
+			if got := rep.Files[i]; got != want {
+				t.Errorf("Verify(%s) layer = %+v, want %+v", tc.name, got, want)
+			}
+		})
+	}
+}
+
+// TestVerifyJobs checks that hashing in parallel changes nothing in the
+// report.
+func TestVerifyJobs(t *testing.T) {
+	for _, tc := range verifyCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, _, _ := verifyDir(t, tc)
+			var reps []*Report
+			for _, jobs := range []int{1, 8, 0} {
+				opts := tc.opts
+				opts.Jobs = jobs
+				rep, err := Verify(dir, opts)
+				if err != nil {
+					t.Fatalf("Verify(%s, Jobs: %d) = %v", tc.name, jobs, err)
+				}
+				reps = append(reps, rep)
+			}
+			for i, jobs := range []int{8, 0} {
+				if !reflect.DeepEqual(reps[i+1], reps[0]) {
+					t.Errorf("Verify(%s, Jobs: %d) = %+v, want %+v as with Jobs: 1", tc.name, jobs, reps[i+1], reps[0])
+				}
+			}
+		})
+	}
+}
+
+func TestVerifyNotADirectory(t *testing.T) {
+	dir := t.TempDir()
+	putFile(t, dir, "f", "x")
+	for _, p := range []string{filepath.Join(dir, "f"), filepath.Join(dir, "absent")} {
+		if rep, err := Verify(p, VerifyOptions{}); err == nil {
+			t.Errorf("Verify(%q) = %+v, nil, want an error", p, rep)
+		}
+	}
+}
