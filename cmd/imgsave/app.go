@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -120,6 +121,13 @@ func args(c *cli.Context, names ...string) ([]string, error) {
 		return nil, usagef("%s: want %d arguments (%s), got %d", c.Command.Name, len(names), strings.Join(names, " "), c.NArg())
 	}
 	return c.Args().Slice(), nil
+}
+
+// printJSON writes v to w as indented JSON, the form of every --json.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // notice writes one line to stderr unless --quiet.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -47,9 +46,7 @@ EXAMPLES:
 				fmt.Fprintln(e.stdout, l.ID)
 				return nil
 			}
-			enc := json.NewEncoder(e.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(struct {
+			return printJSON(e.stdout, struct {
 				ID       string   `json:"id"`
 				Config   string   `json:"config"`
 				Loaded   bool     `json:"loaded"`

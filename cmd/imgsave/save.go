@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -183,7 +182,5 @@ func report(c *cli.Context, e *env, dir string, res *archive.Result) error {
 		}
 		out.Images = append(out.Images, s)
 	}
-	enc := json.NewEncoder(e.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return printJSON(e.stdout, out)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -43,9 +42,7 @@ EXAMPLES:
 				return err
 			}
 			if c.Bool("json") {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(struct {
+				if err := printJSON(e.stdout, struct {
 					OK bool `json:"ok"`
 					*archive.Report
 				}{rep.OK(), rep}); err != nil {
