@@ -260,14 +260,7 @@ func isAnnexPointer(b []byte) bool {
 // Present reports whether the content of a file of the directory is here:
 // false for a dangling git-annex symlink, an annex pointer file, or no file.
 func (d *Dir) Present(rel string) bool {
-	f, err := d.Open(rel)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 16)
-	n, _ := io.ReadFull(f, head)
-	return !isAnnexPointer(head[:n])
+	return d.checkPresent(rel) == nil
 }
 
 // CheckPresent reports the first file of im that is not present locally,
@@ -275,16 +268,25 @@ func (d *Dir) Present(rel string) bool {
 // to the engine.
 func (d *Dir) CheckPresent(im *DirImage) error {
 	for _, l := range im.Layers {
-		f, err := d.Open(l.Path)
-		if err != nil {
+		if err := d.checkPresent(l.Path); err != nil {
 			return err
 		}
-		head := make([]byte, 16)
-		n, _ := io.ReadFull(f, head)
-		f.Close()
-		if isAnnexPointer(head[:n]) {
-			return d.missing(l.Path)
-		}
+	}
+	return nil
+}
+
+// checkPresent opens rel and reads its first bytes: an error for no file,
+// a dangling symlink or an annex pointer ([ErrContentMissing]).
+func (d *Dir) checkPresent(rel string) error {
+	f, err := d.Open(rel)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	if isAnnexPointer(head[:n]) {
+		return d.missing(rel)
 	}
 	return nil
 }

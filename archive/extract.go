@@ -199,6 +199,12 @@ func (x *extractor) read(r io.Reader, progress func(int64)) error {
 	return src.err
 }
 
+// ProgressReader returns a reader of r that calls progress with the number
+// of bytes read so far after each read, for a caller's progress display.
+func ProgressReader(r io.Reader, progress func(read int64)) io.Reader {
+	return &countReader{r: r, progress: progress}
+}
+
 func firstErr(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {

@@ -8,17 +8,10 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// CheckPath reports whether p is a path a saved image may use for one of its
+// CleanPath checks that p is a path a saved image may use for one of its
 // files: relative, already clean (no "." or ".." components, no doubled or
-// trailing slash), without backslashes or NUL bytes. A leading "./" is
-// tolerated because some tar writers add it; use [CleanPath] to drop it.
-func CheckPath(p string) error {
-	_, err := CleanPath(p)
-	return err
-}
-
-// CleanPath returns p without a leading "./" after checking it as
-// [CheckPath] does.
+// trailing slash), without backslashes or NUL bytes. A leading "./", which
+// some tar writers add, is tolerated and dropped from the result.
 func CleanPath(p string) (string, error) {
 	q := p
 	for strings.HasPrefix(q, "./") {

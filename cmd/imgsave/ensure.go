@@ -82,7 +82,7 @@ func ensureLoaded(ctx context.Context, eng *loader.Engine, dir string, o loadOpt
 	}()
 	var src io.Reader = pr
 	if o.progress != nil {
-		src = &countingReader{r: pr, f: o.progress.Set}
+		src = archive.ProgressReader(pr, o.progress.Set)
 	}
 	_, err = eng.Load(ctx, src)
 	pr.Close()
@@ -202,17 +202,4 @@ func lockImage(eng *loader.Engine, id digest.Digest, wait func()) (unlock func()
 		return nil, fmt.Errorf("locking %s: %w", name, err)
 	}
 	return func() { f.Close() }, nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-	f func(int64)
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	c.f(c.n)
-	return n, err
 }
