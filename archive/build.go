@@ -126,7 +126,7 @@ func (x *extractor) walk(d v1.Descriptor, nested bool, res *Result) ([]manifest.
 		}
 		return withNames(out, d), nil
 	case manifest.IsManifest(d.MediaType):
-		m, err := manifest.ParseManifest(bytes.NewReader(b))
+		m, err := manifest.Parse(bytes.NewReader(b))
 		if err != nil {
 			return nil, fmt.Errorf("%q: %w", manifest.BlobPath(d.Digest), err)
 		}
@@ -160,23 +160,12 @@ func platform(d v1.Descriptor) string {
 	return p
 }
 
-// withNames gives images the name an index descriptor's annotations carry:
-// containerd's full name, or an OCI ref.name that is a whole reference
-// (podman's); Docker's bare-tag ref.name says too little to use.
+// withNames gives images the name an index descriptor's annotations carry.
 func withNames(ims []manifest.Image, d v1.Descriptor) []manifest.Image {
-	name := d.Annotations[manifest.AnnotationImageName]
-	if name == "" {
-		name = d.Annotations[v1.AnnotationRefName]
-	}
-	if name == "" || !strings.ContainsAny(name, "/:") {
-		return ims
-	}
-	ref, err := manifest.ParseReference(name)
-	if err != nil || !ref.IsTag() {
-		return ims
-	}
-	for i := range ims {
-		ims[i].RepoTags = append(ims[i].RepoTags, ref.String())
+	if tag, ok := repoTag(d); ok {
+		for i := range ims {
+			ims[i].RepoTags = append(ims[i].RepoTags, tag)
+		}
 	}
 	return ims
 }

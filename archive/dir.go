@@ -64,8 +64,19 @@ type DirLayer struct {
 	MediaType string
 }
 
-// OpenDir reads the directory's manifest.json, its index.json when there is
-// one, and each image's config, and checks each config against its digest.
+// OpenDir reads the directory's small files (manifest.json, index.json,
+// the image manifests and configs) into the one model of an image directory
+// that every command uses: imgsave's canonical layout, a raw extraction of
+// a legacy or Docker 25+ save, or an OCI image layout written by another
+// tool (skopeo, crane, podman), which has no manifest.json. Manifests may be
+// OCI or Docker v2, layers uncompressed, gzip or zstd, and index.json may
+// point to one level of nested indexes.
+//
+// It checks every digest it can without reading a layer: each manifest
+// against its descriptor, each config against its name or descriptor, each
+// layer's name against the config's rootfs.diff_ids or a manifest, and that
+// manifest.json and index.json describe the same images. A directory that
+// OpenDir accepts is one a load can send, once its layers are present.
 func OpenDir(dir string) (*Dir, error) {
 	d := &Dir{Path: dir}
 	if fi, err := os.Stat(dir); err != nil {
@@ -73,24 +84,38 @@ func OpenDir(dir string) (*Dir, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", dir)
 	}
-	b, err := d.readSmall("manifest.json")
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: no manifest.json: not an image directory", dir)
-	} else if err != nil {
+	docker, err := d.readSmall("manifest.json")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	entries, err := manifest.ParseDocker(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "manifest.json"), err)
-	}
-	blobManifests, err := d.indexManifests()
+	listed, err := d.indexManifests()
 	if err != nil {
 		return nil, err
+	}
+	if docker == nil && listed == nil {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNoManifest)
+	}
+	var entries []manifest.Entry
+	if docker != nil {
+		if entries, err = manifest.ParseDocker(bytes.NewReader(docker)); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "manifest.json"), err)
+		}
+	} else {
+		entries = listed.entries()
+	}
+	byConfig := make(map[digest.Digest]indexed)
+	for _, ix := range listed {
+		byConfig[ix.m.Config.Digest] = ix
 	}
 	for _, e := range entries {
-		im, err := d.image(e, blobManifests)
+		im, err := d.image(e, byConfig)
 		if err != nil {
 			return nil, err
+		}
+		if len(listed) > 0 {
+			if _, ok := byConfig[im.ID]; !ok {
+				return nil, fmt.Errorf("%s: manifest.json lists config %s, which no manifest in index.json describes", dir, im.ID)
+			}
 		}
 		if i := slices.IndexFunc(d.Images, func(o *DirImage) bool { return o.ID == im.ID }); i >= 0 {
 			d.Images[i].RepoTags = append(d.Images[i].RepoTags, im.RepoTags...)
@@ -102,13 +127,13 @@ func OpenDir(dir string) (*Dir, error) {
 }
 
 // indexManifests reads the single-platform manifests index.json points to,
-// keyed by config digest, so that an image whose layers are compressed is
-// sent with the manifest that describes them.
-func (d *Dir) indexManifests() (map[digest.Digest]indexed, error) {
-	out := make(map[digest.Digest]indexed)
+// directly or through one nested index (a multi-platform image, whose
+// platforms a save left out are skipped), in order. It returns nil when
+// there is no index.json.
+func (d *Dir) indexManifests() (indexedList, error) {
 	b, err := d.readSmall("index.json")
 	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
+		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
@@ -116,30 +141,114 @@ func (d *Dir) indexManifests() (map[digest.Digest]indexed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(d.Path, "index.json"), err)
 	}
+	out := indexedList{}
 	for _, desc := range idx.Manifests {
-		if !manifest.IsManifest(desc.MediaType) {
-			continue
+		switch {
+		case manifest.IsManifest(desc.MediaType):
+			ix, err := d.readManifest(desc)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ix)
+		case manifest.IsIndex(desc.MediaType):
+			nb, err := d.readBlob(desc)
+			if err != nil {
+				return nil, err
+			}
+			nested, err := manifest.ParseIndex(bytes.NewReader(nb))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", filepath.Join(d.Path, manifest.BlobPath(desc.Digest)), err)
+			}
+			for _, c := range nested.Manifests {
+				if c.Platform != nil && c.Platform.OS == "unknown" {
+					continue // build attestations, not runnable images
+				}
+				if !manifest.IsManifest(c.MediaType) {
+					return nil, fmt.Errorf("%s: %s: index nested more than once or unsupported media type %q", filepath.Join(d.Path, manifest.BlobPath(desc.Digest)), c.Digest, c.MediaType)
+				}
+				if _, err := os.Lstat(filepath.Join(d.Path, filepath.FromSlash(manifest.BlobPath(c.Digest)))); errors.Is(err, fs.ErrNotExist) {
+					continue // a platform the save left out
+				}
+				ix, err := d.readManifest(c)
+				if err != nil {
+					return nil, err
+				}
+				ix.desc.Annotations = desc.Annotations // the name is on the outer descriptor
+				out = append(out, ix)
+			}
+		default:
+			return nil, fmt.Errorf("%s: manifests: %s: unsupported media type %q", filepath.Join(d.Path, "index.json"), desc.Digest, desc.MediaType)
 		}
-		mb, err := d.readSmall(manifest.BlobPath(desc.Digest))
-		if err != nil {
-			return nil, err
-		}
-		if got := digest.FromBytes(mb); got != desc.Digest {
-			return nil, &DigestMismatchError{Path: filepath.Join(d.Path, manifest.BlobPath(desc.Digest)), Got: got, Want: desc.Digest}
-		}
-		m, err := manifest.ParseManifest(bytes.NewReader(mb))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(d.Path, manifest.BlobPath(desc.Digest)), err)
-		}
-		out[m.Config.Digest] = indexed{raw: mb, digest: desc.Digest, m: m}
 	}
 	return out, nil
 }
 
+// readBlob reads a small blob a descriptor names and checks its digest.
+func (d *Dir) readBlob(desc v1.Descriptor) ([]byte, error) {
+	rel := manifest.BlobPath(desc.Digest)
+	b, err := d.readSmall(rel)
+	if err != nil {
+		return nil, err
+	}
+	if got := digest.FromBytes(b); got != desc.Digest {
+		return nil, &DigestMismatchError{Path: filepath.Join(d.Path, rel), Got: got, Want: desc.Digest}
+	}
+	return b, nil
+}
+
+func (d *Dir) readManifest(desc v1.Descriptor) (indexed, error) {
+	b, err := d.readBlob(desc)
+	if err != nil {
+		return indexed{}, err
+	}
+	m, err := manifest.Parse(bytes.NewReader(b))
+	if err != nil {
+		return indexed{}, fmt.Errorf("%s: %w", filepath.Join(d.Path, manifest.BlobPath(desc.Digest)), err)
+	}
+	return indexed{raw: b, desc: desc, m: m}, nil
+}
+
 type indexed struct {
-	raw    []byte
-	digest digest.Digest
-	m      *v1.Manifest
+	raw  []byte
+	desc v1.Descriptor
+	m    *v1.Manifest
+}
+
+type indexedList []indexed
+
+// entries describes an OCI layout without manifest.json as manifest.json
+// would: one entry per manifest, named by the index's annotations.
+func (l indexedList) entries() []manifest.Entry {
+	var out []manifest.Entry
+	for _, ix := range l {
+		e := manifest.Entry{Config: manifest.BlobPath(ix.m.Config.Digest)}
+		if tag, ok := repoTag(ix.desc); ok {
+			e.RepoTags = []string{tag}
+		}
+		for _, ld := range ix.m.Layers {
+			e.Layers = append(e.Layers, manifest.BlobPath(ld.Digest))
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// repoTag is the name an index descriptor's annotations give an image:
+// containerd's full name, or an OCI ref.name that is a whole reference
+// (skopeo's and podman's). Docker's bare-tag ref.name says too little.
+func repoTag(d v1.Descriptor) (string, bool) {
+	name := d.Annotations[manifest.AnnotationImageName]
+	if name == "" {
+		name = d.Annotations[v1.AnnotationRefName]
+	}
+	if name == "" || !strings.ContainsAny(name, "/:") {
+		return "", false
+	}
+	ref, err := manifest.ParseReference(name)
+	if err != nil || !ref.IsTag() {
+		return "", false
+	}
+	return ref.String(), true
 }
 
 func (d *Dir) image(e manifest.Entry, blobManifests map[digest.Digest]indexed) (*DirImage, error) {
@@ -168,7 +277,7 @@ func (d *Dir) image(e manifest.Entry, blobManifests map[digest.Digest]indexed) (
 		if named, ok := manifest.DigestFromPath(p); ok && named != l.DiffID {
 			// Stored compressed: only the directory's own manifest says how.
 			if !hasIndexed || ix.m.Layers[i].Digest != named {
-				return nil, fmt.Errorf("%s: layer %s is not the uncompressed diff_id %s and no manifest in index.json describes it", d.Path, p, l.DiffID)
+				return nil, fmt.Errorf("%s: layer %d is named %s, not its uncompressed diff_id %s, and no manifest in index.json describes it", filepath.Join(d.Path, filepath.FromSlash(p)), i, named, l.DiffID)
 			}
 			l.Digest, l.MediaType, l.Size = named, ix.m.Layers[i].MediaType, ix.m.Layers[i].Size
 			im.canonical = false
@@ -176,7 +285,7 @@ func (d *Dir) image(e manifest.Entry, blobManifests map[digest.Digest]indexed) (
 		im.Layers = append(im.Layers, l)
 	}
 	if !im.canonical {
-		im.Manifest, im.ManifestDigest = ix.raw, ix.digest
+		im.Manifest, im.ManifestDigest = ix.raw, ix.desc.Digest
 		return im, nil
 	}
 	// The canonical manifest needs each layer's size: index.json's manifest

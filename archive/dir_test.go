@@ -554,6 +554,30 @@ func TestDirSelect(t *testing.T) {
 	})
 }
 
+// gzipLayerRenamed is the reproduction of #7: a canonical directory whose
+// layer is gzipped, renamed to the digest of the gzip bytes and named so in
+// manifest.json, with index.json deleted. It returns the new layer file.
+func gzipLayerRenamed(tb testing.TB, dir string) string {
+	tb.Helper()
+	_, im := openOne(tb, dir)
+	old := im.Layers[0].Path
+	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(old)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	z := gz(tb, b)
+	rel := manifest.BlobPath(digest.FromBytes(z))
+	putFile(tb, dir, rel, string(z))
+	remove(tb, filepath.Join(dir, filepath.FromSlash(old)))
+	remove(tb, filepath.Join(dir, "index.json"))
+	mj, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	putFile(tb, dir, "manifest.json", strings.ReplaceAll(string(mj), old, rel))
+	return filepath.Join(dir, filepath.FromSlash(rel))
+}
+
 // TestOpenDirErrors damages the small files OpenDir reads.
 func TestOpenDirErrors(t *testing.T) {
 	configOf := func(tb testing.TB, dir string) string {
@@ -573,8 +597,28 @@ func TestOpenDirErrors(t *testing.T) {
 		is       error
 		has      string
 	}{
-		{name: "no manifest.json", fixture: "legacy.tar", has: "no manifest.json",
+		{name: "neither manifest.json nor index.json", fixture: "legacy.tar", raw: true, is: ErrNoManifest,
 			damage: func(tb testing.TB, dir string) string { remove(tb, filepath.Join(dir, "manifest.json")); return dir }},
+		{name: "gzipped layer renamed, index.json removed", fixture: "legacy.tar", has: "no manifest in index.json describes it",
+			damage: func(tb testing.TB, dir string) string { return gzipLayerRenamed(tb, dir) }},
+		{name: "manifest.json disagrees with index.json", fixture: "legacy.tar", has: "which no manifest in index.json describes",
+			damage: func(tb testing.TB, dir string) string {
+				_, other := canonicalDir(tb, "oci-gzip.tar")
+				b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+				if err != nil {
+					tb.Fatal(err)
+				}
+				_, im := openOne(tb, dir)
+				// index.json now points at a manifest of another image.
+				m, _, err := other.Images[0].Manifest()
+				if err != nil {
+					tb.Fatal(err)
+				}
+				d := digest.FromBytes(m)
+				putFile(tb, dir, manifest.BlobPath(d), string(m))
+				putFile(tb, dir, "index.json", strings.ReplaceAll(strings.ReplaceAll(string(b), string(im.ManifestDigest), string(d)), fmt.Sprintf(`"size":%d`, len(im.Manifest)), fmt.Sprintf(`"size":%d`, len(m))))
+				return dir
+			}},
 		{name: "manifest.json null", fixture: "legacy.tar",
 			damage: func(tb testing.TB, dir string) string {
 				putFile(tb, dir, "manifest.json", "null")

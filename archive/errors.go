@@ -15,6 +15,10 @@ var ErrNotEmpty = errors.New("directory exists and is not empty (use --force to 
 // directory that is not a previous save: it would delete user data.
 var ErrNotImageDir = errors.New("refusing to replace a directory that is not an image directory")
 
+// ErrNoManifest is returned by [OpenDir] for a directory with neither
+// manifest.json nor index.json.
+var ErrNoManifest = errors.New("no manifest.json or index.json: not an image directory")
+
 // ErrRefused is wrapped by every error about an entry a real save never
 // contains.
 var ErrRefused = errors.New("refused")

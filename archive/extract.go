@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/tar"
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -45,8 +46,10 @@ var ModTime = time.Unix(0, 0)
 // Extract reads a save stream from r (tar, plain or gzip or zstd
 // compressed) and writes imgsave's canonical layout to dir. It streams:
 // memory use does not grow with the size of the image. On any error dir is
-// left as it was and nothing else remains.
-func Extract(r io.Reader, dir string, opts Options) (_ *Result, err error) {
+// left as it was and nothing else remains. When ctx ends, the next read of r
+// fails with the context's cause (a read already blocked in r is not
+// interrupted: a caller whose r can block forever closes it).
+func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Result, err error) {
 	dir = filepath.Clean(dir)
 	if err := CheckTarget(dir, opts.Replace); err != nil {
 		return nil, err
@@ -71,7 +74,7 @@ func Extract(r io.Reader, dir string, opts Options) (_ *Result, err error) {
 		return nil, err
 	}
 	x := &extractor{root: root, entries: make(map[string]*entry), buf: make([]byte, 1<<20)}
-	if err := x.read(r, opts.Progress); err != nil {
+	if err := x.read(contextReader{ctx, r}, opts.Progress); err != nil {
 		return nil, err
 	}
 	res, err := x.build()
@@ -135,6 +138,20 @@ type extractor struct {
 
 // metaNames are the top-level files read into memory rather than staged.
 var metaNames = map[string]bool{"manifest.json": true, "index.json": true, "oci-layout": true, "repositories": true}
+
+// contextReader fails every read once ctx has ended, so that a long copy
+// stops at its next read.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c contextReader) Read(p []byte) (int, error) {
+	if err := context.Cause(c.ctx); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
 
 // countReader counts bytes and keeps the first error of the source, so that
 // an engine's failure is reported as itself rather than as a damaged archive.

@@ -26,7 +26,7 @@ func TestExtractFixturesCanonical(t *testing.T) {
 	trees := map[string]map[string]node{}
 	for _, name := range []string{"legacy.tar", "oci.tar"} {
 		dir := filepath.Join(t.TempDir(), "img")
-		res, err := Extract(bytes.NewReader(fixture(t, name)), dir, Options{})
+		res, err := Extract(t.Context(), bytes.NewReader(fixture(t, name)), dir, Options{})
 		if err != nil {
 			t.Fatalf("Extract(%s) = %v", name, err)
 		}
@@ -58,7 +58,7 @@ func TestExtractFixtureGzipLayer(t *testing.T) {
 	for name, stream := range map[string][]byte{"plain": raw, "gzip": gz.Bytes()} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "img")
-			res, err := Extract(bytes.NewReader(stream), dir, Options{})
+			res, err := Extract(t.Context(), bytes.NewReader(stream), dir, Options{})
 			if err != nil {
 				t.Fatalf("Extract = %v", err)
 			}

@@ -68,7 +68,7 @@ func FuzzExtract(f *testing.F) {
 			t.Fatal(err)
 		}
 		target := filepath.Join(parent, "target")
-		res, err := Extract(bytes.NewReader(data), target, Options{})
+		res, err := Extract(t.Context(), bytes.NewReader(data), target, Options{})
 		checkEntries(t, outer, "parent")
 		if err != nil {
 			if res != nil {

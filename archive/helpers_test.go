@@ -343,7 +343,7 @@ func diffTrees(got, want map[string]node) string {
 func extract(tb testing.TB, r io.Reader, opts Options) (string, *Result) {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "target")
-	res, err := Extract(r, dir, opts)
+	res, err := Extract(tb.Context(), r, dir, opts)
 	if err != nil {
 		tb.Fatalf("Extract: %v", err)
 	}
@@ -454,7 +454,7 @@ func mustFail(tb testing.TB, r io.Reader, opts Options) error {
 		tb.Fatal(err)
 	}
 	target := filepath.Join(parent, "target")
-	res, err := Extract(r, target, opts)
+	res, err := Extract(tb.Context(), r, target, opts)
 	if err == nil {
 		tb.Fatalf("Extract = %+v, nil, want an error", res)
 	}

@@ -2,7 +2,8 @@ package archive
 
 import (
 	"archive/tar"
-	"fmt"
+	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"path/filepath"
@@ -14,14 +15,19 @@ import (
 // atomically: the directory is streamed as a tar, following git-annex
 // symlinks, through [Extract] with Replace, so every check of a save
 // applies and the image ID does not change. Every file must be present
-// locally.
-func Migrate(dir string, opts Options) (*Result, error) {
+// locally. When ctx ends, Migrate stops and leaves dir as it was.
+func Migrate(ctx context.Context, dir string, opts Options) (*Result, error) {
 	d := &Dir{Path: dir}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(d.writeAll(pw)) }()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pw.CloseWithError(d.writeAll(pw))
+	}()
 	opts.Replace = true
-	res, err := Extract(pr, dir, opts)
-	pr.CloseWithError(fmt.Errorf("migration stopped"))
+	res, err := Extract(ctx, pr, dir, opts)
+	pr.CloseWithError(errors.New("migration stopped"))
+	<-done
 	return res, err
 }
 

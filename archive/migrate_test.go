@@ -101,7 +101,7 @@ func TestMigrate(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			want, wantRes := canonicalDir(t, name)
 			dir := rawDir(t, name)
-			res, err := Migrate(dir, Options{})
+			res, err := Migrate(t.Context(), dir, Options{})
 			if err != nil {
 				t.Fatalf("Migrate(%s) = %v", name, err)
 			}
@@ -114,7 +114,7 @@ func TestMigrate(t *testing.T) {
 			checkEntries(t, filepath.Dir(dir), "raw")
 
 			before := snapshot(t, dir)
-			if _, err := Migrate(dir, Options{}); err != nil {
+			if _, err := Migrate(t.Context(), dir, Options{}); err != nil {
 				t.Fatalf("Migrate(Migrate(%s)) = %v", name, err)
 			}
 			if diff := diffSnapshots(snapshot(t, dir), before); diff != "" {
@@ -133,7 +133,7 @@ func TestMigrateKeepsAnnexLinks(t *testing.T) {
 	layer := layerFile(t, dir)
 	annexLink(t, layer)
 	before := untimed(snapshot(t, dir))
-	if _, err := Migrate(dir, Options{}); err != nil {
+	if _, err := Migrate(t.Context(), dir, Options{}); err != nil {
 		t.Fatalf("Migrate = %v", err)
 	}
 	after := untimed(snapshot(t, dir))
@@ -168,13 +168,13 @@ func TestMigrateMissingContent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := rawDir(t, tc.fixture)
 			if !tc.raw {
-				if _, err := Migrate(dir, Options{}); err != nil {
+				if _, err := Migrate(t.Context(), dir, Options{}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			tc.damage(t, layerFile(t, dir))
 			before := snapshot(t, dir)
-			res, err := Migrate(dir, Options{})
+			res, err := Migrate(t.Context(), dir, Options{})
 			if !errors.Is(err, ErrContentMissing) {
 				t.Errorf("Migrate(%s) = %v, %v, want %v", tc.name, res, err, ErrContentMissing)
 			}
@@ -207,7 +207,7 @@ func TestMigrateRefusesGitRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := snapshot(t, dir)
-		if _, err := Migrate(dir, Options{}); !errors.Is(err, ErrNotImageDir) {
+		if _, err := Migrate(t.Context(), dir, Options{}); !errors.Is(err, ErrNotImageDir) {
 			t.Errorf("Migrate(dir with .git, folder=%v) = %v, want %v", isDir, err, ErrNotImageDir)
 		}
 		if diff := diffSnapshots(snapshot(t, dir), before); diff != "" {

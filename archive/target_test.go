@@ -91,7 +91,7 @@ func checkOld(t *testing.T, parent, target string) {
 func TestExtractRefusesNonEmptyTarget(t *testing.T) {
 	im := newImage(t, "target")
 	parent, target := prepare(t)
-	_, err := Extract(bytes.NewReader(mkTar(t, im.legacy(t)...)), target, Options{})
+	_, err := Extract(t.Context(), bytes.NewReader(mkTar(t, im.legacy(t)...)), target, Options{})
 	if !errors.Is(err, ErrNotEmpty) {
 		t.Fatalf("Extract(non-empty dir) = %v, want %v", err, ErrNotEmpty)
 	}
@@ -105,7 +105,7 @@ func TestExtractIntoEmptyDir(t *testing.T) {
 	if err := os.Mkdir(target, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Extract(bytes.NewReader(mkTar(t, im.legacy(t)...)), target, Options{})
+	res, err := Extract(t.Context(), bytes.NewReader(mkTar(t, im.legacy(t)...)), target, Options{})
 	if err != nil {
 		t.Fatalf("Extract(empty dir) = %v", err)
 	}
@@ -116,7 +116,7 @@ func TestExtractIntoEmptyDir(t *testing.T) {
 func TestExtractReplace(t *testing.T) {
 	im := newImage(t, "target")
 	parent, target := prepare(t)
-	res, err := Extract(bytes.NewReader(mkTar(t, im.legacy(t)...)), target, Options{Replace: true})
+	res, err := Extract(t.Context(), bytes.NewReader(mkTar(t, im.legacy(t)...)), target, Options{Replace: true})
 	if err != nil {
 		t.Fatalf("Extract(Replace) = %v", err)
 	}
@@ -125,7 +125,7 @@ func TestExtractReplace(t *testing.T) {
 
 	// Replacing a layout with itself changes nothing.
 	before := readTree(t, target)
-	if _, err := Extract(bytes.NewReader(mkTar(t, im.legacy(t)...)), target, Options{Replace: true}); err != nil {
+	if _, err := Extract(t.Context(), bytes.NewReader(mkTar(t, im.legacy(t)...)), target, Options{Replace: true}); err != nil {
 		t.Fatalf("Extract(Replace) again = %v", err)
 	}
 	if d := diffTrees(readTree(t, target), before); d != "" {
@@ -146,7 +146,7 @@ func TestExtractReplaceFailureKeepsOld(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			parent, target := prepare(t)
-			if _, err := Extract(bytes.NewReader(tc.data), target, Options{Replace: true}); err == nil {
+			if _, err := Extract(t.Context(), bytes.NewReader(tc.data), target, Options{Replace: true}); err == nil {
 				t.Fatal("Extract = nil, want an error")
 			}
 			checkOld(t, parent, target)
@@ -159,7 +159,7 @@ func TestExtractTargetIsFile(t *testing.T) {
 	target := filepath.Join(parent, "target")
 	os.WriteFile(target, []byte("file"), 0o644)
 	for _, replace := range []bool{false, true} {
-		if _, err := Extract(bytes.NewReader(withImage(t)), target, Options{Replace: replace}); err == nil {
+		if _, err := Extract(t.Context(), bytes.NewReader(withImage(t)), target, Options{Replace: replace}); err == nil {
 			t.Errorf("Extract(file, Replace %v) = nil, want an error", replace)
 		}
 		if b, _ := os.ReadFile(target); string(b) != "file" {

@@ -1,12 +1,12 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -73,123 +73,39 @@ type VerifyOptions struct {
 	Jobs int
 }
 
-// Verify recomputes, offline, the digest of every file a directory's
-// manifests reference (each config, each layer against its diff_id or blob
-// name, each OCI manifest and index) and of every file in blobs/sha256, and
-// checks that manifest.json and index.json agree. It streams each file
-// (memory does not grow with the image) and hashes several in parallel.
-// Problems go into the report; the error is for a directory it cannot read
-// at all.
-func Verify(dir string, opts VerifyOptions) (*Report, error) {
+// Verify recomputes, offline, every digest a load relies on and reports
+// each file. It reads the directory through [OpenDir], the same model a load
+// uses, so a directory that verifies is one that loads, and one that OpenDir
+// refuses fails verification with OpenDir's error among the problems. It
+// then hashes each config, each layer (a compressed layer against its blob
+// digest and, decompressed, against its diff_id) and every file in
+// blobs/sha256 against its name. It streams each file (memory does not grow
+// with the image) and hashes several in parallel. Problems go into the
+// report; the error is for a directory it cannot read at all, or the
+// context's when ctx ends first.
+func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error) {
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, err
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", dir)
 	}
 	v := &verifier{dir: dir, want: make(map[string]*FileReport), rep: &Report{Problems: []string{}}}
-	v.plan()
-	v.hashAll(opts)
-	return v.rep, nil
-}
-
-type verifier struct {
-	dir   string
-	want  map[string]*FileReport
-	order []string
-	rep   *Report
-}
-
-func (v *verifier) problem(format string, a ...any) {
-	v.rep.Problems = append(v.rep.Problems, fmt.Sprintf(format, a...))
-}
-
-// expect records that file p must have digest d; a file expected twice
-// with two digests is a problem.
-func (v *verifier) expect(p, kind string, d digest.Digest) {
-	if f, ok := v.want[p]; ok {
-		if d != "" && f.Want != "" && f.Want != d {
-			v.problem("%s: referenced as %s and as %s", p, f.Want, d)
+	for _, name := range []string{"manifest.json", "index.json"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			v.expect(name, "index", "", "")
 		}
-		if f.Want == "" {
-			f.Want = d
-		}
-		return
 	}
-	v.want[p] = &FileReport{Path: p, Kind: kind, Want: d}
-	v.order = append(v.order, p)
-}
-
-// read reads a small file of the directory, or records why it cannot.
-func (v *verifier) read(p, kind string, want digest.Digest) []byte {
-	v.expect(p, kind, want)
-	f, err := os.Open(filepath.Join(v.dir, filepath.FromSlash(p)))
-	if err != nil {
-		return nil // reported by the hashing pass
-	}
-	defer f.Close()
-	b, err := manifest.ReadLimited(f)
-	if err != nil || isAnnexPointer(b) {
-		return nil
-	}
-	if want != "" && digest.FromBytes(b) != want {
-		return nil
-	}
-	return b
-}
-
-func (v *verifier) plan() {
-	docker := v.read("manifest.json", "index", "")
-	var index []byte
-	if _, err := os.Lstat(filepath.Join(v.dir, "index.json")); err == nil { // legacy saves have none
-		index = v.read("index.json", "index", "")
-	}
-	if docker == nil && index == nil {
-		v.problem("neither manifest.json nor index.json can be read: not an image directory")
-	}
-	configs := map[digest.Digest]bool{}
-	if docker != nil {
-		entries, err := manifest.ParseDocker(bytes.NewReader(docker))
-		if err != nil {
-			v.problem("manifest.json: %v", err)
-		}
-		for i, e := range entries {
-			want, _ := manifest.DigestFromPath(e.Config)
-			cb := v.read(e.Config, "config", want)
-			if cb == nil {
-				continue
-			}
-			configs[digest.FromBytes(cb)] = true
-			cfg, err := manifest.ConfigFromBytes(cb)
-			if err != nil {
-				v.problem("%s: %v", e.Config, err)
-				continue
-			}
-			if len(cfg.RootFS.DiffIDs) != len(e.Layers) {
-				v.problem("manifest.json: image %d: %d layers, its config has %d diff_ids", i, len(e.Layers), len(cfg.RootFS.DiffIDs))
-				continue
-			}
-			for j, l := range e.Layers {
-				want := cfg.RootFS.DiffIDs[j]
-				if named, ok := manifest.DigestFromPath(l); ok {
-					want = named // a compressed blob: its name is its digest
+	if d, err := OpenDir(dir); err != nil {
+		v.problem("%v", err)
+	} else {
+		for _, im := range d.Images {
+			v.expect(im.ConfigPath, "config", im.ID, "")
+			for _, l := range im.Layers {
+				diffID := digest.Digest("")
+				if l.Digest != l.DiffID {
+					diffID = l.DiffID // stored compressed
 				}
-				v.expect(l, "layer", want)
-			}
-		}
-	}
-	if index != nil {
-		idx, err := manifest.ParseIndex(bytes.NewReader(index))
-		if err != nil {
-			v.problem("index.json: %v", err)
-		} else {
-			indexed := map[digest.Digest]bool{}
-			for _, d := range idx.Manifests {
-				v.descriptor(d.Digest, d.MediaType, false, indexed)
-			}
-			for _, c := range slices.Sorted(maps.Keys(configs)) {
-				if len(indexed) > 0 && !indexed[c] {
-					v.problem("manifest.json lists config %s, which no manifest in index.json describes", c)
-				}
+				v.expect(l.Path, "layer", l.Digest, diffID)
 			}
 		}
 	}
@@ -198,52 +114,48 @@ func (v *verifier) plan() {
 	for _, e := range entries {
 		p := path.Join("blobs/sha256", e.Name())
 		if d, ok := manifest.DigestFromPath(p); ok {
-			v.expect(p, "blob", d)
+			v.expect(p, "blob", d, "")
 		} else {
 			v.problem("%s: not named by a sha256 digest", p)
 		}
 	}
+	if err := v.hashAll(ctx, opts); err != nil {
+		return nil, err
+	}
+	return v.rep, nil
 }
 
-// descriptor follows an index entry to its manifest (or nested index) and
-// the config and layers it names, collecting config digests.
-func (v *verifier) descriptor(d digest.Digest, mt string, nested bool, configs map[digest.Digest]bool) {
-	p := manifest.BlobPath(d)
-	b := v.read(p, "manifest", d)
-	if b == nil {
+type verifier struct {
+	dir    string
+	want   map[string]*FileReport
+	diffID map[string]digest.Digest // compressed layers: the digest of their content
+	order  []string
+	rep    *Report
+}
+
+func (v *verifier) problem(format string, a ...any) {
+	v.rep.Problems = append(v.rep.Problems, fmt.Sprintf(format, a...))
+}
+
+// expect records that file p must have digest d (and, for a compressed
+// layer, content with digest diffID). A file is checked once, as the most
+// specific kind that names it: a config or layer that is also a blob.
+func (v *verifier) expect(p, kind string, d, diffID digest.Digest) {
+	if diffID != "" {
+		if v.diffID == nil {
+			v.diffID = make(map[string]digest.Digest)
+		}
+		v.diffID[p] = diffID
+	}
+	if _, ok := v.want[p]; ok {
 		return
 	}
-	switch {
-	case manifest.IsIndex(mt) && !nested:
-		idx, err := manifest.ParseIndex(bytes.NewReader(b))
-		if err != nil {
-			v.problem("%s: %v", p, err)
-			return
-		}
-		for _, c := range idx.Manifests {
-			if _, err := os.Lstat(filepath.Join(v.dir, filepath.FromSlash(manifest.BlobPath(c.Digest)))); errors.Is(err, os.ErrNotExist) {
-				continue // a platform the save left out
-			}
-			v.descriptor(c.Digest, c.MediaType, true, configs)
-		}
-	case manifest.IsManifest(mt):
-		m, err := manifest.ParseManifest(bytes.NewReader(b))
-		if err != nil {
-			v.problem("%s: %v", p, err)
-			return
-		}
-		configs[m.Config.Digest] = true
-		v.expect(manifest.BlobPath(m.Config.Digest), "config", m.Config.Digest)
-		for _, l := range m.Layers {
-			v.expect(manifest.BlobPath(l.Digest), "layer", l.Digest)
-		}
-	default:
-		v.problem("%s: unsupported media type %q", p, mt)
-	}
+	v.want[p] = &FileReport{Path: p, Kind: kind, Want: d}
+	v.order = append(v.order, p)
 }
 
 // hashAll checks the planned files, several at a time.
-func (v *verifier) hashAll(opts VerifyOptions) {
+func (v *verifier) hashAll(ctx context.Context, opts VerifyOptions) error {
 	jobs := opts.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
@@ -251,28 +163,33 @@ func (v *verifier) hashAll(opts VerifyOptions) {
 	work := make(chan *FileReport)
 	var wg sync.WaitGroup
 	for range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			buf := make([]byte, 1<<20)
 			for f := range work {
-				v.check(f, opts.MetadataOnly, buf)
+				v.check(ctx, f, opts.MetadataOnly, buf)
 			}
-		}()
+		})
 	}
 	for _, p := range v.order {
+		if ctx.Err() != nil {
+			break
+		}
 		work <- v.want[p]
 	}
 	close(work)
 	wg.Wait()
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
 	for _, p := range v.order {
 		v.rep.Files = append(v.rep.Files, *v.want[p])
 	}
 	slices.SortStableFunc(v.rep.Files, func(a, b FileReport) int { return strings.Compare(a.Path, b.Path) })
+	return nil
 }
 
 // check hashes one file, following git-annex symlinks.
-func (v *verifier) check(f *FileReport, metadataOnly bool, buf []byte) {
+func (v *verifier) check(ctx context.Context, f *FileReport, metadataOnly bool, buf []byte) {
 	if metadataOnly && f.Kind == "layer" {
 		f.Status = StatusSkipped
 		return
@@ -296,6 +213,10 @@ func (v *verifier) check(f *FileReport, metadataOnly bool, buf []byte) {
 		return
 	}
 	f.Size = fi.Size()
+	if metadataOnly && f.Kind == "blob" && f.Size > manifest.MaxJSON {
+		f.Status = StatusSkipped // too large to be a manifest or config
+		return
+	}
 	h := sha256.New()
 	head := make([]byte, 16)
 	n, _ := io.ReadFull(fh, head)
@@ -304,14 +225,41 @@ func (v *verifier) check(f *FileReport, metadataOnly bool, buf []byte) {
 		return
 	}
 	h.Write(head[:n])
-	if _, err := io.CopyBuffer(h, fh, buf); err != nil {
+	src := io.Reader(contextReader{ctx, fh})
+	var content digest.Digest
+	if want := v.diffID[f.Path]; want != "" {
+		// A compressed layer: hash the bytes and, decompressed, the tar.
+		var err error
+		if content, err = contentDigest(io.MultiReader(bytes.NewReader(head[:n]), io.TeeReader(src, h))); err != nil {
+			content = ""
+		}
+		src = fh // the rest, if the decompressor stopped short
+	}
+	if _, err := io.CopyBuffer(h, src, buf); err != nil {
 		f.Status = StatusMissing
 		return
 	}
 	f.Got = digest.NewDigest(digest.SHA256, h)
-	if f.Want == "" || f.Got == f.Want {
-		f.Status = StatusOK
-	} else {
+	switch {
+	case f.Want != "" && f.Got != f.Want:
 		f.Status = StatusCorrupt
+	case v.diffID[f.Path] != "" && content != v.diffID[f.Path]:
+		f.Status, f.Want, f.Got = StatusCorrupt, v.diffID[f.Path], content
+	default:
+		f.Status = StatusOK
 	}
+}
+
+// contentDigest is the digest of r's content after decompression.
+func contentDigest(r io.Reader) (digest.Digest, error) {
+	dr, _, err := Decompress(bufio.NewReaderSize(r, 1<<16))
+	if err != nil {
+		return "", err
+	}
+	defer dr.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, dr); err != nil {
+		return "", err
+	}
+	return digest.NewDigest(digest.SHA256, h), nil
 }

@@ -94,9 +94,10 @@ func verifyCases() []verifyCase {
 		},
 		{
 			name: "metadata only, corrupt manifest.json", fixture: "legacy.tar",
-			damage:  func(tb testing.TB, dir, layer string) { putFile(tb, dir, "manifest.json", "null") },
-			opts:    VerifyOptions{MetadataOnly: true},
-			status:  map[string]Status{"layer": StatusSkipped},
+			damage: func(tb testing.TB, dir, layer string) { putFile(tb, dir, "manifest.json", "null") },
+			opts:   VerifyOptions{MetadataOnly: true},
+			// Without a model no file is known to be a layer: blobs that
+			// could be JSON (at most manifest.MaxJSON bytes) are hashed.
 			problem: "manifest.json",
 		},
 		{
@@ -122,12 +123,27 @@ func verifyCases() []verifyCase {
 			problem: "manifest.json",
 		},
 		{
+			// #7: verify used to pass this directory that load refuses.
+			name: "gzipped layer renamed, index.json removed", fixture: "legacy.tar",
+			damage:  func(tb testing.TB, dir, layer string) { gzipLayerRenamed(tb, dir) },
+			problem: "no manifest in index.json describes it",
+		},
+		{
+			name: "OCI layout without manifest.json", fixture: "oci-gzip.tar",
+			damage: func(tb testing.TB, dir, layer string) { remove(tb, filepath.Join(dir, "manifest.json")) },
+			ok:     true,
+		},
+		{
+			name: "raw OCI layout without manifest.json, gzip layer", fixture: "oci-gzip.tar", raw: true,
+			damage: func(tb testing.TB, dir, layer string) { remove(tb, filepath.Join(dir, "manifest.json")) },
+			ok:     true,
+		},
+		{
 			name: "no manifests", fixture: "legacy.tar",
 			damage: func(tb testing.TB, dir, layer string) {
 				remove(tb, filepath.Join(dir, "manifest.json"))
 				remove(tb, filepath.Join(dir, "index.json"))
 			},
-			status:  map[string]Status{"manifest.json": StatusMissing},
 			problem: "not an image directory",
 		},
 	}
@@ -178,7 +194,7 @@ func TestVerify(t *testing.T) {
 				}
 				want[p] = s
 			}
-			rep, err := Verify(dir, tc.opts)
+			rep, err := Verify(t.Context(), dir, tc.opts)
 			if err != nil {
 				t.Fatalf("Verify(%s) = %v", tc.name, err)
 			}
@@ -215,12 +231,14 @@ func TestVerify(t *testing.T) {
 
 			// Every file manifests name, and every blob, is checked, and
 			// nothing that is not one.
-			wantPaths := []string{"manifest.json", layer, config}
+			wantPaths := []string{layer, config}
 			if tc.problem != "" {
 				return // a damaged manifest hides what it names
 			}
-			if _, err := os.Lstat(filepath.Join(dir, "index.json")); err == nil {
-				wantPaths = append(wantPaths, "index.json")
+			for _, name := range []string{"manifest.json", "index.json"} {
+				if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+					wantPaths = append(wantPaths, name)
+				}
 			}
 			blobs, _ := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
 			for _, b := range blobs {
@@ -260,7 +278,7 @@ func TestVerifyCorruptDigests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Verify(dir, VerifyOptions{})
+			rep, err := Verify(t.Context(), dir, VerifyOptions{})
 			if err != nil {
 				t.Fatalf("Verify = %v", err)
 			}
@@ -286,7 +304,7 @@ func TestVerifyJobs(t *testing.T) {
 			for _, jobs := range []int{1, 8, 0} {
 				opts := tc.opts
 				opts.Jobs = jobs
-				rep, err := Verify(dir, opts)
+				rep, err := Verify(t.Context(), dir, opts)
 				if err != nil {
 					t.Fatalf("Verify(%s, Jobs: %d) = %v", tc.name, jobs, err)
 				}
@@ -305,7 +323,7 @@ func TestVerifyNotADirectory(t *testing.T) {
 	dir := t.TempDir()
 	putFile(t, dir, "f", "x")
 	for _, p := range []string{filepath.Join(dir, "f"), filepath.Join(dir, "absent")} {
-		if rep, err := Verify(p, VerifyOptions{}); err == nil {
+		if rep, err := Verify(t.Context(), p, VerifyOptions{}); err == nil {
 			t.Errorf("Verify(%q) = %+v, nil, want an error", p, rep)
 		}
 	}

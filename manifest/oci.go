@@ -50,9 +50,9 @@ func ParseIndex(r io.Reader) (*v1.Index, error) {
 	return &idx, nil
 }
 
-// ParseManifest reads an OCI (or Docker v2) image manifest and checks its
-// descriptors.
-func ParseManifest(r io.Reader) (*v1.Manifest, error) {
+// Parse reads an OCI (or Docker v2) image manifest, the file this package
+// is named for, and checks its descriptors.
+func Parse(r io.Reader) (*v1.Manifest, error) {
 	var m v1.Manifest
 	if err := decode(r, &m); err != nil {
 		return nil, err

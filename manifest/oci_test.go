@@ -86,9 +86,9 @@ func TestParseManifest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseManifest(strings.NewReader(tc.in))
+			_, err := Parse(strings.NewReader(tc.in))
 			if !checkErr(err, tc.err, tc.is) {
-				t.Fatalf("ParseManifest(%q) = %v, want error %v (%v)", short(tc.in), err, tc.err || tc.is != nil, tc.is)
+				t.Fatalf("Parse(%q) = %v, want error %v (%v)", short(tc.in), err, tc.err || tc.is != nil, tc.is)
 			}
 		})
 	}
@@ -161,8 +161,8 @@ func TestCanonicalManifest(t *testing.T) {
 	if im.ID() != sha("config") {
 		t.Errorf("ID() = %s, want %s", im.ID(), sha("config"))
 	}
-	if _, err := ParseManifest(bytes.NewReader(b)); err != nil {
-		t.Errorf("ParseManifest(%s) = %v", b, err)
+	if _, err := Parse(bytes.NewReader(b)); err != nil {
+		t.Errorf("Parse(%s) = %v", b, err)
 	}
 }
 

@@ -28,7 +28,7 @@ EXAMPLES:
 				return err
 			}
 			p := newProgress(e.stderr, c.Bool("quiet"), "migrating "+a[0])
-			res, err := archive.Migrate(a[0], archive.Options{Progress: p.Func()})
+			res, err := archive.Migrate(c.Context, a[0], archive.Options{Progress: p.Func()})
 			p.Done()
 			if err != nil {
 				return fmt.Errorf("migrate %s: %w", a[0], err)

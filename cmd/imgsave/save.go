@@ -147,7 +147,7 @@ EXAMPLES:
 func extract(c *cli.Context, e *env, r io.Reader, dir, label string) (*archive.Result, error) {
 	p := newProgress(e.stderr, c.Bool("quiet"), label)
 	defer p.Done()
-	return archive.Extract(r, dir, archive.Options{Replace: c.Bool("force"), Progress: p.Func()})
+	return archive.Extract(c.Context, r, dir, archive.Options{Replace: c.Bool("force"), Progress: p.Func()})
 }
 
 // savedImage is one image in --json output.

@@ -37,7 +37,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			rep, err := archive.Verify(a[0], archive.VerifyOptions{MetadataOnly: c.Bool("metadata-only"), Jobs: c.Int("jobs")})
+			rep, err := archive.Verify(c.Context, a[0], archive.VerifyOptions{MetadataOnly: c.Bool("metadata-only"), Jobs: c.Int("jobs")})
 			if err != nil {
 				return err
 			}
