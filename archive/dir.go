@@ -424,7 +424,7 @@ func (d *Dir) Select(repoTag, configPrefix string) (*DirImage, error) {
 		choices = append(choices, c)
 	}
 	if len(match) == 0 && (repoTag != "" || configPrefix != "") {
-		return nil, fmt.Errorf("%s: no image matches --repo-tag %q --config %q; it holds: %s", d.Path, repoTag, configPrefix, strings.Join(choices, "; "))
+		return nil, fmt.Errorf("%s: %w: no image matches repo tag %q and config %q; it holds: %s", d.Path, ErrSelect, repoTag, configPrefix, strings.Join(choices, "; "))
 	}
-	return nil, fmt.Errorf("%s: holds %d images; pick one with --repo-tag or --config: %s", d.Path, len(match), strings.Join(choices, "; "))
+	return nil, fmt.Errorf("%s: %w by repo tag or config digest: it holds %d: %s", d.Path, ErrSelect, len(match), strings.Join(choices, "; "))
 }

@@ -506,7 +506,7 @@ func TestDirSelect(t *testing.T) {
 		want        digest.Digest // the image picked, or
 		errHas      []string      // what the error names
 	}{
-		{name: "neither", errHas: append([]string{"holds 2 images"}, both...)},
+		{name: "neither", errHas: append([]string{"it holds 2"}, both...)},
 		{name: "tag a", tag: a.tag, want: a.id},
 		{name: "tag b", tag: b.tag, want: b.id},
 		{name: "prefix a", prefix: short(a), want: a.id},
@@ -516,7 +516,7 @@ func TestDirSelect(t *testing.T) {
 		{name: "unknown tag", tag: "nope:1", errHas: append([]string{`"nope:1"`}, both...)},
 		{name: "unknown prefix", prefix: "zzzz", errHas: append([]string{`"zzzz"`}, both...)},
 		{name: "tag of one, prefix of the other", tag: a.tag, prefix: short(b), errHas: both},
-		{name: "prefix of both", prefix: "sha256:", errHas: append([]string{"holds 2 images"}, both...)},
+		{name: "prefix of both", prefix: "sha256:", errHas: append([]string{"it holds 2"}, both...)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -532,6 +532,9 @@ func TestDirSelect(t *testing.T) {
 			}
 			if im != nil {
 				t.Errorf("Select(%q, %q) = %v, %v, want a nil image", tc.tag, tc.prefix, im, err)
+			}
+			if !errors.Is(err, ErrSelect) || strings.Contains(err.Error(), "--") {
+				t.Errorf("Select(%q, %q) = %v, want %v, naming no flag", tc.tag, tc.prefix, err, ErrSelect)
 			}
 			for _, s := range tc.errHas {
 				if !strings.Contains(err.Error(), s) {

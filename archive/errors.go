@@ -9,7 +9,11 @@ import (
 
 // ErrNotEmpty is returned by [Extract] when the target directory exists and
 // holds files, unless [Options.Replace] is set.
-var ErrNotEmpty = errors.New("directory exists and is not empty (use --force to replace it)")
+var ErrNotEmpty = errors.New("directory exists and is not empty")
+
+// ErrSelect is wrapped by the error of [Dir.Select] when no image, or more
+// than one, matches.
+var ErrSelect = errors.New("select one image")
 
 // ErrNotImageDir is returned by [CheckTarget] when Replace would remove a
 // directory that is not a previous save: it would delete user data.

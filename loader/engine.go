@@ -66,6 +66,13 @@ func Find(name string) (*Engine, error) {
 	return nil, fmt.Errorf("%w: %v", ErrEngineNotFound, err)
 }
 
+// Endpoint identifies the engine binary and the daemon it talks to:
+// its path and DOCKER_HOST, DOCKER_CONTEXT and CONTAINER_HOST as the engine
+// would see them.
+func (e *Engine) Endpoint() string {
+	return strings.Join([]string{e.Path, e.getenv("DOCKER_HOST"), e.getenv("DOCKER_CONTEXT"), e.getenv("CONTAINER_HOST")}, "\x00")
+}
+
 // Pull runs `E pull REF`, discarding its progress output. A reference the
 // registry does not have gives an error wrapping [ErrImageNotFound].
 func (e *Engine) Pull(ctx context.Context, ref string) error {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/imgsave/imgsave"
+	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader"
 )
 
@@ -21,12 +23,22 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-// usageError marks a wrong command line, exit status 2.
-type usageError struct{ msg string }
+// usageError marks a wrong command line, exit status 2. cmd is the
+// command whose --help the hint names, "" for imgsave's own.
+type usageError struct{ cmd, msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+func usagef(c *cli.Context, format string, args ...any) error {
+	return usageError{cmdName(c), fmt.Sprintf(format, args...)}
+}
+
+func cmdName(c *cli.Context) string {
+	if c != nil && c.Command != nil && c.Command.Name != "" && c.Command.Name != "imgsave" {
+		return c.Command.Name
+	}
+	return ""
+}
 
 // run is the whole program but for process set-up: it parses args, runs
 // the command and maps its error to an exit status in one place.
@@ -42,15 +54,34 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &exit):
 		return exit.Code // the container's own status, already reported by it
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "imgsave: %v\nRun 'imgsave --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "imgsave: %v\n", usage.msg)
+		if usage.cmd != "" {
+			fmt.Fprintf(stderr, "Run 'imgsave %s --help' for usage.\n", usage.cmd)
+		} else {
+			fmt.Fprintln(stderr, "Run 'imgsave --help' for usage.")
+		}
 		return 2
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "imgsave: interrupted")
 		return 130
 	default:
-		fmt.Fprintf(stderr, "imgsave: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "imgsave: %s%s\n", oneLine(err.Error()), hint(err))
 		return 1
 	}
+}
+
+// optionFlags names the flag behind each field of an *imgsave.OptionError.
+var optionFlags = map[string]string{"Pull": "--pull", "Mounts": "--mount", "Env": "--env", "User": "--user"}
+
+// hint is what to type next, for the library errors that a flag remedies.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, archive.ErrNotEmpty):
+		return " (use --force to replace it)"
+	case errors.Is(err, archive.ErrSelect):
+		return " (pick one with --repo-tag or --config)"
+	}
+	return ""
 }
 
 // oneLine folds an error that carries an engine's multi-line stderr.
@@ -58,7 +89,52 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ⏎ ")), " ")
 }
 
+// globalFlags are accepted before the command name and after it
+// (`imgsave --quiet run` and `imgsave run --quiet`); read them with
+// [global] and [globalBool].
+func globalFlags(app bool) []cli.Flag {
+	engine := &cli.StringFlag{Name: "engine", Usage: "container engine CLI, a name on PATH or a path (default: docker, else podman)"}
+	if app {
+		engine.EnvVars = []string{"IMGSAVE_ENGINE"}
+	}
+	return []cli.Flag{engine, &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no progress or notices on stderr"}}
+}
+
+// global is a global flag's value: the command's when given after its
+// name, else the one given before it (or its environment variable).
+func global(c *cli.Context, name string) string {
+	for _, x := range c.Lineage() {
+		if x.IsSet(name) {
+			return x.String(name)
+		}
+	}
+	return ""
+}
+
+func globalBool(c *cli.Context, name string) bool {
+	for _, x := range c.Lineage() {
+		if x.IsSet(name) {
+			return x.Bool(name)
+		}
+	}
+	return false
+}
+
 func newApp(e *env) *cli.App {
+	cmds := []*cli.Command{saveCommand(e), importCommand(e), loadCommand(e), runCommand(e), lsCommand(e), verifyCommand(e), migrateCommand(e)}
+	for _, c := range cmds {
+		c.Flags = append(c.Flags, globalFlags(false)...)
+		c.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usagef(c, "%v", err) }
+		action := c.Action
+		c.Action = func(c *cli.Context) error {
+			err := action(c)
+			// A malformed option value is a wrong command line: name the flag.
+			if opt := (*imgsave.OptionError)(nil); errors.As(err, &opt) {
+				return usagef(c, "%s %q: want %s", optionFlags[opt.Option], opt.Value, opt.Want)
+			}
+			return err
+		}
+	}
 	return &cli.App{
 		Name:    "imgsave",
 		Version: version(),
@@ -67,23 +143,17 @@ func newApp(e *env) *cli.App {
 canonical layout (OCI layout plus manifest.json, uncompressed layers named by
 digest), so that git-annex or DataLad store each layer once and the image ID
 is known offline; and it loads and runs such a directory again, loading only
-when the engine lacks the image.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{
-				Name:    "engine",
-				Usage:   "container engine CLI, a name on PATH or a path (default: docker, else podman)",
-				EnvVars: []string{"IMGSAVE_ENGINE"},
-			},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no progress or notices on stderr"},
-		},
-		Commands:        []*cli.Command{saveCommand(e), importCommand(e), loadCommand(e), runCommand(e), lsCommand(e), verifyCommand(e), migrateCommand(e)},
+when the engine lacks the image. Global options go before or after the
+command name.`,
+		Flags:           globalFlags(true),
+		Commands:        cmds,
 		Reader:          e.stdin,
 		Writer:          e.stdout,
 		ErrWriter:       e.stderr,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{err.Error()}
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageError{msg: err.Error()}
 		},
 		CustomAppHelpTemplate: cli.AppHelpTemplate + `
 EXAMPLES:
@@ -112,13 +182,13 @@ func version() string {
 
 // engine resolves --engine / IMGSAVE_ENGINE.
 func engine(c *cli.Context) (*loader.Engine, error) {
-	return loader.Find(c.String("engine"))
+	return loader.Find(global(c, "engine"))
 }
 
 // args checks the number of positional arguments.
 func args(c *cli.Context, names ...string) ([]string, error) {
 	if c.NArg() != len(names) {
-		return nil, usagef("%s: want %d arguments (%s), got %d", c.Command.Name, len(names), strings.Join(names, " "), c.NArg())
+		return nil, usagef(c, "%s: want %d arguments (%s), got %d", c.Command.Name, len(names), strings.Join(names, " "), c.NArg())
 	}
 	return c.Args().Slice(), nil
 }
@@ -130,11 +200,19 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// notice writes one line to stderr unless --quiet.
-func notice(c *cli.Context, e *env, format string, a ...any) {
-	if !c.Bool("quiet") {
-		fmt.Fprintf(e.stderr, "imgsave: "+format+"\n", a...)
+// events wires a command's notices (unless --quiet) and its progress line
+// (when stderr is a terminal) to stderr. Call done when the work ends.
+func events(c *cli.Context, e *env, label string) (ev imgsave.Events, done func()) {
+	quiet := globalBool(c, "quiet")
+	p := newProgress(e.stderr, quiet, label)
+	ev.Progress = p.Func()
+	if !quiet {
+		ev.Notice = func(msg string) {
+			p.Clear()
+			fmt.Fprintf(e.stderr, "imgsave: %s\n", msg)
+		}
 	}
+	return ev, p.Done
 }
 
 func isTerminal(w io.Writer) bool {

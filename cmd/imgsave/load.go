@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/imgsave/imgsave"
 )
 
 var selectFlags = []cli.Flag{
@@ -16,18 +18,20 @@ func loadCommand(e *env) *cli.Command {
 		Name:      "load",
 		Usage:     "load a directory's image into the engine unless it is there already",
 		ArgsUsage: "DIR",
-		Description: `Computes the image ID offline from DIR (imgsave's layout, or a raw
-extraction of a legacy or Docker 25+ save) and asks the engine for it. Only
-when the engine lacks it does imgsave stream DIR into the engine's load,
-checking each file's digest on the way. A tag in DIR that already names a
-different image in the engine is left where it is.
+		Description: `Computes the image ID offline from DIR (imgsave's layout, a raw extraction
+of a legacy or Docker 25+ save, or an OCI layout written by skopeo, crane or
+podman) and asks the engine for it. Only when the engine lacks it does
+imgsave stream DIR into the engine's load, checking each file's digest on the
+way. A tag in DIR that already names a different image in the engine is left
+where it is.
 
-Prints the image ID the engine knows the image by on stdout (--json: also
-the config digest, whether it loaded, and the tags it left alone).
+Prints the ID the engine knows the image by on stdout (--json: also the
+config and manifest digests, whether it loaded, and the tags it left alone).
 
 EXAMPLES:
    imgsave load ./img
-   imgsave load --repo-tag busybox:1.36 ./images`,
+   imgsave load --repo-tag busybox:1.36 ./images
+   imgsave load --json --quiet ./img`,
 		Flags: append([]cli.Flag{jsonFlag}, selectFlags...),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")
@@ -38,30 +42,32 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			l, err := ensureLoaded(c.Context, eng, a[0], loadOpts(c, e))
+			opts, done := loadOptions(c, e)
+			l, err := imgsave.Load(c.Context, eng, a[0], opts)
+			done()
 			if err != nil {
 				return err
 			}
 			if !c.Bool("json") {
-				fmt.Fprintln(e.stdout, l.ID)
+				fmt.Fprintln(e.stdout, l.EngineID)
 				return nil
 			}
 			return printJSON(e.stdout, struct {
-				ID       string   `json:"id"`
-				Config   string   `json:"config"`
-				Loaded   bool     `json:"loaded"`
-				RepoTags []string `json:"repo_tags"`
-				Kept     []string `json:"tags_left_on_other_images"`
-			}{string(l.ID), string(l.Image.ID), l.Loaded, l.Image.RepoTags, l.Kept})
+				EngineID       string   `json:"engine_id"`
+				ConfigDigest   string   `json:"config_digest"`
+				ManifestDigest string   `json:"manifest_digest"`
+				Loaded         bool     `json:"loaded"`
+				RepoTags       []string `json:"repo_tags"`
+				Kept           []string `json:"tags_left_on_other_images"`
+			}{string(l.EngineID), string(l.Image.ID), string(l.Image.ManifestDigest), l.Loaded, nonNil(l.Image.RepoTags), l.TagsKept})
 		},
 	}
 }
 
-func loadOpts(c *cli.Context, e *env) loadOptions {
-	return loadOptions{
-		repoTag:  c.String("repo-tag"),
-		config:   c.String("config"),
-		notice:   func(format string, a ...any) { notice(c, e, format, a...) },
-		progress: newProgress(e.stderr, c.Bool("quiet"), "loading"),
-	}
+func loadOptions(c *cli.Context, e *env) (imgsave.LoadOptions, func()) {
+	ev, done := events(c, e, "loading")
+	return imgsave.LoadOptions{
+		Selector: imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config")},
+		Events:   ev,
+	}, done
 }

@@ -5,19 +5,20 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave"
 )
 
 func migrateCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "migrate",
-		Usage:     "rewrite a raw save extraction into the canonical layout, in place",
+		Usage:     "rewrite an image directory into the canonical layout, in place",
 		ArgsUsage: "DIR",
 		Description: `Rewrites DIR, a raw extraction of a legacy or Docker 25+ save (as
-datalad-container's docker adapter leaves it) into imgsave's canonical
-layout, with every check of 'imgsave save', and swaps it in atomically. The
-image ID does not change and the directory stays runnable by the adapter.
-All of DIR's content must be present ('git annex get DIR' first).
+datalad-container's docker adapter leaves it) or an OCI layout written by
+skopeo, crane or podman, into imgsave's canonical layout, with every check of
+'imgsave save', and swaps it in atomically. The image ID does not change and
+the directory stays runnable by the adapter. All of DIR's content must be
+present ('git annex get DIR' first).
 
 EXAMPLES:
    imgsave migrate ./img && git annex add img && git commit -m 'img: canonical layout'`,
@@ -27,9 +28,9 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			p := newProgress(e.stderr, c.Bool("quiet"), "migrating "+a[0])
-			res, err := archive.Migrate(c.Context, a[0], archive.Options{Progress: p.Func()})
-			p.Done()
+			ev, done := events(c, e, "migrating "+a[0])
+			res, err := imgsave.Migrate(c.Context, a[0], imgsave.MigrateOptions{Events: ev})
+			done()
 			if err != nil {
 				return fmt.Errorf("migrate %s: %w", a[0], err)
 			}

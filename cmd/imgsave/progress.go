@@ -52,7 +52,11 @@ func (p *progress) draw(now time.Time) {
 }
 
 // Done clears the line.
-func (p *progress) Done() {
+func (p *progress) Done() { p.Clear() }
+
+// Clear clears the line, before a notice is printed; the next Set draws it
+// again.
+func (p *progress) Clear() {
 	if p == nil {
 		return
 	}

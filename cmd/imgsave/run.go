@@ -1,12 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-
 	"github.com/urfave/cli/v2"
+
+	"github.com/imgsave/imgsave"
 )
 
 func runCommand(e *env) *cli.Command {
@@ -39,7 +36,7 @@ EXAMPLES:
 		}, selectFlags...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return usagef("run: want DIR [--] [CMD [ARG...]]")
+				return usagef(c, "run: want DIR [--] [CMD [ARG...]]")
 			}
 			rest := c.Args().Slice()
 			dir, cmd := rest[0], rest[1:]
@@ -47,67 +44,34 @@ EXAMPLES:
 				cmd = cmd[1:]
 			}
 			if c.IsSet("user") && c.Bool("root") {
-				return usagef("run: --user and --root exclude each other")
-			}
-			runArgs, err := dockerRunArgs(c, e)
-			if err != nil {
-				return err
+				return usagef(c, "run: --user and --root exclude each other")
 			}
 			eng, err := engine(c)
 			if err != nil {
 				return err
 			}
-			l, err := ensureLoaded(c.Context, eng, dir, loadOpts(c, e))
-			if err != nil {
-				return err
+			load, done := loadOptions(c, e)
+			opts := imgsave.RunOptions{
+				LoadOptions: load,
+				Command:     cmd,
+				NoCwdMount:  c.Bool("no-cwd-mount"),
+				Mounts:      c.StringSlice("mount"),
+				Env:         c.StringSlice("env"),
+				User:        c.String("user"),
+				Root:        c.Bool("root"),
+				EngineArgs:  c.StringSlice("engine-arg"),
+				TTY:         isTerminalReader(e.stdin) && isTerminal(e.stdout),
+				Stdin:       e.stdin, Stdout: e.stdout, Stderr: e.stderr,
+				AfterLoad: done,
 			}
-			runArgs = append(append(runArgs, string(l.ID)), cmd...)
-			return eng.Run(c.Context, runArgs, e.stdin, e.stdout, e.stderr)
+			if !opts.NoCwdMount || c.IsSet("workdir") {
+				opts.Workdir = c.String("workdir")
+			}
+			if c.IsSet("entrypoint") {
+				ep := c.String("entrypoint")
+				opts.Entrypoint = &ep
+			}
+			return imgsave.Run(c.Context, eng, dir, opts)
 		},
 	}
-}
-
-// dockerRunArgs builds `run ...` up to the image from the flags.
-func dockerRunArgs(c *cli.Context, e *env) ([]string, error) {
-	a := []string{"run", "--rm", "--interactive"}
-	if isTerminalReader(e.stdin) && isTerminal(e.stdout) {
-		a = append(a, "--tty")
-	}
-	if !c.Bool("no-cwd-mount") {
-		cwd, err := os.Getwd()
-		if err != nil {
-			return nil, err
-		}
-		a = append(a, "--volume", cwd+":"+c.String("workdir"), "--workdir", c.String("workdir"))
-	} else if c.IsSet("workdir") {
-		a = append(a, "--workdir", c.String("workdir"))
-	}
-	for _, m := range c.StringSlice("mount") {
-		src, rest, ok := strings.Cut(m, ":")
-		if !ok || src == "" || rest == "" {
-			return nil, usagef("--mount %q: want SRC:DST[:ro]", m)
-		}
-		abs, err := filepath.Abs(src)
-		if err != nil {
-			return nil, err
-		}
-		a = append(a, "--volume", abs+":"+rest)
-	}
-	for _, kv := range c.StringSlice("env") {
-		if !strings.Contains(kv, "=") {
-			return nil, usagef("--env %q: want K=V", kv)
-		}
-		a = append(a, "--env", kv)
-	}
-	switch {
-	case c.Bool("root"):
-	case c.IsSet("user"):
-		a = append(a, "--user", c.String("user"))
-	default:
-		a = append(a, "--user", fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()))
-	}
-	if c.IsSet("entrypoint") {
-		a = append(a, "--entrypoint", c.String("entrypoint"))
-	}
-	return append(a, c.StringSlice("engine-arg")...), nil
 }

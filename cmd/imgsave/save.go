@@ -8,9 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/imgsave/imgsave"
 	"github.com/imgsave/imgsave/archive"
-	"github.com/imgsave/imgsave/loader"
-	"github.com/imgsave/imgsave/manifest"
 )
 
 var (
@@ -31,7 +30,8 @@ temporary sibling and renamed into place only when complete and verified.
 Several images go into one directory (layers they share are stored once);
 'imgsave load' and 'imgsave run' then pick one with --repo-tag or --config.
 
-Prints each image ID (the config digest) on stdout, one a line.
+Prints each image's config digest (its ID on a classic store) on stdout, one
+a line.
 
 EXAMPLES:
    imgsave save busybox ./img
@@ -44,68 +44,26 @@ EXAMPLES:
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
-				return usagef("save: want IMAGE... DIR, got %d arguments", c.NArg())
+				return usagef(c, "save: want IMAGE... DIR, got %d arguments", c.NArg())
 			}
 			a := c.Args().Slice()
-			dir := a[len(a)-1]
-			var refs []manifest.Reference
-			var names []string
-			for _, s := range a[:len(a)-1] {
-				ref, err := manifest.ParseReference(s)
-				if err != nil {
-					return err
-				}
-				refs, names = append(refs, ref), append(names, ref.String())
-			}
-			pull := c.String("pull")
-			if pull != "missing" && pull != "never" && pull != "always" {
-				return usagef("--pull %q: want missing, never or always", pull)
-			}
-			if err := archive.CheckTarget(dir, c.Bool("force")); err != nil {
-				return err
-			}
+			refs, dir := a[:len(a)-1], a[len(a)-1]
 			eng, err := engine(c)
 			if err != nil {
 				return err
 			}
-			for _, ref := range refs {
-				if err := ensureImage(c, eng, ref, pull); err != nil {
-					return err
-				}
+			ev, done := events(c, e, "saving "+strings.Join(refs, " "))
+			res, err := imgsave.Save(c.Context, eng, refs, dir, imgsave.SaveOptions{Events: ev, Pull: imgsave.PullPolicy(c.String("pull")), Force: c.Bool("force")})
+			done()
+			if errors.Is(err, imgsave.ErrNotInEngine) && c.String("pull") == "never" {
+				return fmt.Errorf("%w (--pull never)", err)
 			}
-			what := strings.Join(names, " ")
-			rc, err := eng.Save(c.Context, names...)
 			if err != nil {
-				return fmt.Errorf("save %s: %w", what, err)
-			}
-			defer rc.Close()
-			res, err := extract(c, e, rc, dir, "saving "+what)
-			if err != nil {
-				return fmt.Errorf("save %s: %w", what, err)
+				return err
 			}
 			return report(c, e, dir, res)
 		},
 	}
-}
-
-// ensureImage applies --pull.
-func ensureImage(c *cli.Context, eng *loader.Engine, ref manifest.Reference, pull string) error {
-	if pull != "always" {
-		_, err := eng.Inspect(c.Context, ref.String())
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, loader.ErrImageNotFound) {
-			return err
-		}
-		if pull == "never" || ref.ID() != "" {
-			return fmt.Errorf("image %s: not in the engine (--pull %s)", ref, pull)
-		}
-	}
-	if err := eng.Pull(c.Context, ref.String()); err != nil {
-		return fmt.Errorf("pull %s: %w", ref, err)
-	}
-	return nil
 }
 
 func importCommand(e *env) *cli.Command {
@@ -135,7 +93,9 @@ EXAMPLES:
 				defer f.Close()
 				src = f
 			}
-			res, err := extract(c, e, src, a[1], "importing "+a[0])
+			ev, done := events(c, e, "importing "+a[0])
+			res, err := imgsave.Import(c.Context, src, a[1], imgsave.SaveOptions{Events: ev, Force: c.Bool("force")})
+			done()
 			if err != nil {
 				return fmt.Errorf("import %s: %w", a[0], err)
 			}
@@ -144,24 +104,18 @@ EXAMPLES:
 	}
 }
 
-func extract(c *cli.Context, e *env, r io.Reader, dir, label string) (*archive.Result, error) {
-	p := newProgress(e.stderr, c.Bool("quiet"), label)
-	defer p.Done()
-	return archive.Extract(c.Context, r, dir, archive.Options{Replace: c.Bool("force"), Progress: p.Func()})
-}
-
-// savedImage is one image in --json output.
+// savedImage is one image in the --json of save, import and migrate.
 type savedImage struct {
-	ID       string   `json:"id"`
-	Manifest string   `json:"manifest"`
-	RepoTags []string `json:"repo_tags"`
-	Layers   []string `json:"layers"`
-	Size     int64    `json:"size"`
+	ConfigDigest   string   `json:"config_digest"`
+	ManifestDigest string   `json:"manifest_digest"`
+	RepoTags       []string `json:"repo_tags"`
+	Layers         []string `json:"layers"`
+	Size           int64    `json:"size"`
 }
 
 func report(c *cli.Context, e *env, dir string, res *archive.Result) error {
-	if len(res.Dropped) > 0 {
-		notice(c, e, "%s: left out platforms whose blobs were not in the archive: %v", dir, res.Dropped)
+	if len(res.Dropped) > 0 && !globalBool(c, "quiet") {
+		fmt.Fprintf(e.stderr, "imgsave: %s: left out platforms whose blobs were not in the archive: %v\n", dir, res.Dropped)
 	}
 	if !c.Bool("json") {
 		for _, im := range res.Images {
@@ -173,9 +127,9 @@ func report(c *cli.Context, e *env, dir string, res *archive.Result) error {
 		Dir     string       `json:"dir"`
 		Images  []savedImage `json:"images"`
 		Dropped []string     `json:"dropped_platforms"`
-	}{Dir: dir, Images: []savedImage{}, Dropped: res.Dropped}
+	}{Dir: dir, Images: []savedImage{}, Dropped: nonNil(res.Dropped)}
 	for i, im := range res.Images {
-		s := savedImage{ID: string(im.ID()), Manifest: string(res.Manifests[i]), RepoTags: im.RepoTags, Size: im.Config.Size}
+		s := savedImage{ConfigDigest: string(im.ID()), ManifestDigest: string(res.Manifests[i]), RepoTags: nonNil(im.RepoTags), Layers: []string{}, Size: im.Config.Size}
 		for _, l := range im.Layers {
 			s.Layers = append(s.Layers, string(l.Digest))
 			s.Size += l.Size
@@ -183,4 +137,12 @@ func report(c *cli.Context, e *env, dir string, res *archive.Result) error {
 		out.Images = append(out.Images, s)
 	}
 	return printJSON(e.stdout, out)
+}
+
+// nonNil makes an empty list print as [] in JSON.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

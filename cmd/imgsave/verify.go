@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/imgsave/imgsave"
 	"github.com/imgsave/imgsave/archive"
 )
 
@@ -17,11 +18,12 @@ func verifyCommand(e *env) *cli.Command {
 		Name:      "verify",
 		Usage:     "check every digest of a directory offline",
 		ArgsUsage: "DIR",
-		Description: `Recomputes the digest of every config, layer (against its diff_id or blob
-name), OCI manifest and blob in DIR, checks that manifest.json and
-index.json agree, and reports each file: ok, corrupt (expected vs actual),
-missing, or not-present (a git-annex file whose content is not here). Files
-are hashed in parallel, streamed. Exits 0 only when all is intact.
+		Description: `Reads DIR as 'imgsave load' does, then recomputes the digest of every
+config, layer (a compressed one against its blob name and, decompressed,
+its diff_id) and blob, and reports each file: ok, corrupt (got vs want),
+missing, or not-present (a git-annex file whose content is not here). A
+directory that load would refuse is reported with load's error. Files are
+hashed in parallel, streamed. Exits 0 only when all is intact.
 
 EXAMPLES:
    imgsave verify ./img
@@ -37,15 +39,12 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			rep, err := archive.Verify(c.Context, a[0], archive.VerifyOptions{MetadataOnly: c.Bool("metadata-only"), Jobs: c.Int("jobs")})
+			rep, err := imgsave.Verify(c.Context, a[0], imgsave.VerifyOptions{MetadataOnly: c.Bool("metadata-only"), Jobs: c.Int("jobs")})
 			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
-				if err := printJSON(e.stdout, struct {
-					OK bool `json:"ok"`
-					*archive.Report
-				}{rep.OK(), rep}); err != nil {
+				if err := printJSON(e.stdout, rep); err != nil {
 					return err
 				}
 			} else {
@@ -61,7 +60,7 @@ EXAMPLES:
 					fmt.Fprintf(e.stdout, "%-11s %s\n", "problem", p)
 				}
 			}
-			if !rep.OK() {
+			if !rep.OK {
 				return fmt.Errorf("%s: %w", a[0], errVerify)
 			}
 			return nil

@@ -1,0 +1,227 @@
+package imgsave
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/loader"
+)
+
+// Selector picks one image of a directory that holds several: by repo tag,
+// or by a prefix of its config digest (with or without "sha256:"). The
+// zero Selector picks the only image.
+type Selector struct {
+	RepoTag string
+	Config  string
+}
+
+// LoadOptions tune [Load].
+type LoadOptions struct {
+	Selector
+	Events
+	// LockDir holds the lock files that serialise loads; empty means
+	// imgsave/locks in the user's cache directory.
+	LockDir string
+}
+
+// LoadResult is what [Load] did.
+type LoadResult struct {
+	// EngineID is the ID the engine knows the image by: the config digest
+	// on a classic store or podman, a manifest digest on a containerd store.
+	EngineID digest.Digest
+	// Image is the directory's image that was selected.
+	Image *archive.DirImage
+	// Loaded is false when the engine already had the image.
+	Loaded bool
+	// TagsKept are the image's tags that name another image in the engine
+	// and were left there.
+	TagsKept []string
+}
+
+// Load makes sure the engine has the directory's image and returns the ID
+// to run it by. Deciding presence reads only the small files and asks the
+// engine about the image's names; the layers are read, checked and streamed
+// into the engine's load only when the engine lacks the image. A tag that
+// names another image in the engine is never moved: the image is then
+// loaded by ID only, with a notice. Free tags are applied, also to an image
+// already present.
+//
+// Concurrent calls for one image and engine load it once: the others wait
+// on a lock file, with a notice, and then find it present. Waiting ends
+// when ctx does. A directory whose layers are not present locally fails
+// with an error wrapping [archive.ErrContentMissing] before anything is sent.
+func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadResult, error) {
+	d, err := archive.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	im, err := d.Select(opts.RepoTag, opts.Config)
+	if err != nil {
+		return nil, err
+	}
+	if res, err := findPresent(ctx, eng, im); res != nil || err != nil {
+		return res, err
+	}
+	unlock, err := lockLoad(ctx, opts.LockDir, eng.Endpoint(), im.ID, func() {
+		opts.notice(fmt.Sprintf("waiting for another imgsave that is loading %s", short(im.ID)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Another process may have loaded it while this one waited.
+	if res, err := findPresent(ctx, eng, im); res != nil || err != nil {
+		return res, err
+	}
+	if err := d.CheckPresent(im); err != nil {
+		return nil, err
+	}
+	t, err := sortTags(ctx, eng, im)
+	if err != nil {
+		return nil, err
+	}
+	for _, tag := range t.others {
+		opts.notice(fmt.Sprintf("tag %s already names another image in the engine; left as it is, loading %s by ID only", tag, short(im.ID)))
+	}
+	opts.notice(fmt.Sprintf("loading %s (%s) into the engine", dir, short(im.ID)))
+	if err := loadStream(ctx, eng, d, im, append(t.free, t.ours...), opts.Progress); err != nil {
+		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
+	id, err := present(ctx, eng, im)
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, fmt.Errorf("load %s: %w", dir, &NotLoadedError{ID: im.ID})
+	}
+	return &LoadResult{EngineID: id, Image: im, Loaded: true, TagsKept: nonNil(t.others)}, nil
+}
+
+// loadStream writes the image's tar into the engine's load and waits for
+// both sides: the writer goroutine has ended when it returns.
+func loadStream(ctx context.Context, eng Engine, d *archive.Dir, im *archive.DirImage, tags []string, progress func(int64)) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.WriteTar(pw, im, tags)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	var src io.Reader = pr
+	if progress != nil {
+		src = archive.ProgressReader(pr, progress)
+	}
+	_, err := eng.Load(ctx, src)
+	pr.CloseWithError(errors.New("load ended")) // unblocks a writer the engine stopped reading
+	werr := <-done
+	if err == nil && werr != nil {
+		err = werr
+	}
+	return err
+}
+
+// findPresent returns the result for an image the engine already has, with
+// its free tags applied, or nil.
+func findPresent(ctx context.Context, eng Engine, im *archive.DirImage) (*LoadResult, error) {
+	id, err := present(ctx, eng, im)
+	if err != nil || id == "" {
+		return nil, err
+	}
+	t, err := sortTags(ctx, eng, im)
+	if err != nil {
+		return nil, err
+	}
+	for _, tag := range t.free {
+		if err := eng.Tag(ctx, string(id), tag); err != nil {
+			return nil, err
+		}
+	}
+	return &LoadResult{EngineID: id, Image: im, TagsKept: nonNil(t.others)}, nil
+}
+
+// present looks for the image without loading anything: by config digest
+// (the ID on classic stores and podman), by the manifest digest imgsave
+// loads it under (the ID on containerd stores), and by its tags (for an
+// image another tool loaded). A hit counts only if its layers are the
+// image's own, so a tag moved to another image is never taken for it. It
+// returns "" when the engine lacks the image.
+func present(ctx context.Context, eng Engine, im *archive.DirImage) (digest.Digest, error) {
+	names := []string{string(im.ID)}
+	if im.ManifestDigest != "" {
+		names = append(names, string(im.ManifestDigest))
+	}
+	for _, n := range append(names, im.RepoTags...) {
+		got, err := eng.Inspect(ctx, n)
+		if errors.Is(err, loader.ErrImageNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if same(got, im) {
+			return got.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// same reports whether the engine's image is im: same layers, and the same
+// ID on either store, or (an image loaded by another tool into a
+// containerd store, under a manifest imgsave did not write) the same
+// creation time and platform.
+func same(got *loader.Image, im *archive.DirImage) bool {
+	if !slices.Equal(got.DiffIDs, im.Config.RootFS.DiffIDs) {
+		return false
+	}
+	if got.ID == im.ID || (im.ManifestDigest != "" && got.ID == im.ManifestDigest) {
+		return true
+	}
+	c := im.Config
+	return c.Created != nil && got.Created.Equal(*c.Created) && got.OS == c.OS && got.Architecture == c.Architecture
+}
+
+// tagSort is an image's tags sorted by what they name in the engine.
+type tagSort struct {
+	free   []string // nothing: a load applies them
+	ours   []string // this image already
+	others []string // another image, which a load would silently move
+}
+
+func sortTags(ctx context.Context, eng Engine, im *archive.DirImage) (tagSort, error) {
+	var t tagSort
+	for _, tag := range im.RepoTags {
+		got, err := eng.Inspect(ctx, tag)
+		switch {
+		case errors.Is(err, loader.ErrImageNotFound):
+			t.free = append(t.free, tag)
+		case err != nil:
+			return t, err
+		case same(got, im):
+			t.ours = append(t.ours, tag)
+		default:
+			t.others = append(t.others, tag)
+		}
+	}
+	return t, nil
+}
+
+func short(d digest.Digest) string {
+	if e := d.Encoded(); len(e) >= 12 {
+		return e[:12]
+	}
+	return string(d)
+}
+
+// nonNil makes an empty list print as [] in JSON.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

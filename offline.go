@@ -1,0 +1,115 @@
+package imgsave
+
+import (
+	"context"
+	"time"
+
+	"github.com/imgsave/imgsave/archive"
+)
+
+// ImageInfo describes one image of a directory, as [List] finds it.
+type ImageInfo struct {
+	// ConfigDigest is the image ID of a classic-store engine or podman.
+	ConfigDigest string `json:"config_digest"`
+	// ManifestDigest is the digest of the manifest a load sends: the image
+	// ID a containerd-store engine gives it. Empty while a layer's size is
+	// unknown (its content not present and no manifest records it).
+	ManifestDigest string   `json:"manifest_digest"`
+	RepoTags       []string `json:"repo_tags"`
+	Created        string   `json:"created,omitempty"` // RFC 3339, UTC
+	Platform       string   `json:"platform"`
+	Config         FileInfo `json:"config"`
+	Layers         []Layer  `json:"layers"`
+	Size           int64    `json:"size"` // config and layers, as stored
+	AllPresent     bool     `json:"all_present"`
+	MissingFiles   []string `json:"missing_files"`
+}
+
+// FileInfo is one file of a directory.
+type FileInfo struct {
+	Path    string `json:"path"`
+	Digest  string `json:"digest"`
+	Size    int64  `json:"size"` // -1 when unknown
+	Present bool   `json:"present"`
+}
+
+// Layer is one layer file of an image.
+type Layer struct {
+	FileInfo
+	DiffID string `json:"diff_id"`
+}
+
+// List describes the images of a directory from its small files alone, so
+// it works in a clone whose layers were never fetched.
+func List(ctx context.Context, dir string) ([]ImageInfo, error) {
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	d, err := archive.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ImageInfo, 0, len(d.Images))
+	for _, im := range d.Images {
+		out = append(out, describe(d, im))
+	}
+	return out, nil
+}
+
+func describe(d *archive.Dir, im *archive.DirImage) ImageInfo {
+	r := ImageInfo{
+		ConfigDigest:   string(im.ID),
+		ManifestDigest: string(im.ManifestDigest),
+		RepoTags:       nonNil(im.RepoTags),
+		Platform:       im.Config.Platform(),
+		Config:         FileInfo{Path: im.ConfigPath, Digest: string(im.ID), Size: im.ConfigSize, Present: true},
+		Size:           im.ConfigSize,
+		Layers:         []Layer{},
+		MissingFiles:   []string{},
+	}
+	if im.Config.Created != nil {
+		r.Created = im.Config.Created.UTC().Format(time.RFC3339)
+	}
+	for _, l := range im.Layers {
+		f := Layer{FileInfo{Path: l.Path, Digest: string(l.Digest), Size: l.Size, Present: d.Present(l.Path)}, string(l.DiffID)}
+		if !f.Present {
+			r.MissingFiles = append(r.MissingFiles, l.Path)
+		}
+		r.Layers = append(r.Layers, f)
+		r.Size += max(l.Size, 0)
+	}
+	r.AllPresent = len(r.MissingFiles) == 0
+	return r
+}
+
+// VerifyOptions tune [Verify]: see [archive.VerifyOptions].
+type VerifyOptions = archive.VerifyOptions
+
+// VerifyResult is [Verify]'s report, with its verdict.
+type VerifyResult struct {
+	OK bool `json:"ok"`
+	*archive.Report
+}
+
+// Verify recomputes every digest of a directory offline, as
+// [archive.Verify] does, through the same model of the directory that
+// [Load] uses.
+func Verify(ctx context.Context, dir string, opts VerifyOptions) (*VerifyResult, error) {
+	rep, err := archive.Verify(ctx, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &VerifyResult{OK: rep.OK(), Report: rep}, nil
+}
+
+// MigrateOptions tune [Migrate].
+type MigrateOptions struct {
+	Events
+}
+
+// Migrate rewrites a directory in place into the canonical layout, as
+// [archive.Migrate] does: atomically, with every check of a save, the image
+// ID unchanged.
+func Migrate(ctx context.Context, dir string, opts MigrateOptions) (*archive.Result, error) {
+	return archive.Migrate(ctx, dir, archive.Options{Progress: opts.Progress})
+}
