@@ -35,6 +35,9 @@ func untar(tb testing.TB, data []byte, dir string) {
 		if err != nil {
 			tb.Fatal(err)
 		}
+		if n := strings.TrimSuffix(hdr.Name, "/"); n == "." || n == "" {
+			continue // the root of `tar -C DIR -c .`
+		}
 		name, err := manifest.CleanPath(strings.TrimSuffix(hdr.Name, "/"))
 		if err != nil {
 			tb.Fatal(err)

@@ -1,0 +1,45 @@
+package imgsave
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestImportRules pins the direction of imports between this module's
+// packages (#7): manifest and loader import nothing of ours, archive only
+// manifest, package imgsave joins them, and the CLI sits on top.
+func TestImportRules(t *testing.T) {
+	const mod = "github.com/imgsave/imgsave"
+	allowed := map[string][]string{
+		mod + "/manifest":    {},
+		mod + "/loader":      {},
+		mod + "/archive":     {mod + "/manifest"},
+		mod:                  {mod + "/archive", mod + "/loader", mod + "/manifest"},
+		mod + "/cmd/imgsave": {mod, mod + "/archive", mod + "/loader", mod + "/manifest"},
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	seen := 0
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		pkg, imports := f[0], f[1:]
+		ok, known := allowed[pkg]
+		if !known {
+			t.Errorf("package %s has no import rule; add it to this test", pkg)
+			continue
+		}
+		seen++
+		for _, imp := range imports {
+			if (imp == mod || strings.HasPrefix(imp, mod+"/")) && !slices.Contains(ok, imp) {
+				t.Errorf("%s imports %s, want only %q of this module", pkg, imp, ok)
+			}
+		}
+	}
+	if seen != len(allowed) {
+		t.Errorf("go list showed %d of the %d packages with rules", seen, len(allowed))
+	}
+}
