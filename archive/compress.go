@@ -19,11 +19,11 @@ var (
 // allocate. 128 MiB is what `zstd --long` uses; engines use far less.
 const maxZstdWindow = 128 << 20
 
-// Decompress sniffs br's first bytes and returns a reader of the
+// decompress sniffs br's first bytes and returns a reader of the
 // decompressed stream for gzip and zstd, or br itself for anything else, with
 // the name of the compression ("" for none). Close releases the decoder; it
 // does not close br.
-func Decompress(br *bufio.Reader) (io.ReadCloser, string, error) {
+func decompress(br *bufio.Reader) (io.ReadCloser, string, error) {
 	magic, err := br.Peek(len(magicZstd))
 	if err != nil && err != io.EOF {
 		return nil, "", err

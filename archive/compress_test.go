@@ -36,17 +36,17 @@ func TestDecompress(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, wrap := range []func(io.Reader) io.Reader{func(r io.Reader) io.Reader { return r }, iotest.OneByteReader} {
-				dr, comp, err := Decompress(bufio.NewReader(wrap(bytes.NewReader(tc.in))))
+				dr, comp, err := decompress(bufio.NewReader(wrap(bytes.NewReader(tc.in))))
 				if err == nil {
 					var got []byte
 					got, err = io.ReadAll(dr)
 					dr.Close()
 					if err == nil && (comp != tc.comp || !bytes.Equal(got, tc.want)) {
-						t.Errorf("Decompress(%.20q) = %.20q, %q, want %.20q, %q", tc.in, got, comp, tc.want, tc.comp)
+						t.Errorf("decompress(%.20q) = %.20q, %q, want %.20q, %q", tc.in, got, comp, tc.want, tc.comp)
 					}
 				}
 				if (err != nil) != tc.err {
-					t.Errorf("Decompress(%.20q) error = %v, want error %v", tc.in, err, tc.err)
+					t.Errorf("decompress(%.20q) error = %v, want error %v", tc.in, err, tc.err)
 				}
 			}
 		})
@@ -60,7 +60,7 @@ func TestLayout(t *testing.T) {
 		Layers:   []v1.Descriptor{{Digest: layer, Size: 5}},
 		RepoTags: []string{"x:1"},
 	}
-	files, digests, err := Layout([]manifest.Image{im})
+	files, digests, err := layout([]manifest.Image{im})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestLayout(t *testing.T) {
 	if strings.Contains(attrs, layer.Encoded()) {
 		t.Errorf(".gitattributes = %q, want the layer left to git-annex", attrs)
 	}
-	again, _, err := Layout([]manifest.Image{im})
+	again, _, err := layout([]manifest.Image{im})
 	if err != nil {
 		t.Fatal(err)
 	}

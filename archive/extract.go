@@ -39,9 +39,9 @@ type Result struct {
 	Dropped []string
 }
 
-// ModTime is the modification time of every file and folder imgsave writes,
+// modTime is the modification time of every file and folder imgsave writes,
 // so that a directory's tar stream is the same whenever it was written.
-var ModTime = time.Unix(0, 0)
+var modTime = time.Unix(0, 0)
 
 // Extract reads a save stream from r (tar, plain or gzip or zstd
 // compressed) and writes imgsave's canonical layout to dir. It streams:
@@ -88,14 +88,14 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 		if err := x.keepAnnexLinks(dir); err != nil {
 			return nil, err
 		}
-		if err := root.Chtimes("blobs/sha256", ModTime, ModTime); err != nil {
+		if err := root.Chtimes("blobs/sha256", modTime, modTime); err != nil {
 			return nil, err
 		}
 	}
 	if err := os.Chmod(staging, 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.Chtimes(staging, ModTime, ModTime); err != nil {
+	if err := os.Chtimes(staging, modTime, modTime); err != nil {
 		return nil, err
 	}
 	if err := place(staging, dir, opts.Replace); err != nil {
@@ -176,7 +176,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 
 func (x *extractor) read(r io.Reader, progress func(int64)) error {
 	src := &countReader{r: r, progress: progress}
-	dr, _, err := Decompress(bufio.NewReaderSize(src, 1<<20))
+	dr, _, err := decompress(bufio.NewReaderSize(src, 1<<20))
 	if err != nil {
 		return firstErr(src.err, fmt.Errorf("reading archive: %w", err))
 	}
@@ -317,7 +317,7 @@ func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
 	rawHash := sha256.New()
 	rawCount := &countReader{r: io.TeeReader(tr, rawHash)}
 	br := bufio.NewReaderSize(rawCount, 64<<10)
-	dr, comp, err := Decompress(br)
+	dr, comp, err := decompress(br)
 	if err != nil {
 		return err
 	}

@@ -297,8 +297,8 @@ func readTree(tb testing.TB, dir string) map[string]node {
 		default:
 			return fmt.Errorf("%s: mode %v, want a regular file or folder", p, fi.Mode())
 		}
-		if !fi.ModTime().Equal(ModTime) {
-			return fmt.Errorf("%s: modified %v, want %v", p, fi.ModTime(), ModTime)
+		if !fi.ModTime().Equal(modTime) {
+			return fmt.Errorf("%s: modified %v, want %v", p, fi.ModTime(), modTime)
 		}
 		return nil
 	})

@@ -55,7 +55,7 @@ func (d *Dir) WriteTar(w io.Writer, im *DirImage, tags []string) (digest.Digest,
 	if err != nil {
 		return "", err
 	}
-	for _, f := range []File{
+	for _, f := range []layoutFile{
 		{manifest.BlobPath(im.ManifestDigest), im.Manifest},
 		{"index.json", index},
 		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
@@ -77,7 +77,7 @@ func writeFile(tw *tar.Writer, name string, data []byte) error {
 }
 
 func header(name string, size int64) *tar.Header {
-	return &tar.Header{Name: name, Size: size, Mode: 0o644, ModTime: ModTime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+	return &tar.Header{Name: name, Size: size, Mode: 0o644, ModTime: modTime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
 }
 
 // writeLayer streams one layer file under its digest's name, checking the

@@ -252,7 +252,7 @@ func (v *verifier) check(ctx context.Context, f *FileReport, metadataOnly bool, 
 
 // contentDigest is the digest of r's content after decompression.
 func contentDigest(r io.Reader) (digest.Digest, error) {
-	dr, _, err := Decompress(bufio.NewReaderSize(r, 1<<16))
+	dr, _, err := decompress(bufio.NewReaderSize(r, 1<<16))
 	if err != nil {
 		return "", err
 	}

@@ -34,7 +34,7 @@ func (x *extractor) write(res *Result) error {
 	if err := x.root.RemoveAll("incoming"); err != nil {
 		return err
 	}
-	files, digests, err := Layout(res.Images)
+	files, digests, err := layout(res.Images)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (x *extractor) write(res *Result) error {
 		if err := x.root.Chmod(name, mode); err != nil {
 			return err
 		}
-		if err := x.root.Chtimes(name, ModTime, ModTime); err != nil {
+		if err := x.root.Chtimes(name, modTime, modTime); err != nil {
 			return err
 		}
 	}
@@ -72,34 +72,34 @@ func writeNew(root *os.Root, name string, data []byte) error {
 	return errors.Join(err, f.Close())
 }
 
-// File is one small file of the canonical layout.
-type File struct {
+// layoutFile is one small file of the canonical layout.
+type layoutFile struct {
 	Name string
 	Data []byte
 }
 
-// Layout renders the small files of the canonical layout for images, in the
+// layout renders the small files of the canonical layout for images, in the
 // order they are written: the OCI manifests (in blobs/), index.json,
 // manifest.json, oci-layout and .gitattributes. It also returns each image's
 // manifest digest.
-func Layout(images []manifest.Image) ([]File, []digest.Digest, error) {
+func layout(images []manifest.Image) ([]layoutFile, []digest.Digest, error) {
 	index, docker, manifests, err := manifest.Canonical(images)
 	if err != nil {
 		return nil, nil, err
 	}
-	var files []File
+	var files []layoutFile
 	var keep []string
 	digests := make([]digest.Digest, len(images))
 	for i, b := range manifests {
 		digests[i] = digest.FromBytes(b)
-		files = append(files, File{manifest.BlobPath(digests[i]), b})
+		files = append(files, layoutFile{manifest.BlobPath(digests[i]), b})
 		keep = append(keep, manifest.BlobPath(images[i].Config.Digest), manifest.BlobPath(digests[i]))
 	}
 	files = append(files,
-		File{"index.json", index},
-		File{"manifest.json", docker},
-		File{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		File{".gitattributes", gitAttributes(keep)},
+		layoutFile{"index.json", index},
+		layoutFile{"manifest.json", docker},
+		layoutFile{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		layoutFile{".gitattributes", gitAttributes(keep)},
 	)
 	return files, digests, nil
 }
