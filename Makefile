@@ -22,7 +22,7 @@ test: lint
 
 # Tests that need no engine.
 unit:
-	$(GO) test -count=1 ./manifest ./archive
+	$(GO) test -count=1 . ./manifest ./archive
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
