@@ -32,7 +32,11 @@ var ErrContentMissing = errors.New("not present locally")
 type Dir struct {
 	Path   string
 	Images []*DirImage
+
+	files *tree
 }
+
+func newDir(path string) *Dir { return &Dir{Path: path, files: &tree{path: path}} }
 
 // DirImage is one image of a [Dir].
 type DirImage struct {
@@ -78,7 +82,7 @@ type DirLayer struct {
 // manifest.json and index.json describe the same images. A directory that
 // OpenDir accepts is one a load can send, once its layers are present.
 func OpenDir(dir string) (*Dir, error) {
-	d := &Dir{Path: dir}
+	d := newDir(dir)
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, err
 	} else if !fi.IsDir() {
@@ -293,8 +297,8 @@ func (d *Dir) image(e manifest.Entry, blobManifests map[digest.Digest]indexed) (
 	for i := range im.Layers {
 		if hasIndexed && ix.m.Layers[i].Digest == im.Layers[i].Digest {
 			im.Layers[i].Size = ix.m.Layers[i].Size
-		} else if fi, err := os.Stat(filepath.Join(d.Path, im.Layers[i].Path)); err == nil && d.Present(im.Layers[i].Path) {
-			im.Layers[i].Size = fi.Size()
+		} else if size, err := d.presentSize(im.Layers[i].Path); err == nil {
+			im.Layers[i].Size = size
 		}
 	}
 	if err := im.canonicalManifest(); err != nil {
@@ -327,8 +331,10 @@ func (d *Dir) readSmall(rel string) ([]byte, error) {
 	}
 	defer f.Close()
 	b, err := manifest.ReadLimited(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	if errors.Is(err, manifest.ErrTooLarge) {
+		return nil, &FileError{Path: d.join(rel), Reason: StatusTooLarge, Err: err}
+	} else if err != nil {
+		return nil, &FileError{Path: d.join(rel), Reason: StatusUnreadable, Err: err}
 	}
 	if isAnnexPointer(b) {
 		return nil, d.missing(rel)
@@ -336,29 +342,20 @@ func (d *Dir) readSmall(rel string) ([]byte, error) {
 	return b, nil
 }
 
-// Open opens a file of the directory by a path from its manifests,
-// following symbolic links (git-annex), and reports a file whose content is
-// not present locally as [ErrContentMissing].
+// Open opens a file of the directory by a path from its manifests for
+// reading. It accepts only a regular file, reached directly or through
+// symbolic links that stay inside the directory or lead into the git-annex
+// object store of the repository holding it; anything else is a
+// *[FileError] saying what it is, before a byte is read. A git-annex file
+// whose content is not present wraps [ErrContentMissing].
 func (d *Dir) Open(rel string) (*os.File, error) {
-	if _, err := manifest.CleanPath(rel); err != nil {
-		return nil, fmt.Errorf("%s: %w", d.Path, err)
-	}
-	p := filepath.Join(d.Path, filepath.FromSlash(rel))
-	f, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		if fi, lerr := os.Lstat(p); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return nil, d.missing(rel)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+	return d.files.open(rel)
 }
 
+func (d *Dir) join(rel string) string { return filepath.Join(d.Path, filepath.FromSlash(rel)) }
+
 func (d *Dir) missing(rel string) error {
-	return fmt.Errorf("%s: %w; run `git annex get %s` (or `datalad get %s`) first",
-		filepath.Join(d.Path, rel), ErrContentMissing, d.Path, d.Path)
+	return &FileError{Path: d.join(rel), Reason: StatusNotPresent, Err: d.files.remedy()}
 }
 
 // An unlocked git-annex file without content is a small pointer file.
@@ -384,20 +381,30 @@ func (d *Dir) CheckPresent(im *DirImage) error {
 	return nil
 }
 
-// checkPresent opens rel and reads its first bytes: an error for no file,
-// a dangling symlink or an annex pointer ([ErrContentMissing]).
+// checkPresent opens rel and reads its first bytes: an error for a file
+// Open refuses, or an annex pointer ([ErrContentMissing]).
 func (d *Dir) checkPresent(rel string) error {
+	_, err := d.presentSize(rel)
+	return err
+}
+
+// presentSize is the size of rel when its content is here.
+func (d *Dir) presentSize(rel string) (int64, error) {
 	f, err := d.Open(rel)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
 	head := make([]byte, 16)
 	n, _ := io.ReadFull(f, head)
-	if isAnnexPointer(head[:n]) {
-		return d.missing(rel)
+	if fi.Size() < 1024 && isAnnexPointer(head[:n]) {
+		return 0, d.missing(rel)
 	}
-	return nil
+	return fi.Size(), nil
 }
 
 // Select picks one image: by repo tag, or by config digest prefix (with

@@ -152,14 +152,23 @@ func pointerFile(tb testing.TB, p string) {
 
 // annexLink moves the file at p into an annex object store outside its
 // folder, as `git annex add` does, and leaves a relative symlink to it.
-func annexLink(tb testing.TB, p string) {
+func annexLink(tb testing.TB, dir, p string) {
+	tb.Helper()
+	annexLinkKey(tb, dir, p, "")
+}
+
+// annexLinkKey is annexLink with the given key, "" for a SHA256E one.
+func annexLinkKey(tb testing.TB, dir, p, key string) {
 	tb.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	key := fmt.Sprintf("SHA256E-s%d--%s", len(b), digest.FromBytes(b).Encoded())
-	obj := filepath.Join(tb.TempDir(), ".git", "annex", "objects", "Xx", "Yy", key, key)
+	if key == "" {
+		key = fmt.Sprintf("SHA256E-s%d--%s", len(b), digest.FromBytes(b).Encoded())
+	}
+	// The repository holding dir: its parent, as in a dataset.
+	obj := filepath.Join(filepath.Dir(dir), ".git", "annex", "objects", "Xx", "Yy", key, key)
 	if err := os.MkdirAll(filepath.Dir(obj), 0o755); err != nil {
 		tb.Fatal(err)
 	}
@@ -429,7 +438,7 @@ func TestDirPresent(t *testing.T) {
 	}
 	danglingLink(t, filepath.Join(dir, "dangling"))
 	pointerFile(t, filepath.Join(dir, "pointer"))
-	annexLink(t, filepath.Join(dir, "annexed"))
+	annexLink(t, dir, filepath.Join(dir, "annexed"))
 	tests := []struct {
 		rel  string
 		want bool
@@ -443,7 +452,7 @@ func TestDirPresent(t *testing.T) {
 		{rel: "../escape", want: false},
 		{rel: "/etc/passwd", want: false},
 	}
-	d := &Dir{Path: dir}
+	d := newDir(dir)
 	for _, tc := range tests {
 		t.Run(tc.rel, func(t *testing.T) {
 			if got := d.Present(tc.rel); got != tc.want {
@@ -461,7 +470,7 @@ func TestWriteTarFollowsAnnexSymlink(t *testing.T) {
 			canon, _ := canonicalDir(t, name)
 			want := readTree(t, canon)
 			dir := rawDir(t, name)
-			annexLink(t, layerFile(t, dir))
+			annexLink(t, dir, layerFile(t, dir))
 			d, im := openOne(t, dir)
 			if err := d.CheckPresent(im); err != nil {
 				t.Errorf("CheckPresent = %v, want nil", err)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -26,6 +27,10 @@ type Options struct {
 	// Progress, when set, is called with the number of bytes read from the
 	// stream so far, after every read.
 	Progress func(read int64)
+
+	// owned says which entries of a full target Replace may remove; nil
+	// means only what imgsave writes. Migrate also allows a raw save's.
+	owned func(rel string, d fs.DirEntry) bool
 }
 
 // Result describes what [Extract] wrote.
@@ -51,7 +56,10 @@ var modTime = time.Unix(0, 0)
 // interrupted: a caller whose r can block forever closes it).
 func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Result, err error) {
 	dir = filepath.Clean(dir)
-	if err := CheckTarget(dir, opts.Replace); err != nil {
+	if opts.owned == nil {
+		opts.owned = ownedCanonical
+	}
+	if err := checkTarget(dir, opts.Replace, opts.owned); err != nil {
 		return nil, err
 	}
 	staging, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".imgsave-")
@@ -85,7 +93,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 		return nil, fmt.Errorf("writing %s: %w", staging, err)
 	}
 	if opts.Replace {
-		if err := x.keepAnnexLinks(dir); err != nil {
+		if err := x.keepAnnexLinks(ctx, dir); err != nil {
 			return nil, err
 		}
 		if err := root.Chtimes("blobs/sha256", modTime, modTime); err != nil {
@@ -98,7 +106,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 	if err := os.Chtimes(staging, modTime, modTime); err != nil {
 		return nil, err
 	}
-	if err := place(staging, dir, opts.Replace); err != nil {
+	if err := place(staging, dir, opts.Replace, opts.owned); err != nil {
 		return nil, err
 	}
 	done = true
@@ -395,26 +403,37 @@ func (x *extractor) readStaged(e *entry) ([]byte, error) {
 	return x.root.ReadFile(e.tmp)
 }
 
-// keepAnnexLinks puts back, in the new tree, the git-annex symlinks of the
-// tree it replaces wherever they stand for the same blob (git-annex's
-// SHA256 keys end in the content's digest), so that re-saving an unchanged
-// image into a dataset leaves git with nothing to commit.
-func (x *extractor) keepAnnexLinks(dir string) error {
+// keepAnnexLinks puts back, in the new tree, the symbolic links of the
+// tree it replaces (git-annex's, whatever its key backend) wherever they
+// lead to the same blob: a regular file in the directory or its
+// repository's annex whose content has the digest the blob is named by. So
+// re-saving an unchanged image into a dataset leaves git with nothing to
+// commit, and a link whose content is absent or damaged gives way to the
+// bytes just saved (#8). It stops when ctx ends.
+func (x *extractor) keepAnnexLinks(ctx context.Context, dir string) error {
 	blobs, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
 	if err != nil {
 		return nil // nothing to keep
 	}
+	old := &tree{path: dir}
 	for _, b := range blobs {
 		name := "blobs/sha256/" + b.Name()
-		if b.Type()&os.ModeSymlink == 0 {
+		want, ok := manifest.DigestFromPath(name)
+		if b.Type()&os.ModeSymlink == 0 || !ok {
 			continue
+		}
+		staged, err := x.root.Lstat(name)
+		if err != nil {
+			continue // not part of the new tree
 		}
 		target, err := os.Readlink(filepath.Join(dir, filepath.FromSlash(name)))
-		if err != nil || !strings.HasSuffix(filepath.Base(target), "--"+b.Name()) {
+		if err != nil {
 			continue
 		}
-		if _, err := x.root.Lstat(name); err != nil {
-			continue // not part of the new tree
+		if same, err := sameContent(ctx, old, name, staged.Size(), want, x.buf); err != nil {
+			return err
+		} else if !same {
+			continue
 		}
 		if err := x.root.Remove(name); err != nil {
 			return err
@@ -424,4 +443,22 @@ func (x *extractor) keepAnnexLinks(dir string) error {
 		}
 	}
 	return nil
+}
+
+// sameContent reports whether the file rel of t can be read and holds size
+// bytes with digest want. Only the context's end is an error.
+func sameContent(ctx context.Context, t *tree, rel string, size int64, want digest.Digest, buf []byte) (bool, error) {
+	f, err := t.open(rel)
+	if err != nil {
+		return false, nil
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() != size {
+		return false, nil
+	}
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, contextReader{ctx, f}, buf); err != nil {
+		return false, context.Cause(ctx)
+	}
+	return digest.NewDigest(digest.SHA256, h) == want, nil
 }

@@ -17,14 +17,14 @@ import (
 // applies and the image ID does not change. Every file must be present
 // locally. When ctx ends, Migrate stops and leaves dir as it was.
 func Migrate(ctx context.Context, dir string, opts Options) (*Result, error) {
-	d := &Dir{Path: dir}
+	d := newDir(dir)
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		pw.CloseWithError(d.writeAll(pw))
 	}()
-	opts.Replace = true
+	opts.Replace, opts.owned = true, ownedRaw
 	res, err := Extract(ctx, pr, dir, opts)
 	pr.CloseWithError(errors.New("migration stopped"))
 	<-done

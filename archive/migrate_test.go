@@ -131,7 +131,7 @@ func TestMigrate(t *testing.T) {
 func TestMigrateKeepsAnnexLinks(t *testing.T) {
 	dir, _ := canonicalDir(t, "oci-gzip.tar")
 	layer := layerFile(t, dir)
-	annexLink(t, layer)
+	annexLink(t, dir, layer)
 	before := untimed(snapshot(t, dir))
 	if _, err := Migrate(t.Context(), dir, Options{}); err != nil {
 		t.Fatalf("Migrate = %v", err)
@@ -213,5 +213,20 @@ func TestMigrateRefusesGitRoot(t *testing.T) {
 		if diff := diffSnapshots(snapshot(t, dir), before); diff != "" {
 			t.Errorf("Migrate(dir with .git, folder=%v) changed it:\n%s", isDir, diff)
 		}
+	}
+}
+
+// TestMigrateRefusesForeignFiles: migrate rewrites a raw save, never a
+// file the save did not hold (#8).
+func TestMigrateRefusesForeignFiles(t *testing.T) {
+	dir := rawDir(t, "legacy.tar")
+	putFile(t, dir, "notes.txt", "mine")
+	before := snapshot(t, dir)
+	_, err := Migrate(t.Context(), dir, Options{})
+	if !errors.Is(err, ErrNotImageDir) || !strings.Contains(err.Error(), "notes.txt") {
+		t.Errorf("Migrate(raw save + notes.txt) = %v, want %v naming notes.txt", err, ErrNotImageDir)
+	}
+	if diff := diffSnapshots(snapshot(t, dir), before); diff != "" {
+		t.Errorf("Migrate changed the directory:\n%s", diff)
 	}
 }

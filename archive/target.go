@@ -4,19 +4,66 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/imgsave/imgsave/manifest"
 
 	"golang.org/x/sys/unix"
 )
 
 // CheckTarget reports whether dir may receive an extraction: it must not
 // exist (its parent must), or be an empty directory, or, with replace, a
-// previous save: a directory with a manifest.json or index.json and no .git,
-// so that --force never deletes a dataset or files that are not an image.
-// Callers check before starting a long save so that a wrong DIR
-// fails at once; [Extract] checks again before it renames.
+// previous save: a directory holding nothing but what imgsave writes
+// (oci-layout, index.json, manifest.json, .gitattributes, and files in
+// blobs/sha256 named by a digest), so that replacing it never deletes a
+// dataset or a file imgsave did not write. The error names the first
+// foreign path. Callers check before starting a long save so that a wrong
+// DIR fails at once; [Extract] checks again before it renames.
 func CheckTarget(dir string, replace bool) error {
+	return checkTarget(dir, replace, ownedCanonical)
+}
+
+// ownedCanonical reports whether the entry rel of a directory is one
+// imgsave writes.
+func ownedCanonical(rel string, d fs.DirEntry) bool {
+	switch rel {
+	case "oci-layout", "index.json", "manifest.json", ".gitattributes":
+		return !d.IsDir()
+	case "blobs", "blobs/sha256":
+		return d.IsDir()
+	}
+	_, ok := manifest.DigestFromPath(rel)
+	return ok && path.Dir(rel) == "blobs/sha256" && !d.IsDir()
+}
+
+// ownedRaw also accepts what a raw extraction of a legacy or Docker 25+
+// save holds (what migrate rewrites): repositories, <id>.json configs and
+// <id>/{layer.tar,json,VERSION} layer folders.
+func ownedRaw(rel string, d fs.DirEntry) bool {
+	if ownedCanonical(rel, d) || rel == "repositories" && !d.IsDir() {
+		return true
+	}
+	isHex := func(s string) bool { return digestHex.MatchString(s) }
+	dir, base := path.Split(rel)
+	switch {
+	case dir == "" && d.IsDir():
+		return isHex(base)
+	case dir == "":
+		return strings.HasSuffix(base, ".json") && isHex(strings.TrimSuffix(base, ".json"))
+	case strings.Count(rel, "/") == 1 && isHex(strings.TrimSuffix(dir, "/")) && !d.IsDir():
+		return base == "layer.tar" || base == "json" || base == "VERSION"
+	}
+	return false
+}
+
+var digestHex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func checkTarget(dir string, replace bool, owned func(string, fs.DirEntry) bool) error {
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		parent := filepath.Dir(dir)
@@ -47,20 +94,37 @@ func CheckTarget(dir string, replace bool) error {
 	if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
 		return fmt.Errorf("%s: %w: it holds .git", dir, ErrNotImageDir)
 	}
-	for _, name := range []string{"manifest.json", "index.json"} {
-		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
-			return nil
+	image := false
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if !owned(rel, d) {
+			return fmt.Errorf("%s: %w: it holds %s, which imgsave did not write", dir, ErrNotImageDir, rel)
+		}
+		image = image || rel == "manifest.json" || rel == "index.json"
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%s: %w: no manifest.json or index.json", dir, ErrNotImageDir)
+	if !image {
+		return fmt.Errorf("%s: %w: no manifest.json or index.json", dir, ErrNotImageDir)
+	}
+	return nil
 }
 
 // place moves the finished staging directory to dir. A missing or empty dir
 // is replaced by one rename. A full one (only with replace) is swapped in one
 // atomic RENAME_EXCHANGE, so readers see the old tree or the new one, never a
 // mix; the old tree is then removed.
-func place(staging, dir string, replace bool) error {
-	if err := CheckTarget(dir, replace); err != nil {
+func place(staging, dir string, replace bool, owned func(string, fs.DirEntry) bool) error {
+	if err := checkTarget(dir, replace, owned); err != nil {
 		return err
 	}
 	// rename(2) replaces an empty directory; os.Rename refuses to.

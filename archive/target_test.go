@@ -5,7 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
 )
 
 func TestCheckTarget(t *testing.T) {
@@ -24,8 +27,15 @@ func TestCheckTarget(t *testing.T) {
 	}
 	empty, full := mk("empty"), mk("full", "a")
 	hidden := mk("hidden", ".git")
-	saved := mk("saved", "manifest.json", "index.json")
+	saved := mk("saved", "manifest.json", "index.json", "oci-layout", ".gitattributes")
 	dataset := mk("dataset", ".git", "manifest.json")
+	// #8: a web app's manifest.json is not an image directory.
+	webapp := mk("webapp", "manifest.json", "index.html")
+	stray := mk("stray", "manifest.json")
+	os.MkdirAll(filepath.Join(stray, "blobs", "sha256", "notes"), 0o755)
+	raw := mk("raw", "manifest.json", "repositories", digest.FromString("c").Encoded()+".json")
+	os.Mkdir(filepath.Join(raw, digest.FromString("l").Encoded()), 0o755)
+	os.WriteFile(filepath.Join(raw, digest.FromString("l").Encoded(), "layer.tar"), nil, 0o644)
 	regular := filepath.Join(tmp, "file")
 	os.WriteFile(regular, nil, 0o644)
 	link := filepath.Join(tmp, "link")
@@ -36,6 +46,7 @@ func TestCheckTarget(t *testing.T) {
 		replace bool
 		err     bool
 		is      error
+		names   string // the foreign path the error names
 	}{
 		{name: "missing", dir: filepath.Join(tmp, "new")},
 		{name: "empty", dir: empty},
@@ -44,6 +55,9 @@ func TestCheckTarget(t *testing.T) {
 		{name: "not an image with replace", dir: full, replace: true, is: ErrNotImageDir},
 		{name: "a previous save with replace", dir: saved, replace: true},
 		{name: "a dataset root with replace", dir: dataset, replace: true, is: ErrNotImageDir},
+		{name: "a web app with a manifest.json, with replace", dir: webapp, replace: true, is: ErrNotImageDir, names: "index.html"},
+		{name: "a folder among the blobs, with replace", dir: stray, replace: true, is: ErrNotImageDir, names: "blobs/sha256/notes"},
+		{name: "a raw save with replace", dir: raw, replace: true, is: ErrNotImageDir, names: digest.FromString("c").Encoded() + ".json"},
 		{name: "empty with replace", dir: empty, replace: true},
 		{name: "missing parent", dir: filepath.Join(tmp, "no", "new"), err: true},
 		{name: "parent is a file", dir: filepath.Join(regular, "new"), err: true},
@@ -59,20 +73,26 @@ func TestCheckTarget(t *testing.T) {
 				tc.is == nil && (err != nil) != tc.err:
 				t.Errorf("CheckTarget(%q, %v) = %v, want error %v (%v)", tc.dir, tc.replace, err, tc.err || tc.is != nil, tc.is)
 			}
+			if tc.names != "" && (err == nil || !strings.Contains(err.Error(), "holds "+tc.names+",")) {
+				t.Errorf("CheckTarget(%q, %v) = %v, want it to name %s", tc.dir, tc.replace, err, tc.names)
+			}
 		})
 	}
 }
 
+// oldBlob is the blob a prepared previous save holds.
+var oldBlob = "blobs/sha256/" + digest.FromString("old").Encoded()
+
 // prepare makes parent/target, a previous save (as far as Replace cares)
-// holding manifest.json and old.txt.
+// holding manifest.json and one blob.
 func prepare(t *testing.T) (parent, target string) {
 	parent = t.TempDir()
 	target = filepath.Join(parent, "target")
-	if err := os.Mkdir(target, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(target, "blobs", "sha256"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"manifest.json", "old.txt"} {
-		if err := os.WriteFile(filepath.Join(target, f), []byte("old"), 0o644); err != nil {
+	for _, f := range []string{"manifest.json", oldBlob} {
+		if err := os.WriteFile(filepath.Join(target, filepath.FromSlash(f)), []byte("old"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,9 +102,9 @@ func prepare(t *testing.T) (parent, target string) {
 func checkOld(t *testing.T, parent, target string) {
 	t.Helper()
 	checkEntries(t, parent, "target")
-	checkEntries(t, target, "manifest.json", "old.txt")
-	if b, err := os.ReadFile(filepath.Join(target, "old.txt")); err != nil || string(b) != "old" {
-		t.Errorf("old.txt = %q, %v, want %q", b, err, "old")
+	checkEntries(t, target, "blobs", "manifest.json")
+	if b, err := os.ReadFile(filepath.Join(target, filepath.FromSlash(oldBlob))); err != nil || string(b) != "old" {
+		t.Errorf("%s = %q, %v, want %q", oldBlob, b, err, "old")
 	}
 }
 
@@ -166,5 +186,58 @@ func TestExtractTargetIsFile(t *testing.T) {
 			t.Errorf("target = %q, want it untouched", b)
 		}
 		checkEntries(t, parent, "target")
+	}
+}
+
+// TestReplaceAnnexLinks re-extracts over a previous save whose layer is a
+// git-annex symlink: the link stays only when its content is here and is
+// the layer; else the bytes just saved take its place (#8), whatever the
+// annex key backend (#9: DataLad's MD5E keys do not end in the digest).
+func TestReplaceAnnexLinks(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(tb testing.TB, dir, layer string)
+		link   bool // the layer is still a symlink afterwards
+	}{
+		{name: "content present", damage: func(tb testing.TB, dir, layer string) { annexLink(tb, dir, layer) }, link: true},
+		{name: "MD5E key, content present", damage: func(tb testing.TB, dir, layer string) { annexLinkKey(tb, dir, layer, "MD5E-s1--0123") }, link: true},
+		{name: "content not present", damage: func(tb testing.TB, dir, layer string) { danglingLink(tb, layer) }},
+		{name: "content damaged", damage: func(tb testing.TB, dir, layer string) {
+			annexLink(tb, dir, layer)
+			real, err := filepath.EvalSymlinks(layer)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			os.Chmod(real, 0o644)
+			flipByte(tb, real)
+		}},
+		{name: "link outside the repository", damage: func(tb testing.TB, dir, layer string) {
+			b, _ := os.ReadFile(layer)
+			outside := filepath.Join(tb.TempDir(), "copy")
+			os.WriteFile(outside, b, 0o644)
+			replaceWith(tb, layer, func(p string) error { return os.Symlink(outside, p) })
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, _ := canonicalDir(t, "legacy.tar")
+			_, im := openOne(t, dir)
+			layer := filepath.Join(dir, filepath.FromSlash(im.Layers[0].Path))
+			tc.damage(t, dir, layer)
+			if _, err := Extract(t.Context(), bytes.NewReader(fixture(t, "legacy.tar")), dir, Options{Replace: true}); err != nil {
+				t.Fatalf("Extract(Replace) = %v", err)
+			}
+			fi, err := os.Lstat(layer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if isLink := fi.Mode()&os.ModeSymlink != 0; isLink != tc.link {
+				t.Errorf("after Extract(Replace), %s is a link: %v, want %v", im.Layers[0].Path, isLink, tc.link)
+			}
+			rep, err := Verify(t.Context(), dir, VerifyOptions{})
+			if err != nil || !rep.OK() {
+				t.Errorf("Verify after Extract(Replace) = %+v, %v, want ok", rep, err)
+			}
+		})
 	}
 }

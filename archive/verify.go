@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,13 +24,20 @@ import (
 // Status is the outcome of checking one file.
 type Status string
 
-// The statuses [Verify] reports.
+// The statuses [Verify] reports. All but StatusOK and StatusSkipped fail
+// verification; all but those two and StatusCorrupt are also the Reason of
+// a [FileError], why a file is not read.
 const (
 	StatusOK         Status = "ok"
+	StatusSkipped    Status = "skipped"     // a layer, with VerifyOptions.MetadataOnly
 	StatusCorrupt    Status = "corrupt"     // content does not match its digest
 	StatusMissing    Status = "missing"     // referenced, but no such file
 	StatusNotPresent Status = "not-present" // a git-annex file whose content is not here
-	StatusSkipped    Status = "skipped"     // a layer, with VerifyOptions.MetadataOnly
+	StatusNotRegular Status = "not-regular" // a fifo, device, socket or folder
+	StatusLinkLoop   Status = "link-loop"   // symbolic links that never end
+	StatusOutside    Status = "outside"     // resolves outside the directory and the annex
+	StatusTooLarge   Status = "too-large"   // a JSON file over manifest.MaxJSON
+	StatusUnreadable Status = "unreadable"  // any other failure to read it whole
 )
 
 // FileReport is what [Verify] found for one file.
@@ -89,7 +97,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", dir)
 	}
-	v := &verifier{dir: dir, want: make(map[string]*FileReport), rep: &Report{Problems: []string{}}}
+	v := &verifier{dir: dir, files: &tree{path: dir}, want: make(map[string]*FileReport), rep: &Report{Problems: []string{}}}
 	for _, name := range []string{"manifest.json", "index.json"} {
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
 			v.expect(name, "index", "", "")
@@ -127,6 +135,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 
 type verifier struct {
 	dir    string
+	files  *tree
 	want   map[string]*FileReport
 	diffID map[string]digest.Digest // compressed layers: the digest of their content
 	order  []string
@@ -188,31 +197,34 @@ func (v *verifier) hashAll(ctx context.Context, opts VerifyOptions) error {
 	return nil
 }
 
-// check hashes one file, following git-annex symlinks.
+// check hashes one file, read as a load reads it.
 func (v *verifier) check(ctx context.Context, f *FileReport, metadataOnly bool, buf []byte) {
 	if metadataOnly && f.Kind == "layer" {
 		f.Status = StatusSkipped
 		return
 	}
-	p := filepath.Join(v.dir, filepath.FromSlash(f.Path))
-	fh, err := os.Open(p)
+	fh, err := v.files.open(f.Path)
 	if err != nil {
-		f.Status = StatusMissing
-		if fi, lerr := os.Lstat(p); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
-			f.Status = StatusNotPresent
-			if metadataOnly && f.Kind == "blob" {
-				f.Status = StatusSkipped
-			}
+		f.Status = StatusUnreadable
+		if fe := (*FileError)(nil); errors.As(err, &fe) {
+			f.Status = fe.Reason
+		}
+		if f.Status == StatusNotPresent && metadataOnly && f.Kind == "blob" {
+			f.Status = StatusSkipped
 		}
 		return
 	}
 	defer fh.Close()
 	fi, err := fh.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		f.Status = StatusMissing
+	if err != nil {
+		f.Status = StatusUnreadable
 		return
 	}
 	f.Size = fi.Size()
+	if (f.Kind == "index" || f.Kind == "config") && f.Size > manifest.MaxJSON {
+		f.Status = StatusTooLarge // a load refuses to read it
+		return
+	}
 	if metadataOnly && f.Kind == "blob" && f.Size > manifest.MaxJSON {
 		f.Status = StatusSkipped // too large to be a manifest or config
 		return
@@ -222,6 +234,9 @@ func (v *verifier) check(ctx context.Context, f *FileReport, metadataOnly bool, 
 	n, _ := io.ReadFull(fh, head)
 	if isAnnexPointer(head[:n]) && f.Size < 1024 {
 		f.Status = StatusNotPresent
+		if metadataOnly && f.Kind == "blob" {
+			f.Status = StatusSkipped
+		}
 		return
 	}
 	h.Write(head[:n])
@@ -236,7 +251,10 @@ func (v *verifier) check(ctx context.Context, f *FileReport, metadataOnly bool, 
 		src = fh // the rest, if the decompressor stopped short
 	}
 	if _, err := io.CopyBuffer(h, src, buf); err != nil {
-		f.Status = StatusMissing
+		f.Status = StatusUnreadable
+		if ctx.Err() != nil {
+			f.Status = "" // interrupted: Verify returns the context's error
+		}
 		return
 	}
 	f.Got = digest.NewDigest(digest.SHA256, h)

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -68,7 +69,7 @@ func verifyCases() []verifyCase {
 		},
 		{
 			name: "annexed layer present", fixture: "oci.tar", raw: true,
-			damage: func(tb testing.TB, dir, layer string) { annexLink(tb, layer) },
+			damage: func(tb testing.TB, dir, layer string) { annexLink(tb, dir, layer) },
 			ok:     true,
 		},
 		{
@@ -138,6 +139,74 @@ func verifyCases() []verifyCase {
 			damage: func(tb testing.TB, dir, layer string) { remove(tb, filepath.Join(dir, "manifest.json")) },
 			ok:     true,
 		},
+		// #8: files that are not plain are refused without blocking, each
+		// with its own word; nothing outside the directory is read.
+		{
+			name: "layer is a fifo", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) {
+				replaceWith(tb, layer, func(p string) error { return syscall.Mkfifo(p, 0o644) })
+			},
+			status: map[string]Status{"layer": StatusNotRegular},
+		},
+		{
+			name: "layer is a folder", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) {
+				replaceWith(tb, layer, func(p string) error { return os.Mkdir(p, 0o755) })
+			},
+			status: map[string]Status{"layer": StatusNotRegular},
+		},
+		{
+			name: "layer links to a fifo", fixture: "legacy.tar", raw: true,
+			damage: func(tb testing.TB, dir, layer string) {
+				if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+					tb.Fatal(err)
+				}
+				replaceWith(tb, layer, func(p string) error { return os.Symlink(filepath.Join(dir, "fifo"), p) })
+			},
+			status: map[string]Status{"layer": StatusNotRegular},
+		},
+		{
+			name: "layer links outside the directory", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) {
+				secret := filepath.Join(filepath.Dir(dir), "secret")
+				putFile(tb, filepath.Dir(dir), "secret", "not for the engine")
+				replaceWith(tb, layer, func(p string) error { return os.Symlink(secret, p) })
+			},
+			status: map[string]Status{"layer": StatusOutside},
+		},
+		{
+			name: "layer links into another repository's annex", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) {
+				b, err := os.ReadFile(layer)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				obj := filepath.Join(tb.TempDir(), ".git", "annex", "objects", "Xx", "Yy", "K", "K")
+				if err := os.MkdirAll(filepath.Dir(obj), 0o755); err != nil {
+					tb.Fatal(err)
+				}
+				if err := os.WriteFile(obj, b, 0o444); err != nil {
+					tb.Fatal(err)
+				}
+				replaceWith(tb, layer, func(p string) error { return os.Symlink(obj, p) })
+			},
+			status: map[string]Status{"layer": StatusOutside},
+		},
+		{
+			name: "layer is a link loop", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) {
+				replaceWith(tb, layer, func(p string) error { return os.Symlink(filepath.Base(p), p) })
+			},
+			status: map[string]Status{"layer": StatusLinkLoop},
+		},
+		{
+			name: "manifest.json over the size limit", fixture: "legacy.tar",
+			damage: func(tb testing.TB, dir, layer string) {
+				putFile(tb, dir, "manifest.json", strings.Repeat(" ", manifest.MaxJSON+1))
+			},
+			status:  map[string]Status{"manifest.json": StatusTooLarge},
+			problem: "too large",
+		},
 		{
 			name: "no manifests", fixture: "legacy.tar",
 			damage: func(tb testing.TB, dir, layer string) {
@@ -146,6 +215,15 @@ func verifyCases() []verifyCase {
 			},
 			problem: "not an image directory",
 		},
+	}
+}
+
+// replaceWith removes the file at p and makes something else there.
+func replaceWith(tb testing.TB, p string, mk func(string) error) {
+	tb.Helper()
+	remove(tb, p)
+	if err := mk(p); err != nil {
+		tb.Fatal(err)
 	}
 }
 
