@@ -62,6 +62,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 	if err := checkTarget(dir, opts.Replace, opts.owned); err != nil {
 		return nil, err
 	}
+	removeAbandoned(filepath.Dir(dir))
 	staging, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".imgsave-")
 	if err != nil {
 		return nil, err
@@ -72,6 +73,11 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 			os.RemoveAll(staging)
 		}
 	}()
+	// Held until Extract returns, so that no other extraction takes the
+	// staging folder for abandoned.
+	if unlock, ok := tryLockDir(staging); ok {
+		defer unlock()
+	}
 	root, err := os.OpenRoot(staging)
 	if err != nil {
 		return nil, err

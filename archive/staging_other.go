@@ -1,0 +1,7 @@
+//go:build !unix
+
+package archive
+
+// tryLockDir cannot lock a folder here: a staging folder is never taken
+// for abandoned.
+func tryLockDir(p string) (unlock func(), ok bool) { return nil, false }
