@@ -71,6 +71,42 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 	return eng.Run(ctx, args, opts.Stdin, opts.Stdout, opts.Stderr)
 }
 
+// parseMount splits "SRC:DST[:ro|:rw]" from the right, so that SRC may
+// hold colons (a timestamped folder); DST is an absolute container path
+// without one.
+func parseMount(m string) (src, dst string, ro, ok bool) {
+	rest := m
+	if r, ok := strings.CutSuffix(rest, ":ro"); ok {
+		rest, ro = r, true
+	} else if r, ok := strings.CutSuffix(rest, ":rw"); ok {
+		rest = r
+	}
+	i := strings.LastIndexByte(rest, ':')
+	if i <= 0 || !strings.HasPrefix(rest[i+1:], "/") {
+		return "", "", false, false
+	}
+	return rest[:i], rest[i+1:], ro, true
+}
+
+// bindMount renders a bind mount for the engine's --mount, whose value is
+// a CSV record: a field holding a comma or quote is quoted, so that host
+// paths with ":" or "," in their names (timestamps) survive, where
+// --volume SRC:DST splits them (#8).
+func bindMount(src, dst string, ro bool) string {
+	fields := []string{"type=bind", csvField("source=" + src), csvField("target=" + dst)}
+	if ro {
+		fields = append(fields, "readonly")
+	}
+	return strings.Join(fields, ",")
+}
+
+func csvField(s string) string {
+	if !strings.ContainsAny(s, ",\"\r\n") {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
 // runArgs builds `run ...` up to the image.
 func runArgs(o RunOptions) ([]string, error) {
 	if o.User != "" && o.Root {
@@ -92,20 +128,25 @@ func runArgs(o RunOptions) ([]string, error) {
 				return nil, err
 			}
 		}
-		a = append(a, "--volume", cwd+":"+workdir, "--workdir", workdir)
+		a = append(a, "--mount", bindMount(cwd, workdir, false), "--workdir", workdir)
 	} else if o.Workdir != "" {
 		a = append(a, "--workdir", o.Workdir)
 	}
 	for _, m := range o.Mounts {
-		src, rest, ok := strings.Cut(m, ":")
-		if !ok || src == "" || rest == "" {
-			return nil, &OptionError{Option: "Mounts", Value: m, Want: "SRC:DST[:ro]"}
+		src, dst, ro, ok := parseMount(m)
+		if !ok {
+			return nil, &OptionError{Option: "Mounts", Value: m, Want: "SRC:DST[:ro|:rw] with DST absolute"}
 		}
 		abs, err := filepath.Abs(src)
 		if err != nil {
 			return nil, err
 		}
-		a = append(a, "--volume", abs+":"+rest)
+		// The engine would create a missing source as an empty root-owned
+		// folder (docker -v) or fail later with less to say.
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("mount %s: %w", m, err)
+		}
+		a = append(a, "--mount", bindMount(abs, dst, ro))
 	}
 	for _, kv := range o.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {

@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &exit):
 		return exit.Code // the container's own status, already reported by it
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "imgsave: %v\n", usage.msg)
+		fmt.Fprintf(stderr, "imgsave: %v\n", printable(usage.msg))
 		if usage.cmd != "" {
 			fmt.Fprintf(stderr, "Run 'imgsave %s --help' for usage.\n", usage.cmd)
 		} else {
@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "imgsave: interrupted")
 		return 130
 	default:
-		fmt.Fprintf(stderr, "imgsave: %s%s\n", oneLine(err.Error()), hint(err))
+		fmt.Fprintf(stderr, "imgsave: %s%s\n", printable(oneLine(err.Error())), hint(err))
 		return 1
 	}
 }
@@ -152,6 +152,9 @@ command name.`,
 		ErrWriter:       e.stderr,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
+		// --mount and --env values may hold commas (paths, lists): one flag,
+		// one value.
+		DisableSliceFlagSeparator: true,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usageError{msg: err.Error()}
 		},
@@ -209,7 +212,7 @@ func events(c *cli.Context, e *env, label string) (ev imgsave.Events, done func(
 	if !quiet {
 		ev.Notice = func(msg string) {
 			p.Clear()
-			fmt.Fprintf(e.stderr, "imgsave: %s\n", msg)
+			fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(msg))
 		}
 	}
 	return ev, p.Done

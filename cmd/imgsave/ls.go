@@ -52,7 +52,7 @@ EXAMPLES:
 				if !r.AllPresent {
 					present = fmt.Sprintf("no (%d missing)", len(r.MissingFiles))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", tags, id, r.Created, r.Platform, len(r.Layers), size(float64(r.Size)), present)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", printable(tags), id, r.Created, printable(r.Platform), len(r.Layers), size(float64(r.Size)), present)
 			}
 			return tw.Flush()
 		},

@@ -46,6 +46,11 @@ EXAMPLES:
 			if c.IsSet("user") && c.Bool("root") {
 				return usagef(c, "run: --user and --root exclude each other")
 			}
+			// An empty --user (a script's unset variable) would run as
+			// the image's user, usually root (#8).
+			if c.IsSet("user") && c.String("user") == "" {
+				return usagef(c, "run: --user needs UID[:GID]; use --root for the image's own user")
+			}
 			eng, err := engine(c)
 			if err != nil {
 				return err

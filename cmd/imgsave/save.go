@@ -115,7 +115,7 @@ type savedImage struct {
 
 func report(c *cli.Context, e *env, dir string, res *archive.Result) error {
 	if len(res.Dropped) > 0 && !globalBool(c, "quiet") {
-		fmt.Fprintf(e.stderr, "imgsave: %s: left out platforms whose blobs were not in the archive: %v\n", dir, res.Dropped)
+		fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("%s: left out platforms whose blobs were not in the archive: %v", dir, res.Dropped)))
 	}
 	if !c.Bool("json") {
 		for _, im := range res.Images {

@@ -51,13 +51,13 @@ EXAMPLES:
 				for _, f := range rep.Files {
 					switch f.Status {
 					case archive.StatusCorrupt:
-						fmt.Fprintf(e.stdout, "%-11s %s: got %s, want %s\n", f.Status, f.Path, f.Got, f.Want)
+						fmt.Fprintf(e.stdout, "%-11s %s: got %s, want %s\n", f.Status, printable(f.Path), f.Got, f.Want)
 					default:
-						fmt.Fprintf(e.stdout, "%-11s %s\n", f.Status, f.Path)
+						fmt.Fprintf(e.stdout, "%-11s %s\n", f.Status, printable(f.Path))
 					}
 				}
 				for _, p := range rep.Problems {
-					fmt.Fprintf(e.stdout, "%-11s %s\n", "problem", p)
+					fmt.Fprintf(e.stdout, "%-11s %s\n", "problem", printable(p))
 				}
 			}
 			if !rep.OK {
