@@ -36,6 +36,7 @@ bench: build
 	scripts/bench.sh
 
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzExtract -fuzztime=60s ./archive
-	$(GO) test -run='^$$' -fuzz=FuzzParseDocker -fuzztime=30s ./manifest
-	$(GO) test -run='^$$' -fuzz=FuzzParseIndex -fuzztime=30s ./manifest
+	$(GO) test -run='^$$' -fuzz=FuzzExtract -fuzztime=60s -fuzzminimizetime=10x ./archive
+	$(GO) test -run='^$$' -fuzz=FuzzOpenDir -fuzztime=60s -fuzzminimizetime=10x ./archive
+	$(GO) test -run='^$$' -fuzz=FuzzParseDocker -fuzztime=30s -fuzzminimizetime=10x ./manifest
+	$(GO) test -run='^$$' -fuzz=FuzzParseIndex -fuzztime=30s -fuzzminimizetime=10x ./manifest

@@ -127,6 +127,10 @@ func OpenDir(dir string) (*Dir, error) {
 		}
 		d.Images = append(d.Images, im)
 	}
+	if len(d.Images) == 0 {
+		// An index whose platforms are all absent: nothing to load.
+		return nil, fmt.Errorf("%s: %w: no platform of index.json has its manifest here", dir, ErrNoManifest)
+	}
 	return d, nil
 }
 

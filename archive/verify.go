@@ -48,6 +48,9 @@ type FileReport struct {
 	Want   digest.Digest `json:"want,omitempty"`
 	Got    digest.Digest `json:"got,omitempty"`
 	Size   int64         `json:"size"`
+	// WantSize is the size a manifest gives the file, -1 when none does;
+	// a file of another size is corrupt.
+	WantSize int64 `json:"want_size"`
 }
 
 // Report is the result of [Verify].
@@ -100,20 +103,19 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 	v := &verifier{dir: dir, files: &tree{path: dir}, want: make(map[string]*FileReport), rep: &Report{Problems: []string{}}}
 	for _, name := range []string{"manifest.json", "index.json"} {
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
-			v.expect(name, "index", "", "")
+			v.expect(name, "index", "", "", -1)
 		}
 	}
 	if d, err := OpenDir(dir); err != nil {
 		v.problem("%v", err)
 	} else {
 		for _, im := range d.Images {
-			v.expect(im.ConfigPath, "config", im.ID, "")
+			v.expect(im.ConfigPath, "config", im.ID, "", im.ConfigSize)
 			for _, l := range im.Layers {
-				diffID := digest.Digest("")
-				if l.Digest != l.DiffID {
-					diffID = l.DiffID // stored compressed
-				}
-				v.expect(l.Path, "layer", l.Digest, diffID)
+				// The content is checked against the diff_id after
+				// decompression when the file is compressed, whatever its
+				// name says, as an engine's load does.
+				v.expect(l.Path, "layer", l.Digest, l.DiffID, l.Size)
 			}
 		}
 	}
@@ -122,7 +124,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 	for _, e := range entries {
 		p := path.Join("blobs/sha256", e.Name())
 		if d, ok := manifest.DigestFromPath(p); ok {
-			v.expect(p, "blob", d, "")
+			v.expect(p, "blob", d, "", -1)
 		} else {
 			v.problem("%s: not named by a sha256 digest", p)
 		}
@@ -137,7 +139,7 @@ type verifier struct {
 	dir    string
 	files  *tree
 	want   map[string]*FileReport
-	diffID map[string]digest.Digest // compressed layers: the digest of their content
+	diffID map[string]digest.Digest // layers: the digest of their content
 	order  []string
 	rep    *Report
 }
@@ -146,21 +148,41 @@ func (v *verifier) problem(format string, a ...any) {
 	v.rep.Problems = append(v.rep.Problems, fmt.Sprintf(format, a...))
 }
 
-// expect records that file p must have digest d (and, for a compressed
-// layer, content with digest diffID). A file is checked once, as the most
-// specific kind that names it: a config or layer that is also a blob.
-func (v *verifier) expect(p, kind string, d, diffID digest.Digest) {
+// expect records that file p must have digest d, size (when >= 0) and,
+// for a layer, content with digest diffID once decompressed. A file named
+// twice is checked against everything it is named for: two different
+// digests for one file are a problem, since no file has both.
+func (v *verifier) expect(p, kind string, d, diffID digest.Digest, size int64) {
+	f, ok := v.want[p]
+	if !ok {
+		f = &FileReport{Path: p, Kind: kind, WantSize: -1}
+		v.want[p] = f
+		v.order = append(v.order, p)
+	}
+	switch {
+	case f.Want == "":
+		f.Want = d
+		if d != "" {
+			f.Kind = kind // the most specific name: a config or layer that is also a blob
+		}
+	case d != "" && d != f.Want:
+		v.problem("%s: named as %s %s and as %s %s", p, f.Kind, f.Want, kind, d)
+	}
 	if diffID != "" {
 		if v.diffID == nil {
 			v.diffID = make(map[string]digest.Digest)
 		}
+		if old, ok := v.diffID[p]; ok && old != diffID {
+			v.problem("%s: layer with diff_id %s and with diff_id %s", p, old, diffID)
+		}
 		v.diffID[p] = diffID
 	}
-	if _, ok := v.want[p]; ok {
-		return
+	if size >= 0 {
+		if f.WantSize >= 0 && f.WantSize != size {
+			v.problem("%s: described with size %d and with size %d", p, f.WantSize, size)
+		}
+		f.WantSize = size
 	}
-	v.want[p] = &FileReport{Path: p, Kind: kind, Want: d}
-	v.order = append(v.order, p)
 }
 
 // hashAll checks the planned files, several at a time.
@@ -242,7 +264,8 @@ func (v *verifier) check(ctx context.Context, f *FileReport, metadataOnly bool, 
 	h.Write(head[:n])
 	src := io.Reader(contextReader{ctx, fh})
 	var content digest.Digest
-	if want := v.diffID[f.Path]; want != "" {
+	compressed := bytes.HasPrefix(head[:n], magicGzip) || bytes.HasPrefix(head[:n], magicZstd)
+	if v.diffID[f.Path] != "" && compressed {
 		// A compressed layer: hash the bytes and, decompressed, the tar.
 		var err error
 		if content, err = contentDigest(io.MultiReader(bytes.NewReader(head[:n]), io.TeeReader(src, h))); err != nil {
@@ -258,8 +281,13 @@ func (v *verifier) check(ctx context.Context, f *FileReport, metadataOnly bool, 
 		return
 	}
 	f.Got = digest.NewDigest(digest.SHA256, h)
+	if !compressed {
+		content = f.Got // an uncompressed tar is its own content
+	}
 	switch {
 	case f.Want != "" && f.Got != f.Want:
+		f.Status = StatusCorrupt
+	case f.WantSize >= 0 && f.Size != f.WantSize:
 		f.Status = StatusCorrupt
 	case v.diffID[f.Path] != "" && content != v.diffID[f.Path]:
 		f.Status, f.Want, f.Got = StatusCorrupt, v.diffID[f.Path], content

@@ -364,7 +364,7 @@ func TestVerifyCorruptDigests(t *testing.T) {
 			if i < 0 {
 				t.Fatalf("Verify(%s) = %+v, want %s reported", tc.name, rep.Files, layer)
 			}
-			want := FileReport{Path: layer, Kind: "layer", Status: StatusCorrupt, Want: im.Layers[0].Digest, Got: digest.FromBytes(b), Size: int64(len(b))}
+			want := FileReport{Path: layer, Kind: "layer", Status: StatusCorrupt, Want: im.Layers[0].Digest, Got: digest.FromBytes(b), Size: int64(len(b)), WantSize: int64(len(b))}
 			if got := rep.Files[i]; got != want {
 				t.Errorf("Verify(%s) layer = %+v, want %+v", tc.name, got, want)
 			}

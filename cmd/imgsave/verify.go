@@ -49,8 +49,10 @@ EXAMPLES:
 				}
 			} else {
 				for _, f := range rep.Files {
-					switch f.Status {
-					case archive.StatusCorrupt:
+					switch {
+					case f.Status == archive.StatusCorrupt && f.WantSize >= 0 && f.Size != f.WantSize:
+						fmt.Fprintf(e.stdout, "%-11s %s: size %d, want %d\n", f.Status, printable(f.Path), f.Size, f.WantSize)
+					case f.Status == archive.StatusCorrupt:
 						fmt.Fprintf(e.stdout, "%-11s %s: got %s, want %s\n", f.Status, printable(f.Path), f.Got, f.Want)
 					default:
 						fmt.Fprintf(e.stdout, "%-11s %s\n", f.Status, printable(f.Path))
