@@ -49,9 +49,10 @@ type Result struct {
 var modTime = time.Unix(0, 0)
 
 // Extract reads a save stream from r (tar, plain or gzip or zstd
-// compressed) and writes imgsave's canonical layout to dir. It streams:
+// compressed) and writes imgsave's canonical layout to dir, making its
+// missing parent folders. It streams:
 // memory use does not grow with the size of the image. On any error dir is
-// left as it was and nothing else remains. When ctx ends, the next read of r
+// left as it was and nothing else remains, not even the parents it made. When ctx ends, the next read of r
 // fails with the context's cause (a read already blocked in r is not
 // interrupted: a caller whose r can block forever closes it).
 func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Result, err error) {
@@ -62,15 +63,21 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 	if err := checkTarget(dir, opts.Replace, opts.owned); err != nil {
 		return nil, err
 	}
+	unmake, err := makeParents(dir)
+	if err != nil {
+		return nil, err
+	}
 	removeAbandoned(filepath.Dir(dir))
 	staging, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".imgsave-")
 	if err != nil {
+		unmake()
 		return nil, err
 	}
 	done := false
 	defer func() {
 		if !done {
 			os.RemoveAll(staging)
+			unmake()
 		}
 	}()
 	// Held until Extract returns, so that no other extraction takes the

@@ -66,11 +66,20 @@ var digestHex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func checkTarget(dir string, replace bool, owned func(string, fs.DirEntry) bool) error {
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		parent := filepath.Dir(dir)
-		if pfi, err := os.Stat(parent); err != nil || !pfi.IsDir() {
-			return fmt.Errorf("%s: parent directory %s does not exist", dir, parent)
+		// Missing parents are made by the extraction (#9); one that
+		// exists must be a folder.
+		for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+			pfi, err := os.Stat(p)
+			if err == nil && !pfi.IsDir() {
+				return fmt.Errorf("%s: %s is not a directory", dir, p)
+			}
+			if err == nil || filepath.Dir(p) == p {
+				return nil
+			}
+			if !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("%s: %w", dir, err)
+			}
 		}
-		return nil
 	}
 	if err != nil {
 		return err
@@ -117,6 +126,31 @@ func checkTarget(dir string, replace bool, owned func(string, fs.DirEntry) bool)
 		return fmt.Errorf("%s: %w: no manifest.json or index.json", dir, ErrNotImageDir)
 	}
 	return nil
+}
+
+// makeParents makes the missing folders above dir, as `mkdir -p` would,
+// and returns a function that removes them again, deepest first, as long
+// as they are empty: a failed extraction leaves no folder it made.
+func makeParents(dir string) (undo func(), err error) {
+	var made []string
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil || filepath.Dir(p) == p {
+			break
+		}
+		made = append(made, p)
+	}
+	undo = func() {
+		for _, p := range made {
+			os.Remove(p)
+		}
+	}
+	for i := len(made) - 1; i >= 0; i-- {
+		if err := os.Mkdir(made[i], 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			undo()
+			return nil, err
+		}
+	}
+	return undo, nil
 }
 
 // place moves the finished staging directory to dir. A missing or empty dir

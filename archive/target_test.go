@@ -59,7 +59,8 @@ func TestCheckTarget(t *testing.T) {
 		{name: "a folder among the blobs, with replace", dir: stray, replace: true, is: ErrNotImageDir, names: "blobs/sha256/notes"},
 		{name: "a raw save with replace", dir: raw, replace: true, is: ErrNotImageDir, names: digest.FromString("c").Encoded() + ".json"},
 		{name: "empty with replace", dir: empty, replace: true},
-		{name: "missing parent", dir: filepath.Join(tmp, "no", "new"), err: true},
+		{name: "missing parents (#9)", dir: filepath.Join(tmp, "no", "such", "new")},
+		{name: "a file above", dir: filepath.Join(regular, "deeper", "new"), err: true},
 		{name: "parent is a file", dir: filepath.Join(regular, "new"), err: true},
 		{name: "a file", dir: regular, err: true},
 		{name: "a file with replace", dir: regular, replace: true, err: true},
@@ -240,4 +241,22 @@ func TestReplaceAnnexLinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExtractMakesParents: a target whose parents do not exist gets them
+// (#9: images/busybox in a fresh dataset); a failed extraction removes the
+// ones it made and only those.
+func TestExtractMakesParents(t *testing.T) {
+	parent := t.TempDir()
+	target := filepath.Join(parent, "images", "sub", "img")
+	if _, err := Extract(t.Context(), bytes.NewReader(fixture(t, "legacy.tar")), target, Options{}); err != nil {
+		t.Fatalf("Extract into %s = %v", target, err)
+	}
+	openOne(t, target)
+
+	failed := filepath.Join(parent, "other", "deeper", "img")
+	if _, err := Extract(t.Context(), bytes.NewReader(mkTar(t, file("a", "b"))), failed, Options{}); err == nil {
+		t.Fatal("Extract of a non-image = nil, want an error")
+	}
+	checkEntries(t, parent, "images")
 }
