@@ -28,6 +28,10 @@ type LoadOptions struct {
 	// LockDir holds the lock files that serialise loads; empty means
 	// imgsave/locks in the user's cache directory.
 	LockDir string
+	// Fetch gets layers whose git-annex content is not here with `git annex
+	// get` before loading, instead of failing with ErrContentMissing. Only
+	// a load that is needed fetches: an image the engine has runs without.
+	Fetch bool
 }
 
 // LoadResult is what [Load] did.
@@ -80,7 +84,16 @@ func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadR
 		return res, err
 	}
 	if err := d.CheckPresent(im); err != nil {
-		return nil, err
+		if !opts.Fetch || !errors.Is(err, archive.ErrContentMissing) {
+			return nil, err
+		}
+		opts.notice(fmt.Sprintf("the engine lacks %s and its layers are not here: fetching them with git annex get", short(im.ID)))
+		if err := annexGet(ctx, d, im); err != nil {
+			return nil, err
+		}
+		if err := d.CheckPresent(im); err != nil {
+			return nil, err
+		}
 	}
 	t, err := sortTags(ctx, eng, im)
 	if err != nil {
@@ -90,7 +103,14 @@ func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadR
 		opts.notice(fmt.Sprintf("tag %s already names another image in the engine; left as it is, loading %s by ID only", tag, short(im.ID)))
 	}
 	opts.notice(fmt.Sprintf("loading %s (%s) into the engine", dir, short(im.ID)))
-	if err := loadStream(ctx, eng, d, im, append(t.free, t.ours...), opts.Progress); err != nil {
+	err = loadStream(ctx, eng, d, im, append(t.free, t.ours...), opts.Progress)
+	if errors.Is(err, loader.ErrContentRace) {
+		// A race inside a containerd store's garbage collection, which
+		// loading again gets past.
+		opts.notice(fmt.Sprintf("the engine lost a blob while loading %s; loading again", short(im.ID)))
+		err = loadStream(ctx, eng, d, im, append(t.free, t.ours...), opts.Progress)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
 	id, err := present(ctx, eng, im)

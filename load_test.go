@@ -31,6 +31,8 @@ type fakeEngine struct {
 	loadDelay time.Duration
 	// forget makes a load succeed without keeping the image.
 	forget bool
+	// races is how many loads fail as a containerd store's GC race does.
+	races int
 
 	mu     sync.Mutex
 	images map[string]*loader.Image // by ID, digest and tag
@@ -58,6 +60,14 @@ func (f *fakeEngine) Inspect(ctx context.Context, name string) (*loader.Image, e
 }
 
 func (f *fakeEngine) Load(ctx context.Context, r io.Reader) (string, error) {
+	f.mu.Lock()
+	race := f.races > 0
+	f.races--
+	f.mu.Unlock()
+	if race {
+		io.Copy(io.Discard, r)
+		return "", &loader.RunError{Args: []string{"fake", "load"}, Err: loader.ErrContentRace}
+	}
 	sent := &tarSent{files: map[string][]byte{}}
 	tr := tar.NewReader(r)
 	for {
@@ -248,6 +258,23 @@ func TestLoadNotLoaded(t *testing.T) {
 	var nl *NotLoadedError
 	if !errors.As(err, &nl) || nl.ID != im.ID {
 		t.Errorf("Load into an engine that forgets = %v, want a *NotLoadedError for %s", err, im.ID)
+	}
+}
+
+// TestLoadRetriesContentRace: a load that a containerd store's GC race
+// breaks is tried once more, and only once.
+func TestLoadRetriesContentRace(t *testing.T) {
+	for _, tc := range []struct {
+		races int
+		ok    bool
+	}{{1, true}, {2, false}} {
+		dir, _ := imageDir(t, "legacy.tar")
+		f := newFake()
+		f.races = tc.races
+		res, err := Load(t.Context(), f, dir, LoadOptions{LockDir: t.TempDir()})
+		if tc.ok && (err != nil || !res.Loaded) || !tc.ok && !errors.Is(err, loader.ErrContentRace) {
+			t.Errorf("Load with %d races = %+v, %v, want ok: %v", tc.races, res, err, tc.ok)
+		}
 	}
 }
 

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/imgsave/imgsave/archive"
 )
 
 // RunOptions tune [Run].
@@ -20,6 +23,13 @@ type RunOptions struct {
 	// NoCwdMount leaves the current directory unmounted; Workdir, when set,
 	// is still the working directory.
 	NoCwdMount bool
+	// CwdOnly mounts the current directory alone at Workdir, as
+	// datalad-container's adapter does. By default, when the current
+	// directory is inside a git-annex repository, the top of the outermost
+	// one is mounted at Workdir instead and the working directory is the
+	// current one's place below it, so that annexed files (symbolic links
+	// into .git/annex/objects, possibly a superdataset's) resolve.
+	CwdOnly bool
 	// Cwd is the directory mounted at Workdir; "" means the current one.
 	Cwd string
 	// Mounts are more bind mounts, "SRC:DST" or "SRC:DST:ro"; a relative
@@ -69,6 +79,47 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 	}
 	args = append(append(args, string(l.EngineID)), opts.Command...)
 	return eng.Run(ctx, args, opts.Stdin, opts.Stdout, opts.Stderr)
+}
+
+// annexTop finds the top of the outermost git-annex repository holding
+// dir, following superdatasets up as long as each holds the one below, and
+// dir's path relative to it; "" when dir is in none. A repository is a
+// folder with .git (a folder, or a file naming one, as in submodules and
+// worktrees) whose git directory has an annex folder.
+func annexTop(dir string) (top, rel string) {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", ""
+	}
+	for d := real; ; d = filepath.Dir(d) {
+		if isAnnexRepo(d) {
+			top = d
+		} else if top != "" && isGitRepo(d) {
+			break // a plain git repository above (dotfiles): not a dataset
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if top == "" {
+		return "", ""
+	}
+	rel, err = filepath.Rel(top, real)
+	if err != nil {
+		return "", ""
+	}
+	return top, rel
+}
+
+func isGitRepo(d string) bool { return archive.GitDir(d) != "" }
+
+func isAnnexRepo(d string) bool {
+	g := archive.GitDir(d)
+	if g == "" {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(g, "annex"))
+	return err == nil && fi.IsDir()
 }
 
 // parseMount splits "SRC:DST[:ro|:rw]" from the right, so that SRC may
@@ -128,7 +179,13 @@ func runArgs(o RunOptions) ([]string, error) {
 				return nil, err
 			}
 		}
-		a = append(a, "--mount", bindMount(cwd, workdir, false), "--workdir", workdir)
+		src, wd := cwd, workdir
+		if !o.CwdOnly {
+			if top, rel := annexTop(cwd); top != "" {
+				src, wd = top, path.Join(workdir, filepath.ToSlash(rel))
+			}
+		}
+		a = append(a, "--mount", bindMount(src, workdir, false), "--workdir", wd)
 	} else if o.Workdir != "" {
 		a = append(a, "--workdir", o.Workdir)
 	}

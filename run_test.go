@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -58,5 +59,42 @@ func TestRunArgs(t *testing.T) {
 				t.Errorf("runArgs(%+v) = %q, %v, want %q", tc.opts, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestAnnexTop pins which folder run mounts so that annexed files resolve
+// (#9): the top of the outermost git-annex repository holding the current
+// directory, through subdatasets, but not a plain git repository above.
+func TestAnnexTop(t *testing.T) {
+	root := t.TempDir()
+	mk := func(dirs ...string) {
+		for _, d := range dirs {
+			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mk("plain/sub", "home/.git", "home/ds/.git/annex", "home/ds/data/sub",
+		"home/ds/subds/.git/annex", "home/ds/subds/in",
+		"home/ds/.git/modules/mod/annex", "home/ds/mod/in", "alone/.git/annex")
+	os.WriteFile(filepath.Join(root, "home/ds/mod/.git"), []byte("gitdir: ../.git/modules/mod\n"), 0o644)
+	tests := []struct{ cwd, top, rel string }{
+		{cwd: "plain/sub"},
+		{cwd: "home"},
+		{cwd: "home/ds", top: "home/ds", rel: "."},
+		{cwd: "home/ds/data/sub", top: "home/ds", rel: "data/sub"},
+		{cwd: "home/ds/subds/in", top: "home/ds", rel: "subds/in"},
+		{cwd: "home/ds/mod/in", top: "home/ds", rel: "mod/in"},
+		{cwd: "alone", top: "alone", rel: "."},
+	}
+	for _, tc := range tests {
+		top, rel := annexTop(filepath.Join(root, tc.cwd))
+		want := ""
+		if tc.top != "" {
+			want = filepath.Join(root, tc.top)
+		}
+		if top != want || rel != tc.rel {
+			t.Errorf("annexTop(%s) = %q, %q, want %q, %q", tc.cwd, top, rel, want, tc.rel)
+		}
 	}
 }

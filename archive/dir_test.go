@@ -681,3 +681,39 @@ func TestOpenDirErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAnnexFetchedLater: in a fresh clone .git/annex/objects does not
+// exist until the first fetch; content fetched after the directory was
+// opened is read all the same (seen with run --get, #9).
+func TestOpenAnnexFetchedLater(t *testing.T) {
+	dir, _ := canonicalDir(t, "legacy.tar")
+	if err := os.MkdirAll(filepath.Join(filepath.Dir(dir), ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	layer := layerFile(t, dir)
+	b, err := os.ReadFile(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A link into the parent repository's annex, whose objects folder is
+	// not there yet.
+	replaceWith(t, layer, func(p string) error { return os.Symlink("../../../.git/annex/objects/Xx/Yy/K/K", p) })
+	d, im := openOne(t, dir)
+	if d.Present(im.Layers[0].Path) {
+		t.Fatal("Present before the fetch = true")
+	}
+	target, err := os.Readlink(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := filepath.Join(filepath.Dir(layer), target)
+	if err := os.MkdirAll(filepath.Dir(obj), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(obj, b, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckPresent(im); err != nil {
+		t.Errorf("CheckPresent after the fetch = %v, want nil", err)
+	}
+}

@@ -67,47 +67,59 @@ func (t *tree) init() {
 			abs = r
 		}
 		t.real = abs
+		// The git directory exists before git-annex has fetched anything
+		// (its objects folder may not, in a fresh clone): resolve that.
 		if objects := annexObjects(abs); objects != "" {
-			if r, err := filepath.EvalSymlinks(objects); err == nil {
-				t.annex = r
+			if r, err := filepath.EvalSymlinks(filepath.Dir(filepath.Dir(objects))); err == nil {
+				t.annex = filepath.Join(r, "annex", "objects")
 			}
 		}
 	})
 }
 
 // annexObjects finds the git-annex object store of the repository that
-// holds dir: .git/annex/objects of the nearest enclosing work tree, through
-// a .git file (submodules, worktrees) and a commondir (worktrees).
+// holds dir: annex/objects in the git directory of the nearest enclosing
+// work tree.
 func annexObjects(dir string) string {
 	for d := dir; ; d = filepath.Dir(d) {
-		gitPath := filepath.Join(d, ".git")
-		fi, err := os.Lstat(gitPath)
-		if err == nil {
-			gitDir := gitPath
-			if fi.Mode().IsRegular() {
-				b, err := os.ReadFile(gitPath)
-				rest, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
-				if err != nil || !ok {
-					return ""
-				}
-				if !filepath.IsAbs(rest) {
-					rest = filepath.Join(d, rest)
-				}
-				gitDir = rest
-			}
-			if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
-				c := strings.TrimSpace(string(b))
-				if !filepath.IsAbs(c) {
-					c = filepath.Join(gitDir, c)
-				}
-				gitDir = c
-			}
-			return filepath.Join(gitDir, "annex", "objects")
+		if g := GitDir(d); g != "" {
+			return filepath.Join(g, "annex", "objects")
 		}
 		if filepath.Dir(d) == d {
 			return ""
 		}
 	}
+}
+
+// GitDir returns the git directory of the work tree whose top is d: its
+// .git folder, or the folder a .git file names (submodules, worktrees), or
+// for a worktree the common directory it shares with its main work tree,
+// where git-annex keeps its objects. It returns "" when d holds no .git.
+func GitDir(d string) string {
+	gitDir := filepath.Join(d, ".git")
+	fi, err := os.Lstat(gitDir)
+	if err != nil {
+		return ""
+	}
+	if fi.Mode().IsRegular() {
+		b, err := os.ReadFile(gitDir)
+		rest, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
+		if err != nil || !ok {
+			return ""
+		}
+		if !filepath.IsAbs(rest) {
+			rest = filepath.Join(d, rest)
+		}
+		gitDir = rest
+	}
+	if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
+		c := strings.TrimSpace(string(b))
+		if !filepath.IsAbs(c) {
+			c = filepath.Join(gitDir, c)
+		}
+		gitDir = c
+	}
+	return gitDir
 }
 
 // within reports whether p is base or below it.

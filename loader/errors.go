@@ -30,6 +30,12 @@ var (
 	// [Engine.Inspect], [Engine.Tag] and [Engine.Pull] when the engine has
 	// no such image (or, for Pull, the registry has none it may fetch).
 	ErrImageNotFound = errors.New("image not found")
+
+	// ErrContentRace is wrapped by the error of [Engine.Load] when a
+	// containerd-store engine lost a blob of the image while loading it:
+	// another client removed an image sharing a layer at that moment, and
+	// the engine's garbage collection took the blob. Loading again works.
+	ErrContentRace = errors.New("the engine's content store lost a blob during the load (a race in its garbage collection)")
 )
 
 // refinedError is an error with its own text that also matches the more
@@ -97,11 +103,13 @@ var (
 		`\bname unknown`,
 		`failed to resolve reference "[^"]*": \S+: not found`, // containerd
 	}, "|"))
+
+	contentRace = regexp.MustCompile(`failed to (extract layer|unpack loaded image).*content digest sha256:[0-9a-f]+: not found`)
 )
 
 // Classify maps an engine command's stderr to ErrPermissionDenied,
-// ErrDaemonUnreachable or ErrImageNotFound, or returns nil when the text
-// matches none of them.
+// ErrDaemonUnreachable, ErrContentRace or ErrImageNotFound, or returns nil
+// when the text matches none of them.
 func Classify(stderr string) error {
 	s := strings.ToLower(stderr)
 	switch {
@@ -111,6 +119,8 @@ func Classify(stderr string) error {
 		return ErrPermissionDenied
 	case daemonUnreachable.MatchString(s):
 		return ErrDaemonUnreachable
+	case contentRace.MatchString(s):
+		return ErrContentRace
 	case imageNotFound.MatchString(s):
 		return ErrImageNotFound
 	}

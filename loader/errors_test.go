@@ -18,6 +18,9 @@ func TestClassify(t *testing.T) {
 		stderr string
 		want   error
 	}{
+		// docker load on Docker 26's containerd store, while another client
+		// removed an image sharing a layer (seen in the tests).
+		{"docker26 load content race", "failed to unpack loaded image: failed to extract layer sha256:ab2c0b2d73f34d86f85b73211e8e3640df33032133407a3bdcf1403aa8bc173e: failed to get reader from content store: content digest sha256:ab2c0b2d73f34d86f85b73211e8e3640df33032133407a3bdcf1403aa8bc173e: not found", ErrContentRace},
 		// docker save nosuchimage:1, Docker 20.10 (any client).
 		{"docker20 save missing", "Error response from daemon: reference does not exist", ErrImageNotFound},
 		// docker save sha256:000..., Docker 20.10.

@@ -34,7 +34,7 @@ apt_q() { DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get -q "$@" >
 # install_datalad installs python3-datalad from bookworm unless Debian's
 # python3 can already import datalad.
 install_datalad() {
-	if "$python" -c 'import datalad' 2>/dev/null; then
+	if "$python" -c 'import datalad' 2>/dev/null && command -v datalad >/dev/null; then
 		return 0
 	fi
 	[ -x "$python" ] || die "$python is missing (Debian 12's python3)"
@@ -42,13 +42,14 @@ install_datalad() {
 	# Refuse to go on if apt would upgrade or remove an installed package:
 	# "Inst pkg [old-version] (...)" is an upgrade, "Remv" a removal.
 	local plan
-	plan=$(apt-get install -s --no-install-recommends python3-datalad/bookworm 2>/dev/null)
+	plan=$(apt-get install -s --no-install-recommends python3-datalad/bookworm datalad/bookworm 2>/dev/null)
 	if grep -Eq '^(Inst [^ ]+ \[|Remv )' <<<"$plan"; then
 		grep -E '^(Inst [^ ]+ \[|Remv )' <<<"$plan" >&2
 		die "installing python3-datalad would change installed packages; not doing it"
 	fi
-	log "installing python3-datalad from bookworm"
-	apt_q install -y --no-install-recommends python3-datalad/bookworm
+	# datalad: the command (containers-add, containers-run, rerun, clone).
+	log "installing python3-datalad and datalad from bookworm"
+	apt_q install -y --no-install-recommends python3-datalad/bookworm datalad/bookworm
 	"$python" -c 'import datalad' || die "python3-datalad installed but $python cannot import datalad"
 }
 
@@ -120,3 +121,5 @@ if [ "${IMGSAVE_DATALAD_VERIFY:-1}" != 0 ]; then
 	(check_docker)
 fi
 echo "IMGSAVE_DATALAD_ADAPTER='$adapter'"
+# The datalad command finds the containers extension through this.
+echo "IMGSAVE_DATALAD_PYTHONPATH='$pydir'"

@@ -11,6 +11,7 @@ import (
 var selectFlags = []cli.Flag{
 	&cli.StringFlag{Name: "repo-tag", Usage: "pick the image tagged `NAME:TAG` in a directory holding several"},
 	&cli.StringFlag{Name: "config", Usage: "pick the image whose config digest starts with `PREFIX`"},
+	&cli.BoolFlag{Name: "get", Usage: "when the engine lacks the image, fetch layers that are not here with 'git annex get' instead of failing"},
 }
 
 func loadCommand(e *env) *cli.Command {
@@ -69,5 +70,6 @@ func loadOptions(c *cli.Context, e *env) (imgsave.LoadOptions, func()) {
 	return imgsave.LoadOptions{
 		Selector: imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config")},
 		Events:   ev,
+		Fetch:    c.Bool("get"),
 	}, done
 }

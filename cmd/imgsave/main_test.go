@@ -73,8 +73,11 @@ func engines(t *testing.T) []testEngine {
 		if _, err := exec.LookPath("git-annex"); err != nil {
 			t.Fatalf("IMGSAVE_E2E=1 but no git-annex on PATH (scripts/engines.sh installs it)")
 		}
-		if os.Getenv("IMGSAVE_DATALAD_ADAPTER") == "" {
-			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_DATALAD_ADAPTER is unset (scripts/datalad.sh installs the adapter and prints it)")
+		if os.Getenv("IMGSAVE_DATALAD_ADAPTER") == "" || os.Getenv("IMGSAVE_DATALAD_PYTHONPATH") == "" {
+			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_DATALAD_ADAPTER or IMGSAVE_DATALAD_PYTHONPATH is unset (scripts/datalad.sh installs the adapter and prints both)")
+		}
+		if _, err := exec.LookPath("datalad"); err != nil {
+			t.Fatalf("IMGSAVE_E2E=1 but no datalad on PATH (scripts/datalad.sh installs it)")
 		}
 	}
 	return enginesList
@@ -121,6 +124,7 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	}
 	env.Setenv("DOCKER_HOST", e.host)
 	env.Setenv("IMGSAVE_DATALAD_ADAPTER", os.Getenv("IMGSAVE_DATALAD_ADAPTER"))
+	env.Setenv("IMGSAVE_DATALAD_PYTHONPATH", os.Getenv("IMGSAVE_DATALAD_PYTHONPATH"))
 	env.Setenv("STORE", e.store)
 	if len(all) > 1 {
 		env.Setenv("OTHER_DOCKER_HOST", all[(i+1)%len(all)].host)
@@ -152,6 +156,9 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 		return i == 0, nil
 	case "adapter":
 		return os.Getenv("IMGSAVE_DATALAD_ADAPTER") != "", nil
+	case "datalad":
+		_, err := exec.LookPath("datalad")
+		return err == nil && os.Getenv("IMGSAVE_DATALAD_PYTHONPATH") != "", nil
 	case "root":
 		return os.Getuid() == 0, nil
 	}

@@ -14,7 +14,11 @@ func runCommand(e *env) *cli.Command {
 		Description: `Loads DIR's image as 'imgsave load' does, then runs it with the engine's
 'run --rm --interactive' (and --tty when stdin and stdout are terminals),
 the current directory mounted at /tmp and used as the working directory, and
-your uid:gid, so that files written there are yours. Without CMD the image's
+your uid:gid, so that files written there are yours. Inside a git-annex
+dataset, the top of the dataset (the outermost, through subdatasets) is
+mounted at /tmp instead and the working directory is the current one's place
+below it, so that annexed files (links into .git/annex) can be read;
+--cwd-only mounts the current directory alone. Without CMD the image's
 default command runs. The container's exit status is imgsave's; SIGINT and
 SIGTERM are passed on to it.
 
@@ -27,6 +31,7 @@ EXAMPLES:
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "workdir", Value: "/tmp", Usage: "where the current directory is mounted, and the working directory"},
 			&cli.BoolFlag{Name: "no-cwd-mount", Usage: "do not mount the current directory"},
+			&cli.BoolFlag{Name: "cwd-only", Usage: "mount only the current directory, not the top of its git-annex dataset (datalad-container's way)"},
 			&cli.StringSliceFlag{Name: "mount", Usage: "also mount `SRC:DST[:ro]` (repeatable)"},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `K=V` in the container (repeatable)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `UID[:GID]` (default: yours)"},
@@ -60,6 +65,7 @@ EXAMPLES:
 				LoadOptions: load,
 				Command:     cmd,
 				NoCwdMount:  c.Bool("no-cwd-mount"),
+				CwdOnly:     c.Bool("cwd-only"),
 				Mounts:      c.StringSlice("mount"),
 				Env:         c.StringSlice("env"),
 				User:        c.String("user"),
