@@ -26,6 +26,11 @@ type Engine interface {
 	// Endpoint identifies the engine and the daemon it talks to, so that
 	// loads into one daemon are serialised and loads into two are not.
 	Endpoint() string
+	// Kind is "docker" or "podman".
+	Kind() string
+	// Rootless reports whether containers run in a user namespace owned
+	// by the caller.
+	Rootless(ctx context.Context) (bool, error)
 }
 
 var _ Engine = (*loader.Engine)(nil)

@@ -149,7 +149,9 @@ func (f *fakeEngine) Pull(ctx context.Context, ref string) error { return errors
 func (f *fakeEngine) Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return errors.New("fake: no run")
 }
-func (f *fakeEngine) Endpoint() string { return fmt.Sprintf("fake %p", f) }
+func (f *fakeEngine) Endpoint() string                           { return fmt.Sprintf("fake %p", f) }
+func (f *fakeEngine) Kind() string                               { return "docker" }
+func (f *fakeEngine) Rootless(ctx context.Context) (bool, error) { return false, nil }
 
 func (f *fakeEngine) loadCount() int {
 	f.mu.Lock()

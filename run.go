@@ -37,9 +37,11 @@ type RunOptions struct {
 	Mounts []string
 	// Env sets variables in the container, each "K=V".
 	Env []string
-	// User runs the container as "UID[:GID]"; "" means the caller's uid and
-	// gid, so that the files it writes are the caller's. Root keeps the
-	// image's own user instead.
+	// User runs the container as "UID[:GID]"; "" maps the caller, so that
+	// the files the container writes are the caller's: --user UID:GID on
+	// rootful docker and podman, --userns=keep-id on rootless podman, and
+	// nothing on rootless docker, where root in the container is the caller
+	// outside. Root keeps the image's own user instead.
 	User string
 	Root bool
 	// Entrypoint replaces the image's entrypoint when set.
@@ -66,7 +68,20 @@ type RunOptions struct {
 // are relayed to it instead, and it decides (see loader.Engine.Run). A
 // malformed option is an *OptionError, reported before anything is loaded.
 func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
-	args, err := runArgs(opts)
+	m := mapUser
+	if opts.User == "" && !opts.Root {
+		rootless, err := eng.Rootless(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case rootless && eng.Kind() == "podman":
+			m = mapKeepID
+		case rootless:
+			m = mapNone
+		}
+	}
+	args, err := runArgs(opts, m)
 	if err != nil {
 		return err
 	}
@@ -158,8 +173,17 @@ func csvField(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
+// userMapping is how the caller's uid reaches the container.
+type userMapping int
+
+const (
+	mapUser   userMapping = iota // --user UID:GID (rootful engines)
+	mapKeepID                    // --userns=keep-id (rootless podman)
+	mapNone                      // nothing: root inside is the caller (rootless docker)
+)
+
 // runArgs builds `run ...` up to the image.
-func runArgs(o RunOptions) ([]string, error) {
+func runArgs(o RunOptions, m userMapping) ([]string, error) {
 	if o.User != "" && o.Root {
 		return nil, &OptionError{Option: "User", Value: o.User, Want: "no user together with Root"}
 	}
@@ -215,7 +239,9 @@ func runArgs(o RunOptions) ([]string, error) {
 	case o.Root:
 	case o.User != "":
 		a = append(a, "--user", o.User)
-	default:
+	case m == mapKeepID:
+		a = append(a, "--userns=keep-id")
+	case m == mapUser:
 		a = append(a, "--user", fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()))
 	}
 	if o.Entrypoint != nil {

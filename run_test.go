@@ -17,6 +17,7 @@ func TestRunArgs(t *testing.T) {
 		name string
 		opts RunOptions
 		want []string
+		m    userMapping
 		bad  string // the Option of the *OptionError, or ""
 		// notExist: an error for a mount source that does not exist
 		notExist bool
@@ -40,11 +41,17 @@ func TestRunArgs(t *testing.T) {
 		{name: "env without =", opts: RunOptions{Env: []string{"A"}}, bad: "Env"},
 		{name: "env without a name", opts: RunOptions{Env: []string{"=1"}}, bad: "Env"},
 		{name: "user and root", opts: RunOptions{User: "1", Root: true}, bad: "User"},
+		{name: "rootless podman", opts: RunOptions{Cwd: "/w"}, m: mapKeepID,
+			want: []string{"run", "--rm", "--interactive", "--mount", "type=bind,source=/w,target=/tmp", "--workdir", "/tmp", "--userns=keep-id"}},
+		{name: "rootless docker", opts: RunOptions{Cwd: "/w"}, m: mapNone,
+			want: []string{"run", "--rm", "--interactive", "--mount", "type=bind,source=/w,target=/tmp", "--workdir", "/tmp"}},
+		{name: "rootless podman, --user wins", opts: RunOptions{Cwd: "/w", User: "5"}, m: mapKeepID,
+			want: []string{"run", "--rm", "--interactive", "--mount", "type=bind,source=/w,target=/tmp", "--workdir", "/tmp", "--user", "5"}},
 		{name: "mount source that does not exist", opts: RunOptions{Mounts: []string{"/nonexistent/typo:/data"}}, notExist: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := runArgs(tc.opts)
+			got, err := runArgs(tc.opts, tc.m)
 			var opt *OptionError
 			switch {
 			case tc.notExist:

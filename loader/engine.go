@@ -35,12 +35,16 @@ type Engine struct {
 	// os.Environ(), so DOCKER_HOST=... here overrides the process's own. It
 	// may be nil.
 	Env []string
+	// Shim is set for a docker command that is podman-docker's script
+	// running podman; Name is then "podman".
+	Shim bool
 }
 
 // Find resolves the engine to use. An empty name means docker, falling
 // back to podman when no docker is on $PATH; a name containing a slash is a
-// path. An engine whose base name starts with "podman" is podman, any other
-// is driven as docker. Find fails with an error wrapping
+// path. An engine whose base name starts with "podman", that links to
+// podman, or that is podman-docker's docker script, is podman; any other is
+// driven as docker. Find fails with an error wrapping
 // [ErrEngineNotFound] that names what it looked for.
 func Find(name string) (*Engine, error) {
 	names := []string{name}
@@ -53,8 +57,9 @@ func Find(name string) (*Engine, error) {
 		if path, err = exec.LookPath(n); err == nil {
 			if path, err = filepath.Abs(path); err == nil {
 				e := &Engine{Path: path, Name: "docker"}
-				if strings.HasPrefix(filepath.Base(path), "podman") {
+				if isPodman(path) {
 					e.Name = "podman"
+					e.Shim = !strings.HasPrefix(filepath.Base(path), "podman")
 				}
 				return e, nil
 			}

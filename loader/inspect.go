@@ -107,8 +107,24 @@ func (e *Engine) currentContext() string {
 // path so that any daemon answers in its own API version. Its errors are
 // RunErrors for the `image inspect` command the CLI would have run.
 func (e *Engine) inspectSocket(ctx context.Context, sock, name string) (*Image, error) {
+	args := []string{filepath.Base(e.Path), "image", "inspect", name}
+	body, err := e.getSocket(ctx, sock, "/images/"+url.PathEscape(name)+"/json", args)
+	if err != nil {
+		return nil, err
+	}
+	img, err := parseInspect(body)
+	if err != nil {
+		return nil, &RunError{Args: args, Err: err}
+	}
+	return img, nil
+}
+
+// getSocket sends GET path to the daemon on sock and returns the answer's
+// body. Its errors are RunErrors for args, the command the CLI would have
+// run; a 404 is ErrImageNotFound.
+func (e *Engine) getSocket(ctx context.Context, sock, path string, args []string) ([]byte, error) {
 	fail := func(err error, msg string) error {
-		return &RunError{Args: []string{filepath.Base(e.Path), "image", "inspect", name}, Stderr: msg, Err: err}
+		return &RunError{Args: args, Stderr: msg, Err: err}
 	}
 	client := &http.Client{
 		Transport: &http.Transport{
@@ -121,7 +137,7 @@ func (e *Engine) inspectSocket(ctx context.Context, sock, name string) (*Image, 
 		// The daemon redirects "/images/../json" elsewhere; never follow.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/images/"+url.PathEscape(name)+"/json", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker"+path, nil)
 	if err != nil {
 		return nil, fail(err, "")
 	}
@@ -156,11 +172,7 @@ func (e *Engine) inspectSocket(ctx context.Context, sock, name string) (*Image, 
 		}
 		return nil, fail(err, msg.Message)
 	}
-	img, err := parseInspect(body)
-	if err != nil {
-		return nil, fail(err, "")
-	}
-	return img, nil
+	return body, nil
 }
 
 // inspectCLI runs `E image inspect --format '{{json .}}' NAME`.

@@ -48,6 +48,24 @@ if ! command -v podman >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends podman >/dev/null
 fi
 
+# Rootless podman, for a test user: newuidmap/newgidmap, its network and
+# storage helpers, and the user with subordinate IDs and a runtime folder.
+rootless_pkgs=()
+for p in uidmap slirp4netns fuse-overlayfs; do dpkg -s "$p" >/dev/null 2>&1 || rootless_pkgs+=("$p"); done
+if [ ${#rootless_pkgs[@]} -gt 0 ]; then
+	log "installing ${rootless_pkgs[*]} (rootless podman)"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "${rootless_pkgs[@]}" >/dev/null
+fi
+test_user=${IMGSAVE_TEST_USER:-imgsave-test}
+if ! id -u "$test_user" >/dev/null 2>&1; then
+	log "adding the test user $test_user (rootless podman)"
+	useradd -m -s /bin/sh "$test_user"
+fi
+grep -q "^$test_user:" /etc/subuid || usermod --add-subuids 200000-265535 --add-subgids 200000-265535 "$test_user"
+test_uid=$(id -u "$test_user")
+install -d -m 700 -o "$test_user" -g "$test_user" "/run/user/$test_uid"
+
 # The trixie source: the first stanza of debian.sources with Suites: trixie,
 # pinned low so that nothing installed from bookworm changes.
 if [ ! -f /etc/apt/sources.list.d/trixie.sources ]; then
@@ -96,3 +114,4 @@ if [ "${restart_debian:-0}" = 1 ] || ! DOCKER_HOST=unix:///var/run/docker.sock d
 fi
 
 echo "IMGSAVE_ENGINES='unix:///var/run/docker.sock unix://$sock26'"
+echo "IMGSAVE_TEST_USER='$test_user'"

@@ -76,6 +76,9 @@ func engines(t *testing.T) []testEngine {
 		if os.Getenv("IMGSAVE_DATALAD_ADAPTER") == "" || os.Getenv("IMGSAVE_DATALAD_PYTHONPATH") == "" {
 			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_DATALAD_ADAPTER or IMGSAVE_DATALAD_PYTHONPATH is unset (scripts/datalad.sh installs the adapter and prints both)")
 		}
+		if os.Getenv("IMGSAVE_TEST_USER") == "" {
+			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_TEST_USER is unset (scripts/engines.sh adds the user and prints it)")
+		}
 		if _, err := exec.LookPath("datalad"); err != nil {
 			t.Fatalf("IMGSAVE_E2E=1 but no datalad on PATH (scripts/datalad.sh installs it)")
 		}
@@ -125,6 +128,15 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	env.Setenv("DOCKER_HOST", e.host)
 	env.Setenv("IMGSAVE_DATALAD_ADAPTER", os.Getenv("IMGSAVE_DATALAD_ADAPTER"))
 	env.Setenv("IMGSAVE_DATALAD_PYTHONPATH", os.Getenv("IMGSAVE_DATALAD_PYTHONPATH"))
+	env.Setenv("IMGSAVE_TEST_USER", os.Getenv("IMGSAVE_TEST_USER"))
+	// Debian 12's rootful podman cannot set its default rlimits in this
+	// sandbox; a containers.conf the harness owns (never the user's or
+	// the system's) gives it ones it may.
+	conf := filepath.Join(env.WorkDir, ".containers.conf")
+	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"), 0o644); err != nil {
+		return err
+	}
+	env.Setenv("CONTAINERS_CONF", conf)
 	env.Setenv("STORE", e.store)
 	if len(all) > 1 {
 		env.Setenv("OTHER_DOCKER_HOST", all[(i+1)%len(all)].host)
@@ -156,6 +168,8 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 		return i == 0, nil
 	case "adapter":
 		return os.Getenv("IMGSAVE_DATALAD_ADAPTER") != "", nil
+	case "testuser":
+		return os.Getenv("IMGSAVE_TEST_USER") != "" && os.Getuid() == 0, nil
 	case "datalad":
 		_, err := exec.LookPath("datalad")
 		return err == nil && os.Getenv("IMGSAVE_DATALAD_PYTHONPATH") != "", nil

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/imgsave/imgsave"
+)
+
+func engineCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "engine",
+		Usage: "say which container engine imgsave uses and how, and what stands in the way",
+		Description: `Finds the engine as every command does (--engine, IMGSAVE_ENGINE, else
+docker, else podman; podman-docker's docker counts as podman) and prints its
+version, image store (classic, containerd, containers-storage), whether it is
+rootless, how imgsave asks it about images (its socket or its CLI), and how
+run maps your uid into containers. Each problem comes with what to do.
+Exits 1 when there is one.
+
+EXAMPLES:
+   imgsave engine
+   imgsave engine --engine podman --json`,
+		Flags: []cli.Flag{jsonFlag},
+		Action: func(c *cli.Context) error {
+			if _, err := args(c); err != nil {
+				return err
+			}
+			r, err := imgsave.Doctor(c.Context, global(c, "engine"))
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				if err := printJSON(e.stdout, r); err != nil {
+					return err
+				}
+			} else {
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				if r.Path != "" {
+					name := r.Name
+					if r.Shim {
+						name += " (podman-docker's docker)"
+					}
+					fmt.Fprintf(tw, "engine\t%s\n", name)
+					fmt.Fprintf(tw, "path\t%s\n", r.Path)
+				}
+				if r.Version != "" {
+					fmt.Fprintf(tw, "version\t%s\n", printable(r.Version))
+					fmt.Fprintf(tw, "store\t%s\n", r.Store)
+					fmt.Fprintf(tw, "rootless\t%v\n", r.Rootless)
+					fmt.Fprintf(tw, "asked via\t%s\n", r.Via)
+					fmt.Fprintf(tw, "run maps you as\t%s\n", r.UserMapping)
+				}
+				for _, p := range r.Problems {
+					fmt.Fprintf(tw, "problem\t%s\n", printable(oneLine(p)))
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+			}
+			if len(r.Problems) > 0 {
+				return errors.New("the engine is not usable as it is")
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,136 @@
+package loader
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The image stores [Info] tells apart.
+const (
+	StoreClassic    = "classic"            // docker's graph drivers: ID = config digest
+	StoreContainerd = "containerd"         // docker's containerd image store: ID = manifest digest
+	StoreContainers = "containers-storage" // podman: ID = config digest
+)
+
+// Info describes the engine as imgsave uses it.
+type Info struct {
+	Name     string `json:"name"` // docker or podman
+	Path     string `json:"path"`
+	Shim     bool   `json:"podman_docker_shim"` // a docker command that runs podman
+	Version  string `json:"version"`            // the daemon's or podman's
+	Store    string `json:"store"`
+	Rootless bool   `json:"rootless"`
+	// Via is how imgsave asks the engine about images: the daemon's unix
+	// socket, or its CLI.
+	Via string `json:"via"`
+}
+
+// Info asks the engine what it is: docker over its socket (GET /info) when
+// imgsave talks to the socket, else `E info`. A daemon that does not answer
+// gives an error wrapping ErrDaemonUnreachable or ErrPermissionDenied.
+func (e *Engine) Info(ctx context.Context) (*Info, error) {
+	in := &Info{Name: e.Name, Path: e.Path, Shim: e.Shim, Via: "CLI"}
+	if sock, ok := e.dockerSocket(); ok {
+		in.Via = "unix://" + sock
+		body, err := e.getSocket(ctx, sock, "/info", []string{filepath.Base(e.Path), "info"})
+		if err != nil {
+			return in, err
+		}
+		return in, parseDockerInfo(body, in)
+	}
+	p := e.command(ctx, "info", "--format", "{{json .}}")
+	out := &tailBuffer{max: outputMax}
+	p.cmd.Stdout = out
+	if err := p.err(p.cmd.Run()); err != nil {
+		return in, err
+	}
+	if e.Name == "podman" {
+		return in, parsePodmanInfo(out.buf, in)
+	}
+	return in, parseDockerInfo(out.buf, in)
+}
+
+// parseDockerInfo reads docker's `info` (the API's /info): the version,
+// the containerd snapshotter in the driver status, and "name=rootless"
+// among the security options.
+func parseDockerInfo(b []byte, in *Info) error {
+	var d struct {
+		ServerVersion   string
+		Driver          string
+		DriverStatus    [][2]string
+		SecurityOptions []string
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return fmt.Errorf("docker info: %w", err)
+	}
+	in.Version, in.Store = d.ServerVersion, StoreClassic
+	for _, kv := range d.DriverStatus {
+		if strings.HasPrefix(kv[1], "io.containerd.snapshotter") {
+			in.Store = StoreContainerd
+		}
+	}
+	for _, o := range d.SecurityOptions {
+		if o == "name=rootless" {
+			in.Rootless = true
+		}
+	}
+	return nil
+}
+
+// parsePodmanInfo reads `podman info --format json`.
+func parsePodmanInfo(b []byte, in *Info) error {
+	var p struct {
+		Host struct {
+			Security struct{ Rootless bool }
+		}
+		Version struct{ Version string }
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("podman info: %w", err)
+	}
+	in.Version, in.Store, in.Rootless = p.Version.Version, StoreContainers, p.Host.Security.Rootless
+	return nil
+}
+
+// isPodman reports whether the engine binary at path is podman: named so,
+// a link to podman, or podman-docker's `docker`, a small script that runs
+// podman.
+func isPodman(path string) bool {
+	if strings.HasPrefix(filepath.Base(path), "podman") {
+		return true
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil && strings.HasPrefix(filepath.Base(real), "podman") {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head, _ := io.ReadAll(io.LimitReader(f, 4096))
+	return bytes.HasPrefix(head, []byte("#!")) && bytes.Contains(head, []byte("podman"))
+}
+
+// Kind is "docker" or "podman": how the engine is driven.
+func (e *Engine) Kind() string { return e.Name }
+
+// Rootless reports whether containers run in a user namespace owned by
+// the caller, which decides how imgsave maps the caller's uid: podman
+// talking to no remote service is rootless exactly when not run as root;
+// docker is asked (one request on its socket, or `docker info`).
+func (e *Engine) Rootless(ctx context.Context) (bool, error) {
+	if e.Name == "podman" && e.getenv("CONTAINER_HOST") == "" && e.getenv("CONTAINER_CONNECTION") == "" {
+		return os.Geteuid() != 0, nil
+	}
+	in, err := e.Info(ctx)
+	if err != nil {
+		return false, err
+	}
+	return in.Rootless, nil
+}

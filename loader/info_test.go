@@ -1,0 +1,87 @@
+package loader
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestParseInfo reads recorded `info` output: docker's from Debian's
+// Docker 20.10 and trixie's Docker 26 (containerd store), rootless
+// docker's security options as the daemon reports them, and podman 4.3's
+// `info --format json`, rootful and rootless (trimmed to the fields read).
+func TestParseInfo(t *testing.T) {
+	tests := []struct {
+		name, out     string
+		podman        bool
+		version       string
+		store         string
+		rootless, bad bool
+	}{
+		{name: "docker 20.10 classic", out: `{"ServerVersion":"20.10.24+dfsg1","Driver":"overlay2","DriverStatus":[["Backing Filesystem","extfs"],["Supports d_type","true"],["Native Overlay Diff","true"],["userxattr","false"]],"SecurityOptions":["name=seccomp,profile=default"]}`,
+			version: "20.10.24+dfsg1", store: StoreClassic},
+		{name: "docker 26 containerd store", out: `{"ServerVersion":"26.1.5+dfsg1","Driver":"overlayfs","DriverStatus":[["driver-type","io.containerd.snapshotter.v1"]],"SecurityOptions":["name=seccomp,profile=builtin","name=cgroupns"]}`,
+			version: "26.1.5+dfsg1", store: StoreContainerd},
+		{name: "rootless docker", out: `{"ServerVersion":"28.2.2","Driver":"overlay2","DriverStatus":[],"SecurityOptions":["name=seccomp,profile=builtin","name=rootless","name=cgroupns"]}`,
+			version: "28.2.2", store: StoreClassic, rootless: true},
+		{name: "podman rootful", podman: true, out: `{"host":{"security":{"rootless":false}},"store":{"graphDriverName":"overlay"},"version":{"Version":"4.3.1"}}`,
+			version: "4.3.1", store: StoreContainers},
+		{name: "podman rootless", podman: true, out: `{"host":{"security":{"rootless":true}},"store":{"graphDriverName":"overlay"},"version":{"Version":"4.3.1"}}`,
+			version: "4.3.1", store: StoreContainers, rootless: true},
+		{name: "not JSON", out: "Error: cannot connect", bad: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var in Info
+			var err error
+			if tc.podman {
+				err = parsePodmanInfo([]byte(tc.out), &in)
+			} else {
+				err = parseDockerInfo([]byte(tc.out), &in)
+			}
+			if (err != nil) != tc.bad {
+				t.Fatalf("parse(%s) = %v, want error %v", tc.name, err, tc.bad)
+			}
+			if !tc.bad && (in.Version != tc.version || in.Store != tc.store || in.Rootless != tc.rootless) {
+				t.Errorf("parse(%s) = %+v, want version %s, store %s, rootless %v", tc.name, in, tc.version, tc.store, tc.rootless)
+			}
+		})
+	}
+}
+
+// TestFindPodman tells podman from docker by what the binary is: the
+// podman-docker shim (Debian's /usr/bin/docker script), a link to podman,
+// and a plain docker.
+func TestFindPodman(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("podman", "#!/bin/sh\necho podman\n")
+	write("docker-shim", "#!/bin/sh\n[ -e /etc/containers/nodocker ] || \\\necho \"Emulate Docker CLI using podman. Create /etc/containers/nodocker to quiet msg.\" >&2\nexec /usr/bin/podman \"$@\"\n")
+	write("docker-real", "\x7fELF\x02\x01\x01 a docker binary")
+	if err := os.Symlink("podman", filepath.Join(dir, "docker-link")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		wantName string
+		wantShim bool
+	}{
+		{"podman", "podman", false},
+		{"docker-shim", "podman", true},
+		{"docker-link", "podman", true},
+		{"docker-real", "docker", false},
+	}
+	for _, tc := range tests {
+		e, err := Find(filepath.Join(dir, tc.name))
+		if err != nil {
+			t.Fatalf("Find(%s) = %v", tc.name, err)
+		}
+		if e.Name != tc.wantName || e.Shim != tc.wantShim {
+			t.Errorf("Find(%s) = %s, shim %v, want %s, shim %v", tc.name, e.Name, e.Shim, tc.wantName, tc.wantShim)
+		}
+	}
+}
