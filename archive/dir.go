@@ -411,13 +411,26 @@ func (d *Dir) presentSize(rel string) (int64, error) {
 	return fi.Size(), nil
 }
 
+// sameTag reports whether the directory's tag t is the one asked for: the
+// same reference once normalized ("busybox" is "busybox:latest" is
+// "docker.io/library/busybox:latest"), or, as podman names local images,
+// t is "localhost/" followed by it.
+func sameTag(t, asked string) bool {
+	if t == asked || t == "localhost/"+asked {
+		return true
+	}
+	a, err1 := manifest.ParseReference(asked)
+	b, err2 := manifest.ParseReference(t)
+	return err1 == nil && err2 == nil && a.String() == b.String()
+}
+
 // Select picks one image: by repo tag, or by config digest prefix (with
 // or without "sha256:"). With neither, the directory must hold exactly one.
 func (d *Dir) Select(repoTag, configPrefix string) (*DirImage, error) {
 	var match []*DirImage
 	for _, im := range d.Images {
 		switch {
-		case repoTag != "" && !slices.Contains(im.RepoTags, repoTag):
+		case repoTag != "" && !slices.ContainsFunc(im.RepoTags, func(t string) bool { return sameTag(t, repoTag) }):
 		case configPrefix != "" && !strings.HasPrefix(im.ID.Encoded(), strings.TrimPrefix(configPrefix, "sha256:")):
 		default:
 			match = append(match, im)

@@ -42,8 +42,8 @@ func ownedCanonical(rel string, d fs.DirEntry) bool {
 }
 
 // ownedRaw also accepts what a raw extraction of a legacy or Docker 25+
-// save holds (what migrate rewrites): repositories, <id>.json configs and
-// <id>/{layer.tar,json,VERSION} layer folders.
+// save holds (what migrate rewrites): repositories, <id>.json configs,
+// <id>/{layer.tar,json,VERSION} layer folders and podman's <id>.tar layers.
 func ownedRaw(rel string, d fs.DirEntry) bool {
 	if ownedCanonical(rel, d) || rel == "repositories" && !d.IsDir() {
 		return true
@@ -54,7 +54,10 @@ func ownedRaw(rel string, d fs.DirEntry) bool {
 	case dir == "" && d.IsDir():
 		return isHex(base)
 	case dir == "":
-		return strings.HasSuffix(base, ".json") && isHex(strings.TrimSuffix(base, ".json"))
+		// <config>.json; podman's docker-archive also keeps <layer>.tar
+		// at the top.
+		return strings.HasSuffix(base, ".json") && isHex(strings.TrimSuffix(base, ".json")) ||
+			strings.HasSuffix(base, ".tar") && isHex(strings.TrimSuffix(base, ".tar"))
 	case strings.Count(rel, "/") == 1 && isHex(strings.TrimSuffix(dir, "/")) && !d.IsDir():
 		return base == "layer.tar" || base == "json" || base == "VERSION"
 	}

@@ -24,7 +24,12 @@ func (e *Engine) Save(ctx context.Context, refs ...string) (io.ReadCloser, error
 		return nil, errors.New("save: no image given")
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := e.command(ctx, append([]string{"save"}, operands(refs...)...)...)
+	args := []string{"save"}
+	if e.Name == "podman" && len(refs) > 1 {
+		// Without it podman writes the first image alone.
+		args = append(args, "--multi-image-archive")
+	}
+	p := e.command(ctx, append(args, operands(refs...)...)...)
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
 		cancel()

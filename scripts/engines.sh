@@ -113,5 +113,5 @@ if [ "${restart_debian:-0}" = 1 ] || ! DOCKER_HOST=unix:///var/run/docker.sock d
 	wait_sock /var/run/docker.sock "" /var/log/imgsave-dockerd.log
 fi
 
-echo "IMGSAVE_ENGINES='unix:///var/run/docker.sock unix://$sock26'"
+echo "IMGSAVE_ENGINES='unix:///var/run/docker.sock unix://$sock26 podman'"
 echo "IMGSAVE_TEST_USER='$test_user'"

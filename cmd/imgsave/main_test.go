@@ -47,6 +47,18 @@ func engines(t *testing.T) []testEngine {
 			hosts = []string{"unix:///var/run/docker.sock"}
 		}
 		for _, h := range hosts {
+			if h == "podman" {
+				// Rootful podman, driven through a podman-docker-like
+				// `docker` script that the setup puts first on PATH, so
+				// that the scripts' docker commands reach podman too.
+				out, err := exec.Command("podman", "version", "--format", "{{.Client.Version}}").CombinedOutput()
+				if err != nil {
+					enginesErr = fmt.Errorf("engine podman: %v: %s", err, bytes.TrimSpace(out))
+					continue
+				}
+				enginesList = append(enginesList, testEngine{host: h, name: "podman-" + strings.TrimSpace(string(out)), store: "containers-storage"})
+				continue
+			}
 			cmd := exec.Command("docker", "version", "--format", "{{.Server.Version}}|{{.Server.Os}}")
 			cmd.Env = append(os.Environ(), "DOCKER_HOST="+h)
 			out, err := cmd.CombinedOutput()
@@ -125,7 +137,25 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	if e.host == "" {
 		return nil
 	}
-	env.Setenv("DOCKER_HOST", e.host)
+	if e.host == "podman" {
+		shim := filepath.Join(env.WorkDir, ".engine-bin")
+		if err := os.MkdirAll(shim, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(shim, "docker"), []byte("#!/bin/sh\n# podman-docker's way: docker is podman\nexec podman \"$@\"\n"), 0o755); err != nil {
+			return err
+		}
+		env.Setenv("PATH", shim+string(os.PathListSeparator)+env.Getenv("PATH"))
+		env.Setenv("MKIMAGE_ENGINE", "podman")
+		// The scripts' recording wrappers are named docker and run the
+		// shim; imgsave would take one for docker and ask docker's
+		// default socket. A DOCKER_HOST that is not a unix socket makes
+		// it ask through the CLI (the wrapper, then podman), which podman
+		// ignores.
+		env.Setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+	} else {
+		env.Setenv("DOCKER_HOST", e.host)
+	}
 	env.Setenv("IMGSAVE_DATALAD_ADAPTER", os.Getenv("IMGSAVE_DATALAD_ADAPTER"))
 	env.Setenv("IMGSAVE_DATALAD_PYTHONPATH", os.Getenv("IMGSAVE_DATALAD_PYTHONPATH"))
 	env.Setenv("IMGSAVE_TEST_USER", os.Getenv("IMGSAVE_TEST_USER"))
@@ -138,21 +168,34 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	}
 	env.Setenv("CONTAINERS_CONF", conf)
 	env.Setenv("STORE", e.store)
-	if len(all) > 1 {
-		env.Setenv("OTHER_DOCKER_HOST", all[(i+1)%len(all)].host)
-	}
 	repo := "imgsave-e2e/" + strings.ToLower(strings.ReplaceAll(filepath.Base(env.WorkDir), "script-", ""))
 	env.Setenv("T", repo)
 	env.Defer(func() { removeImages(repo, e.host) })
-	if len(all) > 1 {
-		env.Defer(func() { removeImages(repo, all[(i+1)%len(all)].host) })
+	if other := otherDocker(all, i); other != "" {
+		env.Setenv("OTHER_DOCKER_HOST", other)
+		env.Defer(func() { removeImages(repo, other) })
 	}
 	return nil
 }
 
+// otherDocker is the next docker daemon after engine i, for the
+// cross-engine scripts, or "" when there is none.
+func otherDocker(all []testEngine, i int) string {
+	for k := 1; k < len(all); k++ {
+		if o := all[(i+k)%len(all)]; o.host != "podman" {
+			return o.host
+		}
+	}
+	return ""
+}
+
 func removeImages(repo, host string) {
-	cmd := exec.Command("sh", "-c", `docker image ls --format '{{.Repository}}:{{.Tag}}' | grep "^$0:" | xargs -r docker rmi -f >/dev/null`, repo)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host)
+	engine, env := "docker", "DOCKER_HOST="+host
+	if host == "podman" {
+		engine, env = "podman", "IMGSAVE_NOTHING=1"
+	}
+	cmd := exec.Command("sh", "-c", `$1 image ls --format '{{.Repository}}:{{.Tag}}' | sed 's|^localhost/||' | grep "^$0:" | xargs -r $1 rmi -f >/dev/null`, repo, engine)
+	cmd.Env = append(os.Environ(), env)
 	cmd.Run()
 }
 
@@ -163,7 +206,9 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 	case "classic", "containerd":
 		return e.store == cond, nil
 	case "other":
-		return len(all) > 1, nil
+		return otherDocker(all, i) != "", nil
+	case "podman":
+		return e.host == "podman", nil
 	case "first":
 		return i == 0, nil
 	case "adapter":
