@@ -717,3 +717,24 @@ func TestOpenAnnexFetchedLater(t *testing.T) {
 		t.Errorf("CheckPresent after the fetch = %v, want nil", err)
 	}
 }
+
+func TestSameTag(t *testing.T) {
+	tests := []struct {
+		tag, asked string
+		want       bool
+	}{
+		{"busybox:latest", "busybox:latest", true},
+		{"busybox:latest", "busybox", true},
+		{"busybox:latest", "docker.io/library/busybox:latest", true},
+		{"localhost/tool:1", "tool:1", true},
+		{"localhost/tool:1", "localhost/tool:1", true},
+		{"tool:1", "tool:2", false},
+		{"localhost/tool:1", "other/tool:1", false},
+		{"registry.example:5000/tool:1", "tool:1", false},
+	}
+	for _, tc := range tests {
+		if got := sameTag(tc.tag, tc.asked); got != tc.want {
+			t.Errorf("sameTag(%q, %q) = %v, want %v", tc.tag, tc.asked, got, tc.want)
+		}
+	}
+}
