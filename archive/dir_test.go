@@ -730,7 +730,7 @@ func TestSameTag(t *testing.T) {
 		{"localhost/tool:1", "localhost/tool:1", true},
 		{"tool:1", "tool:2", false},
 		{"localhost/tool:1", "other/tool:1", false},
-		{"registry.example:5000/tool:1", "tool:1", false},
+		{"127.0.0.1:5000/tool:1", "tool:1", false},
 	}
 	for _, tc := range tests {
 		if got := sameTag(tc.tag, tc.asked); got != tc.want {
