@@ -36,7 +36,9 @@ type Info struct {
 // gives an error wrapping ErrDaemonUnreachable or ErrPermissionDenied.
 func (e *Engine) Info(ctx context.Context) (*Info, error) {
 	in := &Info{Name: e.Name, Path: e.Path, Shim: e.Shim, Via: "CLI"}
-	if sock, ok := e.dockerSocket(); ok {
+	if sock, ok := e.apiSocket(); ok && e.Name == "podman" {
+		in.Via = "unix://" + sock // for images; its info comes from the CLI
+	} else if ok {
 		in.Via = "unix://" + sock
 		body, err := e.getSocket(ctx, sock, "/info", []string{filepath.Base(e.Path), "info"})
 		if err != nil {

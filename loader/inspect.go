@@ -42,29 +42,61 @@ type Image struct {
 // image gives an error wrapping [ErrImageNotFound]; every failure is a
 // *RunError naming `E image inspect NAME`.
 //
-// Inspect runs before every container, so when it can it asks docker's
-// daemon directly: one GET /images/{name}/json over the unix socket in
-// DOCKER_HOST (or the default one), about a millisecond where spawning the
-// CLI costs over ten. It runs `E image inspect` instead for podman, for
-// other DOCKER_HOST schemes, for a docker context other than the default,
-// and when the default socket does not exist (podman-docker's docker
-// command has none).
+// Inspect runs before every container, so when it can it asks the engine's
+// API directly: one GET /images/{name}/json over the unix socket, about a
+// millisecond where spawning the CLI costs over ten (podman's, over a
+// hundred). That is docker's socket in DOCKER_HOST (or the default one),
+// or podman's Docker-compatible service socket when it runs (CONTAINER_HOST,
+// else /run/podman/podman.sock for root and
+// $XDG_RUNTIME_DIR/podman/podman.sock for others). It runs `E image
+// inspect` instead for other DOCKER_HOST schemes, for a docker context
+// other than the default, when no socket exists, and when podman's socket
+// does not answer.
 func (e *Engine) Inspect(ctx context.Context, name string) (*Image, error) {
-	if sock, ok := e.dockerSocket(); ok {
-		return e.inspectSocket(ctx, sock, name)
+	if sock, ok := e.apiSocket(); ok {
+		img, err := e.inspectSocket(ctx, sock, name)
+		if e.Name == "podman" && errors.Is(err, ErrDaemonUnreachable) {
+			return e.inspectCLI(ctx, name) // a stale socket: podman needs no service
+		}
+		return img, err
 	}
 	return e.inspectCLI(ctx, name)
 }
 
 const defaultSocket = "/var/run/docker.sock"
 
-// dockerSocket returns the unix socket the docker CLI would use, or false
-// if the CLI may talk to something else. It follows the precedence of the
-// CLI's resolveContextName: DOCKER_HOST, then DOCKER_CONTEXT, then the
-// current context in its config file.
-func (e *Engine) dockerSocket() (string, bool) {
-	if e.Name == "podman" {
+// podmanSocket returns the socket of podman's API service when it serves
+// the same store the CLI uses: CONTAINER_HOST's unix socket, or the
+// default one for this user when it exists. A named connection
+// (CONTAINER_CONNECTION) or another scheme goes through the CLI.
+func (e *Engine) podmanSocket() (string, bool) {
+	if host := e.getenv("CONTAINER_HOST"); host != "" {
+		return strings.CutPrefix(host, "unix://")
+	}
+	if e.getenv("CONTAINER_CONNECTION") != "" {
 		return "", false
+	}
+	sock := "/run/podman/podman.sock"
+	if os.Geteuid() != 0 {
+		dir := e.getenv("XDG_RUNTIME_DIR")
+		if dir == "" {
+			return "", false
+		}
+		sock = filepath.Join(dir, "podman", "podman.sock")
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return "", false
+	}
+	return sock, true
+}
+
+// apiSocket returns the unix socket of the engine's API, or false if the
+// CLI may talk to something else. For docker it follows the precedence of
+// the CLI's resolveContextName: DOCKER_HOST, then DOCKER_CONTEXT, then the
+// current context in its config file.
+func (e *Engine) apiSocket() (string, bool) {
+	if e.Name == "podman" {
+		return e.podmanSocket()
 	}
 	if host := e.getenv("DOCKER_HOST"); host != "" {
 		return strings.CutPrefix(host, "unix://")
