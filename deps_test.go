@@ -13,11 +13,12 @@ import (
 func TestImportRules(t *testing.T) {
 	const mod = "github.com/imgsave/imgsave"
 	allowed := map[string][]string{
-		mod + "/manifest":    {},
-		mod + "/loader":      {},
-		mod + "/archive":     {mod + "/manifest"},
-		mod:                  {mod + "/archive", mod + "/loader", mod + "/manifest"},
-		mod + "/cmd/imgsave": {mod, mod + "/archive", mod + "/loader", mod + "/manifest"},
+		mod + "/manifest":        {},
+		mod + "/loader":          {},
+		mod + "/loader/registry": {},
+		mod + "/archive":         {mod + "/manifest"},
+		mod:                      {mod + "/archive", mod + "/loader", mod + "/loader/registry", mod + "/manifest"},
+		mod + "/cmd/imgsave":     {mod, mod + "/archive", mod + "/loader", mod + "/manifest"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").CombinedOutput()
 	if err != nil {

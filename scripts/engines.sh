@@ -33,6 +33,7 @@ need_pkgs=()
 command -v /usr/sbin/dockerd >/dev/null || need_pkgs+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static) # a static shell for test images
 command -v git >/dev/null || need_pkgs+=(git)
+command -v curl >/dev/null || need_pkgs+=(curl) # the registry check
 command -v git-annex >/dev/null || need_pkgs+=(git-annex) # the dataset round trips
 command -v setpriv >/dev/null || need_pkgs+=(util-linux)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -65,6 +66,37 @@ fi
 grep -q "^$test_user:" /etc/subuid || usermod --add-subuids 200000-265535 --add-subgids 200000-265535 "$test_user"
 test_uid=$(id -u "$test_user")
 install -d -m 700 -o "$test_user" -g "$test_user" "/run/user/$test_uid"
+
+# A registry on loopback for pull (Debian's docker-registry, distribution
+# 2.8), with its storage under $root; started here, not as a service.
+registry_port=${IMGSAVE_REGISTRY_PORT:-5000}
+command -v docker-registry >/dev/null || {
+	log "installing docker-registry"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
+}
+if ! curl -fsS "http://127.0.0.1:$registry_port/v2/" >/dev/null 2>&1; then
+	log "starting the registry on 127.0.0.1:$registry_port"
+	mkdir -p "$root/registry"
+	cat >"$root/registry.yml" <<-EOF
+		version: 0.1
+		log:
+		  level: warn
+		storage:
+		  filesystem:
+		    rootdirectory: $root/registry
+		  delete:
+		    enabled: true
+		http:
+		  addr: 127.0.0.1:$registry_port
+	EOF
+	nohup docker-registry serve "$root/registry.yml" >"$root/registry.log" 2>&1 &
+	for _ in $(seq 1 100); do
+		curl -fsS "http://127.0.0.1:$registry_port/v2/" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	curl -fsS "http://127.0.0.1:$registry_port/v2/" >/dev/null || { log "the registry did not come up:"; tail -n 20 "$root/registry.log" >&2; exit 1; }
+fi
 
 # The trixie source: the first stanza of debian.sources with Suites: trixie,
 # pinned low so that nothing installed from bookworm changes.
@@ -115,3 +147,4 @@ fi
 
 echo "IMGSAVE_ENGINES='unix:///var/run/docker.sock unix://$sock26 podman'"
 echo "IMGSAVE_TEST_USER='$test_user'"
+echo "IMGSAVE_REGISTRY='127.0.0.1:$registry_port'"

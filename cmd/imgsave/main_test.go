@@ -88,6 +88,9 @@ func engines(t *testing.T) []testEngine {
 		if os.Getenv("IMGSAVE_DATALAD_ADAPTER") == "" || os.Getenv("IMGSAVE_DATALAD_PYTHONPATH") == "" {
 			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_DATALAD_ADAPTER or IMGSAVE_DATALAD_PYTHONPATH is unset (scripts/datalad.sh installs the adapter and prints both)")
 		}
+		if os.Getenv("IMGSAVE_REGISTRY") == "" {
+			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_REGISTRY is unset (scripts/engines.sh starts a registry and prints it)")
+		}
 		if os.Getenv("IMGSAVE_TEST_USER") == "" {
 			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_TEST_USER is unset (scripts/engines.sh adds the user and prints it)")
 		}
@@ -159,6 +162,7 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	env.Setenv("IMGSAVE_DATALAD_ADAPTER", os.Getenv("IMGSAVE_DATALAD_ADAPTER"))
 	env.Setenv("IMGSAVE_DATALAD_PYTHONPATH", os.Getenv("IMGSAVE_DATALAD_PYTHONPATH"))
 	env.Setenv("IMGSAVE_TEST_USER", os.Getenv("IMGSAVE_TEST_USER"))
+	env.Setenv("REGISTRY", os.Getenv("IMGSAVE_REGISTRY"))
 	// Debian 12's rootful podman cannot set its default rlimits in this
 	// sandbox; a containers.conf the harness owns (never the user's or
 	// the system's) gives it ones it may.
@@ -213,6 +217,8 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 		return i == 0, nil
 	case "adapter":
 		return os.Getenv("IMGSAVE_DATALAD_ADAPTER") != "", nil
+	case "registry":
+		return os.Getenv("IMGSAVE_REGISTRY") != "", nil
 	case "testuser":
 		return os.Getenv("IMGSAVE_TEST_USER") != "" && os.Getuid() == 0, nil
 	case "datalad":

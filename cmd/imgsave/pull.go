@@ -1,0 +1,43 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/imgsave/imgsave"
+)
+
+func pullCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "fetch an image from its registry into a canonical directory, without an engine",
+		ArgsUsage: "IMAGE DIR",
+		Description: `Fetches IMAGE's manifest (for --platform, when it is a multi-platform
+index), config and layers from its registry and writes DIR exactly as a
+docker pull of IMAGE followed by imgsave save would: layers decompressed,
+every digest checked, DIR complete or not there. No container engine is
+needed. Credentials come from the docker CLI's config (docker login).
+
+Prints the image's config digest on stdout.
+
+EXAMPLES:
+   imgsave pull 127.0.0.1:5000/tools/align:2.1 ./img
+   imgsave pull --platform linux/arm64 --json 127.0.0.1:5000/tools/align:2.1 ./img-arm64`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "platform", Usage: "the platform of a multi-platform image: `OS/ARCH[/VARIANT]` (default: linux and this machine's)"},
+			forceFlag, jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			a, err := args(c, "IMAGE", "DIR")
+			if err != nil {
+				return err
+			}
+			ev, done := events(c, e, "pulling "+a[0])
+			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force")})
+			done()
+			if err != nil {
+				return err
+			}
+			return report(c, e, a[1], res)
+		},
+	}
+}

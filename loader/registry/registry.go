@@ -1,0 +1,238 @@
+// Package registry fetches images from OCI registries (distribution and
+// the registries built on it) without a container engine. It owns the
+// registry side of imgsave: references, the platform of a multi-platform
+// index, credentials from the docker CLI's config, and turning what a
+// registry serves into the stream a save would give.
+//
+// It refuses nothing itself: [Pull] hands on the blobs as the registry
+// serves them, in an OCI image-layout tarball, and the reader of that
+// stream (archive.Extract) checks every digest. It imports nothing of
+// imgsave's.
+package registry
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcr "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// ErrPlatform is wrapped by the error of [Pull] when an image index holds
+// no manifest for the platform asked for; the error lists those it holds.
+var ErrPlatform = errors.New("no image for the platform")
+
+// Options tune [Pull].
+type Options struct {
+	// Platform is "os/arch" or "os/arch/variant"; "" means linux and the
+	// architecture this program runs on.
+	Platform string
+}
+
+// Pull fetches ref's image (for the platform, when ref names an index)
+// and returns it as an OCI image-layout tarball, streamed as it is fetched:
+// every blob as the registry serves it (layers compressed), the manifest,
+// index.json naming the image by ref, and oci-layout. Nothing is held in
+// memory but the manifest and config. The last Read reports a failed fetch.
+// Close stops the fetch and waits for it.
+func Pull(ctx context.Context, ref string, opts Options) (io.ReadCloser, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("image %q: %w", ref, err)
+	}
+	want, err := platform(opts.Platform)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave")}
+	desc, err := remote.Get(r, ropts...)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	img, err := pick(desc, want, opts.Platform != "", ref)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pw.CloseWithError(write(pw, img, ref))
+	}()
+	return &pullReader{PipeReader: pr, cancel: cancel, done: done}, nil
+}
+
+type pullReader struct {
+	*io.PipeReader
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (p *pullReader) Close() error {
+	p.cancel()
+	p.PipeReader.CloseWithError(errors.New("pull stopped"))
+	<-p.done
+	return nil
+}
+
+// platform parses "os/arch[/variant]".
+func platform(s string) (ggcr.Platform, error) {
+	if s == "" {
+		return ggcr.Platform{OS: "linux", Architecture: runtime.GOARCH}, nil
+	}
+	p, err := ggcr.ParsePlatform(s)
+	if err != nil || p.OS == "" || p.Architecture == "" {
+		return ggcr.Platform{}, fmt.Errorf("platform %q: want OS/ARCH[/VARIANT]", s)
+	}
+	return *p, nil
+}
+
+// pick resolves an index to the image for the platform. A single image
+// is checked against the platform only when one was asked for.
+func pick(desc *remote.Descriptor, want ggcr.Platform, asked bool, ref string) (ggcr.Image, error) {
+	if !desc.MediaType.IsIndex() {
+		img, err := desc.Image()
+		if err != nil || !asked {
+			return img, err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("pull %s: %w", ref, err)
+		}
+		got := ggcr.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+		if got.OS != want.OS || got.Architecture != want.Architecture || (want.Variant != "" && got.Variant != want.Variant) {
+			return nil, fmt.Errorf("pull %s: %w %s; it is %s", ref, ErrPlatform, want.String(), got.String())
+		}
+		return img, nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	var have []string
+	for _, m := range im.Manifests {
+		p := m.Platform
+		if p == nil || p.OS == "unknown" || !m.MediaType.IsImage() {
+			continue // attestations
+		}
+		if p.OS == want.OS && p.Architecture == want.Architecture && (want.Variant == "" || p.Variant == want.Variant) {
+			return idx.Image(m.Digest)
+		}
+		have = append(have, p.String())
+	}
+	return nil, fmt.Errorf("pull %s: %w %s; it holds %s", ref, ErrPlatform, want.String(), strings.Join(have, ", "))
+}
+
+// write streams img as an OCI image-layout tarball: config, layers,
+// manifest, then index.json and oci-layout.
+func write(w io.Writer, img ggcr.Image, ref string) error {
+	tw := tar.NewWriter(w)
+	mt, err := img.MediaType()
+	if err != nil {
+		return err
+	}
+	rawManifest, err := img.RawManifest()
+	if err != nil {
+		return err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	rawConfig, err := img.RawConfigFile()
+	if err != nil {
+		return err
+	}
+	if err := file(tw, blobName(m.Config.Digest), rawConfig); err != nil {
+		return err
+	}
+	for _, l := range m.Layers {
+		layer, err := img.LayerByDigest(l.Digest)
+		if err != nil {
+			return err
+		}
+		rc, err := layer.Compressed()
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		err = stream(tw, blobName(l.Digest), l.Size, rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+	}
+	md, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	if err := file(tw, blobName(md), rawManifest); err != nil {
+		return err
+	}
+	// Named as docker names what it pulls (docker.io/library/busybox:1.36,
+	// not go-containerregistry's index.docker.io), so that the directory
+	// is the one `docker pull` then `imgsave save` gives.
+	annotations := map[string]string{}
+	if n, err := reference.ParseNormalizedNamed(ref); err == nil {
+		if t, ok := reference.TagNameOnly(n).(reference.Tagged); ok {
+			if _, digested := n.(reference.Digested); !digested {
+				annotations["io.containerd.image.name"] = t.String()
+				annotations["org.opencontainers.image.ref.name"] = t.Tag()
+			}
+		}
+	}
+	index, err := json.Marshal(ggcr.IndexManifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIImageIndex,
+		Manifests:     []ggcr.Descriptor{{MediaType: mt, Digest: md, Size: int64(len(rawManifest)), Annotations: annotations}},
+	})
+	if err != nil {
+		return err
+	}
+	if err := file(tw, "index.json", index); err != nil {
+		return err
+	}
+	if err := file(tw, "oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+func blobName(d ggcr.Hash) string { return "blobs/" + d.Algorithm + "/" + d.Hex }
+
+func file(tw *tar.Writer, name string, data []byte) error {
+	return stream(tw, name, int64(len(data)), strings.NewReader(string(data)))
+}
+
+// stream writes size bytes of r under name; a blob shorter or longer than
+// its descriptor says is an error.
+func stream(tw *tar.Writer, name string, size int64, r io.Reader) error {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Size: size, Mode: 0o644, ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	n, err := io.Copy(tw, io.LimitReader(r, size))
+	if err != nil {
+		return err
+	}
+	if n != size {
+		return fmt.Errorf("%s: %w: got %d of %d bytes", name, io.ErrUnexpectedEOF, n, size)
+	}
+	return nil
+}

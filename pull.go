@@ -1,0 +1,42 @@
+package imgsave
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/loader/registry"
+)
+
+// PullOptions tune [Pull].
+type PullOptions struct {
+	Events
+	// Platform is "os/arch[/variant]" for a multi-platform image; "" means
+	// linux on this machine's architecture.
+	Platform string
+	// Force replaces a previous save in the target, as for [Save].
+	Force bool
+}
+
+// Pull fetches ref from its registry, with no engine, and writes it to dir
+// exactly as [Save] would after the engine pulled it: the registry's blobs
+// stream through [archive.Extract], so compressed layers are decompressed,
+// every digest is checked (each blob against the manifest, each layer's
+// content against the config's diff_ids) and dir is complete or not there.
+// Credentials come from the docker CLI's config, as for `docker pull`.
+func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*archive.Result, error) {
+	// A wrong DIR fails before a long download.
+	if err := archive.CheckTarget(dir, opts.Force); err != nil {
+		return nil, err
+	}
+	rc, err := registry.Pull(ctx, ref, registry.Options{Platform: opts.Platform})
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress})
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	return res, nil
+}
