@@ -1,0 +1,187 @@
+package registry
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	ggcr "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// serve starts an in-memory registry (go-containerregistry's, speaking
+// the distribution API) and returns its host:port.
+func serve(t *testing.T) string {
+	s := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(s.Close)
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	r, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func withPlatform(t *testing.T, arch string) ggcr.Image {
+	img, err := random.Image(512, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// members reads the tarball Pull streams, checking that every blob is
+// named by the sha256 of its bytes.
+func members(t *testing.T, rc io.ReadCloser) map[string][]byte {
+	t.Helper()
+	defer rc.Close()
+	out := map[string][]byte{}
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading Pull's stream: %v", err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hexName, ok := strings.CutPrefix(hdr.Name, "blobs/sha256/"); ok {
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != hexName {
+				t.Errorf("%s holds bytes with sha256 %x", hdr.Name, sum)
+			}
+		}
+		out[hdr.Name] = b
+	}
+	return out
+}
+
+func indexOf(t *testing.T, m map[string][]byte) ggcr.IndexManifest {
+	t.Helper()
+	var idx ggcr.IndexManifest
+	if err := json.Unmarshal(m["index.json"], &idx); err != nil || len(idx.Manifests) != 1 {
+		t.Fatalf("index.json = %s (%v), want one manifest", m["index.json"], err)
+	}
+	return idx
+}
+
+func TestPullImage(t *testing.T) {
+	host := serve(t)
+	img := withPlatform(t, "amd64")
+	ref := host + "/tools/align:2.1"
+	if err := remote.Write(mustRef(t, ref), img); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := Pull(t.Context(), ref, Options{})
+	if err != nil {
+		t.Fatalf("Pull = %v", err)
+	}
+	m := members(t, rc)
+	want, _ := img.Digest()
+	idx := indexOf(t, m)
+	d := idx.Manifests[0]
+	if d.Digest != want || d.Annotations["io.containerd.image.name"] != ref || d.Annotations["org.opencontainers.image.ref.name"] != "2.1" {
+		t.Errorf("index.json names %s %v, want %s named %s", d.Digest, d.Annotations, want, ref)
+	}
+	layers, _ := img.Layers()
+	cfg, _ := img.ConfigName()
+	for _, h := range append([]ggcr.Hash{cfg, want}, digests(t, layers)...) {
+		if _, ok := m["blobs/sha256/"+h.Hex]; !ok {
+			t.Errorf("no blob %s in the stream", h)
+		}
+	}
+	if string(m["oci-layout"]) != `{"imageLayoutVersion":"1.0.0"}` {
+		t.Errorf("oci-layout = %q", m["oci-layout"])
+	}
+}
+
+func digests(t *testing.T, ls []ggcr.Layer) []ggcr.Hash {
+	var out []ggcr.Hash
+	for _, l := range ls {
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func TestPullPlatform(t *testing.T) {
+	host := serve(t)
+	amd, arm := withPlatform(t, "amd64"), withPlatform(t, "arm64")
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	ref := host + "/multi:1"
+	if err := remote.WriteIndex(mustRef(t, ref), idx); err != nil {
+		t.Fatal(err)
+	}
+	single := host + "/single:1"
+	if err := remote.Write(mustRef(t, single), amd); err != nil {
+		t.Fatal(err)
+	}
+	armDigest, _ := arm.Digest()
+	tests := []struct {
+		ref, platform string
+		want          ggcr.Hash
+		err           string
+	}{
+		{ref: ref, platform: "linux/arm64", want: armDigest},
+		{ref: ref, platform: "linux/s390x", err: "no image for the platform linux/s390x; it holds linux/amd64, linux/arm64"},
+		{ref: single, platform: "linux/arm64", err: "no image for the platform linux/arm64; it is linux/amd64"},
+		{ref: ref, platform: "arm64", err: `platform "arm64": want OS/ARCH`},
+	}
+	for _, tc := range tests {
+		rc, err := Pull(t.Context(), tc.ref, Options{Platform: tc.platform})
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("Pull(%s, %s) = %v, want an error saying %q", tc.ref, tc.platform, err, tc.err)
+			}
+			if strings.Contains(tc.err, "no image") && !errors.Is(err, ErrPlatform) {
+				t.Errorf("Pull(%s, %s) = %v, want %v", tc.ref, tc.platform, err, ErrPlatform)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Pull(%s, %s) = %v", tc.ref, tc.platform, err)
+		}
+		if got := indexOf(t, members(t, rc)).Manifests[0].Digest; got != tc.want {
+			t.Errorf("Pull(%s, %s) streamed manifest %s, want %s", tc.ref, tc.platform, got, tc.want)
+		}
+	}
+}
