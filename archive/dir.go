@@ -58,6 +58,10 @@ type DirImage struct {
 	canonical bool
 }
 
+// ConfigBytes returns the image's config exactly as stored: its digest is
+// the image ID.
+func (im *DirImage) ConfigBytes() []byte { return im.config }
+
 // DirLayer is one layer file of an image.
 type DirLayer struct {
 	Path   string        // relative to the directory

@@ -12,6 +12,7 @@ package registry
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -218,7 +219,7 @@ func write(w io.Writer, img ggcr.Image, ref string) error {
 func blobName(d ggcr.Hash) string { return "blobs/" + d.Algorithm + "/" + d.Hex }
 
 func file(tw *tar.Writer, name string, data []byte) error {
-	return stream(tw, name, int64(len(data)), strings.NewReader(string(data)))
+	return stream(tw, name, int64(len(data)), bytes.NewReader(data))
 }
 
 // stream writes size bytes of r under name; a blob shorter or longer than

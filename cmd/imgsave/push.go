@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/imgsave/imgsave"
+)
+
+func pushCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "push",
+		Usage:     "send a directory's image to a registry, without an engine",
+		ArgsUsage: "DIR IMAGE",
+		Description: `Pushes one image of DIR (--repo-tag or --config pick it in a directory of
+several) to IMAGE in its registry: the config as it is, so the image ID does
+not change, each layer compressed as --compress says and checked against its
+diff ID as it is read, and an OCI manifest. Blobs the registry already has
+are not sent again. DIR must hold uncompressed layers ('imgsave migrate'
+makes them so) and have its content present.
+
+Prints the pushed manifest's digest on stdout (--json: also each blob).
+
+EXAMPLES:
+   imgsave push ./img 127.0.0.1:5000/tools/align:2.1
+   imgsave push --compress zstd --json ./img 127.0.0.1:5000/tools/align:2.1`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "compress", Value: "gzip", Usage: "how layers travel: `gzip|zstd|none` (none keeps each blob digest equal to its diff ID)"},
+			jsonFlag,
+		}, selectFlags[:2]...),
+		Action: func(c *cli.Context) error {
+			a, err := args(c, "DIR", "IMAGE")
+			if err != nil {
+				return err
+			}
+			switch c.String("compress") {
+			case "gzip", "zstd", "none":
+			default:
+				return usagef(c, "--compress %q: want gzip, zstd or none", c.String("compress"))
+			}
+			p, err := imgsave.Push(c.Context, a[0], a[1], imgsave.PushOptions{
+				Selector: imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config")},
+				Compress: c.String("compress"),
+			})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(e.stdout, p)
+			}
+			fmt.Fprintln(e.stdout, p.Manifest)
+			return nil
+		},
+	}
+}
