@@ -16,6 +16,8 @@ type PullOptions struct {
 	Platform string
 	// Force replaces a previous save in the target, as for [Save].
 	Force bool
+	// Insecure speaks plain HTTP to a registry that is not on loopback.
+	Insecure bool
 }
 
 // Pull fetches ref from its registry, with no engine, and writes it to dir
@@ -29,7 +31,7 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*archive.Resu
 	if err := archive.CheckTarget(dir, opts.Force); err != nil {
 		return nil, err
 	}
-	rc, err := registry.Pull(ctx, ref, registry.Options{Platform: opts.Platform})
+	rc, err := registry.Pull(ctx, ref, registry.Options{Platform: opts.Platform, Insecure: opts.Insecure})
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,8 @@ type PushOptions struct {
 	// Compress is how layers travel: "gzip" (for ""), "zstd", or "none",
 	// which keeps each blob digest equal to its diff ID.
 	Compress string
+	// Insecure speaks plain HTTP to a registry that is not on loopback.
+	Insecure bool
 }
 
 // Push sends one image of the directory to ref: its config as it is (so
@@ -62,7 +64,7 @@ func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pus
 			},
 		})
 	}
-	return registry.Push(ctx, ref, img, registry.PushOptions{Compress: opts.Compress})
+	return registry.Push(ctx, ref, img, registry.PushOptions{Compress: opts.Compress, Insecure: opts.Insecure})
 }
 
 // checkedReader fails its last Read when what it read does not have the

@@ -6,6 +6,8 @@ import (
 	"github.com/imgsave/imgsave"
 )
 
+var insecureFlag = &cli.BoolFlag{Name: "insecure", Usage: "speak plain HTTP to the registry (loopback registries need no flag)"}
+
 func pullCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "pull",
@@ -24,7 +26,7 @@ EXAMPLES:
    imgsave pull --platform linux/arm64 --json 127.0.0.1:5000/tools/align:2.1 ./img-arm64`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "platform", Usage: "the platform of a multi-platform image: `OS/ARCH[/VARIANT]` (default: linux and this machine's)"},
-			forceFlag, jsonFlag,
+			forceFlag, jsonFlag, insecureFlag,
 		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "IMAGE", "DIR")
@@ -32,7 +34,7 @@ EXAMPLES:
 				return err
 			}
 			ev, done := events(c, e, "pulling "+a[0])
-			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force")})
+			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure")})
 			done()
 			if err != nil {
 				return err

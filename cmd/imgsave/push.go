@@ -27,7 +27,7 @@ EXAMPLES:
    imgsave push --compress zstd --json ./img 127.0.0.1:5000/tools/align:2.1`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "compress", Value: "gzip", Usage: "how layers travel: `gzip|zstd|none` (none keeps each blob digest equal to its diff ID)"},
-			jsonFlag,
+			jsonFlag, insecureFlag,
 		}, selectFlags[:2]...),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR", "IMAGE")
@@ -42,6 +42,7 @@ EXAMPLES:
 			p, err := imgsave.Push(c.Context, a[0], a[1], imgsave.PushOptions{
 				Selector: imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config")},
 				Compress: c.String("compress"),
+				Insecure: c.Bool("insecure"),
 			})
 			if err != nil {
 				return err

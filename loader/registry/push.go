@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/compression"
-	"github.com/google/go-containerregistry/pkg/name"
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -44,6 +43,8 @@ type Layer struct {
 type PushOptions struct {
 	// Compress is CompressGzip (for ""), CompressZstd or CompressNone.
 	Compress string
+	// Insecure is as for [Options].
+	Insecure bool
 }
 
 // Pushed is what [Push] sent.
@@ -68,9 +69,9 @@ type PushedLayer struct {
 // first, and mounts from another repository when the registry offers to).
 // Credentials come from the docker CLI's config.
 func Push(ctx context.Context, ref string, img Image, opts PushOptions) (*Pushed, error) {
-	r, err := name.ParseReference(ref)
+	r, err := parse(ref, opts.Insecure)
 	if err != nil {
-		return nil, fmt.Errorf("image %q: %w", ref, err)
+		return nil, err
 	}
 	var comp compression.Compression
 	layerType := types.OCILayer
