@@ -98,6 +98,60 @@ if ! curl -fsS "http://127.0.0.1:$registry_port/v2/" >/dev/null 2>&1; then
 	curl -fsS "http://127.0.0.1:$registry_port/v2/" >/dev/null || { log "the registry did not come up:"; tail -n 20 "$root/registry.log" >&2; exit 1; }
 fi
 
+# A second registry with TLS (a CA and certificate made here) and htpasswd
+# basic auth, on 127.0.0.1:$((registry_port + 1)). Both Docker daemons trust
+# its CA through /etc/docker/certs.d; imgsave, as a user's program, through
+# SSL_CERT_FILE in the tests.
+tls_port=$((registry_port + 1))
+tls_dir=$root/registry-tls
+command -v htpasswd >/dev/null || {
+	log "installing apache2-utils (htpasswd)"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends apache2-utils >/dev/null
+}
+if [ ! -f "$tls_dir/server.crt" ]; then
+	log "making a CA and a certificate for 127.0.0.1:$tls_port"
+	mkdir -p "$tls_dir"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=imgsave test CA" \
+		-keyout "$tls_dir/ca.key" -out "$tls_dir/ca.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+		-keyout "$tls_dir/server.key" -out "$tls_dir/server.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$tls_dir/san.ext"
+	openssl x509 -req -in "$tls_dir/server.csr" -CA "$tls_dir/ca.crt" -CAkey "$tls_dir/ca.key" -CAcreateserial \
+		-days 3650 -extfile "$tls_dir/san.ext" -out "$tls_dir/server.crt" 2>/dev/null
+	htpasswd -Bbc "$tls_dir/htpasswd" imgsave imgsave-test-password 2>/dev/null
+fi
+mkdir -p "/etc/docker/certs.d/127.0.0.1:$tls_port"
+cp "$tls_dir/ca.crt" "/etc/docker/certs.d/127.0.0.1:$tls_port/ca.crt"
+if ! curl -fsS --cacert "$tls_dir/ca.crt" -u imgsave:imgsave-test-password "https://127.0.0.1:$tls_port/v2/" >/dev/null 2>&1; then
+	log "starting the TLS registry on 127.0.0.1:$tls_port"
+	mkdir -p "$root/registry-tls-data"
+	cat >"$root/registry-tls.yml" <<-EOF
+		version: 0.1
+		log:
+		  level: warn
+		storage:
+		  filesystem:
+		    rootdirectory: $root/registry-tls-data
+		auth:
+		  htpasswd:
+		    realm: imgsave-test
+		    path: $tls_dir/htpasswd
+		http:
+		  addr: 127.0.0.1:$tls_port
+		  tls:
+		    certificate: $tls_dir/server.crt
+		    key: $tls_dir/server.key
+	EOF
+	nohup docker-registry serve "$root/registry-tls.yml" >"$root/registry-tls.log" 2>&1 &
+	for _ in $(seq 1 100); do
+		curl -fsS --cacert "$tls_dir/ca.crt" -u imgsave:imgsave-test-password "https://127.0.0.1:$tls_port/v2/" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	curl -fsS --cacert "$tls_dir/ca.crt" -u imgsave:imgsave-test-password "https://127.0.0.1:$tls_port/v2/" >/dev/null ||
+		{ log "the TLS registry did not come up:"; tail -n 20 "$root/registry-tls.log" >&2; exit 1; }
+fi
+
 # The trixie source: the first stanza of debian.sources with Suites: trixie,
 # pinned low so that nothing installed from bookworm changes.
 if [ ! -f /etc/apt/sources.list.d/trixie.sources ]; then
@@ -148,3 +202,5 @@ fi
 echo "IMGSAVE_ENGINES='unix:///var/run/docker.sock unix://$sock26 podman'"
 echo "IMGSAVE_TEST_USER='$test_user'"
 echo "IMGSAVE_REGISTRY='127.0.0.1:$registry_port'"
+echo "IMGSAVE_REGISTRY_TLS='127.0.0.1:$tls_port'"
+echo "IMGSAVE_REGISTRY_CA='$tls_dir/ca.crt'"

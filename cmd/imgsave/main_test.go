@@ -88,7 +88,7 @@ func engines(t *testing.T) []testEngine {
 		if os.Getenv("IMGSAVE_DATALAD_ADAPTER") == "" || os.Getenv("IMGSAVE_DATALAD_PYTHONPATH") == "" {
 			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_DATALAD_ADAPTER or IMGSAVE_DATALAD_PYTHONPATH is unset (scripts/datalad.sh installs the adapter and prints both)")
 		}
-		if os.Getenv("IMGSAVE_REGISTRY") == "" {
+		if os.Getenv("IMGSAVE_REGISTRY") == "" || os.Getenv("IMGSAVE_REGISTRY_TLS") == "" {
 			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_REGISTRY is unset (scripts/engines.sh starts a registry and prints it)")
 		}
 		if os.Getenv("IMGSAVE_TEST_USER") == "" {
@@ -163,6 +163,8 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	env.Setenv("IMGSAVE_DATALAD_PYTHONPATH", os.Getenv("IMGSAVE_DATALAD_PYTHONPATH"))
 	env.Setenv("IMGSAVE_TEST_USER", os.Getenv("IMGSAVE_TEST_USER"))
 	env.Setenv("REGISTRY", os.Getenv("IMGSAVE_REGISTRY"))
+	env.Setenv("REGISTRY_TLS", os.Getenv("IMGSAVE_REGISTRY_TLS"))
+	env.Setenv("REGISTRY_CA", os.Getenv("IMGSAVE_REGISTRY_CA"))
 	// Debian 12's rootful podman cannot set its default rlimits in this
 	// sandbox; a containers.conf the harness owns (never the user's or
 	// the system's) gives it ones it may.
@@ -219,6 +221,8 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 		return os.Getenv("IMGSAVE_DATALAD_ADAPTER") != "", nil
 	case "registry":
 		return os.Getenv("IMGSAVE_REGISTRY") != "", nil
+	case "registry_tls":
+		return os.Getenv("IMGSAVE_REGISTRY_TLS") != "", nil
 	case "testuser":
 		return os.Getenv("IMGSAVE_TEST_USER") != "" && os.Getuid() == 0, nil
 	case "datalad":

@@ -128,7 +128,7 @@ func Push(ctx context.Context, ref string, img Image, opts PushOptions) (*Pushed
 		return nil, err
 	}
 	if err := remote.Write(r, v1img, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave")); err != nil {
-		return nil, fmt.Errorf("push %s: %w", ref, err)
+		return nil, classify("push", ref, r, err)
 	}
 	md, err := v1img.Digest()
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"runtime"
 	"strings"
 	"time"
@@ -27,12 +28,27 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // ErrPlatform is wrapped by the error of [Pull] when an image index holds
 // no manifest for the platform asked for; the error lists those it holds.
 var ErrPlatform = errors.New("no image for the platform")
+
+// ErrUnauthorized is wrapped by the error of [Pull] and [Push] when the
+// registry refuses the credentials found (or their absence): 401 or 403.
+var ErrUnauthorized = errors.New("the registry refused access")
+
+// classify names what went wrong with the registry at ref's host.
+func classify(op, ref string, r name.Reference, err error) error {
+	var terr *transport.Error
+	if errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
+		return fmt.Errorf("%s %s: %w with the credentials of the docker config, REGISTRY_AUTH_FILE or podman's auth.json, or none there (log in with `docker login %s`): %v",
+			op, ref, ErrUnauthorized, r.Context().RegistryStr(), err)
+	}
+	return fmt.Errorf("%s %s: %w", op, ref, err)
+}
 
 // Options tune [Pull].
 type Options struct {
@@ -77,7 +93,7 @@ func Pull(ctx context.Context, ref string, opts Options) (io.ReadCloser, error) 
 	desc, err := remote.Get(r, ropts...)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("pull %s: %w", ref, err)
+		return nil, classify("pull", ref, r, err)
 	}
 	img, err := pick(desc, want, opts.Platform != "", ref)
 	if err != nil {
