@@ -237,7 +237,7 @@ bench_run() {
 	record run_docker
 
 	log "run: docker run with imgsave run's flags (x$runs)"
-	repeated "$runs" docker run --rm --interactive --volume "$PWD:/tmp" --workdir /tmp \
+	repeated "$runs" docker run --rm --interactive --mount "type=bind,source=$PWD,target=/tmp" --workdir /tmp \
 		--user "$(id -u):$(id -g)" "$id" true
 	record run_docker_flags
 
