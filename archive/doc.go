@@ -20,4 +20,21 @@
 // JSON files over [manifest.MaxJSON]. Symbolic links between layer files,
 // which legacy saves use for repeated layers, are resolved in the archive's
 // own name table, never on disk.
+//
+// # Reading directories
+//
+// [OpenDir] is the one model of an image directory that every command
+// uses: imgsave's layout, raw extractions of legacy and Docker 25+ saves,
+// and OCI layouts other tools write. [Verify] checks exactly what a load
+// relies on, through it. Every file is read through one policy: a regular
+// file, reached directly or through links that resolve inside the
+// directory or into the git-annex object store of the repository holding
+// it; anything else is a [FileError] saying why, before a byte is read.
+//
+// # Replacing
+//
+// With [Options.Replace] a target is replaced only when it holds nothing
+// but what imgsave writes; its git-annex links are kept where their
+// content is here and matches. Staging folders are locked while in use,
+// and abandoned ones are removed by the next extraction beside them.
 package archive

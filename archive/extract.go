@@ -52,9 +52,10 @@ var modTime = time.Unix(0, 0)
 // compressed) and writes imgsave's canonical layout to dir, making its
 // missing parent folders. It streams:
 // memory use does not grow with the size of the image. On any error dir is
-// left as it was and nothing else remains, not even the parents it made. When ctx ends, the next read of r
-// fails with the context's cause (a read already blocked in r is not
-// interrupted: a caller whose r can block forever closes it).
+// left as it was and nothing else remains, not even the parents it made.
+// When ctx ends, the next read of r fails with the context's cause (a read
+// already blocked in r is not interrupted: a caller whose r can block
+// forever closes it, or makes it interruptible as imgsave.Import does).
 func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Result, err error) {
 	dir = filepath.Clean(dir)
 	if opts.owned == nil {
