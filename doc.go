@@ -4,11 +4,13 @@
 // options struct and returning a result struct.
 //
 //   - [Save] streams an engine's save into a canonical directory, [Import]
-//     does the same for a saved tarball.
+//     does the same for a saved tarball, [Pull] for an image in a registry
+//     (no engine needed); [Push] sends a directory's image to a registry.
 //   - [Load] makes sure the engine has a directory's image, loading it only
 //     when the engine lacks it, once even when several processes ask at the
 //     same time; [Run] loads and then runs it.
 //   - [List], [Verify] and [Migrate] read or rewrite a directory offline.
+//   - [Doctor] says which engine is used, how, and what is in the way.
 //
 // It owns the rules that need both sides: how an image of a directory is
 // found in the engine (config digest, manifest digest, tags whose layers
