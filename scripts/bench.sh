@@ -18,6 +18,11 @@
 #   run:    `docker run --rm ID true`, the same with the flags imgsave run
 #           adds, `imgsave -q run DIR true` and the adapter's `run DIR true`,
 #           the image present: medians of several runs after one warm-up;
+#   push:   `imgsave push DIR`, `crane push TARBALL`, through the plain-HTTP
+#           loopback registry of scripts/engines.sh, each run to a new
+#           repository (every blob uploaded);
+#   pull:   `imgsave pull`, `crane pull --format oci`, `skopeo copy
+#           docker:// oci:`, each into a folder that does not exist;
 #   memory: imgsave save's and load's own peak RSS at two image sizes.
 #
 # The test images are made offline by scripts/mkimage.sh: busybox plus
@@ -82,6 +87,17 @@ setup() {
 		[[ " ${hosts[*]} " == *" $h "* ]] || hosts+=("$h")
 	done
 	mkdir -p "$work/cwd" # the (empty) current directory that runs mount
+	# pull and push: the plain-HTTP registry scripts/engines.sh started,
+	# crane (go install, into $work) and skopeo (Debian) to compare with.
+	registry=$(scripts/engines.sh 2>/dev/null | sed -n "s/^IMGSAVE_REGISTRY='\(.*\)'$/\1/p")
+	command -v skopeo >/dev/null || {
+		log "installing skopeo"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends skopeo >/dev/null
+	}
+	log "installing crane into $work/bin"
+	GOBIN=$work/bin GOFLAGS= go install github.com/google/go-containerregistry/cmd/crane@v0.22.1 2>>"$work/cmd.log" ||
+		die "go install crane failed"
+	crane=$work/bin/crane
 }
 
 # ------------------------------------------------------------ measuring
@@ -209,6 +225,42 @@ bench_load() {
 	rm -rf "$work/big.dir"
 }
 
+# bench_registry REF: push and pull of the large image through the
+# loopback registry: imgsave against crane and skopeo. Every run pushes
+# to a repository of its own, so that each uploads every blob, and pulls
+# into a folder that does not exist yet.
+bench_registry() {
+	local ref=$1 dir tarball
+	dir=$work/big.dir
+	tarball=$(fresh big.tar)
+	docker save "$ref" >"$tarball"
+
+	log "push: imgsave push DIR (x$runs)"
+	repeated "$runs" sh -c '"$0" -q push "$1" "$2/imgsave-bench-$$-$(date +%s%N)/big:1"' "$imgsave" "$dir" "$registry"
+	record push_imgsave
+	OWN[push_imgsave]="" # the sh -c wrapper's
+	log "push: crane push TARBALL (x$runs)"
+	repeated "$runs" sh -c '"$0" push --insecure "$1" "$2/crane-bench-$$-$(date +%s%N)/big:1"' "$crane" "$tarball" "$registry"
+	record push_crane
+	OWN[push_crane]="" # the sh -c wrapper's
+
+	local src=$registry/imgsave-bench-pull-$$/big:1
+	"$imgsave" -q push "$dir" "$src" >/dev/null
+	log "pull: imgsave pull (x$runs)"
+	repeated "$runs" sh -c 'rm -rf "$1" && "$0" -q pull "$2" "$1"' "$imgsave" "$work/pulled" "$src"
+	record pull_imgsave
+	OWN[pull_imgsave]="" # the sh -c wrapper's
+	log "pull: crane pull --format oci (x$runs)"
+	repeated "$runs" sh -c 'rm -rf "$1" && "$0" pull --insecure --format oci "$2" "$1"' "$crane" "$work/crane-pulled" "$src"
+	record pull_crane
+	OWN[pull_crane]="" # the sh -c wrapper's
+	log "pull: skopeo copy docker:// oci: (x$runs)"
+	repeated "$runs" sh -c 'rm -rf "$1" && skopeo copy -q --src-tls-verify=false "docker://$0" "oci:$1:big"' "$src" "$work/skopeo-pulled"
+	record pull_skopeo
+	OWN[pull_skopeo]="" # the sh -c wrapper's
+	rm -rf "$work/pulled" "$work/crane-pulled" "$work/skopeo-pulled" "$tarball"
+}
+
 # bench_memory REF: imgsave save and load of the second, smaller image, for
 # the memory rows (the large image's come from the save and load sides).
 bench_memory() {
@@ -320,9 +372,14 @@ report() {
 		| load | \`imgsave -q load DIR\` | $(cell load_imgsave) |
 		| load | adapter: none (loads inside \`run\`) | – | – | – |
 		| run | \`docker run --rm ID true\` | $(cell run_docker) |
-		| run | \`docker run --rm -i -v CWD:/tmp -w /tmp -u UID:GID ID true\` | $(cell run_docker_flags) |
+		| run | \`docker run --rm -i --mount type=bind,source=CWD,target=/tmp -w /tmp -u UID:GID ID true\` | $(cell run_docker_flags) |
 		| run | \`imgsave -q run DIR true\` (present) | $(cell run_imgsave) |
 		| run | adapter \`run DIR true\` (present) | $(cell run_adapter) |
+		| push | \`imgsave -q push DIR REG/REPO:1\` (gzip) | $(cell push_imgsave) |
+		| push | \`crane push TARBALL REG/REPO:1\` | $(cell push_crane) |
+		| pull | \`imgsave -q pull REG/REPO:1 DIR\` | $(cell pull_imgsave) |
+		| pull | \`crane pull --format oci REG/REPO:1 DIR\` | $(cell pull_crane) |
+		| pull | \`skopeo copy docker://REG/REPO:1 oci:DIR\` | $(cell pull_skopeo) |
 
 		| ratio | wall | peak RSS | own peak RSS |
 		|---|---:|---:|---:|
@@ -335,6 +392,9 @@ report() {
 		| imgsave run / docker run, same flags | $(ratio run_imgsave run_docker_flags) |
 		| imgsave run / adapter run | $(ratio run_imgsave run_adapter) |
 		| adapter run / docker run --rm | $(ratio run_adapter run_docker) |
+		| imgsave push / crane push | $(ratio push_imgsave push_crane) |
+		| imgsave pull / crane pull | $(ratio pull_imgsave pull_crane) |
+		| imgsave pull / skopeo copy | $(ratio pull_imgsave pull_skopeo) |
 
 		| imgsave's own peak RSS MiB | ${small_mb} MB image | ${big_mb} MB image | growth |
 		|---|---:|---:|---:|
@@ -358,6 +418,7 @@ bench_engine() {
 	make_image "$tiny" 0
 
 	bench_save "$big"
+	bench_registry "$big"
 	bench_load "$big"
 	bench_memory "$small"
 	bench_run "$tiny"
