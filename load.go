@@ -21,6 +21,19 @@ type Selector struct {
 	Config  string
 }
 
+// open reads the directory and picks the selected image.
+func (s Selector) open(dir string) (*archive.Dir, *archive.DirImage, error) {
+	d, err := archive.OpenDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	im, err := d.Select(s.RepoTag, s.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, im, nil
+}
+
 // LoadOptions tune [Load].
 type LoadOptions struct {
 	Selector
@@ -61,11 +74,7 @@ type LoadResult struct {
 // when ctx does. A directory whose layers are not present locally fails
 // with an error wrapping [archive.ErrContentMissing] before anything is sent.
 func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadResult, error) {
-	d, err := archive.OpenDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	im, err := d.Select(opts.RepoTag, opts.Config)
+	d, im, err := opts.Selector.open(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -36,11 +36,7 @@ type PushOptions struct {
 // read, and blobs the registry has already are not sent again. All layers
 // must be present locally (wraps [archive.ErrContentMissing] otherwise).
 func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pushed, error) {
-	d, err := archive.OpenDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	im, err := d.Select(opts.RepoTag, opts.Config)
+	d, im, err := opts.Selector.open(dir)
 	if err != nil {
 		return nil, err
 	}
