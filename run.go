@@ -81,7 +81,14 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 			m = mapNone
 		}
 	}
-	args, err := runArgs(opts, m)
+	sel := relabelNone
+	if selinuxEnforcing() && localEngine(eng.Endpoint()) {
+		sel = relabelVolume
+		if eng.Kind() == "podman" {
+			sel = relabelMount
+		}
+	}
+	args, err := runArgs(opts, m, sel)
 	if err != nil {
 		return err
 	}
@@ -154,16 +161,55 @@ func parseMount(m string) (src, dst string, ro, ok bool) {
 	return rest[:i], rest[i+1:], ro, true
 }
 
-// bindMount renders a bind mount for the engine's --mount, whose value is
-// a CSV record: a field holding a comma or quote is quoted, so that host
-// paths with ":" or "," in their names (timestamps) survive, where
-// --volume SRC:DST splits them (#8).
-func bindMount(src, dst string, ro bool) string {
+// relabelMode is how bind mounts get an SELinux label the container may
+// use, on a host where SELinux is enforcing.
+type relabelMode int
+
+const (
+	relabelNone   relabelMode = iota // SELinux off or not enforcing
+	relabelMount                     // podman: --mount ...,relabel=shared (:z)
+	relabelVolume                    // docker, whose --mount cannot relabel: --volume SRC:DST:z
+)
+
+// selinuxEnforcing reports whether this host enforces SELinux; a variable
+// for tests.
+var selinuxEnforcing = func() bool {
+	b, err := os.ReadFile("/sys/fs/selinux/enforce")
+	return err == nil && strings.TrimSpace(string(b)) == "1"
+}
+
+// localEngine reports whether the engine's daemon runs on this host, so
+// that this host's SELinux labels its mounts: not over tcp:// or ssh://.
+func localEngine(endpoint string) bool {
+	return !strings.Contains(endpoint, "tcp://") && !strings.Contains(endpoint, "ssh://")
+}
+
+// bindMount renders a bind mount as engine arguments. By default it is
+// --mount, whose value is a CSV record: a field holding a comma or quote
+// is quoted, so that host paths with ":" or "," in their names
+// (timestamps) survive, where --volume SRC:DST splits them (#8). Under
+// SELinux the mount is relabelled shared (:z), never private (:Z), which
+// would lock other containers out of the user's files; docker can do that
+// only with --volume, which cannot hold a source with ":".
+func bindMount(src, dst string, ro bool, sel relabelMode) ([]string, error) {
+	if sel == relabelVolume {
+		if strings.Contains(src, ":") {
+			return nil, &OptionError{Option: "Mounts", Value: src, Want: "a path without \":\" (docker relabels for SELinux only through --volume SRC:DST:z)"}
+		}
+		mode := "z"
+		if ro {
+			mode = "ro,z"
+		}
+		return []string{"--volume", src + ":" + dst + ":" + mode}, nil
+	}
 	fields := []string{"type=bind", csvField("source=" + src), csvField("target=" + dst)}
 	if ro {
 		fields = append(fields, "readonly")
 	}
-	return strings.Join(fields, ",")
+	if sel == relabelMount {
+		fields = append(fields, "relabel=shared")
+	}
+	return []string{"--mount", strings.Join(fields, ",")}, nil
 }
 
 func csvField(s string) string {
@@ -183,7 +229,7 @@ const (
 )
 
 // runArgs builds `run ...` up to the image.
-func runArgs(o RunOptions, m userMapping) ([]string, error) {
+func runArgs(o RunOptions, m userMapping, sel relabelMode) ([]string, error) {
 	if o.User != "" && o.Root {
 		return nil, &OptionError{Option: "User", Value: o.User, Want: "no user together with Root"}
 	}
@@ -209,7 +255,11 @@ func runArgs(o RunOptions, m userMapping) ([]string, error) {
 				src, wd = top, path.Join(workdir, filepath.ToSlash(rel))
 			}
 		}
-		a = append(a, "--mount", bindMount(src, workdir, false), "--workdir", wd)
+		mount, err := bindMount(src, workdir, false, sel)
+		if err != nil {
+			return nil, err
+		}
+		a = append(append(a, mount...), "--workdir", wd)
 	} else if o.Workdir != "" {
 		a = append(a, "--workdir", o.Workdir)
 	}
@@ -227,7 +277,11 @@ func runArgs(o RunOptions, m userMapping) ([]string, error) {
 		if _, err := os.Stat(abs); err != nil {
 			return nil, fmt.Errorf("mount %s: %w", m, err)
 		}
-		a = append(a, "--mount", bindMount(abs, dst, ro))
+		mount, err := bindMount(abs, dst, ro, sel)
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, mount...)
 	}
 	for _, kv := range o.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {

@@ -18,6 +18,7 @@ func TestRunArgs(t *testing.T) {
 		opts RunOptions
 		want []string
 		m    userMapping
+		sel  relabelMode
 		bad  string // the Option of the *OptionError, or ""
 		// notExist: an error for a mount source that does not exist
 		notExist bool
@@ -47,11 +48,16 @@ func TestRunArgs(t *testing.T) {
 			want: []string{"run", "--rm", "--interactive", "--mount", "type=bind,source=/w,target=/tmp", "--workdir", "/tmp"}},
 		{name: "rootless podman, --user wins", opts: RunOptions{Cwd: "/w", User: "5"}, m: mapKeepID,
 			want: []string{"run", "--rm", "--interactive", "--mount", "type=bind,source=/w,target=/tmp", "--workdir", "/tmp", "--user", "5"}},
+		{name: "SELinux, podman", opts: RunOptions{Cwd: "/w", Root: true, Mounts: []string{"/etc:/ref:ro"}}, sel: relabelMount,
+			want: []string{"run", "--rm", "--interactive", "--mount", "type=bind,source=/w,target=/tmp,relabel=shared", "--workdir", "/tmp", "--mount", "type=bind,source=/etc,target=/ref,readonly,relabel=shared"}},
+		{name: "SELinux, docker", opts: RunOptions{Cwd: "/w", Root: true, Mounts: []string{"/etc:/ref:ro"}}, sel: relabelVolume,
+			want: []string{"run", "--rm", "--interactive", "--volume", "/w:/tmp:z", "--workdir", "/tmp", "--volume", "/etc:/ref:ro,z"}},
+		{name: "SELinux, docker, a source with a colon", opts: RunOptions{Cwd: "/d/10:00", Root: true}, sel: relabelVolume, bad: "Mounts"},
 		{name: "mount source that does not exist", opts: RunOptions{Mounts: []string{"/nonexistent/typo:/data"}}, notExist: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := runArgs(tc.opts, tc.m)
+			got, err := runArgs(tc.opts, tc.m, tc.sel)
 			var opt *OptionError
 			switch {
 			case tc.notExist:

@@ -100,7 +100,8 @@ fi
 
 # A second registry with TLS (a CA and certificate made here) and htpasswd
 # basic auth, on 127.0.0.1:$((registry_port + 1)). Both Docker daemons trust
-# its CA through /etc/docker/certs.d; imgsave, as a user's program, through
+# its CA through /etc/docker/certs.d, podman (rootful and rootless) through
+# /etc/containers/certs.d; imgsave, as a user's program, through
 # SSL_CERT_FILE in the tests.
 tls_port=$((registry_port + 1))
 tls_dir=$root/registry-tls
@@ -121,8 +122,10 @@ if [ ! -f "$tls_dir/server.crt" ]; then
 		-days 3650 -extfile "$tls_dir/san.ext" -out "$tls_dir/server.crt" 2>/dev/null
 	htpasswd -Bbc "$tls_dir/htpasswd" imgsave imgsave-test-password 2>/dev/null
 fi
-mkdir -p "/etc/docker/certs.d/127.0.0.1:$tls_port"
-cp "$tls_dir/ca.crt" "/etc/docker/certs.d/127.0.0.1:$tls_port/ca.crt"
+for d in /etc/docker/certs.d /etc/containers/certs.d; do
+	mkdir -p "$d/127.0.0.1:$tls_port"
+	cp "$tls_dir/ca.crt" "$d/127.0.0.1:$tls_port/ca.crt"
+done
 if ! curl -fsS --cacert "$tls_dir/ca.crt" -u imgsave:imgsave-test-password "https://127.0.0.1:$tls_port/v2/" >/dev/null 2>&1; then
 	log "starting the TLS registry on 127.0.0.1:$tls_port"
 	mkdir -p "$root/registry-tls-data"
@@ -199,7 +202,7 @@ if [ "${restart_debian:-0}" = 1 ] || ! DOCKER_HOST=unix:///var/run/docker.sock d
 	wait_sock /var/run/docker.sock "" /var/log/imgsave-dockerd.log
 fi
 
-echo "IMGSAVE_ENGINES='unix:///var/run/docker.sock unix://$sock26 podman'"
+echo "IMGSAVE_ENGINES='unix:///var/run/docker.sock unix://$sock26 podman podman-rootless'"
 echo "IMGSAVE_TEST_USER='$test_user'"
 echo "IMGSAVE_REGISTRY='127.0.0.1:$registry_port'"
 echo "IMGSAVE_REGISTRY_TLS='127.0.0.1:$tls_port'"

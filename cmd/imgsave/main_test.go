@@ -5,14 +5,18 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -47,16 +51,35 @@ func engines(t *testing.T) []testEngine {
 			hosts = []string{"unix:///var/run/docker.sock"}
 		}
 		for _, h := range hosts {
-			if h == "podman" {
+			if h == "podman-rootless" && os.Getuid() == 0 {
+				// Rootless podman belongs to a user: the whole suite runs
+				// again as the test user, in a child test process
+				// (runRootless), where this engine is plain podman.
+				user := os.Getenv("IMGSAVE_TEST_USER")
+				if user == "" {
+					enginesErr = fmt.Errorf("engine podman-rootless: IMGSAVE_TEST_USER is unset")
+					continue
+				}
+				enginesList = append(enginesList, testEngine{host: h, name: "podman-rootless-as-" + user, store: "containers-storage"})
+				continue
+			}
+			if h == "podman" || h == "podman-rootless" {
 				// Rootful podman, driven through a podman-docker-like
 				// `docker` script that the setup puts first on PATH, so
 				// that the scripts' docker commands reach podman too.
-				out, err := exec.Command("podman", "version", "--format", "{{.Client.Version}}").CombinedOutput()
+				var stderr bytes.Buffer
+				cmd := exec.Command("podman", "version", "--format", "{{.Client.Version}}")
+				cmd.Stderr = &stderr
+				out, err := cmd.Output()
 				if err != nil {
-					enginesErr = fmt.Errorf("engine podman: %v: %s", err, bytes.TrimSpace(out))
+					enginesErr = fmt.Errorf("engine %s: %v: %s", h, err, bytes.TrimSpace(stderr.Bytes()))
 					continue
 				}
-				enginesList = append(enginesList, testEngine{host: h, name: "podman-" + strings.TrimSpace(string(out)), store: "containers-storage"})
+				name := "podman-" + strings.TrimSpace(string(out))
+				if h == "podman-rootless" {
+					name += "-rootless"
+				}
+				enginesList = append(enginesList, testEngine{host: h, name: name, store: "containers-storage"})
 				continue
 			}
 			cmd := exec.Command("docker", "version", "--format", "{{.Server.Version}}|{{.Server.Os}}")
@@ -114,6 +137,10 @@ func TestScript(t *testing.T) {
 			name = "no-engine"
 		}
 		t.Run(name, func(t *testing.T) {
+			if e.host == "podman-rootless" && os.Getuid() == 0 {
+				runRootless(t)
+				return
+			}
 			testscript.Run(t, testscript.Params{
 				Dir:                 "testdata/script",
 				UpdateScripts:       *update,
@@ -136,11 +163,14 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	}
 	env.Setenv("FIXTURES", fixtures)
 	env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
+	if err := os.Mkdir(filepath.Join(env.WorkDir, "home"), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
 	env.Setenv("XDG_CACHE_HOME", filepath.Join(env.WorkDir, "home", ".cache"))
 	if e.host == "" {
 		return nil
 	}
-	if e.host == "podman" {
+	if isPodman(e) {
 		shim := filepath.Join(env.WorkDir, ".engine-bin")
 		if err := os.MkdirAll(shim, 0o755); err != nil {
 			return err
@@ -156,6 +186,16 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 		// it ask through the CLI (the wrapper, then podman), which podman
 		// ignores.
 		env.Setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+		if e.host == "podman-rootless" {
+			// One store for the user, as users have, outside the
+			// script's HOME: its files belong to subordinate IDs
+			// that the script's cleanup could not remove.
+			env.Setenv("XDG_DATA_HOME", filepath.Join(os.Getenv("HOME"), ".local", "share"))
+			// Without it podman re-executes itself into its user
+			// namespace, and 4.3's outer process then loses a relayed
+			// SIGTERM and exits 0.
+			env.Setenv("XDG_RUNTIME_DIR", os.Getenv("XDG_RUNTIME_DIR"))
+		}
 	} else {
 		env.Setenv("DOCKER_HOST", e.host)
 	}
@@ -167,15 +207,30 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	env.Setenv("REGISTRY_CA", os.Getenv("IMGSAVE_REGISTRY_CA"))
 	// Debian 12's rootful podman cannot set its default rlimits in this
 	// sandbox; a containers.conf the harness owns (never the user's or
-	// the system's) gives it ones it may.
-	conf := filepath.Join(env.WorkDir, ".containers.conf")
-	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"), 0o644); err != nil {
+	// the system's) gives it ones it may. Rootless containers get no
+	// network: theirs needs /dev/net/tun, which the sandbox lacks.
+	conf := "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"
+	if e.host == "podman-rootless" {
+		conf += "netns = \"none\"\n"
+	}
+	confFile := filepath.Join(env.WorkDir, ".containers.conf")
+	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		return err
 	}
-	env.Setenv("CONTAINERS_CONF", conf)
+	env.Setenv("CONTAINERS_CONF", confFile)
+	// Docker trusts a loopback registry over plain HTTP; podman is told,
+	// in a registries.conf the harness owns.
+	if reg := os.Getenv("IMGSAVE_REGISTRY"); reg != "" {
+		regConf := filepath.Join(env.WorkDir, ".registries.conf")
+		if err := os.WriteFile(regConf, []byte(fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", reg)), 0o644); err != nil {
+			return err
+		}
+		env.Setenv("CONTAINERS_REGISTRIES_CONF", regConf)
+	}
 	env.Setenv("STORE", e.store)
 	repo := "imgsave-e2e/" + strings.ToLower(strings.ReplaceAll(filepath.Base(env.WorkDir), "script-", ""))
 	env.Setenv("T", repo)
+	removeImages(repo, e.host) // left by an earlier run that was killed
 	env.Defer(func() { removeImages(repo, e.host) })
 	if other := otherDocker(all, i); other != "" {
 		env.Setenv("OTHER_DOCKER_HOST", other)
@@ -188,7 +243,7 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 // cross-engine scripts, or "" when there is none.
 func otherDocker(all []testEngine, i int) string {
 	for k := 1; k < len(all); k++ {
-		if o := all[(i+k)%len(all)]; o.host != "podman" {
+		if o := all[(i+k)%len(all)]; !isPodman(o) {
 			return o.host
 		}
 	}
@@ -197,7 +252,7 @@ func otherDocker(all []testEngine, i int) string {
 
 func removeImages(repo, host string) {
 	engine, env := "docker", "DOCKER_HOST="+host
-	if host == "podman" {
+	if strings.HasPrefix(host, "podman") {
 		engine, env = "podman", "IMGSAVE_NOTHING=1"
 	}
 	cmd := exec.Command("sh", "-c", `$1 image ls --format '{{.Repository}}:{{.Tag}}' | sed 's|^localhost/||' | grep "^$0:" | xargs -r $1 rmi -f >/dev/null`, repo, engine)
@@ -214,9 +269,13 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 	case "other":
 		return otherDocker(all, i) != "", nil
 	case "podman":
-		return e.host == "podman", nil
+		return isPodman(e), nil
+	case "rootless":
+		return e.host == "podman-rootless", nil
 	case "first":
-		return i == 0, nil
+		// The rootless child runs the suite a second time: scripts
+		// that run once ran in the parent.
+		return i == 0 && os.Getenv("IMGSAVE_TEST_CHILD") == "", nil
 	case "adapter":
 		return os.Getenv("IMGSAVE_DATALAD_ADAPTER") != "", nil
 	case "registry":
@@ -380,4 +439,77 @@ func cmdBlobsok(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return err
 	}))
+}
+
+func isPodman(e testEngine) bool { return strings.HasPrefix(e.host, "podman") }
+
+// runRootless runs this test binary again as IMGSAVE_TEST_USER, with
+// rootless podman as its one engine, from a world-readable copy of the
+// binary and the test data: the scripts then run as the user would, every
+// command and file theirs.
+func runRootless(t *testing.T) {
+	u, err := user.Lookup(os.Getenv("IMGSAVE_TEST_USER"))
+	if err != nil {
+		t.Fatalf("rootless podman: %v", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	d, err := os.MkdirTemp("", "imgsave-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		os.CopyFS(filepath.Join(d, "cmd", "imgsave", "testdata"), os.DirFS("testdata")),
+		os.CopyFS(filepath.Join(d, "testdata"), os.DirFS(filepath.Join("..", "..", "testdata"))),
+		os.WriteFile(filepath.Join(d, "imgsave.test"), bin, 0o755),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := filepath.Join(d, "tmp")
+	for _, err := range []error{os.Chmod(d, 0o755), os.Mkdir(tmp, 0o700), os.Chown(tmp, uid, gid)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"-test.run=^TestScript$", "-test.count=1", "-test.timeout=30m"}
+	if f := flag.Lookup("test.run"); f != nil {
+		if parts := strings.SplitN(f.Value.String(), "/", 3); len(parts) == 3 {
+			args[0] = "-test.run=^TestScript$/.*/" + parts[2]
+		}
+	}
+	if testing.Verbose() {
+		args = append(args, "-test.v")
+	}
+	cmd := exec.Command(filepath.Join(d, "imgsave.test"), args...)
+	cmd.Dir = filepath.Join(d, "cmd", "imgsave")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + u.HomeDir,
+		"XDG_RUNTIME_DIR=/run/user/" + u.Uid,
+		"TMPDIR=" + tmp,
+		"IMGSAVE_TEST_CHILD=1",
+		"IMGSAVE_ENGINES=podman-rootless",
+	}
+	for _, k := range []string{"IMGSAVE_E2E", "IMGSAVE_TEST_USER", "IMGSAVE_REGISTRY", "IMGSAVE_REGISTRY_TLS", "IMGSAVE_REGISTRY_CA", "IMGSAVE_DATALAD_ADAPTER", "IMGSAVE_DATALAD_PYTHONPATH", "LANG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the suite as %s on rootless podman: %v\n%s", u.Username, err, out)
+	}
+	t.Logf("the suite as %s on rootless podman:\n%s", u.Username, out)
 }
