@@ -228,9 +228,9 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 		env.Setenv("CONTAINERS_REGISTRIES_CONF", regConf)
 	}
 	env.Setenv("STORE", e.store)
-	repo := "imgsave-e2e/" + strings.ToLower(strings.ReplaceAll(filepath.Base(env.WorkDir), "script-", ""))
+	// The process ID keeps two test runs on one machine apart.
+	repo := fmt.Sprintf("imgsave-e2e/%s-%d", strings.ToLower(strings.ReplaceAll(filepath.Base(env.WorkDir), "script-", "")), os.Getpid())
 	env.Setenv("T", repo)
-	removeImages(repo, e.host) // left by an earlier run that was killed
 	env.Defer(func() { removeImages(repo, e.host) })
 	if other := otherDocker(all, i); other != "" {
 		env.Setenv("OTHER_DOCKER_HOST", other)
