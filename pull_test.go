@@ -89,7 +89,8 @@ func TestPullSameAsSave(t *testing.T) {
 	}
 }
 
-// TestPullHostileRegistry: wrong bytes and cut connections are refused,
+// TestPullHostileRegistry: wrong bytes, and a blob whose every connection
+// breaks (after resumptions, tested in loader/registry), are refused,
 // named, and leave no directory; a 429 is waited out.
 func TestPullHostileRegistry(t *testing.T) {
 	var calls atomic.Int32

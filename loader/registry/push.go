@@ -127,7 +127,7 @@ func Push(ctx context.Context, ref string, img Image, opts PushOptions) (*Pushed
 	if err != nil {
 		return nil, err
 	}
-	if err := remote.Write(r, v1img, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave")); err != nil {
+	if err := remote.Write(r, v1img, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(defaultTransport)); err != nil {
 		return nil, classify("push", ref, r, err)
 	}
 	md, err := v1img.Digest()

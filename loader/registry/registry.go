@@ -89,7 +89,7 @@ func Pull(ctx context.Context, ref string, opts Options) (io.ReadCloser, error) 
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave")}
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(defaultTransport)}
 	desc, err := remote.Get(r, ropts...)
 	if err != nil {
 		cancel()
@@ -100,11 +100,16 @@ func Pull(ctx context.Context, ref string, opts Options) (io.ReadCloser, error) 
 		cancel()
 		return nil, err
 	}
+	b, err := newBlobs(ctx, r)
+	if err != nil {
+		cancel()
+		return nil, classify("pull", ref, r, err)
+	}
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pw.CloseWithError(write(pw, img, ref))
+		pw.CloseWithError(write(ctx, pw, img, b, ref))
 	}()
 	return &pullReader{PipeReader: pr, cancel: cancel, done: done}, nil
 }
@@ -176,7 +181,7 @@ func pick(desc *remote.Descriptor, want ggcr.Platform, asked bool, ref string) (
 
 // write streams img as an OCI image-layout tarball: config, layers,
 // manifest, then index.json and oci-layout.
-func write(w io.Writer, img ggcr.Image, ref string) error {
+func write(ctx context.Context, w io.Writer, img ggcr.Image, b *blobs, ref string) error {
 	tw := tar.NewWriter(w)
 	mt, err := img.MediaType()
 	if err != nil {
@@ -198,14 +203,7 @@ func write(w io.Writer, img ggcr.Image, ref string) error {
 		return err
 	}
 	for _, l := range m.Layers {
-		layer, err := img.LayerByDigest(l.Digest)
-		if err != nil {
-			return err
-		}
-		rc, err := layer.Compressed()
-		if err != nil {
-			return fmt.Errorf("layer %s: %w", l.Digest, err)
-		}
+		rc := b.open(ctx, l.Digest, l.Size)
 		err = stream(tw, blobName(l.Digest), l.Size, rc)
 		rc.Close()
 		if err != nil {

@@ -1,0 +1,220 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcr "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// How long a registry may ask to be left alone (Retry-After on a 429 or
+// 503) before the answer is taken as a refusal, and how often.
+const (
+	maxRetryAfter   = 60 * time.Second
+	retryAfterTries = 5
+)
+
+// How often a blob whose connection breaks is resumed, and the pause
+// before the first resumption (doubling after).
+var (
+	resumeTries = 5
+	resumePause = 500 * time.Millisecond
+)
+
+// retryAfter is the transport under every request: it waits out a 429 or
+// 503 for as long as the registry's Retry-After says, then asks again.
+// Without a Retry-After, or one over maxRetryAfter, the answer goes up as
+// it is (go-containerregistry then backs off on its own for its requests).
+type retryAfter struct{ next http.RoundTripper }
+
+var defaultTransport http.RoundTripper = retryAfter{remote.DefaultTransport}
+
+func (t retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
+	for try := 0; ; try++ {
+		resp, err := t.next.RoundTrip(req)
+		if err != nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) ||
+			try == retryAfterTries || (req.Body != nil && req.GetBody == nil) {
+			return resp, err
+		}
+		wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		if !ok || wait > maxRetryAfter {
+			return resp, nil
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			req = req.Clone(req.Context())
+			req.Body = body
+		}
+		if err := sleep(req.Context(), wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// parseRetryAfter reads a Retry-After value: seconds, or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		return time.Duration(max(s, 0)) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// blobs fetches a repository's blobs itself, rather than through
+// go-containerregistry's layers, so that a connection that breaks half-way
+// is resumed where it broke (a Range request) instead of starting over or
+// failing.
+type blobs struct {
+	client *http.Client
+	base   string // scheme://host/v2/REPO/blobs/
+}
+
+func newBlobs(ctx context.Context, r name.Reference) (*blobs, error) {
+	repo := r.Context()
+	auth, err := authn.DefaultKeychain.Resolve(repo)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, transport.NewUserAgent(defaultTransport, "imgsave"), []string{repo.Scope(transport.PullScope)})
+	if err != nil {
+		return nil, err
+	}
+	return &blobs{
+		client: &http.Client{Transport: rt}, // at most 10 redirects
+		base:   fmt.Sprintf("%s://%s/v2/%s/blobs/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()),
+	}, nil
+}
+
+// open returns the blob's size bytes as the registry serves them; the
+// reader of the stream checks the digest.
+func (b *blobs) open(ctx context.Context, d ggcr.Hash, size int64) io.ReadCloser {
+	return &resumable{ctx: ctx, b: b, url: b.base + d.String(), size: size}
+}
+
+type resumable struct {
+	ctx       context.Context
+	b         *blobs
+	url       string
+	size, off int64
+	body      io.ReadCloser
+	broke     error // why the last connection ended early
+	tries     int   // resumptions so far
+}
+
+func (r *resumable) Read(p []byte) (int, error) {
+	for {
+		if r.body == nil {
+			if r.broke != nil && !r.pause() {
+				return 0, fmt.Errorf("GET %s: %w after %d of %d bytes and %d resumptions", r.url, r.broke, r.off, r.size, r.tries)
+			}
+			if err := r.connect(); err != nil {
+				// An HTTP answer is final (429 and 503 were waited out
+				// by the transport); a registry that went away may be back.
+				var terr *transport.Error
+				if errors.As(err, &terr) || r.ctx.Err() != nil {
+					return 0, err
+				}
+				r.broke = err
+				continue
+			}
+		}
+		n, err := r.body.Read(p)
+		r.off += int64(n)
+		switch {
+		case err == nil:
+			return n, nil
+		case err == io.EOF && r.off >= r.size:
+			return n, io.EOF
+		case err == io.EOF:
+			err = io.ErrUnexpectedEOF
+		}
+		// The connection broke, or ended early: the next Read resumes
+		// from r.off.
+		r.body.Close()
+		r.body = nil
+		r.broke = err
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// pause waits before the next resumption, longer each time; false when
+// there are no more or ctx ended.
+func (r *resumable) pause() bool {
+	if r.tries >= resumeTries || sleep(r.ctx, resumePause<<r.tries) != nil {
+		return false
+	}
+	r.tries++
+	return true
+}
+
+// connect asks for the blob from r.off on.
+func (r *resumable) connect() error {
+	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, r.url, nil)
+	if err != nil {
+		return err
+	}
+	if r.off > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", r.off))
+	}
+	resp, err := r.b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	if err := transport.CheckError(resp, http.StatusOK, http.StatusPartialContent); err != nil {
+		resp.Body.Close()
+		return err
+	}
+	switch {
+	case r.off > 0 && resp.StatusCode == http.StatusOK:
+		// The registry ignored the range: skip what was read before.
+		if _, err := io.CopyN(io.Discard, resp.Body, r.off); err != nil {
+			resp.Body.Close()
+			return fmt.Errorf("GET %s: %w", r.url, err)
+		}
+	case resp.StatusCode == http.StatusPartialContent && !strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", r.off)):
+		resp.Body.Close()
+		return fmt.Errorf("GET %s: asked for bytes %d on, got the range %q", r.url, r.off, resp.Header.Get("Content-Range"))
+	}
+	r.body = resp.Body
+	return nil
+}
+
+func (r *resumable) Close() error {
+	if r.body != nil {
+		return r.body.Close()
+	}
+	return nil
+}

@@ -1,0 +1,273 @@
+package registry
+
+import (
+	"archive/tar"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"3", 3 * time.Second, true},
+		{" 0 ", 0, true},
+		{"-5", 0, true},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		{"", 0, false},
+		{"soon", 0, false},
+	}
+	for _, tc := range tests {
+		got, ok := parseRetryAfter(tc.in, now)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseRetryAfter(%q) = %v, %v, want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// flaky serves an in-memory registry through misbehave, which sees each
+// layer GET with the number of earlier GETs of the same layer and may
+// answer it itself. Ranges are served as distribution serves them (206), unless
+// the test says the registry ignores them.
+type flaky struct {
+	t            *testing.T
+	reg          http.Handler
+	ignoreRanges bool
+	layers       []string // the digests misbehave sees
+	misbehave    func(w http.ResponseWriter, r *http.Request, n int, body []byte) bool
+
+	mu     sync.Mutex
+	gets   map[string]int
+	ranges []string // the Range header of every blob GET, in order
+	times  []time.Time
+}
+
+func (f *flaky) start() string {
+	f.gets = map[string]int{}
+	s := httptest.NewServer(f)
+	f.t.Cleanup(s.Close)
+	u, _ := url.Parse(s.URL)
+	return u.Host
+}
+
+func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	isLayer := false
+	for _, l := range f.layers {
+		isLayer = isLayer || strings.HasSuffix(r.URL.Path, "/blobs/"+l)
+	}
+	if r.Method != http.MethodGet || !isLayer {
+		f.reg.ServeHTTP(w, r)
+		return
+	}
+	f.mu.Lock()
+	n := f.gets[r.URL.Path]
+	f.gets[r.URL.Path]++
+	f.ranges = append(f.ranges, r.Header.Get("Range"))
+	f.times = append(f.times, time.Now())
+	f.mu.Unlock()
+	rec := httptest.NewRecorder()
+	full := r.Clone(r.Context())
+	full.Header.Del("Range")
+	f.reg.ServeHTTP(rec, full)
+	body := rec.Body.Bytes()
+	if f.misbehave != nil && f.misbehave(w, r, n, body) {
+		return
+	}
+	var from int
+	if rg := r.Header.Get("Range"); rg != "" && !f.ignoreRanges {
+		from, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"))
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, len(body)-1, len(body)))
+		w.WriteHeader(http.StatusPartialContent)
+	}
+	w.Write(body[from:])
+}
+
+// cut sends half of what is left of the blob, then breaks the connection.
+func cut(w http.ResponseWriter, r *http.Request, body []byte) {
+	from := 0
+	if rg := r.Header.Get("Range"); rg != "" {
+		from, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"))
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, len(body)-1, len(body)))
+		w.WriteHeader(http.StatusPartialContent)
+	}
+	rest := body[from:]
+	breakAfter(w, len(rest), rest[:len(rest)/2])
+}
+
+// breakAfter promises size bytes, sends part, and breaks the connection.
+func breakAfter(w http.ResponseWriter, size int, part []byte) {
+	w.Header().Set("Content-Length", strconv.Itoa(size))
+	w.Write(part)
+	w.(http.Flusher).Flush()
+	panic(http.ErrAbortHandler)
+}
+
+// pullThrough pushes a two-layer image to f's registry and pulls it back.
+func pullThrough(t *testing.T, f *flaky) (map[string][]byte, error) {
+	t.Helper()
+	f.t = t
+	f.reg = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	host := f.start()
+	img := withPlatform(t, "amd64")
+	layers, _ := img.Layers()
+	for _, d := range digests(t, layers) {
+		f.layers = append(f.layers, d.String())
+	}
+	ref := host + "/flaky/img:1"
+	if err := remote.Write(mustRef(t, ref), img); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.ranges, f.times, f.gets = nil, nil, map[string]int{}
+	f.mu.Unlock()
+	rc, err := Pull(t.Context(), ref, Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return readMembers(rc)
+}
+
+// readMembers is members for streams that may fail.
+func readMembers(r io.Reader) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return out, err
+		}
+		out[hdr.Name] = b
+	}
+}
+
+func quickResume(t *testing.T) {
+	old := resumePause
+	resumePause = time.Millisecond
+	t.Cleanup(func() { resumePause = old })
+}
+
+// TestResumeBrokenBlob: a connection that breaks mid-blob is resumed from
+// where it broke, and the blob arrives whole.
+func TestResumeBrokenBlob(t *testing.T) {
+	quickResume(t)
+	f := &flaky{misbehave: func(w http.ResponseWriter, r *http.Request, n int, body []byte) bool {
+		if n > 0 {
+			return false // every second try
+		}
+		cut(w, r, body)
+		return true
+	}}
+	m, err := pullThrough(t, f)
+	if err != nil {
+		t.Fatalf("Pull through a registry that breaks each layer once = %v", err)
+	}
+	if len(m) == 0 {
+		t.Fatal("nothing pulled")
+	}
+	var resumed int
+	for _, rg := range f.ranges {
+		if regexp.MustCompile(`^bytes=[1-9][0-9]*-$`).MatchString(rg) {
+			resumed++
+		}
+	}
+	if resumed != 2 {
+		t.Errorf("blob GETs had the ranges %q, want two resumptions from where they broke", f.ranges)
+	}
+}
+
+// TestResumeRangeIgnored: a registry that answers a Range request with
+// the whole blob still gives the right bytes.
+func TestResumeRangeIgnored(t *testing.T) {
+	quickResume(t)
+	f := &flaky{ignoreRanges: true, misbehave: func(w http.ResponseWriter, r *http.Request, n int, body []byte) bool {
+		if n > 0 {
+			return false
+		}
+		breakAfter(w, len(body), body[:len(body)/3])
+		return true
+	}}
+	if _, err := pullThrough(t, f); err != nil {
+		t.Fatalf("Pull = %v", err)
+	}
+}
+
+// TestResumeGivesUp: a blob whose every connection breaks fails, naming
+// the blob and how far it got, after a bounded number of tries.
+func TestResumeGivesUp(t *testing.T) {
+	quickResume(t)
+	f := &flaky{misbehave: func(w http.ResponseWriter, r *http.Request, n int, body []byte) bool {
+		cut(w, r, body)
+		return true
+	}}
+	_, err := pullThrough(t, f)
+	if err == nil || !regexp.MustCompile(`blobs/sha256:[0-9a-f]{64}: unexpected EOF after [0-9]+ of [0-9]+ bytes and 5 resumptions`).MatchString(err.Error()) {
+		t.Fatalf("Pull = %v, want the blob named, with how far it got", err)
+	}
+}
+
+// TestRetryAfter: a 429 with Retry-After is waited out as long as it says;
+// one asking for more than a minute is an error at once.
+func TestRetryAfter(t *testing.T) {
+	t.Run("waited out", func(t *testing.T) {
+		f := &flaky{misbehave: func(w http.ResponseWriter, r *http.Request, n int, body []byte) bool {
+			if n > 0 {
+				return false
+			}
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return true
+		}}
+		if _, err := pullThrough(t, f); err != nil {
+			t.Fatalf("Pull = %v", err)
+		}
+		// The GET after the 429 came no sooner than Retry-After said.
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if len(f.times) < 3 {
+			t.Fatalf("%d blob GETs, want a retry", len(f.times))
+		}
+		var longest time.Duration
+		for i := 1; i < len(f.times); i++ {
+			longest = max(longest, f.times[i].Sub(f.times[i-1]))
+		}
+		if longest < 900*time.Millisecond {
+			t.Errorf("the longest pause between blob GETs was %v, want the 1s the registry asked for", longest)
+		}
+	})
+	t.Run("too long", func(t *testing.T) {
+		f := &flaky{misbehave: func(w http.ResponseWriter, r *http.Request, n int, body []byte) bool {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}}
+		_, err := pullThrough(t, f)
+		if err == nil || !strings.Contains(err.Error(), "503") {
+			t.Fatalf("Pull = %v, want the 503", err)
+		}
+	})
+}
