@@ -3,6 +3,8 @@ package imgsave
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader/registry"
@@ -18,6 +20,10 @@ type PullOptions struct {
 	Force bool
 	// Insecure speaks plain HTTP to a registry that is not on loopback.
 	Insecure bool
+	// Jobs is how many layers are fetched at once (0 means 3); the ones
+	// waiting to be written are kept compressed under the user's cache
+	// folder meanwhile. 1 streams each layer straight through.
+	Jobs int
 }
 
 // Pull fetches ref from its registry, with no engine, and writes it to dir
@@ -31,7 +37,7 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*archive.Resu
 	if err := archive.CheckTarget(dir, opts.Force); err != nil {
 		return nil, err
 	}
-	rc, err := registry.Pull(ctx, ref, registry.Options{Platform: opts.Platform, Insecure: opts.Insecure})
+	rc, err := registry.Pull(ctx, ref, registry.Options{Platform: opts.Platform, Insecure: opts.Insecure, Jobs: opts.Jobs, SpoolDir: spoolDir()})
 	if err != nil {
 		return nil, err
 	}
@@ -41,4 +47,19 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*archive.Resu
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
 	return res, nil
+}
+
+// spoolDir is where a pull keeps the layers fetched ahead: the user's cache
+// (a disk, where the system's temporary folder may be memory), else "" for
+// the temporary folder.
+func spoolDir() string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Join(cache, "imgsave")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return ""
+	}
+	return dir
 }

@@ -17,15 +17,22 @@ func pullCommand(e *env) *cli.Command {
 index), config and layers from its registry and writes DIR exactly as a
 docker pull of IMAGE followed by imgsave save would: layers decompressed,
 every digest checked, DIR complete or not there. No container engine is
-needed. Credentials come from the docker CLI's config (docker login).
+needed. Credentials come from the docker CLI's config (docker login),
+REGISTRY_AUTH_FILE or podman's auth.json.
+
+Up to --jobs layers are fetched at once; those not yet written wait, still
+compressed, in imgsave's cache folder (at most --jobs of them). A broken
+connection is resumed where it broke; a registry's Retry-After is honoured.
 
 Prints the image's config digest on stdout.
 
 EXAMPLES:
    imgsave pull 127.0.0.1:5000/tools/align:2.1 ./img
-   imgsave pull --platform linux/arm64 --json 127.0.0.1:5000/tools/align:2.1 ./img-arm64`,
+   imgsave pull --platform linux/arm64 --json 127.0.0.1:5000/tools/align:2.1 ./img-arm64
+   imgsave pull --jobs 1 127.0.0.1:5000/tools/align:2.1 ./img`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "platform", Usage: "the platform of a multi-platform image: `OS/ARCH[/VARIANT]` (default: linux and this machine's)"},
+			&cli.IntFlag{Name: "jobs", Value: 3, Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
 			forceFlag, jsonFlag, insecureFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -33,8 +40,11 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			if c.Int("jobs") < 1 {
+				return usagef(c, "--jobs %d: want 1 or more", c.Int("jobs"))
+			}
 			ev, done := events(c, e, "pulling "+a[0])
-			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure")})
+			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs")})
 			done()
 			if err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -270,4 +272,62 @@ func TestRetryAfter(t *testing.T) {
 			t.Fatalf("Pull = %v, want the 503", err)
 		}
 	})
+}
+
+// TestParallelLayers: layers are fetched Jobs at a time, never more, and
+// the spool folder is left empty; Jobs 1 streams one at a time.
+func TestParallelLayers(t *testing.T) {
+	for _, jobs := range []int{1, 3} {
+		t.Run(strconv.Itoa(jobs), func(t *testing.T) {
+			var mu sync.Mutex
+			var inflight, most int
+			reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+			img, err := random.Image(4096, 6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			layers, _ := img.Layers()
+			isLayer := map[string]bool{}
+			for _, d := range digests(t, layers) {
+				isLayer[d.String()] = true
+			}
+			s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				i := strings.LastIndex(r.URL.Path, "/")
+				if r.Method != http.MethodGet || !isLayer[r.URL.Path[i+1:]] {
+					reg.ServeHTTP(w, r)
+					return
+				}
+				mu.Lock()
+				inflight++
+				most = max(most, inflight)
+				mu.Unlock()
+				time.Sleep(50 * time.Millisecond)
+				reg.ServeHTTP(w, r)
+				mu.Lock()
+				inflight--
+				mu.Unlock()
+			}))
+			t.Cleanup(s.Close)
+			u, _ := url.Parse(s.URL)
+			ref := u.Host + "/par/img:1"
+			if err := remote.Write(mustRef(t, ref), img); err != nil {
+				t.Fatal(err)
+			}
+			spool := t.TempDir()
+			rc, err := Pull(t.Context(), ref, Options{Jobs: jobs, SpoolDir: spool})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := members(t, rc)
+			if len(m) != 6+4 { // layers, config, manifest, index.json, oci-layout
+				t.Errorf("the stream holds %d members, want 10", len(m))
+			}
+			if most > jobs || (jobs > 1 && most < 2) {
+				t.Errorf("at most %d layers were fetched at once, want up to %d", most, jobs)
+			}
+			if left, _ := os.ReadDir(spool); len(left) != 0 {
+				t.Errorf("the spool folder holds %v after the pull", left)
+			}
+		})
+	}
 }

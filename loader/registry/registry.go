@@ -13,6 +13,7 @@ package registry
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,6 +60,12 @@ type Options struct {
 	// checking its certificate). Loopback registries get plain HTTP
 	// without it, as docker does.
 	Insecure bool
+	// Jobs is how many layers are fetched at once; 0 means 3. With more
+	// than one, the layers after the one being read are kept in files
+	// under SpoolDir (the system's temporary folder for "") until read, at
+	// most Jobs at a time; with 1, each layer streams straight through.
+	Jobs     int
+	SpoolDir string
 }
 
 func parse(ref string, insecure bool) (name.Reference, error) {
@@ -105,11 +112,25 @@ func Pull(ctx context.Context, ref string, opts Options) (io.ReadCloser, error) 
 		cancel()
 		return nil, classify("pull", ref, r, err)
 	}
+	m, err := img.Manifest()
+	if err != nil {
+		cancel()
+		return nil, classify("pull", ref, r, err)
+	}
+	var src layerSource = direct{ctx: ctx, b: b, layers: m.Layers}
+	if jobs := cmp.Or(opts.Jobs, 3); jobs > 1 && len(m.Layers) > 1 {
+		if src, err = newSpooled(ctx, b, m.Layers, jobs, opts.SpoolDir); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pw.CloseWithError(write(ctx, pw, img, b, ref))
+		err := write(pw, img, src, ref)
+		src.close()
+		pw.CloseWithError(err)
 	}()
 	return &pullReader{PipeReader: pr, cancel: cancel, done: done}, nil
 }
@@ -181,7 +202,7 @@ func pick(desc *remote.Descriptor, want ggcr.Platform, asked bool, ref string) (
 
 // write streams img as an OCI image-layout tarball: config, layers,
 // manifest, then index.json and oci-layout.
-func write(ctx context.Context, w io.Writer, img ggcr.Image, b *blobs, ref string) error {
+func write(w io.Writer, img ggcr.Image, src layerSource, ref string) error {
 	tw := tar.NewWriter(w)
 	mt, err := img.MediaType()
 	if err != nil {
@@ -202,8 +223,8 @@ func write(ctx context.Context, w io.Writer, img ggcr.Image, b *blobs, ref strin
 	if err := file(tw, blobName(m.Config.Digest), rawConfig); err != nil {
 		return err
 	}
-	for _, l := range m.Layers {
-		rc := b.open(ctx, l.Digest, l.Size)
+	for i, l := range m.Layers {
+		rc := src.next(i)
 		err = stream(tw, blobName(l.Digest), l.Size, rc)
 		rc.Close()
 		if err != nil {
