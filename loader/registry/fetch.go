@@ -37,7 +37,48 @@ var (
 // it is (go-containerregistry then backs off on its own for its requests).
 type retryAfter struct{ next http.RoundTripper }
 
-var defaultTransport http.RoundTripper = retryAfter{remote.DefaultTransport}
+var defaultTransport http.RoundTripper = retryAfter{capped{remote.DefaultTransport}}
+
+// maxSmall is the most a manifest, an index or a config may be, as
+// imgsave's own reader of them allows (manifest.MaxJSON).
+const maxSmall = 8 << 20
+
+// layerKey marks the requests of a layer's fetch in their context: the
+// only answers allowed to be larger than maxSmall.
+type layerKey struct{}
+
+// capped refuses, before go-containerregistry reads it into memory, an
+// answer larger than maxSmall to anything but a layer's fetch: a manifest
+// or config of gigabytes from a hostile registry.
+type capped struct{ next http.RoundTripper }
+
+func (t capped) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || req.Context().Value(layerKey{}) != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	if resp.ContentLength > maxSmall {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: the registry sends %d bytes; a manifest or config is at most %d", req.URL.Redacted(), resp.ContentLength, maxSmall)
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, url: req.URL.Redacted(), left: maxSmall}
+	return resp, nil
+}
+
+type limitedBody struct {
+	io.ReadCloser
+	url  string
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p[:min(int64(len(p)), b.left+1)])
+	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, fmt.Errorf("GET %s: the registry sends more than %d bytes; a manifest or config is at most %[2]d", b.url, maxSmall)
+	}
+	return n, err
+}
 
 func (t retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
 	for try := 0; ; try++ {
@@ -119,7 +160,7 @@ func newBlobs(ctx context.Context, r name.Reference) (*blobs, error) {
 // open returns the blob's size bytes as the registry serves them; the
 // reader of the stream checks the digest.
 func (b *blobs) open(ctx context.Context, d ggcr.Hash, size int64) io.ReadCloser {
-	return &resumable{ctx: ctx, b: b, url: b.base + d.String(), size: size}
+	return &resumable{ctx: context.WithValue(ctx, layerKey{}, true), b: b, url: b.base + d.String(), size: size}
 }
 
 type resumable struct {

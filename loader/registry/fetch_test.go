@@ -331,3 +331,31 @@ func TestParallelLayers(t *testing.T) {
 		})
 	}
 }
+
+// TestHugeManifest: a manifest over 8 MiB is refused before it is read
+// into memory, with or without a Content-Length.
+func TestHugeManifest(t *testing.T) {
+	for _, chunked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
+			s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.Contains(r.URL.Path, "/manifests/") {
+					w.WriteHeader(http.StatusOK) // the /v2/ ping
+					return
+				}
+				big := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","pad":"` + strings.Repeat("x", 9<<20) + `"}`
+				w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+				w.Header().Set("Docker-Content-Digest", "sha256:"+strings.Repeat("0", 64))
+				if !chunked {
+					w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+				}
+				w.Write([]byte(big))
+			}))
+			t.Cleanup(s.Close)
+			u, _ := url.Parse(s.URL)
+			_, err := Pull(t.Context(), u.Host+"/huge/img:1", Options{})
+			if err == nil || !strings.Contains(err.Error(), "a manifest or config is at most 8388608") {
+				t.Fatalf("Pull = %v, want the 8 MiB limit named", err)
+			}
+		})
+	}
+}
