@@ -17,7 +17,7 @@ engines:
 # (installed and started here; anything missing fails the run, never skips).
 test: lint
 	eval "$$(scripts/engines.sh)" && eval "$$(scripts/datalad.sh)" && \
-	export IMGSAVE_ENGINES IMGSAVE_TEST_USER IMGSAVE_REGISTRY IMGSAVE_REGISTRY_TLS IMGSAVE_REGISTRY_CA IMGSAVE_DATALAD_ADAPTER IMGSAVE_DATALAD_PYTHONPATH && \
+	export IMGSAVE_ENGINES IMGSAVE_TEST_USER IMGSAVE_REGISTRY IMGSAVE_REGISTRY_TLS IMGSAVE_REGISTRY_CA IMGSAVE_REGISTRY_DATA IMGSAVE_DATALAD_ADAPTER IMGSAVE_DATALAD_PYTHONPATH && \
 	IMGSAVE_E2E=1 $(GO) test -count=1 -timeout 40m ./...
 
 # Tests that need no engine.

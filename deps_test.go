@@ -16,8 +16,9 @@ func TestImportRules(t *testing.T) {
 		mod + "/manifest":        {},
 		mod + "/loader":          {},
 		mod + "/loader/registry": {},
+		mod + "/loader/annex":    {},
 		mod + "/archive":         {mod + "/manifest"},
-		mod:                      {mod + "/archive", mod + "/loader", mod + "/loader/registry", mod + "/manifest"},
+		mod:                      {mod + "/archive", mod + "/loader", mod + "/loader/annex", mod + "/loader/registry", mod + "/manifest"},
 		mod + "/cmd/imgsave":     {mod, mod + "/archive", mod + "/loader", mod + "/manifest"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").CombinedOutput()

@@ -46,6 +46,7 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*archive.Resu
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
+	autoRegister(ctx, dir, RegisterOptions{Registries: []string{rc.Source}, Insecure: opts.Insecure}, opts.Events)
 	return res, nil
 }
 

@@ -23,6 +23,7 @@ var ErrCompressedLayers = errors.New("its layers are stored compressed; run `img
 // PushOptions tune [Push].
 type PushOptions struct {
 	Selector
+	Events
 	// Compress is how layers travel: "gzip" (for ""), "zstd", or "none",
 	// which keeps each blob digest equal to its diff ID.
 	Compress string
@@ -60,7 +61,12 @@ func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pus
 			},
 		})
 	}
-	return registry.Push(ctx, ref, img, registry.PushOptions{Compress: opts.Compress, Insecure: opts.Insecure})
+	pushed, err := registry.Push(ctx, ref, img, registry.PushOptions{Compress: opts.Compress, Insecure: opts.Insecure})
+	if err != nil {
+		return nil, err
+	}
+	autoRegister(ctx, dir, RegisterOptions{Registries: []string{pushed.Source}, Insecure: opts.Insecure}, opts.Events)
+	return pushed, nil
 }
 
 // checkedReader fails its last Read when what it read does not have the

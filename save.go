@@ -76,6 +76,7 @@ func Save(ctx context.Context, eng Engine, refs []string, dir string, opts SaveO
 	if err != nil {
 		return nil, fmt.Errorf("save %s: %w", what, err)
 	}
+	autoRegister(ctx, dir, RegisterOptions{Engine: eng}, opts.Events)
 	return res, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 )
 
@@ -20,5 +21,11 @@ func main1() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop)
-	return run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	args := os.Args
+	if filepath.Base(args[0]) == remoteProgram {
+		// git-annex runs the special remote by this name, with no
+		// arguments: it is `imgsave remote serve`.
+		args = append([]string{args[0], "remote", "serve"}, args[1:]...)
+	}
+	return run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 }

@@ -25,7 +25,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/script")
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"imgsave": func() { os.Exit(main1()) }})
+	testscript.Main(m, map[string]func(){"imgsave": func() { os.Exit(main1()) }, remoteProgram: func() { os.Exit(main1()) }})
 }
 
 // testEngine is one Docker daemon the scripts run against.
@@ -205,6 +205,7 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	env.Setenv("REGISTRY", os.Getenv("IMGSAVE_REGISTRY"))
 	env.Setenv("REGISTRY_TLS", os.Getenv("IMGSAVE_REGISTRY_TLS"))
 	env.Setenv("REGISTRY_CA", os.Getenv("IMGSAVE_REGISTRY_CA"))
+	env.Setenv("REGISTRY_DATA", os.Getenv("IMGSAVE_REGISTRY_DATA")) // its storage, for tampering
 	// Debian 12's rootful podman cannot set its default rlimits in this
 	// sandbox; a containers.conf the harness owns (never the user's or
 	// the system's) gives it ones it may. Rootless containers get no
@@ -502,7 +503,7 @@ func runRootless(t *testing.T) {
 		"IMGSAVE_TEST_CHILD=1",
 		"IMGSAVE_ENGINES=podman-rootless",
 	}
-	for _, k := range []string{"IMGSAVE_E2E", "IMGSAVE_TEST_USER", "IMGSAVE_REGISTRY", "IMGSAVE_REGISTRY_TLS", "IMGSAVE_REGISTRY_CA", "IMGSAVE_DATALAD_ADAPTER", "IMGSAVE_DATALAD_PYTHONPATH", "LANG"} {
+	for _, k := range []string{"IMGSAVE_E2E", "IMGSAVE_TEST_USER", "IMGSAVE_REGISTRY", "IMGSAVE_REGISTRY_TLS", "IMGSAVE_REGISTRY_CA", "IMGSAVE_REGISTRY_DATA", "IMGSAVE_DATALAD_ADAPTER", "IMGSAVE_DATALAD_PYTHONPATH", "LANG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}

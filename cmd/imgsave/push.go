@@ -39,11 +39,14 @@ EXAMPLES:
 			default:
 				return usagef(c, "--compress %q: want gzip, zstd or none", c.String("compress"))
 			}
+			ev, done := events(c, e, "pushing "+a[1])
 			p, err := imgsave.Push(c.Context, a[0], a[1], imgsave.PushOptions{
 				Selector: imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config")},
+				Events:   ev,
 				Compress: c.String("compress"),
 				Insecure: c.Bool("insecure"),
 			})
+			done()
 			if err != nil {
 				return err
 			}

@@ -51,6 +51,8 @@ type PushOptions struct {
 type Pushed struct {
 	// Manifest is the digest of the manifest pushed.
 	Manifest string `json:"manifest_digest"`
+	// Source names what was pushed as repository@digest.
+	Source string `json:"source"`
 	// Config is the config's digest, the image ID of a classic store.
 	Config string `json:"config_digest"`
 	// Layers are the layers' blob digests as pushed, with their diff IDs.
@@ -135,6 +137,7 @@ func Push(ctx context.Context, ref string, img Image, opts PushOptions) (*Pushed
 		return nil, err
 	}
 	out.Manifest = md.String()
+	out.Source = r.Context().Name() + "@" + out.Manifest
 	return out, nil
 }
 

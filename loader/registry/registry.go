@@ -80,13 +80,22 @@ func parse(ref string, insecure bool) (name.Reference, error) {
 	return r, nil
 }
 
+// Pulled is the stream [Pull] returns, and what it pulls.
+type Pulled struct {
+	io.ReadCloser
+	// Source names the image pulled exactly, as repository@digest of its
+	// manifest (the platform's, for an index), so that it can be asked
+	// for again.
+	Source string
+}
+
 // Pull fetches ref's image (for the platform, when ref names an index)
 // and returns it as an OCI image-layout tarball, streamed as it is fetched:
 // every blob as the registry serves it (layers compressed), the manifest,
 // index.json naming the image by ref, and oci-layout. Nothing is held in
 // memory but the manifest and config. The last Read reports a failed fetch.
 // Close stops the fetch and waits for it.
-func Pull(ctx context.Context, ref string, opts Options) (io.ReadCloser, error) {
+func Pull(ctx context.Context, ref string, opts Options) (*Pulled, error) {
 	r, err := parse(ref, opts.Insecure)
 	if err != nil {
 		return nil, err
@@ -132,7 +141,12 @@ func Pull(ctx context.Context, ref string, opts Options) (io.ReadCloser, error) 
 		src.close()
 		pw.CloseWithError(err)
 	}()
-	return &pullReader{PipeReader: pr, cancel: cancel, done: done}, nil
+	md, err := img.Digest()
+	if err != nil {
+		cancel()
+		return nil, classify("pull", ref, r, err)
+	}
+	return &Pulled{ReadCloser: &pullReader{PipeReader: pr, cancel: cancel, done: done}, Source: r.Context().Name() + "@" + md.String()}, nil
 }
 
 type pullReader struct {
@@ -287,4 +301,54 @@ func stream(tw *tar.Writer, name string, size int64, r io.Reader) error {
 		return fmt.Errorf("%s: %w: got %d of %d bytes", name, io.ErrUnexpectedEOF, n, size)
 	}
 	return nil
+}
+
+// ErrNotFound is wrapped by [Describe]'s error when the registry has no
+// such repository, tag or manifest.
+var ErrNotFound = errors.New("the registry has no such image")
+
+// Described is what a registry says of one image.
+type Described struct {
+	// Source is repository@digest of the image's manifest.
+	Source string
+	// DiffIDs are its layers' uncompressed digests, from its config.
+	DiffIDs []string
+}
+
+// Describe asks the registry for ref's image (the platform's, for an
+// index) without fetching its layers.
+func Describe(ctx context.Context, ref string, opts Options) (*Described, error) {
+	r, err := parse(ref, opts.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	want, err := platform(opts.Platform)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(defaultTransport))
+	if err != nil {
+		var terr *transport.Error
+		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+			return nil, fmt.Errorf("%s: %w", ref, ErrNotFound)
+		}
+		return nil, classify("describe", ref, r, err)
+	}
+	img, err := pick(desc, want, opts.Platform != "", ref)
+	if err != nil {
+		return nil, err
+	}
+	md, err := img.Digest()
+	if err != nil {
+		return nil, classify("describe", ref, r, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, classify("describe", ref, r, err)
+	}
+	d := &Described{Source: r.Context().Name() + "@" + md.String()}
+	for _, h := range cf.RootFS.DiffIDs {
+		d.DiffIDs = append(d.DiffIDs, h.String())
+	}
+	return d, nil
 }

@@ -1,0 +1,547 @@
+package imgsave
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/loader"
+	"github.com/imgsave/imgsave/loader/annex"
+	"github.com/imgsave/imgsave/loader/registry"
+)
+
+// RemoteType is the externaltype of imgsave's git-annex special remote:
+// git-annex runs git-annex-remote-imgsave for it.
+const RemoteType = "imgsave"
+
+// ErrNoRemote is wrapped by [Register]'s error when the dataset has no
+// special remote of type [RemoteType].
+var ErrNoRemote = annex.ErrNoRemote
+
+// urlPrefix starts every URL imgsave records for a layer.
+const urlPrefix = "imgsave:"
+
+// A source is one place a layer can be had from again: an image in the
+// local engine, or an image in a registry, that holds it.
+type source struct {
+	// An engine image, by config digest (the ID on classic stores and
+	// podman), the manifest digest imgsave loads it under (the ID on
+	// containerd stores), and the ID the engine gave it when it was
+	// recorded, if another (a containerd store's image that imgsave did
+	// not load).
+	config, manifest, id digest.Digest
+	// A registry image, as repository@digest.
+	ref string
+	// The layer, by diff ID.
+	layer digest.Digest
+}
+
+func (s source) engine() bool { return s.ref == "" }
+
+// url renders s as the URL git-annex records for the layer's key.
+func (s source) url() string {
+	if s.engine() {
+		u := urlPrefix + "engine?config=" + s.config.String()
+		if s.manifest != "" {
+			u += "&manifest=" + s.manifest.String()
+		}
+		if s.id != "" && s.id != s.config && s.id != s.manifest {
+			u += "&id=" + s.id.String()
+		}
+		return u + "&layer=" + s.layer.String()
+	}
+	return urlPrefix + "registry?ref=" + s.ref + "&layer=" + s.layer.String()
+}
+
+// String is s for people: where the layer is.
+func (s source) String() string {
+	if s.engine() {
+		return "the engine's image " + short(s.config)
+	}
+	return "the registry's " + s.ref
+}
+
+func parseSource(u string) (source, error) {
+	rest, ok := strings.CutPrefix(u, urlPrefix)
+	kind, query, _ := strings.Cut(rest, "?")
+	q, err := url.ParseQuery(query)
+	if !ok || err != nil {
+		return source{}, fmt.Errorf("%q: not an imgsave URL", u)
+	}
+	s := source{layer: digest.Digest(q.Get("layer"))}
+	switch kind {
+	case "engine":
+		s.config, s.manifest, s.id = digest.Digest(q.Get("config")), digest.Digest(q.Get("manifest")), digest.Digest(q.Get("id"))
+		if s.config.Validate() != nil || (s.manifest != "" && s.manifest.Validate() != nil) || (s.id != "" && s.id.Validate() != nil) {
+			return source{}, fmt.Errorf("%q: want config=DIGEST", u)
+		}
+	case "registry":
+		s.ref = q.Get("ref")
+		if !strings.Contains(s.ref, "@sha256:") {
+			return source{}, fmt.Errorf("%q: want ref=REPOSITORY@DIGEST", u)
+		}
+	default:
+		return source{}, fmt.Errorf("%q: want imgsave:engine or imgsave:registry", u)
+	}
+	if s.layer.Validate() != nil {
+		return source{}, fmt.Errorf("%q: want layer=DIGEST", u)
+	}
+	return s, nil
+}
+
+// RemoteOptions tune [ServeRemote].
+type RemoteOptions struct {
+	// Engine finds the engine, when a layer is first asked of it; a
+	// machine without one still gets layers from registries.
+	Engine func() (Engine, error)
+	// Insecure is as for [Pull].
+	Insecure bool
+}
+
+// ServeRemote is git-annex's special remote of type [RemoteType], speaking
+// the external special remote protocol on in and out until git-annex is
+// done. It only reads: for a layer's key it finds the sources recorded for
+// it (by [Register]), cheapest first, the engine before registries, and
+// hands over the layer of the first that has it, checked against its diff
+// ID by the same extraction as save and pull. git-annex then checks the
+// key, whatever its backend. An image is streamed once per session, however
+// many of its layers are asked for.
+func ServeRemote(ctx context.Context, in io.Reader, out io.Writer, opts RemoteOptions) error {
+	r := &annexRemote{opts: opts, images: map[string]string{}, present: map[string]bool{}}
+	defer r.cleanup()
+	return annex.Serve(ctx, in, out, r)
+}
+
+type annexRemote struct {
+	opts   RemoteOptions
+	eng    Engine
+	engErr error
+	found  bool
+
+	tmp     string            // where images are extracted, under .git/annex/tmp
+	images  map[string]string // source image → its extraction
+	present map[string]bool   // registry image → the registry has it
+}
+
+func (r *annexRemote) cleanup() {
+	if r.tmp != "" {
+		os.RemoveAll(r.tmp)
+	}
+}
+
+func (r *annexRemote) engine() (Engine, error) {
+	if !r.found {
+		r.found = true
+		if r.opts.Engine == nil {
+			r.engErr = errors.New("no engine")
+		} else {
+			r.eng, r.engErr = r.opts.Engine()
+		}
+	}
+	return r.eng, r.engErr
+}
+
+func (r *annexRemote) Prepare(ctx context.Context, c *annex.Conn) error { return nil }
+
+func (r *annexRemote) ClaimURL(u string) bool {
+	_, err := parseSource(u)
+	return err == nil
+}
+
+func (r *annexRemote) Info() [][2]string {
+	return [][2]string{{"sources", "the local engine's images, then registries, as recorded by imgsave"}}
+}
+
+// sources are the key's recorded sources, the engine's first.
+func (r *annexRemote) sources(c *annex.Conn, key string) ([]source, error) {
+	urls, err := c.URLs(key, urlPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []source
+	for _, u := range urls {
+		if s, err := parseSource(u); err == nil {
+			out = append(out, s)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b source) int {
+		switch {
+		case a.engine() == b.engine():
+			return 0
+		case a.engine():
+			return -1
+		}
+		return 1
+	})
+	return out, nil
+}
+
+func (r *annexRemote) WhereIs(ctx context.Context, c *annex.Conn, key string) string {
+	srcs, err := r.sources(c, key)
+	if err != nil {
+		return ""
+	}
+	var s []string
+	for _, src := range srcs {
+		s = append(s, src.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+func (r *annexRemote) Retrieve(ctx context.Context, c *annex.Conn, key, file string) error {
+	srcs, err := r.sources(c, key)
+	if err != nil {
+		return err
+	}
+	if len(srcs) == 0 {
+		return fmt.Errorf("no source recorded for %s (imgsave save, pull, push and imgsave remote register record them)", key)
+	}
+	var errs []string
+	for _, s := range srcs {
+		err := r.retrieve(ctx, c, s, file)
+		if err == nil {
+			return nil
+		}
+		c.Debug(fmt.Sprintf("%s: %v", s, err))
+		errs = append(errs, fmt.Sprintf("%s: %v", s, err))
+	}
+	return errors.New(strings.Join(errs, "; "))
+}
+
+// retrieve moves the layer out of s's image, extracted (and so checked)
+// once per session.
+func (r *annexRemote) retrieve(ctx context.Context, c *annex.Conn, s source, file string) error {
+	dir, err := r.image(ctx, c, s)
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(dir, "blobs", s.layer.Algorithm().String(), s.layer.Encoded())
+	if _, err := os.Lstat(p); err != nil {
+		return fmt.Errorf("its image holds no layer %s", s.layer)
+	}
+	if err := os.Rename(p, file); err == nil {
+		return nil
+	}
+	return copyFile(p, file)
+}
+
+// image extracts s's image into the session's folder, once.
+func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source) (string, error) {
+	id := s.ref
+	if s.engine() {
+		id = string(s.config)
+	}
+	if dir, ok := r.images[id]; ok {
+		return dir, nil
+	}
+	if r.tmp == "" {
+		gitDir, err := c.GitDir()
+		if err != nil {
+			return "", err
+		}
+		tmp := filepath.Join(gitDir, "annex", "tmp")
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			return "", err
+		}
+		if r.tmp, err = os.MkdirTemp(tmp, "imgsave-remote-"); err != nil {
+			return "", err
+		}
+	}
+	var rc io.ReadCloser
+	if s.engine() {
+		eng, err := r.engine()
+		if err != nil {
+			return "", err
+		}
+		name, err := inEngine(ctx, eng, s)
+		if err != nil {
+			return "", err
+		}
+		if rc, err = eng.Save(ctx, name); err != nil {
+			return "", err
+		}
+	} else {
+		p, err := registry.Pull(ctx, s.ref, registry.Options{Insecure: r.opts.Insecure, Jobs: 1})
+		if err != nil {
+			return "", err
+		}
+		rc = p
+	}
+	defer rc.Close()
+	dir := filepath.Join(r.tmp, strconv.Itoa(len(r.images)))
+	if _, err := archive.Extract(ctx, rc, dir, archive.Options{}); err != nil {
+		return "", err
+	}
+	if err := rc.Close(); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	r.images[id] = dir
+	return dir, nil
+}
+
+// inEngine names the engine's image of s, by config digest or manifest
+// digest, if it holds s's layer.
+func inEngine(ctx context.Context, eng Engine, s source) (string, error) {
+	for _, n := range []digest.Digest{s.config, s.manifest, s.id} {
+		if n == "" {
+			continue
+		}
+		img, err := eng.Inspect(ctx, string(n))
+		if errors.Is(err, loader.ErrImageNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if slices.Contains(img.DiffIDs, s.layer) {
+			return string(img.ID), nil
+		}
+	}
+	return "", fmt.Errorf("%w: no image %s holding the layer (removed, or never on this machine)", ErrNotInEngine, short(s.config))
+}
+
+func (r *annexRemote) CheckPresent(ctx context.Context, c *annex.Conn, key string) (bool, error) {
+	srcs, err := r.sources(c, key)
+	if err != nil {
+		return false, err
+	}
+	var errs []string
+	for _, s := range srcs {
+		ok, err := r.has(ctx, s)
+		if ok {
+			return true, nil
+		}
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", s, err))
+		}
+	}
+	if len(errs) > 0 {
+		return false, errors.New(strings.Join(errs, "; "))
+	}
+	return false, nil
+}
+
+// has reports whether s can give its layer now: the engine holds the
+// image, or the registry has the manifest and its config lists the layer.
+func (r *annexRemote) has(ctx context.Context, s source) (bool, error) {
+	if s.engine() {
+		eng, err := r.engine()
+		if err != nil {
+			return false, err
+		}
+		_, err = inEngine(ctx, eng, s)
+		if errors.Is(err, ErrNotInEngine) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	k := s.ref + " " + s.layer.String()
+	if ok, seen := r.present[k]; seen {
+		return ok, nil
+	}
+	d, err := registry.Describe(ctx, s.ref, registry.Options{Insecure: r.opts.Insecure})
+	if errors.Is(err, registry.ErrNotFound) {
+		r.present[k] = false
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	r.present[k] = slices.Contains(d.DiffIDs, s.layer.String())
+	return r.present[k], nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return err
+	}
+	return out.Close()
+}
+
+// RegisterOptions say which sources [Register] records.
+type RegisterOptions struct {
+	// Engine, when set, is recorded as a source of every layer of the
+	// directory's images, with the registries it knows them from: their
+	// repo digests, but for the engine's own ID (containerd stores list
+	// it) and podman's localhost/ names.
+	Engine Engine
+	// Registries name images in registries (repository:tag or
+	// repository@digest), each recorded for the layers it holds.
+	Registries []string
+	// Insecure is as for [Pull].
+	Insecure bool
+}
+
+// Registered is what [Register] recorded.
+type Registered struct {
+	// Keys counts the layer files whose sources were recorded.
+	Keys int `json:"keys"`
+	// Sources are the sources recorded, as git-annex keeps them.
+	Sources []string `json:"sources"`
+}
+
+// Register records, in the git-annex repository holding dir, where the
+// layers of dir's images can be had again, so that `git annex get` (and
+// `datalad get`) in any clone can take them from the engine or a registry
+// through the special remote of type [RemoteType] instead of a copy of the
+// dataset's own. The repository must have that remote (see
+// [InitRemote]); without it the error wraps annex.ErrNoRemote. Only
+// uncompressed layer files, named by their diff ID, are recorded: those
+// are what the remote hands over.
+func Register(ctx context.Context, dir string, opts RegisterOptions) (*Registered, error) {
+	rem, err := annex.FindRemote(ctx, dir, RemoteType)
+	if err != nil {
+		return nil, err
+	}
+	d, err := archive.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var described []*registry.Described
+	for _, ref := range opts.Registries {
+		desc, err := registry.Describe(ctx, ref, registry.Options{Insecure: opts.Insecure})
+		if err != nil {
+			return nil, err
+		}
+		described = append(described, desc)
+	}
+	var files []string
+	var urls [][]string
+	reg := &Registered{Sources: []string{}}
+	seen := map[string]bool{}
+	for _, im := range d.Images {
+		var refs []string
+		var engineID digest.Digest
+		if opts.Engine != nil {
+			id, err := present(ctx, opts.Engine, im)
+			if err != nil {
+				return nil, err
+			}
+			engineID = id
+			if img, err := opts.Engine.Inspect(ctx, string(id)); id != "" && err == nil {
+				for _, rd := range img.RepoDigests {
+					// Not the engine's own ID (containerd stores list it),
+					// nor podman's name for a local image.
+					if repo, dg, ok := strings.Cut(rd, "@"); ok && digest.Digest(dg) != img.ID && !strings.HasPrefix(repo, "localhost/") && !slices.Contains(refs, rd) {
+						refs = append(refs, rd)
+					}
+				}
+			}
+		}
+		for _, l := range im.Layers {
+			if l.Digest != l.DiffID {
+				continue // a compressed blob: not what the remote hands over
+			}
+			var us []string
+			if opts.Engine != nil {
+				us = append(us, source{config: im.ID, manifest: im.ManifestDigest, id: engineID, layer: l.DiffID}.url())
+			}
+			for _, rd := range refs {
+				us = append(us, source{ref: rd, layer: l.DiffID}.url())
+			}
+			for _, desc := range described {
+				if slices.Contains(desc.DiffIDs, l.DiffID.String()) {
+					us = append(us, source{ref: desc.Source, layer: l.DiffID}.url())
+				}
+			}
+			if len(us) == 0 || seen[l.Path] {
+				continue
+			}
+			seen[l.Path] = true
+			files = append(files, filepath.FromSlash(l.Path))
+			urls = append(urls, us)
+			for _, u := range us {
+				s, _ := parseSource(u)
+				s.layer = ""
+				if n := s.String(); !slices.Contains(reg.Sources, n) {
+					reg.Sources = append(reg.Sources, n)
+				}
+			}
+		}
+	}
+	keys, err := annex.Keys(ctx, dir, files)
+	if err != nil {
+		return nil, err
+	}
+	var pairs [][2]string
+	for i, k := range keys {
+		for _, u := range urls[i] {
+			pairs = append(pairs, [2]string{k, u})
+		}
+	}
+	if err := annex.RegisterURLs(ctx, dir, rem, pairs); err != nil {
+		return nil, err
+	}
+	reg.Keys = len(keys)
+	return reg, nil
+}
+
+// autoRegister records dir's sources after a save, pull or push when its
+// repository has imgsave's remote; it never fails the command.
+func autoRegister(ctx context.Context, dir string, opts RegisterOptions, ev Events) {
+	if _, err := annex.FindRemote(ctx, dir, RemoteType); err != nil {
+		return
+	}
+	reg, err := Register(ctx, dir, opts)
+	if err != nil {
+		ev.notice(fmt.Sprintf("%s: layer sources not recorded for git-annex: %v", dir, err))
+		return
+	}
+	ev.notice(fmt.Sprintf("%s: recorded %s as sources of %d layers for git-annex", dir, strings.Join(reg.Sources, " and "), reg.Keys))
+}
+
+// InitRemote sets up imgsave's special remote, named name, in the
+// git-annex repository at dir: enabled in every clone by `git annex init`
+// when git-annex-remote-imgsave is on PATH, and untrusted, since an engine
+// or a registry may drop an image at any time, so that its copies never
+// count towards numcopies.
+func InitRemote(ctx context.Context, dir, name string) error {
+	return annex.InitRemote(ctx, dir, name, RemoteType)
+}
+
+// LinkRemote makes git-annex-remote-imgsave, the program git-annex runs
+// for the remote, a link to exe (imgsave itself) in dir, "" meaning exe's
+// own folder, and returns the link's path. A link that is already there
+// and right is left as it is; anything else there is not replaced.
+func LinkRemote(exe, dir string) (string, error) {
+	exe, err := filepath.Abs(exe)
+	if err != nil {
+		return "", err
+	}
+	if dir == "" {
+		dir = filepath.Dir(exe)
+	}
+	link := filepath.Join(dir, "git-annex-remote-"+RemoteType)
+	if t, err := os.Readlink(link); err == nil && t == exe {
+		return link, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("link the remote: %w", err)
+	}
+	if err := os.Symlink(exe, link); err != nil {
+		return "", fmt.Errorf("link the remote: %w", err)
+	}
+	return link, nil
+}

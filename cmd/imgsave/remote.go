@@ -1,0 +1,157 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/imgsave/imgsave"
+)
+
+// remoteProgram is the name git-annex runs imgsave's special remote by.
+const remoteProgram = "git-annex-remote-" + imgsave.RemoteType
+
+func remoteCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "remote",
+		Usage: "get layers back from the engine or a registry through a git-annex special remote",
+		Description: `A git-annex special remote that never stores anything: it hands git-annex
+the layers of a dataset's image directories from wherever they already are,
+the local engine first (no network), then registries. imgsave save, pull
+and push record those sources for every layer (git annex whereis shows
+them), once the dataset has the remote; imgsave remote register records
+them for a directory saved before.
+
+Set up once per dataset, then clone and get as usual:
+
+   imgsave remote install            # git-annex-remote-imgsave beside imgsave
+   imgsave remote init               # in the dataset: initremote + untrust
+   imgsave save busybox:1.36 img     # records the engine as the layers' source
+   git annex add img && git commit -m img
+   # in a clone, on a machine whose engine has the image:
+   git annex get img                 # the layers come out of the engine
+
+The remote is untrusted: an engine or a registry may drop an image any
+time, so its copies never count towards numcopies.`,
+		Subcommands: []*cli.Command{
+			{
+				Name:      "install",
+				Usage:     "link git-annex-remote-imgsave to this imgsave, so that git-annex finds the remote",
+				ArgsUsage: " ",
+				Description: `Makes the link git-annex-remote-imgsave -> imgsave in --dir (default: the
+folder imgsave is in), and says whether that folder is on PATH.
+
+EXAMPLES:
+   imgsave remote install
+   imgsave remote install --dir ~/.local/bin`,
+				Flags: []cli.Flag{&cli.StringFlag{Name: "dir", Usage: "make the link in `DIR`"}},
+				Action: func(c *cli.Context) error {
+					if _, err := args(c); err != nil {
+						return err
+					}
+					self, err := os.Executable()
+					if err != nil {
+						return err
+					}
+					link, err := imgsave.LinkRemote(self, c.String("dir"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(e.stdout, link)
+					if p, err := exec.LookPath(remoteProgram); err != nil || p != link {
+						fmt.Fprintf(e.stderr, "imgsave: %s is not first on PATH: add %s to PATH so that git-annex finds it\n", remoteProgram, filepath.Dir(link))
+					}
+					return nil
+				},
+			},
+			{
+				Name:      "init",
+				Usage:     "set up the remote in a git-annex repository (initremote, autoenable, untrust)",
+				ArgsUsage: "[DIR]",
+				Description: `Runs, in the repository holding DIR (default: the current folder):
+   git annex initremote NAME type=external externaltype=imgsave encryption=none autoenable=true
+   git annex untrust NAME
+Clones enable the remote by themselves (git annex init) when
+git-annex-remote-imgsave is on PATH.
+
+EXAMPLES:
+   imgsave remote init
+   imgsave remote init --name engine ./dataset`,
+				Flags: []cli.Flag{&cli.StringFlag{Name: "name", Value: imgsave.RemoteType, Usage: "the remote's `NAME` in git-annex"}},
+				Action: func(c *cli.Context) error {
+					dir := "."
+					if c.NArg() > 1 {
+						return usagef(c, "init: want at most one argument (DIR), got %d", c.NArg())
+					}
+					if c.NArg() == 1 {
+						dir = c.Args().First()
+					}
+					if _, err := exec.LookPath(remoteProgram); err != nil {
+						return fmt.Errorf("%s is not on PATH, and git-annex runs it (run imgsave remote install)", remoteProgram)
+					}
+					return imgsave.InitRemote(c.Context, dir, c.String("name"))
+				},
+			},
+			{
+				Name:      "register",
+				Usage:     "record where the layers of an image directory can be had again",
+				ArgsUsage: "DIR",
+				Description: `Records, for each layer file of DIR, the engine's image (unless --no-engine)
+and each --registry image that holds it, in git-annex's location log, so
+that every clone knows them. imgsave save, pull and push do this by
+themselves in a dataset that has the remote.
+
+EXAMPLES:
+   imgsave remote register img
+   imgsave remote register --no-engine --registry 127.0.0.1:5000/tools/align:2.1 img`,
+				Flags: []cli.Flag{
+					&cli.StringSliceFlag{Name: "registry", Usage: "an image in a registry holding DIR's layers: `IMAGE` (repeatable)"},
+					&cli.BoolFlag{Name: "no-engine", Usage: "do not record the engine"},
+					jsonFlag, insecureFlag,
+				},
+				Action: func(c *cli.Context) error {
+					a, err := args(c, "DIR")
+					if err != nil {
+						return err
+					}
+					opts := imgsave.RegisterOptions{Registries: c.StringSlice("registry"), Insecure: c.Bool("insecure")}
+					if !c.Bool("no-engine") {
+						if opts.Engine, err = engine(c); err != nil {
+							return err
+						}
+					}
+					reg, err := imgsave.Register(c.Context, a[0], opts)
+					if errors.Is(err, imgsave.ErrNoRemote) {
+						return fmt.Errorf("%w (run imgsave remote init in the dataset)", err)
+					}
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return printJSON(e.stdout, reg)
+					}
+					fmt.Fprintf(e.stdout, "%d layers: %s\n", reg.Keys, strings.Join(reg.Sources, ", "))
+					return nil
+				},
+			},
+			{
+				Name:      "serve",
+				Usage:     "speak git-annex's external special remote protocol on stdin and stdout (what git-annex-remote-imgsave runs)",
+				ArgsUsage: " ",
+				Action: func(c *cli.Context) error {
+					if _, err := args(c); err != nil {
+						return err
+					}
+					return imgsave.ServeRemote(c.Context, e.stdin, e.stdout, imgsave.RemoteOptions{
+						Engine: func() (imgsave.Engine, error) { return engine(c) },
+					})
+				},
+			},
+		},
+	}
+}
