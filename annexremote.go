@@ -212,7 +212,6 @@ func (r *annexRemote) Retrieve(ctx context.Context, c *annex.Conn, key, file str
 		if err == nil {
 			return nil
 		}
-		c.Debug(fmt.Sprintf("%s: %v", s, err))
 		errs = append(errs, fmt.Sprintf("%s: %v", s, err))
 	}
 	return errors.New(strings.Join(errs, "; "))
@@ -244,19 +243,6 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source) (strin
 	if dir, ok := r.images[id]; ok {
 		return dir, nil
 	}
-	if r.tmp == "" {
-		gitDir, err := c.GitDir()
-		if err != nil {
-			return "", err
-		}
-		tmp := filepath.Join(gitDir, "annex", "tmp")
-		if err := os.MkdirAll(tmp, 0o755); err != nil {
-			return "", err
-		}
-		if r.tmp, err = os.MkdirTemp(tmp, "imgsave-remote-"); err != nil {
-			return "", err
-		}
-	}
 	var rc io.ReadCloser
 	if s.engine() {
 		eng, err := r.engine()
@@ -278,6 +264,19 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source) (strin
 		rc = p
 	}
 	defer rc.Close()
+	if r.tmp == "" {
+		gitDir, err := c.GitDir()
+		if err != nil {
+			return "", err
+		}
+		tmp := filepath.Join(gitDir, "annex", "tmp")
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			return "", err
+		}
+		if r.tmp, err = os.MkdirTemp(tmp, "imgsave-remote-"); err != nil {
+			return "", err
+		}
+	}
 	dir := filepath.Join(r.tmp, strconv.Itoa(len(r.images)))
 	if _, err := archive.Extract(ctx, rc, dir, archive.Options{}); err != nil {
 		return "", err

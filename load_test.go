@@ -33,10 +33,13 @@ type fakeEngine struct {
 	forget bool
 	// races is how many loads fail as a containerd store's GC race does.
 	races int
+	// saveFile is what every save streams: a real engine's save.
+	saveFile string
 
 	mu     sync.Mutex
 	images map[string]*loader.Image // by ID, digest and tag
 	loads  int
+	saves  int
 	tagged []string
 	sent   []*tarSent
 }
@@ -143,7 +146,13 @@ func (f *fakeEngine) Tag(ctx context.Context, src, dst string) error {
 }
 
 func (f *fakeEngine) Save(ctx context.Context, refs ...string) (io.ReadCloser, error) {
-	return nil, errors.New("fake: no save")
+	if f.saveFile == "" {
+		return nil, errors.New("fake: no save")
+	}
+	f.mu.Lock()
+	f.saves++
+	f.mu.Unlock()
+	return os.Open(f.saveFile)
 }
 func (f *fakeEngine) Pull(ctx context.Context, ref string) error { return errors.New("fake: no pull") }
 func (f *fakeEngine) Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

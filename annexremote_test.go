@@ -1,0 +1,152 @@
+package imgsave
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/loader"
+)
+
+func TestSourceURL(t *testing.T) {
+	d := func(c string) digest.Digest { return digest.FromString(c) }
+	for _, s := range []source{
+		{config: d("c"), layer: d("l")},
+		{config: d("c"), manifest: d("m"), id: d("i"), layer: d("l")},
+		{ref: "127.0.0.1:5000/tools/align@" + d("m").String(), layer: d("l")},
+	} {
+		u := s.url()
+		got, err := parseSource(u)
+		if err != nil || got != s {
+			t.Errorf("parseSource(%q) = %+v, %v, want %+v", u, got, err, s)
+		}
+	}
+	for _, u := range []string{
+		"https://example.org/x",
+		"imgsave:engine?layer=" + d("l").String(),
+		"imgsave:engine?config=sha256:nothex&layer=" + d("l").String(),
+		"imgsave:registry?ref=127.0.0.1:5000/x:1&layer=" + d("l").String(),
+		"imgsave:registry?ref=127.0.0.1:5000/x@" + d("m").String(),
+		"imgsave:elsewhere?config=" + d("c").String() + "&layer=" + d("l").String(),
+	} {
+		if s, err := parseSource(u); err == nil {
+			t.Errorf("parseSource(%q) = %+v, want an error", u, s)
+		}
+	}
+}
+
+// converse runs ServeRemote on git-annex's side of a conversation, given
+// as lines (the answers to the remote's own requests included, in the
+// order it asks), and returns what the remote said.
+func converse(t *testing.T, eng Engine, lines ...string) []string {
+	t.Helper()
+	var out bytes.Buffer
+	in := strings.NewReader(strings.Join(lines, "\n") + "\n")
+	err := ServeRemote(t.Context(), in, &out, RemoteOptions{Engine: func() (Engine, error) {
+		if eng == nil {
+			return nil, loader.ErrEngineNotFound
+		}
+		return eng, nil
+	}})
+	if err != nil {
+		t.Fatalf("ServeRemote = %v\n%s", err, out.String())
+	}
+	return strings.Split(strings.TrimSpace(out.String()), "\n")
+}
+
+// TestRemoteFromEngine: a layer comes out of the engine's save, checked,
+// as git-annex asked; a key with no recorded source, STORE and REMOVE are
+// refused; the session's extraction is gone afterwards.
+func TestRemoteFromEngine(t *testing.T) {
+	// The fixture's image, as the engine holds it.
+	want := filepath.Join(t.TempDir(), "img")
+	f, err := os.Open(filepath.Join("testdata", "legacy.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := archive.Extract(t.Context(), f, want, archive.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	d, err := archive.OpenDir(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := d.Images[0]
+	layer := im.Layers[0].DiffID
+	eng := newFake()
+	eng.saveFile = filepath.Join("testdata", "legacy.tar")
+	eng.put(&loader.Image{ID: im.ID, DiffIDs: im.Config.RootFS.DiffIDs})
+
+	gitDir := t.TempDir()
+	file := filepath.Join(t.TempDir(), "key")
+	src := source{config: im.ID, manifest: im.ManifestDigest, layer: layer}
+	key := "SHA256E-s1--" + layer.Encoded()
+	got := converse(t, eng,
+		"EXTENSIONS INFO ASYNC",
+		"PREPARE",
+		"CLAIMURL "+src.url(),
+		"CLAIMURL https://example.org/x",
+		"CHECKPRESENT "+key, "VALUE "+src.url(), "VALUE",
+		"TRANSFER RETRIEVE "+key+" "+file, "VALUE "+src.url(), "VALUE", "VALUE "+gitDir,
+		"TRANSFER RETRIEVE OTHER-KEY "+file+".2", "VALUE",
+		"CHECKPRESENT OTHER-KEY", "VALUE",
+		"TRANSFER STORE "+key+" "+file,
+		"REMOVE "+key,
+		"WHEREIS "+key, "VALUE "+src.url(), "VALUE",
+		"FROBNICATE",
+	)
+	wantLines := []string{
+		"VERSION 1",
+		"EXTENSIONS INFO",
+		"PREPARE-SUCCESS",
+		"CLAIMURL-SUCCESS",
+		"CLAIMURL-FAILURE",
+		"GETURLS " + key + " imgsave:", "CHECKPRESENT-SUCCESS " + key,
+		"GETURLS " + key + " imgsave:", "GETGITDIR", "TRANSFER-SUCCESS RETRIEVE " + key,
+		"GETURLS OTHER-KEY imgsave:", "TRANSFER-FAILURE RETRIEVE OTHER-KEY no source recorded for OTHER-KEY (imgsave save, pull, push and imgsave remote register record them)",
+		"GETURLS OTHER-KEY imgsave:", "CHECKPRESENT-FAILURE OTHER-KEY",
+		"TRANSFER-FAILURE STORE " + key + " this remote only reads: it gets layers from engines and registries; store the content in another remote",
+		"REMOVE-FAILURE " + key + " this remote only reads: an engine's or a registry's content is theirs to remove",
+		"GETURLS " + key + " imgsave:", "WHEREIS-SUCCESS the engine's image " + short(im.ID),
+		"UNSUPPORTED-REQUEST",
+	}
+	if strings.Join(got, "\n") != strings.Join(wantLines, "\n") {
+		t.Errorf("the remote said:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantLines, "\n"))
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := digest.Digest(fmt.Sprintf("sha256:%x", sha256.Sum256(b))); h != layer {
+		t.Errorf("retrieved %s, want the layer %s", h, layer)
+	}
+	if left, _ := filepath.Glob(filepath.Join(gitDir, "annex", "tmp", "imgsave-remote-*")); len(left) != 0 {
+		t.Errorf("the session left %v", left)
+	}
+}
+
+// TestRemoteEngineLacksImage: an engine without the image says no, and a
+// retrieve names the image; without an engine at all, CHECKPRESENT cannot
+// tell.
+func TestRemoteEngineLacksImage(t *testing.T) {
+	src := source{config: digest.FromString("c"), layer: digest.FromString("l")}
+	got := converse(t, newFake(),
+		"CHECKPRESENT K", "VALUE "+src.url(), "VALUE",
+		"TRANSFER RETRIEVE K /nonexistent/file", "VALUE "+src.url(), "VALUE",
+	)
+	if got[2] != "CHECKPRESENT-FAILURE K" || !strings.HasPrefix(got[4], "TRANSFER-FAILURE RETRIEVE K the engine's image "+short(src.config)+": not in the engine") {
+		t.Errorf("the remote said %q", got)
+	}
+	got = converse(t, nil, "CHECKPRESENT K", "VALUE "+src.url(), "VALUE")
+	if !strings.HasPrefix(got[2], "CHECKPRESENT-UNKNOWN K the engine's image") {
+		t.Errorf("with no engine, the remote said %q", got)
+	}
+}

@@ -1,0 +1,161 @@
+package annex
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fakeRemote answers from fixed values and records what it was asked.
+type fakeRemote struct {
+	urls    []string
+	present bool
+	err     error
+}
+
+func (f *fakeRemote) Prepare(ctx context.Context, c *Conn) error { return f.err }
+func (f *fakeRemote) Retrieve(ctx context.Context, c *Conn, key, file string) error {
+	urls, err := c.URLs(key, "x:")
+	f.urls = urls
+	if err != nil {
+		return err
+	}
+	c.Progress(42)
+	return f.err
+}
+func (f *fakeRemote) CheckPresent(ctx context.Context, c *Conn, key string) (bool, error) {
+	return f.present, f.err
+}
+func (f *fakeRemote) ClaimURL(url string) bool { return strings.HasPrefix(url, "x:") }
+func (f *fakeRemote) WhereIs(ctx context.Context, c *Conn, key string) string {
+	return "here\nand there"
+}
+func (f *fakeRemote) Info() [][2]string { return [][2]string{{"a", "1"}, {"b", "two words"}} }
+
+func serve(t *testing.T, r Remote, in ...string) (string, error) {
+	var out bytes.Buffer
+	err := Serve(t.Context(), strings.NewReader(strings.Join(in, "\n")+"\n"), &out, r)
+	return out.String(), err
+}
+
+func TestServe(t *testing.T) {
+	f := &fakeRemote{present: true}
+	out, err := serve(t, f,
+		"EXTENSIONS INFO ASYNC",
+		"INITREMOTE",
+		"PREPARE",
+		"GETCOST",
+		"GETAVAILABILITY",
+		"TRANSFER RETRIEVE K1 /tmp/a file with spaces", "VALUE x:1", "VALUE x:2", "VALUE",
+		"CHECKPRESENT K1",
+		"CHECKURL x:1",
+		"CHECKURL https://example.org/",
+		"WHEREIS K1",
+		"GETINFO",
+		"TRANSFER SIDEWAYS K1 f",
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `VERSION 1
+EXTENSIONS INFO
+INITREMOTE-SUCCESS
+PREPARE-SUCCESS
+COST 150
+AVAILABILITY GLOBAL
+GETURLS K1 x:
+PROGRESS 42
+TRANSFER-SUCCESS RETRIEVE K1
+CHECKPRESENT-SUCCESS K1
+CHECKURL-CONTENTS UNKNOWN
+CHECKURL-FAILURE not an imgsave URL
+WHEREIS-SUCCESS here and there
+INFOFIELD a
+INFOVALUE 1
+INFOFIELD b
+INFOVALUE two words
+INFOEND
+UNSUPPORTED-REQUEST
+`
+	if out != want {
+		t.Errorf("Serve said:\n%s\nwant:\n%s", out, want)
+	}
+	if strings.Join(f.urls, " ") != "x:1 x:2" {
+		t.Errorf("GETURLS gave %q", f.urls)
+	}
+}
+
+func TestServeFailures(t *testing.T) {
+	out, err := serve(t, &fakeRemote{err: errors.New("engine down\nreally")},
+		"PREPARE",
+		"TRANSFER RETRIEVE K1 f", "VALUE",
+		"CHECKPRESENT K1",
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "VERSION 1\nPREPARE-FAILURE engine down really\nGETURLS K1 x:\nPROGRESS 42\nTRANSFER-FAILURE RETRIEVE K1 engine down really\nCHECKPRESENT-UNKNOWN K1 engine down really\n"
+	if out != want {
+		t.Errorf("Serve said:\n%s\nwant:\n%s", out, want)
+	}
+	// git-annex answering a request with something else ends the
+	// conversation for that request with an error the remote reports.
+	out, err = serve(t, &fakeRemote{}, "TRANSFER RETRIEVE K1 f", "PREPARE")
+	if err != nil || !strings.Contains(out, `TRANSFER-FAILURE RETRIEVE K1 git-annex, asked GETURLS K1 x:, answered "PREPARE"`) {
+		t.Errorf("Serve = %v, said:\n%s", err, out)
+	}
+	if _, err := serve(t, &fakeRemote{}, "ERROR gone"); err == nil || err.Error() != "git-annex: gone" {
+		t.Errorf("Serve after ERROR = %v", err)
+	}
+}
+
+// TestGitAnnex runs the git-annex commands against a real repository.
+func TestGitAnnex(t *testing.T) {
+	if _, err := exec.LookPath("git-annex"); err != nil {
+		if os.Getenv("IMGSAVE_E2E") == "1" {
+			t.Fatal("IMGSAVE_E2E=1 but no git-annex on PATH")
+		}
+		t.Skip("no git-annex")
+	}
+	repo := t.TempDir()
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repo}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.org", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.org")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	run("init", "-q")
+	run("annex", "init", "-q", "t")
+	ctx := t.Context()
+	if _, err := FindRemote(ctx, repo, "imgsave"); !errors.Is(err, ErrNoRemote) {
+		t.Errorf("FindRemote in a repository without one = %v, want ErrNoRemote", err)
+	}
+	for name, content := range map[string]string{"locked": "locked content", "plain": "plain content"} {
+		if err := os.WriteFile(filepath.Join(repo, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("annex", "add", "-q", "locked")
+	keys, err := Keys(ctx, repo, []string{"locked", "plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(keys[0], "SHA256E-s14--") || !strings.HasPrefix(keys[1], "SHA256E-s13--") {
+		t.Errorf("Keys = %q", keys)
+	}
+	// An unlocked file's pointer names its key too.
+	pointer := filepath.Join(repo, "pointer")
+	if err := os.WriteFile(pointer, []byte("/annex/objects/"+keys[0]+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if k := annexedKey(pointer); k != keys[0] {
+		t.Errorf("annexedKey(pointer) = %q, want %q", k, keys[0])
+	}
+}
