@@ -79,7 +79,8 @@ func InitRemote(ctx context.Context, repo, name, externalType string) error {
 
 // Keys gives the git-annex key of each file (paths relative to repo or
 // absolute): read from an annexed link or pointer file, else computed by
-// `git annex calckey` with the repository's backend.
+// `git annex calckey` with the backend git-annex would use for the file
+// (its annex.backend attribute, else the repository's).
 func Keys(ctx context.Context, repo string, files []string) ([]string, error) {
 	keys := make([]string, len(files))
 	var calc []int
@@ -97,23 +98,57 @@ func Keys(ctx context.Context, repo string, files []string) ([]string, error) {
 	if len(calc) == 0 {
 		return keys, nil
 	}
-	var in bytes.Buffer
+	// calckey takes the backend from annex.backend, not from
+	// .gitattributes (DataLad sets MD5E there): ask for each file's.
+	var paths bytes.Buffer
 	for _, i := range calc {
-		in.WriteString(files[i] + "\n")
+		paths.WriteString(files[i] + "\n")
 	}
-	out, err := git(ctx, repo, in.Bytes(), "annex", "calckey", "--batch")
+	attrs, err := git(ctx, repo, paths.Bytes(), "check-attr", "--stdin", "annex.backend")
 	if err != nil {
 		return nil, err
 	}
-	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	if len(lines) != len(calc) {
-		return nil, fmt.Errorf("git annex calckey: %d keys for %d files", len(lines), len(calc))
-	}
-	for j, i := range calc {
-		if lines[j] == "" {
-			return nil, fmt.Errorf("git annex calckey: no key for %s", files[i])
+	backend := map[string]string{}
+	for line := range strings.Lines(string(attrs)) {
+		// "FILE: annex.backend: VALUE"
+		rest, value, ok := strings.Cut(strings.TrimRight(line, "\n"), ": annex.backend: ")
+		if ok && value != "unspecified" && value != "unset" && value != "set" {
+			backend[rest] = value
 		}
-		keys[i] = lines[j]
+	}
+	byBackend := map[string][]int{}
+	var order []string
+	for _, i := range calc {
+		b := backend[files[i]]
+		if _, ok := byBackend[b]; !ok {
+			order = append(order, b)
+		}
+		byBackend[b] = append(byBackend[b], i)
+	}
+	for _, b := range order {
+		idx := byBackend[b]
+		var in bytes.Buffer
+		for _, i := range idx {
+			in.WriteString(files[i] + "\n")
+		}
+		args := []string{"annex", "calckey", "--batch"}
+		if b != "" {
+			args = append(args, "--backend="+b)
+		}
+		out, err := git(ctx, repo, in.Bytes(), args...)
+		if err != nil {
+			return nil, err
+		}
+		lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+		if len(lines) != len(idx) {
+			return nil, fmt.Errorf("git annex calckey: %d keys for %d files", len(lines), len(idx))
+		}
+		for j, i := range idx {
+			if lines[j] == "" {
+				return nil, fmt.Errorf("git annex calckey: no key for %s", files[i])
+			}
+			keys[i] = lines[j]
+		}
 	}
 	return keys, nil
 }

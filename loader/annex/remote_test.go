@@ -150,6 +150,18 @@ func TestGitAnnex(t *testing.T) {
 	if !strings.HasPrefix(keys[0], "SHA256E-s14--") || !strings.HasPrefix(keys[1], "SHA256E-s13--") {
 		t.Errorf("Keys = %q", keys)
 	}
+	// The backend .gitattributes gives a file (as DataLad sets it) is
+	// the one its key uses.
+	if err := os.WriteFile(filepath.Join(repo, ".gitattributes"), []byte("plain annex.backend=MD5E\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys2, err := Keys(ctx, repo, []string{"locked", "plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys2[0] != keys[0] || !strings.HasPrefix(keys2[1], "MD5E-s13--") {
+		t.Errorf("Keys with plain's backend MD5E = %q", keys2)
+	}
 	// An unlocked file's pointer names its key too.
 	pointer := filepath.Join(repo, "pointer")
 	if err := os.WriteFile(pointer, []byte("/annex/objects/"+keys[0]+"\n"), 0o644); err != nil {
