@@ -18,6 +18,9 @@ func TestExamplesParse(t *testing.T) {
 	app := newApp(&env{})
 	for _, c := range app.Commands {
 		examples = append(examples, examplesIn(c.Description)...)
+		for _, sub := range c.Subcommands {
+			examples = append(examples, examplesIn(sub.Description)...)
+		}
 	}
 	examples = append(examples, examplesIn(app.CustomAppHelpTemplate)...)
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
@@ -57,7 +60,7 @@ func noEngine(args []string) []string {
 // examplesIn finds the imgsave commands in text: each "imgsave CMD ..."
 // up to a shell operator or comment, where CMD is a command name.
 func examplesIn(text string) []string {
-	re := regexp.MustCompile(`(?m)(?:^|[|&;]\s*|^\s+)(imgsave (?:save|pull|push|import|load|run|ls|verify|migrate|engine)\b[^|&#\n]*)`)
+	re := regexp.MustCompile(`(?m)(?:^|[|&;]\s*|^\s+)(imgsave (?:save|pull|push|import|load|run|ls|verify|migrate|engine|remote)\b[^|&#\n]*)`)
 	var out []string
 	for _, m := range re.FindAllStringSubmatch(text, -1) {
 		out = append(out, strings.TrimSpace(m[1]))
