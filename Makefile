@@ -34,6 +34,7 @@ demo: build
 
 bench: build
 	scripts/bench.sh
+	scripts/bench-remote.sh
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzExtract -fuzztime=60s -fuzzminimizetime=10x ./archive
