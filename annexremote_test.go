@@ -150,3 +150,23 @@ func TestRemoteEngineLacksImage(t *testing.T) {
 		t.Errorf("with no engine, the remote said %q", got)
 	}
 }
+
+// FuzzParseSource: whatever git-annex hands back as a URL, parseSource
+// either refuses it or gives a source that renders to a URL it reads the
+// same again.
+func FuzzParseSource(f *testing.F) {
+	d := digest.FromString
+	f.Add(source{config: d("c"), manifest: d("m"), id: d("i"), layer: d("l")}.url())
+	f.Add(source{ref: "127.0.0.1:5000/x@" + d("m").String(), layer: d("l")}.url())
+	f.Add("imgsave:engine?config=sha256:%zz&layer=")
+	f.Fuzz(func(t *testing.T, u string) {
+		s, err := parseSource(u)
+		if err != nil {
+			return
+		}
+		again, err := parseSource(s.url())
+		if err != nil || again != s {
+			t.Errorf("parseSource(%q) = %+v, whose URL %q reads as %+v, %v", u, s, s.url(), again, err)
+		}
+	})
+}

@@ -171,3 +171,25 @@ func TestGitAnnex(t *testing.T) {
 		t.Errorf("annexedKey(pointer) = %q, want %q", k, keys[0])
 	}
 }
+
+// FuzzServe: no input makes Serve panic or write a line that is not a
+// protocol reply.
+func FuzzServe(f *testing.F) {
+	f.Add("PREPARE\nTRANSFER RETRIEVE K f\nVALUE x:1\nVALUE\nCHECKPRESENT K\nGETINFO\n")
+	f.Add("TRANSFER STORE\nREMOVE\nCLAIMURL\nWHEREIS K\nEXTENSIONS\n")
+	f.Add("TRANSFER RETRIEVE K f\nVALUE x:1\n")
+	replies := []string{"VERSION", "EXTENSIONS", "INITREMOTE-SUCCESS", "PREPARE-", "COST", "AVAILABILITY", "GETURLS", "PROGRESS", "TRANSFER-", "CHECKPRESENT-", "REMOVE-", "CLAIMURL-", "CHECKURL-", "WHEREIS-", "INFO", "UNSUPPORTED-REQUEST"}
+	f.Fuzz(func(t *testing.T, in string) {
+		var out bytes.Buffer
+		Serve(context.Background(), strings.NewReader(in), &out, &fakeRemote{present: len(in)%2 == 0})
+		for line := range strings.Lines(out.String()) {
+			ok := false
+			for _, r := range replies {
+				ok = ok || strings.HasPrefix(line, r)
+			}
+			if !ok || strings.Count(line, "\n") != 1 {
+				t.Fatalf("Serve wrote %q", line)
+			}
+		}
+	})
+}
