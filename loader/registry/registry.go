@@ -96,22 +96,8 @@ type Pulled struct {
 // memory but the manifest and config. The last Read reports a failed fetch.
 // Close stops the fetch and waits for it.
 func Pull(ctx context.Context, ref string, opts Options) (*Pulled, error) {
-	r, err := parse(ref, opts.Insecure)
-	if err != nil {
-		return nil, err
-	}
-	want, err := platform(opts.Platform)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithCancel(ctx)
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(defaultTransport)}
-	desc, err := remote.Get(r, ropts...)
-	if err != nil {
-		cancel()
-		return nil, classify("pull", ref, r, err)
-	}
-	img, err := pick(desc, want, opts.Platform != "", ref)
+	r, img, err := resolve(ctx, "pull", ref, opts)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -318,23 +304,7 @@ type Described struct {
 // Describe asks the registry for ref's image (the platform's, for an
 // index) without fetching its layers.
 func Describe(ctx context.Context, ref string, opts Options) (*Described, error) {
-	r, err := parse(ref, opts.Insecure)
-	if err != nil {
-		return nil, err
-	}
-	want, err := platform(opts.Platform)
-	if err != nil {
-		return nil, err
-	}
-	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(defaultTransport))
-	if err != nil {
-		var terr *transport.Error
-		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
-			return nil, fmt.Errorf("%s: %w", ref, ErrNotFound)
-		}
-		return nil, classify("describe", ref, r, err)
-	}
-	img, err := pick(desc, want, opts.Platform != "", ref)
+	r, img, err := resolve(ctx, "describe", ref, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -351,4 +321,30 @@ func Describe(ctx context.Context, ref string, opts Options) (*Described, error)
 		d.DiffIDs = append(d.DiffIDs, h.String())
 	}
 	return d, nil
+}
+
+// resolve finds ref's image: its manifest, or the platform's in an index.
+// A repository, tag or manifest the registry lacks wraps [ErrNotFound].
+func resolve(ctx context.Context, op, ref string, opts Options) (name.Reference, ggcr.Image, error) {
+	r, err := parse(ref, opts.Insecure)
+	if err != nil {
+		return nil, nil, err
+	}
+	want, err := platform(opts.Platform)
+	if err != nil {
+		return nil, nil, err
+	}
+	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(defaultTransport))
+	if err != nil {
+		var terr *transport.Error
+		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+			return nil, nil, fmt.Errorf("%s %s: %w", op, ref, ErrNotFound)
+		}
+		return nil, nil, classify(op, ref, r, err)
+	}
+	img, err := pick(desc, want, opts.Platform != "", ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, img, nil
 }
