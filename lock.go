@@ -10,16 +10,21 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
+	"github.com/rogpeppe/go-internal/lockedfile"
 )
 
-// lockPoll is how often a waiting load tries the lock again.
-var lockPoll = 50 * time.Millisecond
+// lockNotice is how long a load waits for the lock before it says so.
+var lockNotice = 200 * time.Millisecond
 
 // lockLoad takes an exclusive lock for loading one image into one engine: a
 // file in dir (default: the user's cache directory), held until unlock. It
-// calls wait once if another process holds the lock, and gives up with the
-// context's cause when ctx ends first.
+// calls wait once if the lock is still held by another process (or another
+// call) after lockNotice, and gives up with the context's cause when ctx
+// ends first.
+//
+// The lock is go-internal's lockedfile, cmd/go's own: flock(2) on Linux and
+// macOS (the lock earlier versions took, so they exclude each other too) and
+// LockFileEx on Windows; the kernel drops it when the process dies.
 func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait func()) (unlock func(), err error) {
 	if dir == "" {
 		cache, err := os.UserCacheDir()
@@ -33,38 +38,32 @@ func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait 
 	}
 	h := sha256.Sum256([]byte(endpoint + "\x00" + string(id)))
 	name := filepath.Join(dir, hex.EncodeToString(h[:16])+".lock")
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
+	type locked struct {
+		unlock func()
+		err    error
 	}
-	unlock = func() { f.Close() }
-	try := func() (bool, error) {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == unix.EWOULDBLOCK {
-			return false, nil
-		}
-		if err != nil {
-			f.Close()
-			return false, fmt.Errorf("locking %s: %w", name, err)
-		}
-		return true, nil
-	}
-	if ok, err := try(); ok || err != nil {
-		return unlock, err
-	}
-	wait()
-	// Polling rather than a blocking flock, so that the wait ends with ctx.
-	t := time.NewTicker(lockPoll)
+	got := make(chan locked, 1)
+	go func() {
+		unlock, err := lockedfile.MutexAt(name).Lock()
+		got <- locked{unlock, err}
+	}()
+	t := time.NewTimer(lockNotice)
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for lock %s: %w", name, context.Cause(ctx))
+		case l := <-got:
+			return l.unlock, l.err // a *fs.PathError naming the file
 		case <-t.C:
-			if ok, err := try(); ok || err != nil {
-				return unlock, err
-			}
+			wait()
+		case <-ctx.Done():
+			// The wait is in the kernel, which ctx cannot interrupt: the
+			// lock is let go as soon as it is taken.
+			go func() {
+				if l := <-got; l.err == nil {
+					l.unlock()
+				}
+			}()
+			return nil, fmt.Errorf("waiting for lock %s: %w", name, context.Cause(ctx))
 		}
 	}
 }
