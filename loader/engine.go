@@ -71,11 +71,16 @@ func Find(name string) (*Engine, error) {
 	return nil, fmt.Errorf("%w: %v", ErrEngineNotFound, err)
 }
 
-// Endpoint identifies the engine binary and the daemon it talks to:
-// its path and DOCKER_HOST, DOCKER_CONTEXT and CONTAINER_HOST as the engine
-// would see them.
+// Endpoint identifies the engine binary and the daemon it talks to: its
+// path; for docker the daemon's address as the CLI resolves it (so that
+// `docker context use` names another daemon); for podman CONTAINER_HOST
+// and CONTAINER_CONNECTION.
 func (e *Engine) Endpoint() string {
-	return strings.Join([]string{e.Path, e.getenv("DOCKER_HOST"), e.getenv("DOCKER_CONTEXT"), e.getenv("CONTAINER_HOST")}, "\x00")
+	if e.Name == "podman" {
+		return strings.Join([]string{e.Path, e.getenv("CONTAINER_HOST"), e.getenv("CONTAINER_CONNECTION")}, "\x00")
+	}
+	host, _ := e.dockerHost()
+	return strings.Join([]string{e.Path, host}, "\x00")
 }
 
 // Pull runs `E pull REF`, discarding its progress output. A reference the
