@@ -107,8 +107,8 @@ type proc struct {
 
 // command builds every engine command. Cancelling ctx sends the engine
 // SIGINT, so that it can tell its daemon to stop too, and kills it if it
-// has not exited waitDelay later. Stderr is kept (its end) for the
-// RunError.
+// has not exited waitDelay later (on Windows at once: see interrupt).
+// Stderr is kept (its end) for the RunError.
 func (e *Engine) command(ctx context.Context, args ...string) *proc {
 	p := &proc{
 		ctx:    ctx,
@@ -119,7 +119,7 @@ func (e *Engine) command(ctx context.Context, args ...string) *proc {
 	if len(e.Env) > 0 {
 		p.cmd.Env = append(os.Environ(), e.Env...)
 	}
-	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
+	p.cmd.Cancel = func() error { return interrupt(p.cmd.Process) }
 	p.cmd.WaitDelay = waitDelay
 	p.cmd.Stderr = &p.stderr
 	return p
