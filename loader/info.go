@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -129,13 +130,14 @@ func (e *Engine) Kind() string { return e.Name }
 
 // Rootless reports whether containers run in a user namespace owned by
 // the caller, which decides how imgsave maps the caller's uid: podman
-// talking to no remote service is rootless exactly when not run as root;
-// docker is asked (one request on its socket, or `docker info`). Docker
+// on Linux talking to no remote service is rootless exactly when not run
+// as root; docker, and podman elsewhere (podman machine, rootless unless
+// set --rootful), is asked (one request on its socket, or `E info`). Docker
 // Desktop counts as rootless: its file sharing maps ownership as a
 // user namespace would, so that root in the container writes the
 // caller's files.
 func (e *Engine) Rootless(ctx context.Context) (bool, error) {
-	if e.Name == "podman" && e.getenv("CONTAINER_HOST") == "" && e.getenv("CONTAINER_CONNECTION") == "" {
+	if e.Name == "podman" && runtime.GOOS == "linux" && e.getenv("CONTAINER_HOST") == "" && e.getenv("CONTAINER_CONNECTION") == "" {
 		return os.Geteuid() != 0, nil
 	}
 	in, err := e.Info(ctx)
