@@ -4,27 +4,28 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/opencontainers/go-digest"
-	"github.com/rogpeppe/go-internal/lockedfile"
 )
 
-// lockNotice is how long a load waits for the lock before it says so.
-var lockNotice = 200 * time.Millisecond
+// lockPoll is how often a waiting load tries the lock again.
+var lockPoll = 50 * time.Millisecond
 
 // lockLoad takes an exclusive lock for loading one image into one engine: a
 // file in dir (default: the user's cache directory), held until unlock. It
-// calls wait once if the lock is still held by another process (or another
-// call) after lockNotice, and gives up with the context's cause when ctx
-// ends first.
+// calls wait once if another process holds the lock, and gives up with the
+// context's cause when ctx ends first.
 //
-// The lock is go-internal's lockedfile, cmd/go's own: flock(2) on Linux and
-// macOS (the lock earlier versions took, so they exclude each other too) and
-// LockFileEx on Windows; the kernel drops it when the process dies.
+// The lock is gofrs/flock's: flock(2) on Linux and macOS (the lock earlier
+// versions took, so that they exclude each other too) and LockFileEx on
+// Windows; the system drops it when the process dies.
 func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait func()) (unlock func(), err error) {
 	if dir == "" {
 		cache, err := os.UserCacheDir()
@@ -38,32 +39,31 @@ func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait 
 	}
 	h := sha256.Sum256([]byte(endpoint + "\x00" + string(id)))
 	name := filepath.Join(dir, hex.EncodeToString(h[:16])+".lock")
-	type locked struct {
-		unlock func()
-		err    error
+	l := flock.New(name)
+	unlock = func() { l.Unlock() }
+	try := func() (bool, error) {
+		ok, err := l.TryLock()
+		if pe := (*fs.PathError)(nil); err != nil && !errors.As(err, &pe) {
+			err = fmt.Errorf("locking %s: %w", name, err)
+		}
+		return ok, err
 	}
-	got := make(chan locked, 1)
-	go func() {
-		unlock, err := lockedfile.MutexAt(name).Lock()
-		got <- locked{unlock, err}
-	}()
-	t := time.NewTimer(lockNotice)
+	if ok, err := try(); ok || err != nil {
+		return unlock, err
+	}
+	wait()
+	// Polling rather than a blocking lock, so that the wait ends with ctx
+	// and leaves nothing behind: a lock not taken holds no open file.
+	t := time.NewTicker(lockPoll)
 	defer t.Stop()
 	for {
 		select {
-		case l := <-got:
-			return l.unlock, l.err // a *fs.PathError naming the file
-		case <-t.C:
-			wait()
 		case <-ctx.Done():
-			// The wait is in the kernel, which ctx cannot interrupt: the
-			// lock is let go as soon as it is taken.
-			go func() {
-				if l := <-got; l.err == nil {
-					l.unlock()
-				}
-			}()
 			return nil, fmt.Errorf("waiting for lock %s: %w", name, context.Cause(ctx))
+		case <-t.C:
+			if ok, err := try(); ok || err != nil {
+				return unlock, err
+			}
 		}
 	}
 }
