@@ -174,7 +174,8 @@ func place(staging, dir string, replace bool, owned func(string, fs.DirEntry) bo
 	}
 	// No exchange here (old kernels, some file systems, Windows): a short
 	// window in which dir does not exist. A crash inside it leaves the old
-	// tree at .DIR.imgsave-N.old, which the next extraction removes.
+	// tree at .DIR.imgsave-N.old, which the next extraction beside it
+	// removes where it can lock staging folders (not on Windows).
 	old := staging + ".old"
 	if err := os.Rename(dir, old); err != nil {
 		return err
