@@ -2,6 +2,7 @@ package imgsave
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/imgsave/imgsave/loader"
 )
@@ -36,13 +37,6 @@ func Doctor(ctx context.Context, name string) (*EngineReport, error) {
 		r.Problems = append(r.Problems, err.Error())
 		return r, nil
 	}
-	switch {
-	case in.Rootless && in.Name == "podman":
-		r.UserMapping = "--userns=keep-id"
-	case in.Rootless:
-		r.UserMapping = "none"
-	default:
-		r.UserMapping = "--user UID:GID"
-	}
+	r.UserMapping = pickMapping(runtime.GOOS, in.Name, in.Rootless || in.Desktop).String()
 	return r, nil
 }

@@ -29,7 +29,8 @@ type Engine interface {
 	// Kind is "docker" or "podman".
 	Kind() string
 	// Rootless reports whether containers run in a user namespace owned
-	// by the caller.
+	// by the caller, or behind file sharing that maps ownership as one
+	// would (Docker Desktop).
 	Rootless(ctx context.Context) (bool, error)
 }
 

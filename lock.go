@@ -4,13 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 )
 
 // lockPoll is how often a waiting load tries the lock again.
@@ -20,6 +22,10 @@ var lockPoll = 50 * time.Millisecond
 // file in dir (default: the user's cache directory), held until unlock. It
 // calls wait once if another process holds the lock, and gives up with the
 // context's cause when ctx ends first.
+//
+// The lock is gofrs/flock's: flock(2) on Linux and macOS (the lock earlier
+// versions took, so that they exclude each other too) and LockFileEx on
+// Windows; the system drops it when the process dies.
 func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait func()) (unlock func(), err error) {
 	if dir == "" {
 		cache, err := os.UserCacheDir()
@@ -33,33 +39,26 @@ func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait 
 	}
 	h := sha256.Sum256([]byte(endpoint + "\x00" + string(id)))
 	name := filepath.Join(dir, hex.EncodeToString(h[:16])+".lock")
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	unlock = func() { f.Close() }
+	l := flock.New(name)
+	unlock = func() { l.Unlock() }
 	try := func() (bool, error) {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == unix.EWOULDBLOCK {
-			return false, nil
+		ok, err := l.TryLock()
+		if pe := (*fs.PathError)(nil); err != nil && !errors.As(err, &pe) {
+			err = fmt.Errorf("locking %s: %w", name, err)
 		}
-		if err != nil {
-			f.Close()
-			return false, fmt.Errorf("locking %s: %w", name, err)
-		}
-		return true, nil
+		return ok, err
 	}
 	if ok, err := try(); ok || err != nil {
 		return unlock, err
 	}
 	wait()
-	// Polling rather than a blocking flock, so that the wait ends with ctx.
+	// Polling rather than a blocking lock, so that the wait ends with ctx
+	// and leaves nothing behind: a lock not taken holds no open file.
 	t := time.NewTicker(lockPoll)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			f.Close()
 			return nil, fmt.Errorf("waiting for lock %s: %w", name, context.Cause(ctx))
 		case <-t.C:
 			if ok, err := try(); ok || err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/imgsave/imgsave/archive"
@@ -41,7 +42,8 @@ type RunOptions struct {
 	// the files the container writes are the caller's: --user UID:GID on
 	// rootful docker and podman, --userns=keep-id on rootless podman, and
 	// nothing on rootless docker, where root in the container is the caller
-	// outside. Root keeps the image's own user instead.
+	// outside, on Docker Desktop, whose file sharing maps ownership, and on
+	// Windows. Root keeps the image's own user instead.
 	User string
 	Root bool
 	// Entrypoint replaces the image's entrypoint when set.
@@ -74,12 +76,7 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 		if err != nil {
 			return err
 		}
-		switch {
-		case rootless && eng.Kind() == "podman":
-			m = mapKeepID
-		case rootless:
-			m = mapNone
-		}
+		m = pickMapping(runtime.GOOS, eng.Kind(), rootless)
 	}
 	sel := relabelNone
 	if selinuxEnforcing() && localEngine(eng.Endpoint()) {
@@ -145,9 +142,10 @@ func isAnnexRepo(d string) bool {
 }
 
 // parseMount splits "SRC:DST[:ro|:rw]" from the right, so that SRC may
-// hold colons (a timestamped folder); DST is an absolute container path
-// without one.
-func parseMount(m string) (src, dst string, ro, ok bool) {
+// hold colons (a timestamped folder, a Windows drive as in C:\data:/data);
+// DST is an absolute container path without one. On Windows a lone drive
+// letter is no SRC: "C:/data" lacks its DST.
+func parseMount(goos, m string) (src, dst string, ro, ok bool) {
 	rest := m
 	if r, ok := strings.CutSuffix(rest, ":ro"); ok {
 		rest, ro = r, true
@@ -155,7 +153,7 @@ func parseMount(m string) (src, dst string, ro, ok bool) {
 		rest = r
 	}
 	i := strings.LastIndexByte(rest, ':')
-	if i <= 0 || !strings.HasPrefix(rest[i+1:], "/") {
+	if i <= 0 || !strings.HasPrefix(rest[i+1:], "/") || goos == "windows" && i == 1 {
 		return "", "", false, false
 	}
 	return rest[:i], rest[i+1:], ro, true
@@ -228,6 +226,31 @@ const (
 	mapNone                      // nothing: root inside is the caller (rootless docker)
 )
 
+// pickMapping chooses how run maps the caller into containers of an
+// engine of kind on goos. Rootless podman keeps the caller's id; rootless
+// docker and Docker Desktop (which counts as rootless) need nothing, as
+// root inside writes the caller's files; nor does Windows, which has no
+// uid to pass (datalad-container passes none there either).
+func pickMapping(goos, kind string, rootless bool) userMapping {
+	switch {
+	case rootless && kind == "podman":
+		return mapKeepID
+	case rootless, goos == "windows":
+		return mapNone
+	}
+	return mapUser
+}
+
+func (m userMapping) String() string {
+	switch m {
+	case mapKeepID:
+		return "--userns=keep-id"
+	case mapNone:
+		return "none"
+	}
+	return "--user UID:GID"
+}
+
 // runArgs builds `run ...` up to the image.
 func runArgs(o RunOptions, m userMapping, sel relabelMode) ([]string, error) {
 	if o.User != "" && o.Root {
@@ -264,7 +287,7 @@ func runArgs(o RunOptions, m userMapping, sel relabelMode) ([]string, error) {
 		a = append(a, "--workdir", o.Workdir)
 	}
 	for _, m := range o.Mounts {
-		src, dst, ro, ok := parseMount(m)
+		src, dst, ro, ok := parseMount(runtime.GOOS, m)
 		if !ok {
 			return nil, &OptionError{Option: "Mounts", Value: m, Want: "SRC:DST[:ro|:rw] with DST absolute"}
 		}

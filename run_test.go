@@ -53,6 +53,8 @@ func TestRunArgs(t *testing.T) {
 		{name: "SELinux, docker", opts: RunOptions{Cwd: "/w", Root: true, Mounts: []string{"/etc:/ref:ro"}}, sel: relabelVolume,
 			want: []string{"run", "--rm", "--interactive", "--volume", "/w:/tmp:z", "--workdir", "/tmp", "--volume", "/etc:/ref:ro,z"}},
 		{name: "SELinux, docker, a source with a colon", opts: RunOptions{Cwd: "/d/10:00", Root: true}, sel: relabelVolume, bad: "Mounts"},
+		{name: "Windows working directory", opts: RunOptions{Cwd: `C:\Users\alice\ds`}, m: mapNone,
+			want: []string{"run", "--rm", "--interactive", "--mount", `type=bind,source=C:\Users\alice\ds,target=/tmp`, "--workdir", "/tmp"}},
 		{name: "mount source that does not exist", opts: RunOptions{Mounts: []string{"/nonexistent/typo:/data"}}, notExist: true},
 	}
 	for _, tc := range tests {
@@ -72,6 +74,67 @@ func TestRunArgs(t *testing.T) {
 				t.Errorf("runArgs(%+v) = %q, %v, want %q", tc.opts, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseMount splits --mount values from the right, so that a Windows
+// drive's colon is part of SRC, never a separator (#13).
+func TestParseMount(t *testing.T) {
+	tests := []struct {
+		goos, m  string
+		src, dst string
+		ro, ok   bool
+	}{
+		{goos: "linux", m: "/data:/in", src: "/data", dst: "/in", ok: true},
+		{goos: "linux", m: "/data:/in:ro", src: "/data", dst: "/in", ro: true, ok: true},
+		{goos: "linux", m: "/d/2026-12-01T10:00:/in:rw", src: "/d/2026-12-01T10:00", dst: "/in", ok: true},
+		{goos: "linux", m: "C:/in", src: "C", dst: "/in", ok: true}, // a folder named C
+		{goos: "windows", m: `C:\data:/data`, src: `C:\data`, dst: "/data", ok: true},
+		{goos: "windows", m: `C:\data:/data:ro`, src: `C:\data`, dst: "/data", ro: true, ok: true},
+		{goos: "windows", m: `C:\data:/data:rw`, src: `C:\data`, dst: "/data", ok: true},
+		{goos: "windows", m: "C:/data:/data", src: "C:/data", dst: "/data", ok: true},
+		{goos: "windows", m: `\\server\share\data:/data`, src: `\\server\share\data`, dst: "/data", ok: true},
+		{goos: "windows", m: `data\in:/data`, src: `data\in`, dst: "/data", ok: true},
+		{goos: "windows", m: `C:\data`},
+		{goos: "windows", m: "C:/data"}, // the drive, not a folder named C
+		{goos: "windows", m: `C:\data:/data:z`},
+		{goos: "windows", m: `C:\data:D:\in`},
+	}
+	for _, tc := range tests {
+		src, dst, ro, ok := parseMount(tc.goos, tc.m)
+		if src != tc.src || dst != tc.dst || ro != tc.ro || ok != tc.ok {
+			t.Errorf("parseMount(%s, %q) = %q, %q, %v, %v, want %q, %q, %v, %v", tc.goos, tc.m, src, dst, ro, ok, tc.src, tc.dst, tc.ro, tc.ok)
+		}
+	}
+}
+
+// TestPickMapping: how run maps the caller, by platform and engine (#13).
+func TestPickMapping(t *testing.T) {
+	tests := []struct {
+		goos, kind string
+		rootless   bool
+		want       userMapping
+	}{
+		{goos: "linux", kind: "docker", want: mapUser},
+		{goos: "linux", kind: "podman", want: mapUser},
+		{goos: "linux", kind: "docker", rootless: true, want: mapNone},
+		{goos: "linux", kind: "podman", rootless: true, want: mapKeepID},
+		// Docker Desktop reports itself rootless (loader.Engine.Rootless).
+		{goos: "darwin", kind: "docker", rootless: true, want: mapNone},
+		{goos: "windows", kind: "docker", rootless: true, want: mapNone},
+		// colima, or a remote daemon: the caller's uid, as datalad-container
+		// passes it on macOS.
+		{goos: "darwin", kind: "docker", want: mapUser},
+		// No uid on Windows, whatever the daemon says.
+		{goos: "windows", kind: "docker", want: mapNone},
+		// podman machine: rootless unless set --rootful.
+		{goos: "darwin", kind: "podman", rootless: true, want: mapKeepID},
+		{goos: "windows", kind: "podman", rootless: true, want: mapKeepID},
+	}
+	for _, tc := range tests {
+		if got := pickMapping(tc.goos, tc.kind, tc.rootless); got != tc.want {
+			t.Errorf("pickMapping(%s, %s, rootless %v) = %v, want %v", tc.goos, tc.kind, tc.rootless, got, tc.want)
+		}
 	}
 }
 

@@ -120,6 +120,10 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 	if err := os.Chtimes(staging, modTime, modTime); err != nil {
 		return nil, err
 	}
+	// Windows renames no folder with a handle open inside it.
+	if err := root.Close(); err != nil {
+		return nil, err
+	}
 	if err := place(staging, dir, opts.Replace, opts.owned); err != nil {
 		return nil, err
 	}

@@ -12,8 +12,6 @@ import (
 	"strings"
 
 	"github.com/imgsave/imgsave/manifest"
-
-	"golang.org/x/sys/unix"
 )
 
 // CheckTarget reports whether dir may receive an extraction: it must not
@@ -157,24 +155,27 @@ func makeParents(dir string) (undo func(), err error) {
 }
 
 // place moves the finished staging directory to dir. A missing or empty dir
-// is replaced by one rename. A full one (only with replace) is swapped in one
-// atomic RENAME_EXCHANGE, so readers see the old tree or the new one, never a
-// mix; the old tree is then removed.
+// is replaced by one rename. A full one (only with replace) is swapped with
+// staging in one atomic exchange where the platform has one (see
+// exchange), so readers see the old tree or the new one, never a mix; the
+// old tree is then removed. Elsewhere it takes two renames, and between
+// them dir does not exist.
 func place(staging, dir string, replace bool, owned func(string, fs.DirEntry) bool) error {
 	if err := checkTarget(dir, replace, owned); err != nil {
 		return err
 	}
-	// rename(2) replaces an empty directory; os.Rename refuses to.
-	if err := unix.Rename(staging, dir); err == nil {
+	if err := renameDir(staging, dir); err == nil {
 		return nil
 	} else if !replace {
-		return &os.LinkError{Op: "rename", Old: staging, New: dir, Err: err}
+		return err
 	}
-	if err := unix.Renameat2(unix.AT_FDCWD, staging, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err == nil {
+	if err := exchange(staging, dir); err == nil {
 		return os.RemoveAll(staging)
 	}
-	// Without RENAME_EXCHANGE (old kernels, some file systems) there is a
-	// short window in which dir does not exist.
+	// No exchange here (old kernels, some file systems, Windows): a short
+	// window in which dir does not exist. A crash inside it leaves the old
+	// tree at .DIR.imgsave-N.old, which the next extraction beside it
+	// removes where it can lock staging folders (not on Windows).
 	old := staging + ".old"
 	if err := os.Rename(dir, old); err != nil {
 		return err
@@ -184,3 +185,8 @@ func place(staging, dir string, replace bool, owned func(string, fs.DirEntry) bo
 	}
 	return os.RemoveAll(old)
 }
+
+// exchange atomically swaps the directories a and b, or fails when the
+// platform or file system cannot; a variable so that tests can force the
+// two-rename fallback.
+var exchange = exchangeDirs

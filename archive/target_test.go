@@ -155,6 +155,57 @@ func TestExtractReplace(t *testing.T) {
 	checkEntries(t, parent, "target")
 }
 
+// TestExtractReplaceWithoutExchange forces the two-rename fallback that
+// Windows (and Linux file systems without RENAME_EXCHANGE) take (#13): the
+// result is the same, and neither the staging folder nor the old tree is
+// left beside the target.
+func TestExtractReplaceWithoutExchange(t *testing.T) {
+	called := 0
+	exchange = func(a, b string) error {
+		called++
+		return &os.LinkError{Op: "exchange", Old: a, New: b, Err: errors.ErrUnsupported}
+	}
+	t.Cleanup(func() { exchange = exchangeDirs })
+	im := newImage(t, "target")
+	parent, target := prepare(t)
+	res, err := Extract(t.Context(), bytes.NewReader(mkTar(t, im.legacy(t)...)), target, Options{Replace: true})
+	if err != nil {
+		t.Fatalf("Extract(Replace) without exchange = %v", err)
+	}
+	if called != 1 {
+		t.Errorf("exchange called %d times, want 1", called)
+	}
+	checkLayout(t, target, res, im)
+	checkEntries(t, parent, "target")
+}
+
+// TestExchangeDirs swaps two full directories with the platform's atomic
+// call (#13).
+func TestExchangeDirs(t *testing.T) {
+	parent := t.TempDir()
+	a, b := filepath.Join(parent, "a"), filepath.Join(parent, "b")
+	for _, d := range []string{a, b} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "name"), []byte(filepath.Base(d)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := exchangeDirs(a, b)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skipf("exchangeDirs = %v: no atomic exchange on this platform", err)
+	}
+	if err != nil {
+		t.Fatalf("exchangeDirs = %v", err)
+	}
+	for d, want := range map[string]string{a: "b", b: "a"} {
+		if got, err := os.ReadFile(filepath.Join(d, "name")); err != nil || string(got) != want {
+			t.Errorf("after exchangeDirs, %s/name = %q, %v, want %q", filepath.Base(d), got, err, want)
+		}
+	}
+}
+
 func TestExtractReplaceFailureKeepsOld(t *testing.T) {
 	tests := []struct {
 		name string

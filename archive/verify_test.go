@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -144,7 +143,7 @@ func verifyCases() []verifyCase {
 		{
 			name: "layer is a fifo", fixture: "legacy.tar",
 			damage: func(tb testing.TB, dir, layer string) {
-				replaceWith(tb, layer, func(p string) error { return syscall.Mkfifo(p, 0o644) })
+				replaceWith(tb, layer, func(p string) error { return mkfifo(p, 0o644) })
 			},
 			status: map[string]Status{"layer": StatusNotRegular},
 		},
@@ -158,7 +157,7 @@ func verifyCases() []verifyCase {
 		{
 			name: "layer links to a fifo", fixture: "legacy.tar", raw: true,
 			damage: func(tb testing.TB, dir, layer string) {
-				if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+				if err := mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
 					tb.Fatal(err)
 				}
 				replaceWith(tb, layer, func(p string) error { return os.Symlink(filepath.Join(dir, "fifo"), p) })

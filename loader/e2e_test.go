@@ -486,10 +486,14 @@ func testRunRelaysSignal(t *testing.T, e *Engine, img string) {
 		t.Fatalf("Run() = %v before the container was ready; stderr: %s", err, stderr.String())
 	}
 	// Run relays SIGTERM while it waits; it is ours until Run returns.
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+	self, err := os.FindProcess(os.Getpid())
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := <-done
+	if err := self.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = <-done
 	var exit *ExitError
 	if !errors.As(err, &exit) || exit.Code != 7 {
 		t.Errorf("Run() after SIGTERM = %v, want exit status 7 from the container's trap; stderr: %s", err, stderr.String())

@@ -71,11 +71,16 @@ func Find(name string) (*Engine, error) {
 	return nil, fmt.Errorf("%w: %v", ErrEngineNotFound, err)
 }
 
-// Endpoint identifies the engine binary and the daemon it talks to:
-// its path and DOCKER_HOST, DOCKER_CONTEXT and CONTAINER_HOST as the engine
-// would see them.
+// Endpoint identifies the engine binary and the daemon it talks to: its
+// path; for docker the daemon's address as the CLI resolves it (so that
+// `docker context use` names another daemon); for podman CONTAINER_HOST
+// and CONTAINER_CONNECTION.
 func (e *Engine) Endpoint() string {
-	return strings.Join([]string{e.Path, e.getenv("DOCKER_HOST"), e.getenv("DOCKER_CONTEXT"), e.getenv("CONTAINER_HOST")}, "\x00")
+	if e.Name == "podman" {
+		return strings.Join([]string{e.Path, e.getenv("CONTAINER_HOST"), e.getenv("CONTAINER_CONNECTION")}, "\x00")
+	}
+	host, _ := e.dockerHost()
+	return strings.Join([]string{e.Path, host}, "\x00")
 }
 
 // Pull runs `E pull REF`, discarding its progress output. A reference the
@@ -102,8 +107,8 @@ type proc struct {
 
 // command builds every engine command. Cancelling ctx sends the engine
 // SIGINT, so that it can tell its daemon to stop too, and kills it if it
-// has not exited waitDelay later. Stderr is kept (its end) for the
-// RunError.
+// has not exited waitDelay later (on Windows at once: see interrupt).
+// Stderr is kept (its end) for the RunError.
 func (e *Engine) command(ctx context.Context, args ...string) *proc {
 	p := &proc{
 		ctx:    ctx,
@@ -114,7 +119,7 @@ func (e *Engine) command(ctx context.Context, args ...string) *proc {
 	if len(e.Env) > 0 {
 		p.cmd.Env = append(os.Environ(), e.Env...)
 	}
-	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
+	p.cmd.Cancel = func() error { return interrupt(p.cmd.Process) }
 	p.cmd.WaitDelay = waitDelay
 	p.cmd.Stderr = &p.stderr
 	return p

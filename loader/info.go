@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -26,6 +27,9 @@ type Info struct {
 	Version  string `json:"version"`            // the daemon's or podman's
 	Store    string `json:"store"`
 	Rootless bool   `json:"rootless"`
+	// Desktop is Docker Desktop (macOS, Windows or Linux), whose file
+	// sharing gives the caller the files containers write in bind mounts.
+	Desktop bool `json:"docker_desktop"`
 	// Via is how imgsave asks the engine about images: the daemon's unix
 	// socket, or its CLI.
 	Via string `json:"via"`
@@ -59,19 +63,21 @@ func (e *Engine) Info(ctx context.Context) (*Info, error) {
 }
 
 // parseDockerInfo reads docker's `info` (the API's /info): the version,
-// the containerd snapshotter in the driver status, and "name=rootless"
-// among the security options.
+// the containerd snapshotter in the driver status, "name=rootless" among
+// the security options, and Docker Desktop's OperatingSystem.
 func parseDockerInfo(b []byte, in *Info) error {
 	var d struct {
 		ServerVersion   string
 		Driver          string
 		DriverStatus    [][2]string
 		SecurityOptions []string
+		OperatingSystem string
 	}
 	if err := json.Unmarshal(b, &d); err != nil {
 		return fmt.Errorf("docker info: %w", err)
 	}
 	in.Version, in.Store = d.ServerVersion, StoreClassic
+	in.Desktop = d.OperatingSystem == "Docker Desktop"
 	for _, kv := range d.DriverStatus {
 		if strings.HasPrefix(kv[1], "io.containerd.snapshotter") {
 			in.Store = StoreContainerd
@@ -124,15 +130,19 @@ func (e *Engine) Kind() string { return e.Name }
 
 // Rootless reports whether containers run in a user namespace owned by
 // the caller, which decides how imgsave maps the caller's uid: podman
-// talking to no remote service is rootless exactly when not run as root;
-// docker is asked (one request on its socket, or `docker info`).
+// on Linux talking to no remote service is rootless exactly when not run
+// as root; docker, and podman elsewhere (podman machine, rootless unless
+// set --rootful), is asked (one request on its socket, or `E info`). Docker
+// Desktop counts as rootless: its file sharing maps ownership as a
+// user namespace would, so that root in the container writes the
+// caller's files.
 func (e *Engine) Rootless(ctx context.Context) (bool, error) {
-	if e.Name == "podman" && e.getenv("CONTAINER_HOST") == "" && e.getenv("CONTAINER_CONNECTION") == "" {
+	if e.Name == "podman" && runtime.GOOS == "linux" && e.getenv("CONTAINER_HOST") == "" && e.getenv("CONTAINER_CONNECTION") == "" {
 		return os.Geteuid() != 0, nil
 	}
 	in, err := e.Info(ctx)
 	if err != nil {
 		return false, err
 	}
-	return in.Rootless, nil
+	return in.Rootless || in.Desktop, nil
 }

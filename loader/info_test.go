@@ -17,6 +17,7 @@ func TestParseInfo(t *testing.T) {
 		version       string
 		store         string
 		rootless, bad bool
+		desktop       bool
 	}{
 		{name: "docker 20.10 classic", out: `{"ServerVersion":"20.10.24+dfsg1","Driver":"overlay2","DriverStatus":[["Backing Filesystem","extfs"],["Supports d_type","true"],["Native Overlay Diff","true"],["userxattr","false"]],"SecurityOptions":["name=seccomp,profile=default"]}`,
 			version: "20.10.24+dfsg1", store: StoreClassic},
@@ -24,6 +25,8 @@ func TestParseInfo(t *testing.T) {
 			version: "26.1.5+dfsg1", store: StoreContainerd},
 		{name: "rootless docker", out: `{"ServerVersion":"28.2.2","Driver":"overlay2","DriverStatus":[],"SecurityOptions":["name=seccomp,profile=builtin","name=rootless","name=cgroupns"]}`,
 			version: "28.2.2", store: StoreClassic, rootless: true},
+		{name: "Docker Desktop", out: `{"ServerVersion":"28.0.4","Driver":"overlayfs","DriverStatus":[["driver-type","io.containerd.snapshotter.v1"]],"SecurityOptions":["name=seccomp,profile=unconfined","name=cgroupns"],"OperatingSystem":"Docker Desktop","OSType":"linux"}`,
+			version: "28.0.4", store: StoreContainerd, desktop: true},
 		{name: "podman rootful", podman: true, out: `{"host":{"security":{"rootless":false}},"store":{"graphDriverName":"overlay"},"version":{"Version":"4.3.1"}}`,
 			version: "4.3.1", store: StoreContainers},
 		{name: "podman rootless", podman: true, out: `{"host":{"security":{"rootless":true}},"store":{"graphDriverName":"overlay"},"version":{"Version":"4.3.1"}}`,
@@ -42,8 +45,8 @@ func TestParseInfo(t *testing.T) {
 			if (err != nil) != tc.bad {
 				t.Fatalf("parse(%s) = %v, want error %v", tc.name, err, tc.bad)
 			}
-			if !tc.bad && (in.Version != tc.version || in.Store != tc.store || in.Rootless != tc.rootless) {
-				t.Errorf("parse(%s) = %+v, want version %s, store %s, rootless %v", tc.name, in, tc.version, tc.store, tc.rootless)
+			if !tc.bad && (in.Version != tc.version || in.Store != tc.store || in.Rootless != tc.rootless || in.Desktop != tc.desktop) {
+				t.Errorf("parse(%s) = %+v, want version %s, store %s, rootless %v, desktop %v", tc.name, in, tc.version, tc.store, tc.rootless, tc.desktop)
 			}
 		})
 	}

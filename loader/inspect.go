@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -45,13 +46,15 @@ type Image struct {
 // Inspect runs before every container, so when it can it asks the engine's
 // API directly: one GET /images/{name}/json over the unix socket, about a
 // millisecond where spawning the CLI costs over ten (podman's, over a
-// hundred). That is docker's socket in DOCKER_HOST (or the default one),
-// or podman's Docker-compatible service socket when it runs (CONTAINER_HOST,
-// else /run/podman/podman.sock for root and
-// $XDG_RUNTIME_DIR/podman/podman.sock for others). It runs `E image
-// inspect` instead for other DOCKER_HOST schemes, for a docker context
-// other than the default, when no socket exists, and when podman's socket
-// does not answer.
+// hundred). That is docker's unix socket as the CLI would find it
+// (DOCKER_HOST, else the current context's endpoint, else the default
+// socket), or podman's Docker-compatible service socket when it runs
+// (CONTAINER_HOST, else /run/podman/podman.sock for root and
+// $XDG_RUNTIME_DIR/podman/podman.sock for others, podman machine's
+// forwarded socket on macOS). It runs `E image inspect` instead for tcp://,
+// ssh:// and npipe:// (Windows) endpoints, for a context it cannot read,
+// when the default socket does not exist, and when podman's socket does
+// not answer.
 func (e *Engine) Inspect(ctx context.Context, name string) (*Image, error) {
 	if sock, ok := e.apiSocket(); ok {
 		img, err := e.inspectSocket(ctx, sock, name)
@@ -63,12 +66,10 @@ func (e *Engine) Inspect(ctx context.Context, name string) (*Image, error) {
 	return e.inspectCLI(ctx, name)
 }
 
-const defaultSocket = "/var/run/docker.sock"
-
 // podmanSocket returns the socket of podman's API service when it serves
 // the same store the CLI uses: CONTAINER_HOST's unix socket, or the
-// default one for this user when it exists. A named connection
-// (CONTAINER_CONNECTION) or another scheme goes through the CLI.
+// default one for this user (see podmanSockets) when it exists. A named
+// connection (CONTAINER_CONNECTION) or another scheme goes through the CLI.
 func (e *Engine) podmanSocket() (string, bool) {
 	if host := e.getenv("CONTAINER_HOST"); host != "" {
 		return strings.CutPrefix(host, "unix://")
@@ -76,63 +77,36 @@ func (e *Engine) podmanSocket() (string, bool) {
 	if e.getenv("CONTAINER_CONNECTION") != "" {
 		return "", false
 	}
-	sock := "/run/podman/podman.sock"
-	if os.Geteuid() != 0 {
-		dir := e.getenv("XDG_RUNTIME_DIR")
-		if dir == "" {
-			return "", false
+	for _, sock := range podmanSockets(runtime.GOOS, os.Geteuid(), e.getenv) {
+		if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			return sock, true
 		}
-		sock = filepath.Join(dir, "podman", "podman.sock")
 	}
-	if fi, err := os.Stat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 {
-		return "", false
-	}
-	return sock, true
+	return "", false
 }
 
 // apiSocket returns the unix socket of the engine's API, or false if the
-// CLI may talk to something else. For docker it follows the precedence of
-// the CLI's resolveContextName: DOCKER_HOST, then DOCKER_CONTEXT, then the
-// current context in its config file.
+// CLI must be asked: for docker, the endpoint dockerHost resolves when it
+// is a unix socket; tcp://, ssh:// and Windows' npipe:// go through the
+// CLI (a named-pipe dialer would need a module of its own).
 func (e *Engine) apiSocket() (string, bool) {
 	if e.Name == "podman" {
 		return e.podmanSocket()
 	}
-	if host := e.getenv("DOCKER_HOST"); host != "" {
-		return strings.CutPrefix(host, "unix://")
-	}
-	if c := e.getenv("DOCKER_CONTEXT"); c != "" && c != "default" {
+	host, ok := e.dockerHost()
+	if !ok {
 		return "", false
 	}
-	if c := e.currentContext(); c != "" && c != "default" {
+	sock, ok := strings.CutPrefix(host, "unix://")
+	if !ok {
 		return "", false
 	}
 	// podman-docker's docker command runs podman, which has no socket here
 	// unless podman.socket is enabled; its CLI answers (or says why not).
-	if _, err := os.Stat(defaultSocket); err != nil {
+	if _, err := os.Stat(sock); err != nil && sock == defaultSocket && e.getenv("DOCKER_HOST") == "" {
 		return "", false
 	}
-	return defaultSocket, true
-}
-
-// currentContext reads currentContext from the docker CLI's config.json,
-// ignoring the rest of the file (and any error: the CLI falls back to the
-// default context too).
-func (e *Engine) currentContext() string {
-	dir := e.getenv("DOCKER_CONFIG")
-	if dir == "" {
-		dir = filepath.Join(e.getenv("HOME"), ".docker")
-	}
-	f, err := os.Open(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	var cfg struct {
-		CurrentContext string `json:"currentContext"`
-	}
-	json.NewDecoder(io.LimitReader(f, outputMax)).Decode(&cfg)
-	return cfg.CurrentContext
+	return sock, true
 }
 
 // inspectSocket asks the daemon on sock about name, with an unversioned

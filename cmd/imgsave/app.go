@@ -137,7 +137,7 @@ func newApp(e *env) *cli.App {
 	}
 	return &cli.App{
 		Name:    "imgsave",
-		Version: version(),
+		Version: buildVersion(),
 		Usage:   "keep container images as verified, content-addressed directories in datasets",
 		Description: `imgsave saves an image from the container engine into a directory with one
 canonical layout (OCI layout plus manifest.json, uncompressed layers named by
@@ -167,9 +167,17 @@ EXAMPLES:
 	}
 }
 
-// version is the module version imgsave was built from ("(devel)" in a
-// checkout), with the VCS revision when the build recorded it.
-func version() string {
+// version is stamped in by `make release` (scripts/release.sh):
+// -ldflags "-X main.version=v1.2.3".
+var version string
+
+// buildVersion is the stamped version; else the module version imgsave was
+// built from ("(devel)" in a checkout), with the VCS revision when the
+// build recorded it.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -494,7 +493,7 @@ func runRootless(t *testing.T) {
 	}
 	cmd := exec.Command(filepath.Join(d, "imgsave.test"), args...)
 	cmd.Dir = filepath.Join(d, "cmd", "imgsave")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	runAs(t, cmd, uid, gid)
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + u.HomeDir,
