@@ -96,6 +96,8 @@ var (
 		`an image does not exist locally`,                        // docker push
 		`failed to get digest sha256:\S+: open .*: no such file`, // docker 20.10 save of an absent ID
 		`image not known`,                                        // podman
+		// podman, while another process is still writing the image
+		`locating item named "manifest[^"]*" for image with id "[^"]*"[^:]*: file does not exist`,
 		`pull access denied`,
 		`repository \S+ not found`,
 		`requested access to the resource is denied`,
