@@ -104,7 +104,7 @@ func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadR
 			return nil, err
 		}
 	}
-	t, err := sortTags(ctx, eng, im)
+	t, err := sortTags(ctx, eng, im, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -122,14 +122,14 @@ func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadR
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
-	id, err := present(ctx, eng, im)
+	got, err := present(ctx, eng, im)
 	if err != nil {
 		return nil, err
 	}
-	if id == "" {
+	if got == nil {
 		return nil, fmt.Errorf("load %s: %w", dir, &NotLoadedError{ID: im.ID})
 	}
-	return &LoadResult{EngineID: id, Image: im, Loaded: true, TagsKept: nonNil(t.others)}, nil
+	return &LoadResult{EngineID: got.ID, Image: im, Loaded: true, TagsKept: nonNil(t.others)}, nil
 }
 
 // loadStream writes the image's tar into the engine's load and waits for
@@ -158,20 +158,20 @@ func loadStream(ctx context.Context, eng Engine, d *archive.Dir, im *archive.Dir
 // findPresent returns the result for an image the engine already has, with
 // its free tags applied, or nil.
 func findPresent(ctx context.Context, eng Engine, im *archive.DirImage) (*LoadResult, error) {
-	id, err := present(ctx, eng, im)
-	if err != nil || id == "" {
+	got, err := present(ctx, eng, im)
+	if err != nil || got == nil {
 		return nil, err
 	}
-	t, err := sortTags(ctx, eng, im)
+	t, err := sortTags(ctx, eng, im, got)
 	if err != nil {
 		return nil, err
 	}
 	for _, tag := range t.free {
-		if err := eng.Tag(ctx, string(id), tag); err != nil {
+		if err := eng.Tag(ctx, string(got.ID), tag); err != nil {
 			return nil, err
 		}
 	}
-	return &LoadResult{EngineID: id, Image: im, TagsKept: nonNil(t.others)}, nil
+	return &LoadResult{EngineID: got.ID, Image: im, TagsKept: nonNil(t.others)}, nil
 }
 
 // present looks for the image without loading anything: by config digest
@@ -179,8 +179,8 @@ func findPresent(ctx context.Context, eng Engine, im *archive.DirImage) (*LoadRe
 // loads it under (the ID on containerd stores), and by its tags (for an
 // image another tool loaded). A hit counts only if its layers are the
 // image's own, so a tag moved to another image is never taken for it. It
-// returns "" when the engine lacks the image.
-func present(ctx context.Context, eng Engine, im *archive.DirImage) (digest.Digest, error) {
+// returns the engine's image, or nil when the engine lacks it.
+func present(ctx context.Context, eng Engine, im *archive.DirImage) (*loader.Image, error) {
 	names := []string{string(im.ID)}
 	if im.ManifestDigest != "" {
 		names = append(names, string(im.ManifestDigest))
@@ -191,13 +191,13 @@ func present(ctx context.Context, eng Engine, im *archive.DirImage) (digest.Dige
 			continue
 		}
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if same(got, im) {
-			return got.ID, nil
+			return got, nil
 		}
 	}
-	return "", nil
+	return nil, nil
 }
 
 // same reports whether the engine's image is im: same layers, and the same
@@ -222,9 +222,17 @@ type tagSort struct {
 	others []string // another image, which a load would silently move
 }
 
-func sortTags(ctx context.Context, eng Engine, im *archive.DirImage) (tagSort, error) {
+// sortTags asks the engine what each of the image's tags names. A tag
+// among the RepoTags of found, the engine's image that present already
+// matched to im, is im's own without asking: every question is a request
+// on every run (#14).
+func sortTags(ctx context.Context, eng Engine, im *archive.DirImage, found *loader.Image) (tagSort, error) {
 	var t tagSort
 	for _, tag := range im.RepoTags {
+		if found != nil && slices.Contains(found.RepoTags, tag) {
+			t.ours = append(t.ours, tag)
+			continue
+		}
 		got, err := eng.Inspect(ctx, tag)
 		switch {
 		case errors.Is(err, loader.ErrImageNotFound):
