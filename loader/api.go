@@ -52,8 +52,10 @@ func isScript(path string) bool {
 	return string(head[:n]) == "#!"
 }
 
-// socketClient talks HTTP to the daemon on the unix socket sock.
-func socketClient(sock string, bufSize int) *http.Client {
+// socketClient talks HTTP to the daemon on the unix socket sock, reading
+// through a buffer of readBuf bytes and writing through one of writeBuf
+// (0 for the default, 4 KiB).
+func socketClient(sock string, readBuf, writeBuf int) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -62,8 +64,8 @@ func socketClient(sock string, bufSize int) *http.Client {
 			},
 			DisableKeepAlives:  true,
 			DisableCompression: true,
-			ReadBufferSize:     bufSize,
-			WriteBufferSize:    bufSize,
+			ReadBufferSize:     readBuf,
+			WriteBufferSize:    writeBuf,
 		},
 		// The daemon redirects "/images/../json" elsewhere; never follow.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -120,7 +122,7 @@ func (e *Engine) saveSocket(ctx context.Context, sock string, refs []string) io.
 		r.err = &RunError{Args: args, Err: err}
 		return r
 	}
-	resp, err := socketClient(sock, streamBuffer).Do(req)
+	resp, err := socketClient(sock, streamBuffer, 0).Do(req)
 	switch {
 	case err != nil:
 		r.err = requestError(ctx, err, args)
@@ -187,14 +189,16 @@ func (e *Engine) loadSocket(ctx context.Context, sock string, r io.Reader) (stri
 	args := []string{filepath.Base(e.Path), "load"}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	body := &loadBody{r: r, done: make(chan struct{})}
+	body := &loadBody{recordingReader: recordingReader{r: r}, done: make(chan struct{})}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://docker/images/load?quiet=1", body)
 	if err != nil {
 		return "", &RunError{Args: args, Err: err}
 	}
 	req.Header.Set("Content-Type", "application/x-tar")
 	req.ContentLength = -1 // chunked
-	out, err := loadAnswer(ctx, socketClient(sock, streamBuffer), req, args)
+	// A write larger than the buffer goes to the socket without a copy
+	// once the chunk header has been flushed.
+	out, err := loadAnswer(ctx, socketClient(sock, 0, 64<<10), req, args)
 	// The transport closes the body once it is done writing it, which may
 	// be after Do returned (a daemon that answers early); cancelling ends
 	// that write, and waiting keeps Load's promise that no Read of r
@@ -253,44 +257,22 @@ func loadAnswer(ctx context.Context, client *http.Client, req *http.Request, arg
 	return strings.TrimSpace(out.String()), nil
 }
 
-// loadBody is the request body of a load: r, with its first error kept,
-// closed once the transport is done with it.
+// loadBody is the request body of a load: r, with its first error kept
+// (recordingReader's rules), closed once the transport is done with it.
 type loadBody struct {
-	r    io.Reader
-	err  error
+	recordingReader
 	once sync.Once
 	done chan struct{}
 }
 
-func (b *loadBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF && b.err == nil {
-		b.err = err
-	}
-	return n, err
-}
-
-// WriteTo copies in large pieces: the transport's own copy would use 32
-// KiB, each then a chunk header and three writes.
+// WriteTo lets the transport's copy go through r's own WriteTo when it
+// has one, else copies in large pieces: the transport's own copy would use
+// 32 KiB, each then a chunk header and three writes.
 func (b *loadBody) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, streamBuffer)
-	var total int64
-	for {
-		n, err := b.Read(buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
+	if _, ok := b.r.(io.WriterTo); ok {
+		return b.recordingReader.WriteTo(w)
 	}
+	return io.CopyBuffer(w, onlyReader{&b.recordingReader}, make([]byte, streamBuffer))
 }
 
 func (b *loadBody) Close() error {

@@ -160,7 +160,7 @@ func (e *Engine) getSocket(ctx context.Context, sock, path string, args []string
 	if err != nil {
 		return nil, fail(err, "")
 	}
-	resp, err := socketClient(sock, 0).Do(req)
+	resp, err := socketClient(sock, 0, 0).Do(req)
 	if err != nil {
 		return nil, requestError(ctx, err, args)
 	}

@@ -160,3 +160,38 @@ func (r *recordingReader) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// WriteTo lets a reader that can write itself out (imgsave's tar of a
+// directory) do so straight into w, saving a copy of every byte; only a
+// failure that is not w's own counts as the reader's error.
+func (r *recordingReader) WriteTo(w io.Writer) (int64, error) {
+	wt, ok := r.r.(io.WriterTo)
+	if !ok {
+		return io.Copy(w, onlyReader{r})
+	}
+	ew := &errWriter{w: w}
+	n, err := wt.WriteTo(ew)
+	if err != nil && ew.err == nil && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// onlyReader hides WriteTo, so that io.Copy reads.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// errWriter keeps the error of a failed Write.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
