@@ -141,10 +141,9 @@ type apiSaveReader struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	args   []string
-	body   io.ReadCloser
-	mu     sync.Mutex // guards closed against a Close during a Read
-	closed bool
-	err    error
+	body   io.ReadCloser // nil when err was set at once
+	close  sync.Once
+	err    error // sticky: the last Read's error
 }
 
 func (r *apiSaveReader) Read(p []byte) (int, error) {
@@ -164,19 +163,15 @@ func (r *apiSaveReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Close may run while a Read is blocked: it cancels the request, which
+// makes that Read (and any later one) fail, and the daemon stop.
 func (r *apiSaveReader) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.closed {
-		r.closed = true
-		r.cancel() // unblocks a Read, and makes the daemon stop
+	r.close.Do(func() {
+		r.cancel()
 		if r.body != nil {
 			r.body.Close()
 		}
-		if r.err == nil {
-			r.err = &RunError{Args: r.args, Err: errors.New("closed")}
-		}
-	}
+	})
 	return nil
 }
 
