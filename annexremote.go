@@ -434,12 +434,12 @@ func Register(ctx context.Context, dir string, opts RegisterOptions) (*Registere
 		var refs []string
 		var engineID digest.Digest
 		if opts.Engine != nil {
-			id, err := present(ctx, opts.Engine, im)
+			img, err := present(ctx, opts.Engine, im)
 			if err != nil {
 				return nil, err
 			}
-			engineID = id
-			if img, err := opts.Engine.Inspect(ctx, string(id)); id != "" && err == nil {
+			if img != nil {
+				engineID = img.ID
 				for _, rd := range img.RepoDigests {
 					// Not the engine's own ID (containerd stores list it),
 					// nor podman's name for a local image.

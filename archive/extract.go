@@ -3,8 +3,10 @@ package archive
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -95,7 +98,8 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 	if err := root.Mkdir("incoming", 0o700); err != nil {
 		return nil, err
 	}
-	x := &extractor{root: root, entries: make(map[string]*entry), buf: make([]byte, 1<<20)}
+	x := &extractor{root: root, entries: make(map[string]*entry), buf: make([]byte, 1<<20), peek: bufio.NewReaderSize(nil, 4<<10), pool: newPool()}
+	defer x.syncs.Wait() // before the cleanup above removes the files
 	if err := x.read(contextReader{ctx, r}, opts.Progress); err != nil {
 		return nil, err
 	}
@@ -119,6 +123,10 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 	}
 	if err := os.Chtimes(staging, modTime, modTime); err != nil {
 		return nil, err
+	}
+	// Nothing is put in place before its bytes are on disk.
+	if err := x.finish(); err != nil {
+		return nil, fmt.Errorf("syncing %s: %w", staging, err)
 	}
 	// Windows renames no folder with a handle open inside it.
 	if err := root.Close(); err != nil {
@@ -160,6 +168,12 @@ type extractor struct {
 	entries map[string]*entry
 	order   []string
 	buf     []byte
+	peek    *bufio.Reader // sniffs each staged file's compression
+	pool    *pool         // the pieces stage hands to its workers
+
+	syncs   sync.WaitGroup // staged files being synced and closed
+	mu      sync.Mutex
+	syncErr error
 }
 
 // metaNames are the top-level files read into memory rather than staged.
@@ -332,6 +346,9 @@ func linkTarget(name, target string) (string, error) {
 
 // stage streams one regular file into the staging directory, hashing the
 // archived bytes and, for a gzip or zstd blob, decompressing it on the way.
+// The reading stays on this goroutine; hashing, decompressing and writing
+// run on workers (pipe.go). The file's sync and close finish in the
+// background, collected by finish.
 func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
 	e.kind = kindFile
 	e.tmp = fmt.Sprintf("incoming/%d", len(x.order))
@@ -339,41 +356,61 @@ func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	x.peek.Reset(tr)
+	magic, err := x.peek.Peek(len(magicZstd))
+	if err != nil && err != io.EOF {
+		f.Close()
+		return err
+	}
 	rawHash := sha256.New()
-	rawCount := &countReader{r: io.TeeReader(tr, rawHash)}
-	br := bufio.NewReaderSize(rawCount, 64<<10)
-	dr, comp, err := decompress(br)
-	if err != nil {
-		return err
+	raw := &fanout{pool: x.pool, workers: []*worker{hashWorker(rawHash)}}
+	var dec *decompressWorker
+	if bytes.HasPrefix(magic, magicGzip) || bytes.HasPrefix(magic, magicZstd) {
+		dec = startDecompress(f)
+		raw.workers = append(raw.workers, dec.worker)
+	} else {
+		raw.workers = append(raw.workers, fileWorker(f))
 	}
-	defer dr.Close()
-	// Uncompressed content is hashed once, on the way in.
-	var w io.Writer = f
-	contentHash := rawHash
-	if comp != "" {
-		contentHash = sha256.New()
-		w = io.MultiWriter(f, contentHash)
-	}
-	n, err := io.CopyBuffer(w, dr, x.buf)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(io.Discard, br); err != nil { // hash what follows a compressed stream too
-		return err
-	}
-	if err := f.Close(); err != nil {
+	n, rerr := raw.copy(x.peek)
+	x.peek.Reset(nil)
+	if err := firstErr(raw.wait(), rerr); err != nil {
+		f.Close()
 		return err
 	}
 	e.raw = digest.NewDigest(digest.SHA256, rawHash)
-	e.rawSize = rawCount.n
-	e.content = digest.NewDigest(digest.SHA256, contentHash)
-	e.size = n
-	e.compress = comp
+	e.rawSize = n
+	e.content, e.size = e.raw, n
+	if dec != nil {
+		// Uncompressed content is hashed once, on the way in; compressed,
+		// both the blob and its content.
+		e.content, e.size, e.compress = digest.NewDigest(digest.SHA256, dec.content), dec.size, dec.comp
+	}
+	x.syncLater(f)
 	if want, ok := manifest.DigestFromPath(name); ok && e.raw != want {
 		return &DigestMismatchError{Path: name, Got: e.raw, Want: want}
 	}
 	return nil
+}
+
+// syncLater syncs and closes a staged file in the background, while the
+// next ones stream; finish waits for all of them.
+func (x *extractor) syncLater(f *os.File) {
+	x.syncs.Go(func() {
+		err := errors.Join(f.Sync(), f.Close())
+		x.mu.Lock()
+		x.syncErr = firstErr(x.syncErr, err)
+		x.mu.Unlock()
+	})
+}
+
+// finish makes the staged tree durable before it is put in place: the
+// staged files' own syncs, then one sync of everything else written.
+func (x *extractor) finish() error {
+	x.syncs.Wait()
+	if x.syncErr != nil {
+		return x.syncErr
+	}
+	return syncTree(x.root)
 }
 
 // lookup finds the regular file a manifest's path refers to, following

@@ -1,11 +1,12 @@
 // Package loader runs the container engine's command-line interface,
 // docker or podman, for imgsave: it finds the engine ([Find]), streams
-// images out of it ([Engine.Save]) and into it ([Engine.Load]), asks about
-// one image ([Engine.Inspect], over the engine's API socket when there is
-// one: docker's, or podman's service), tags and pulls, runs containers with
-// the caller's terminal and signals ([Engine.Run]), and says what the
-// engine is ([Engine.Info]: docker or podman, podman-docker's shim, store,
-// rootless). Its sub-package registry talks to registries instead.
+// images out of it ([Engine.Save]) and into it ([Engine.Load]; for docker
+// on a local socket, through the daemon's API instead of the CLI), asks
+// about one image ([Engine.Inspect], over the engine's API socket when
+// there is one: docker's, or podman's service), tags and pulls, runs
+// containers with the caller's terminal and signals ([Engine.Run]), and
+// says what the engine is ([Engine.Info]: docker or podman, podman-docker's
+// shim, store, rootless). Its sub-package registry talks to registries instead.
 //
 // It owns the engine's failures: every failed command is a [RunError]
 // showing the quoted command line and the end of its stderr, and the ones

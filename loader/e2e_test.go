@@ -94,6 +94,11 @@ func engines(t *testing.T) []namedEngine {
 			name = path.Base(host)
 		}
 		list = append(list, namedEngine{name, &e})
+		// The same daemon through its CLI: what remote hosts and a docker
+		// without the socket's API get.
+		c := e
+		c.cliOnly = true
+		list = append(list, namedEngine{name + "-cli", &c})
 	}
 	return list
 }
@@ -307,7 +312,7 @@ func testSaveCloseBeforeDrain(t *testing.T, e *Engine, img string) {
 	if err := rc.Close(); err != nil {
 		t.Errorf("Close() = %v", err)
 	}
-	if rc.(*saveReader).p.cmd.ProcessState == nil {
+	if sr, ok := rc.(*saveReader); ok && sr.p.cmd.ProcessState == nil {
 		t.Errorf("Close returned before docker save was reaped")
 	}
 	if _, err := rc.Read(make([]byte, 1)); err == nil || err == io.EOF {

@@ -38,6 +38,10 @@ type Engine struct {
 	// Shim is set for a docker command that is podman-docker's script
 	// running podman; Name is then "podman".
 	Shim bool
+
+	// cliOnly drives docker's save and load through its CLI even where
+	// the socket's API would do, so that tests cover both paths.
+	cliOnly bool
 }
 
 // Find resolves the engine to use. An empty name means docker, falling

@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -132,33 +130,13 @@ func (e *Engine) getSocket(ctx context.Context, sock, path string, args []string
 	fail := func(err error, msg string) error {
 		return &RunError{Args: args, Stderr: msg, Err: err}
 	}
-	client := &http.Client{
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, "unix", sock)
-			},
-			DisableKeepAlives: true,
-		},
-		// The daemon redirects "/images/../json" elsewhere; never follow.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker"+path, nil)
 	if err != nil {
 		return nil, fail(err, "")
 	}
-	resp, err := client.Do(req)
+	resp, err := socketClient(sock, 0, 0).Do(req)
 	if err != nil {
-		var dial *net.OpError
-		switch {
-		case ctx.Err() != nil:
-			return nil, fail(context.Cause(ctx), "")
-		case !errors.As(err, &dial) || dial.Op != "dial":
-			return nil, fail(err, "")
-		case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
-			return nil, fail(ErrPermissionDenied, dial.Error())
-		}
-		return nil, fail(ErrDaemonUnreachable, dial.Error()) // refused, or no socket
+		return nil, requestError(ctx, err, args)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, outputMax+1))

@@ -14,6 +14,10 @@ import (
 // command succeeded, or else a *RunError, wrapping [ErrImageNotFound] for a
 // missing image. Read until io.EOF to learn the outcome.
 //
+// For docker on a local socket (see [Engine.Inspect]), Save asks the
+// daemon's API directly (GET /images/get): the same archive and errors,
+// without the CLI's process and pipe in between.
+//
 // Close stops a command whose output has not been drained (it closes the
 // pipe and sends SIGINT, then kills it if it lingers) and waits for it; it
 // returns nil. Cancelling ctx stops the command too, and the last Read
@@ -22,6 +26,9 @@ import (
 func (e *Engine) Save(ctx context.Context, refs ...string) (io.ReadCloser, error) {
 	if len(refs) == 0 {
 		return nil, errors.New("save: no image given")
+	}
+	if sock, ok := e.dockerSocket(); ok {
+		return e.saveSocket(ctx, sock, refs), nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	args := []string{"save"}
@@ -94,7 +101,14 @@ func (r *saveReader) Close() error {
 // engine's stderr is shown beside it. Otherwise a failed load gives a
 // *RunError, classified when possible. Load returns only after its last
 // Read of r has returned.
+//
+// For docker on a local socket, Load posts r to the daemon's API (POST
+// /images/load) instead, under the same rules: a failed Read of r cuts the
+// request short, so the daemon never sees a clean end.
 func (e *Engine) Load(ctx context.Context, r io.Reader) (string, error) {
+	if sock, ok := e.dockerSocket(); ok {
+		return e.loadSocket(ctx, sock, r)
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	p := e.command(ctx, "load")
@@ -143,6 +157,41 @@ func (r *recordingReader) Read(b []byte) (int, error) {
 	n, err := r.r.Read(b)
 	if err != nil && err != io.EOF {
 		r.err = err
+	}
+	return n, err
+}
+
+// WriteTo lets a reader that can write itself out (imgsave's tar of a
+// directory) do so straight into w, saving a copy of every byte; only a
+// failure that is not w's own counts as the reader's error.
+func (r *recordingReader) WriteTo(w io.Writer) (int64, error) {
+	wt, ok := r.r.(io.WriterTo)
+	if !ok {
+		return io.Copy(w, onlyReader{r})
+	}
+	ew := &errWriter{w: w}
+	n, err := wt.WriteTo(ew)
+	if err != nil && ew.err == nil && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// onlyReader hides WriteTo, so that io.Copy reads.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// errWriter keeps the error of a failed Write.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
 	}
 	return n, err
 }

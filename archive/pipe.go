@@ -1,0 +1,230 @@
+package archive
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"hash"
+	"io"
+	"os"
+	"sync"
+)
+
+// Staging a file used to read, hash, decompress, hash again and write on
+// one goroutine, so that the engine's stream stalled whenever imgsave was
+// hashing or writing (#14). stage now keeps reading on its own goroutine
+// and hands each piece to workers of its own: one hashes the bytes as
+// archived, one writes (or, for a compressed blob, one decompresses, and
+// its output goes to one that hashes the content and one that writes).
+// The pieces come from a small fixed pool, so memory stays flat.
+
+const (
+	// chunkSize is the piece handed from stage to its workers: small
+	// enough to stay in the CPU's cache from the read to the hash and the
+	// write, large enough that a slow stream does not wake every worker
+	// for a few bytes. With 2 MiB pieces a save spent three times the
+	// system time (0.7-0.8 s instead of 0.2 s for 300 MB) in its writes;
+	// with 64 KiB a Docker 26 save (gzip layers: four workers) took 1.28
+	// CPU-s instead of 1.08.
+	chunkSize = 256 << 10
+	// chunksInFlight bounds the pieces read and not yet consumed, per
+	// stream (raw, and decompressed): 1 MiB each.
+	chunksInFlight = 4
+	// writebackEvery is how often a file worker asks the kernel to start
+	// writing what it has written so far, so that the sync before the
+	// tree is put in place finds little left to do.
+	writebackEvery = 8 << 20
+)
+
+// chunk is a piece of a stream shared by the workers that consume it; the
+// last to finish with it returns it to its pool.
+type chunk struct {
+	b    []byte
+	refs sync.WaitGroup
+}
+
+// pool is a fixed set of buffers.
+type pool struct{ free chan []byte }
+
+func newPool() *pool {
+	p := &pool{free: make(chan []byte, chunksInFlight)}
+	for range chunksInFlight {
+		p.free <- make([]byte, chunkSize)
+	}
+	return p
+}
+
+// worker consumes chunks on its own goroutine; after its first error it
+// only releases them, so that the sender never blocks on it.
+type worker struct {
+	in   chan *chunk
+	done chan struct{}
+	err  error
+}
+
+func startWorker(consume func([]byte) error) *worker {
+	w := &worker{in: make(chan *chunk, chunksInFlight), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for c := range w.in {
+			if w.err == nil {
+				w.err = consume(c.b)
+			}
+			c.refs.Done()
+		}
+	}()
+	return w
+}
+
+// fanout sends every chunk of a stream to each of its workers.
+type fanout struct {
+	pool    *pool
+	workers []*worker
+}
+
+// copy reads r to its end in chunks and hands each to every worker. It
+// returns the number of bytes read and r's error; a worker's error is
+// reported by wait.
+func (f *fanout) copy(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		b := <-f.pool.free
+		n, err := fill(r, b)
+		if n > 0 {
+			total += int64(n)
+			c := &chunk{b: b[:n]}
+			c.refs.Add(len(f.workers))
+			for _, w := range f.workers {
+				w.in <- c
+			}
+			go func() { c.refs.Wait(); f.pool.free <- b }()
+		} else {
+			f.pool.free <- b
+		}
+		switch err {
+		case nil:
+		case io.EOF:
+			return total, nil
+		default:
+			return total, err
+		}
+	}
+}
+
+// fill reads into b until it is full or r fails; unlike io.ReadFull it
+// passes r's io.EOF on as it is, so that a stream cut short (a tar
+// reader's io.ErrUnexpectedEOF) is not taken for its end.
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// wait ends the workers and returns the first error of one.
+func (f *fanout) wait() error {
+	var errs []error
+	for _, w := range f.workers {
+		close(w.in)
+	}
+	for _, w := range f.workers {
+		<-w.done
+		errs = append(errs, w.err)
+	}
+	return firstErr(errs...)
+}
+
+func hashWorker(h hash.Hash) *worker {
+	return startWorker(func(b []byte) error { h.Write(b); return nil })
+}
+
+// fileWorker writes the chunks to f and starts the kernel's writeback
+// every writebackEvery bytes, without waiting for it.
+func fileWorker(f *os.File) *worker {
+	var off, started int64
+	return startWorker(func(b []byte) error {
+		n, err := f.Write(b)
+		off += int64(n)
+		if err != nil {
+			return err
+		}
+		if off-started >= writebackEvery {
+			startWriteback(f, started, off-started)
+			started = off
+		}
+		return nil
+	})
+}
+
+// chunkReader reads the chunks a worker receives as a stream, for a
+// decompressor; each chunk is released once read.
+type chunkReader struct {
+	in  chan *chunk
+	cur *chunk
+	off int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for r.cur == nil {
+		c, ok := <-r.in
+		if !ok {
+			return 0, io.EOF
+		}
+		if len(c.b) == 0 {
+			c.refs.Done()
+			continue
+		}
+		r.cur, r.off = c, 0
+	}
+	n := copy(p, r.cur.b[r.off:])
+	r.off += n
+	if r.off == len(r.cur.b) {
+		r.cur.refs.Done()
+		r.cur = nil
+	}
+	return n, nil
+}
+
+// decompressWorker decompresses the chunks it receives on its own
+// goroutine and fans the content out to a content hash and the file. It
+// reports the content's size and digest state through its result.
+type decompressWorker struct {
+	*worker
+	content hash.Hash
+	size    int64
+	comp    string
+}
+
+// startDecompress starts the worker, which writes the content to f.
+func startDecompress(f *os.File) *decompressWorker {
+	d := &decompressWorker{
+		worker:  &worker{in: make(chan *chunk, chunksInFlight), done: make(chan struct{})},
+		content: sha256.New(),
+	}
+	go func() {
+		defer close(d.done)
+		cr := &chunkReader{in: d.in}
+		d.err = d.run(bufio.NewReaderSize(cr, 64<<10), f)
+		// Whatever follows the compressed stream, or all that is left
+		// after an error, is still released so that the sender goes on.
+		io.Copy(io.Discard, cr)
+	}()
+	return d
+}
+
+func (d *decompressWorker) run(br *bufio.Reader, f *os.File) error {
+	dr, comp, err := decompress(br)
+	if err != nil {
+		return err
+	}
+	defer dr.Close()
+	d.comp = comp
+	out := &fanout{pool: newPool(), workers: []*worker{hashWorker(d.content), fileWorker(f)}}
+	n, err := out.copy(dr)
+	d.size = n
+	return firstErr(err, out.wait())
+}
