@@ -41,7 +41,7 @@ git -C "$work/ds" annex init -q origin
 imgsave remote init "$work/ds"
 mkdir "$work/dir"
 git -C "$work/ds" annex initremote -q dir type=directory directory="$work/dir" encryption=none
-imgsave -q save "$ref" "$work/ds/img"
+imgsave -q save "$ref" "$work/ds/img" >/dev/null
 git -C "$work/ds" annex add -q img
 git -C "$work/ds" commit -q -m img
 git -C "$work/ds" annex copy -q --to dir img
