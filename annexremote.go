@@ -278,7 +278,7 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source) (strin
 		}
 	}
 	dir := filepath.Join(r.tmp, strconv.Itoa(len(r.images)))
-	if _, err := archive.Extract(ctx, rc, dir, archive.Options{}); err != nil {
+	if _, err := archive.Extract(ctx, rc, dir, archive.Options{Scratch: true}); err != nil {
 		return "", err
 	}
 	if err := rc.Close(); err != nil {

@@ -30,6 +30,10 @@ type Options struct {
 	// Progress, when set, is called with the number of bytes read from the
 	// stream so far, after every read.
 	Progress func(read int64)
+	// Scratch skips making the tree durable (no file or file system
+	// syncs): for a temporary copy that another program checks and keeps,
+	// as the layers imgsave's special remote hands to git-annex.
+	Scratch bool
 
 	// owned says which entries of a full target Replace may remove; nil
 	// means only what imgsave writes. Migrate also allows a raw save's.
@@ -98,7 +102,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 	if err := root.Mkdir("incoming", 0o700); err != nil {
 		return nil, err
 	}
-	x := &extractor{root: root, entries: make(map[string]*entry), buf: make([]byte, 1<<20), peek: bufio.NewReaderSize(nil, 4<<10), pool: newPool()}
+	x := &extractor{root: root, entries: make(map[string]*entry), buf: make([]byte, 1<<20), peek: bufio.NewReaderSize(nil, 4<<10), pool: newPool(), scratch: opts.Scratch}
 	defer x.syncs.Wait() // before the cleanup above removes the files
 	if err := x.read(contextReader{ctx, r}, opts.Progress); err != nil {
 		return nil, err
@@ -170,6 +174,7 @@ type extractor struct {
 	buf     []byte
 	peek    *bufio.Reader // sniffs each staged file's compression
 	pool    *pool         // the pieces stage hands to its workers
+	scratch bool          // Options.Scratch: nothing is synced
 
 	syncs   sync.WaitGroup // staged files being synced and closed
 	mu      sync.Mutex
@@ -366,10 +371,10 @@ func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
 	raw := &fanout{pool: x.pool, workers: []*worker{hashWorker(rawHash)}}
 	var dec *decompressWorker
 	if bytes.HasPrefix(magic, magicGzip) || bytes.HasPrefix(magic, magicZstd) {
-		dec = startDecompress(f)
+		dec = startDecompress(f, !x.scratch)
 		raw.workers = append(raw.workers, dec.worker)
 	} else {
-		raw.workers = append(raw.workers, fileWorker(f))
+		raw.workers = append(raw.workers, fileWorker(f, !x.scratch))
 	}
 	n, rerr := raw.copy(x.peek)
 	x.peek.Reset(nil)
@@ -396,7 +401,11 @@ func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
 // next ones stream; finish waits for all of them.
 func (x *extractor) syncLater(f *os.File) {
 	x.syncs.Go(func() {
-		err := errors.Join(f.Sync(), f.Close())
+		var err error
+		if !x.scratch {
+			err = f.Sync()
+		}
+		err = errors.Join(err, f.Close())
 		x.mu.Lock()
 		x.syncErr = firstErr(x.syncErr, err)
 		x.mu.Unlock()
@@ -407,7 +416,7 @@ func (x *extractor) syncLater(f *os.File) {
 // staged files' own syncs, then one sync of everything else written.
 func (x *extractor) finish() error {
 	x.syncs.Wait()
-	if x.syncErr != nil {
+	if x.syncErr != nil || x.scratch {
 		return x.syncErr
 	}
 	return syncTree(x.root)

@@ -27,6 +27,7 @@ func TestExtractLayouts(t *testing.T) {
 	tests := []struct {
 		name string
 		data []byte
+		opts Options
 	}{
 		{name: "legacy", data: legacy},
 		{name: "legacy gzip", data: gz(t, legacy)},
@@ -40,11 +41,14 @@ func TestExtractLayouts(t *testing.T) {
 		{name: "oci zstd layer, zstd", data: zst(t, mkTar(t, im.oci(t, "zstd", true)...))},
 		{name: "oci without manifest.json", data: mkTar(t, im.oci(t, "gzip", false)...)},
 		{name: "legacy, members reversed", data: mkTar(t, reversed(im.legacy(t))...)},
+		// Scratch skips the syncs and nothing else: the same tree.
+		{name: "legacy, scratch", data: legacy, opts: Options{Scratch: true}},
+		{name: "oci gzip layer, scratch", data: mkTar(t, im.oci(t, "gzip", true)...), opts: Options{Scratch: true}},
 	}
 	var want map[string]node
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, res := extract(t, bytes.NewReader(tc.data), Options{})
+			dir, res := extract(t, bytes.NewReader(tc.data), tc.opts)
 			tree := checkLayout(t, dir, res, im)
 			if len(res.Dropped) != 0 {
 				t.Errorf("Result.Dropped = %q, want none", res.Dropped)

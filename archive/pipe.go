@@ -142,9 +142,9 @@ func hashWorker(h hash.Hash) *worker {
 	return startWorker(func(b []byte) error { h.Write(b); return nil })
 }
 
-// fileWorker writes the chunks to f and starts the kernel's writeback
-// every writebackEvery bytes, without waiting for it.
-func fileWorker(f *os.File) *worker {
+// fileWorker writes the chunks to f and, with writeback, starts the
+// kernel's writeback every writebackEvery bytes, without waiting for it.
+func fileWorker(f *os.File, writeback bool) *worker {
 	var off, started int64
 	return startWorker(func(b []byte) error {
 		n, err := f.Write(b)
@@ -152,7 +152,7 @@ func fileWorker(f *os.File) *worker {
 		if err != nil {
 			return err
 		}
-		if off-started >= writebackEvery {
+		if writeback && off-started >= writebackEvery {
 			startWriteback(f, started, off-started)
 			started = off
 		}
@@ -199,8 +199,9 @@ type decompressWorker struct {
 	comp    string
 }
 
-// startDecompress starts the worker, which writes the content to f.
-func startDecompress(f *os.File) *decompressWorker {
+// startDecompress starts the worker, which writes the content to f
+// (fileWorker's writeback).
+func startDecompress(f *os.File, writeback bool) *decompressWorker {
 	d := &decompressWorker{
 		worker:  &worker{in: make(chan *chunk, chunksInFlight), done: make(chan struct{})},
 		content: sha256.New(),
@@ -208,7 +209,7 @@ func startDecompress(f *os.File) *decompressWorker {
 	go func() {
 		defer close(d.done)
 		cr := &chunkReader{in: d.in}
-		d.err = d.run(bufio.NewReaderSize(cr, 64<<10), f)
+		d.err = d.run(bufio.NewReaderSize(cr, 64<<10), f, writeback)
 		// Whatever follows the compressed stream, or all that is left
 		// after an error, is still released so that the sender goes on.
 		io.Copy(io.Discard, cr)
@@ -216,14 +217,14 @@ func startDecompress(f *os.File) *decompressWorker {
 	return d
 }
 
-func (d *decompressWorker) run(br *bufio.Reader, f *os.File) error {
+func (d *decompressWorker) run(br *bufio.Reader, f *os.File, writeback bool) error {
 	dr, comp, err := decompress(br)
 	if err != nil {
 		return err
 	}
 	defer dr.Close()
 	d.comp = comp
-	out := &fanout{pool: newPool(), workers: []*worker{hashWorker(d.content), fileWorker(f)}}
+	out := &fanout{pool: newPool(), workers: []*worker{hashWorker(d.content), fileWorker(f, writeback)}}
 	n, err := out.copy(dr)
 	d.size = n
 	return firstErr(err, out.wait())
