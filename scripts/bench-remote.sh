@@ -61,6 +61,13 @@ get() {
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+# The engine's own stream, which bounds the remote: seconds to the first
+# byte of `docker save` and to its end.
+log "docker save of the image, first byte and whole"
+sync # the image just made is still being written back
+first=$( { /usr/bin/time -f '%e' sh -c "docker save '$ref' | head -c 1 >/dev/null" ; } 2>&1 | tail -n 1)
+whole=$( { /usr/bin/time -f '%e' sh -c "docker save '$ref' >/dev/null" ; } 2>&1 | tail -n 1)
+
 declare -A secs rss
 for remote in imgsave dir; do
 	: >"$work/$remote.t"
@@ -80,3 +87,4 @@ echo "| | wall | peak RSS |"
 echo "|---|---|---|"
 echo "| \`git annex get --from imgsave\` (out of the engine) | ${secs[imgsave]} s (${ratio}×) | $((rss[imgsave] / 1024)) MiB |"
 echo "| \`git annex get --from dir\` (directory special remote, same disk) | ${secs[dir]} s | $((rss[dir] / 1024)) MiB |"
+echo "| \`docker save\` of the image (the engine's stream, which bounds the remote) | first byte ${first} s, all ${whole} s | |"
