@@ -52,6 +52,9 @@ demo: build
 bench: build
 	scripts/bench.sh
 	scripts/bench-remote.sh
+	for h in $$IMGSAVE_BENCH_ENGINES; do \
+		case $$h in unix://*|tcp://*|ssh://*) DOCKER_HOST=$$h scripts/bench-remote.sh || exit 1;; esac; \
+	done
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzExtract -fuzztime=60s -fuzzminimizetime=10x ./archive

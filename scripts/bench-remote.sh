@@ -8,7 +8,8 @@
 # and its children (the remote included), from /usr/bin/time.
 #
 # Environment: IMGSAVE_BENCH_REMOTE_MB (default 1500), IMGSAVE_BENCH_RUNS,
-# DOCKER_HOST (the engine; default socket).
+# DOCKER_HOST (the engine; default socket; `make bench` runs this again for
+# each socket in IMGSAVE_BENCH_ENGINES).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
