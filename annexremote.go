@@ -208,7 +208,7 @@ func (r *annexRemote) Retrieve(ctx context.Context, c *annex.Conn, key, file str
 	}
 	var errs []string
 	for _, s := range srcs {
-		err := r.retrieve(ctx, c, s, file)
+		err := r.retrieve(ctx, c, s, key, file)
 		if err == nil {
 			return nil
 		}
@@ -219,8 +219,8 @@ func (r *annexRemote) Retrieve(ctx context.Context, c *annex.Conn, key, file str
 
 // retrieve moves the layer out of s's image, extracted (and so checked)
 // once per session.
-func (r *annexRemote) retrieve(ctx context.Context, c *annex.Conn, s source, file string) error {
-	dir, err := r.image(ctx, c, s)
+func (r *annexRemote) retrieve(ctx context.Context, c *annex.Conn, s source, key, file string) error {
+	dir, err := r.image(ctx, c, s, key)
 	if err != nil {
 		return err
 	}
@@ -234,8 +234,9 @@ func (r *annexRemote) retrieve(ctx context.Context, c *annex.Conn, s source, fil
 	return copyFile(p, file)
 }
 
-// image extracts s's image into the session's folder, once.
-func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source) (string, error) {
+// image extracts s's image into the session's folder, once, reporting
+// its progress as key's, the transfer git-annex waits for meanwhile.
+func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source, key string) (string, error) {
 	id := s.ref
 	if s.engine() {
 		id = string(s.config)
@@ -244,24 +245,26 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source) (strin
 		return dir, nil
 	}
 	var rc io.ReadCloser
+	var total int64 // the stream's expected length, for progress
 	if s.engine() {
 		eng, err := r.engine()
 		if err != nil {
 			return "", err
 		}
-		name, err := inEngine(ctx, eng, s)
+		img, err := inEngine(ctx, eng, s)
 		if err != nil {
 			return "", err
 		}
-		if rc, err = eng.Save(ctx, name); err != nil {
+		if rc, err = eng.Save(ctx, string(img.ID)); err != nil {
 			return "", err
 		}
+		total = img.Size
 	} else {
 		p, err := registry.Pull(ctx, s.ref, registry.Options{Insecure: r.opts.Insecure, Jobs: 1})
 		if err != nil {
 			return "", err
 		}
-		rc = p
+		rc, total = p, p.Size
 	}
 	defer rc.Close()
 	if r.tmp == "" {
@@ -278,20 +281,43 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source) (strin
 		}
 	}
 	dir := filepath.Join(r.tmp, strconv.Itoa(len(r.images)))
-	if _, err := archive.Extract(ctx, rc, dir, archive.Options{Scratch: true}); err != nil {
+	progress := keyProgress(c, key, total)
+	if _, err := archive.Extract(ctx, rc, dir, archive.Options{Scratch: true, Progress: progress}); err != nil {
 		return "", err
 	}
 	if err := rc.Close(); err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
+	if progress != nil {
+		progress(total) // all read, whatever the engine's estimate said
+	}
 	r.images[id] = dir
 	return dir, nil
 }
 
-// inEngine names the engine's image of s, by config digest or manifest
+// keyProgress maps the bytes read of an image's stream, of total expected,
+// onto key's size: git-annex shows one transfer, and the whole image is
+// read for it. A PROGRESS goes at each new percent; with no total or no
+// size in the key, none.
+func keyProgress(c *annex.Conn, key string, total int64) func(read int64) {
+	size, ok := annex.KeySize(key)
+	if !ok || total <= 0 {
+		return nil
+	}
+	last := int64(-1)
+	return func(read int64) {
+		pct := min(read*100/total, 100)
+		if pct != last {
+			last = pct
+			c.Progress(size * pct / 100)
+		}
+	}
+}
+
+// inEngine finds the engine's image of s, by config digest or manifest
 // digest, if it holds s's layer.
-func inEngine(ctx context.Context, eng Engine, s source) (string, error) {
+func inEngine(ctx context.Context, eng Engine, s source) (*loader.Image, error) {
 	for _, n := range []digest.Digest{s.config, s.manifest, s.id} {
 		if n == "" {
 			continue
@@ -301,13 +327,13 @@ func inEngine(ctx context.Context, eng Engine, s source) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if slices.Contains(img.DiffIDs, s.layer) {
-			return string(img.ID), nil
+			return img, nil
 		}
 	}
-	return "", fmt.Errorf("%w: no image %s holding the layer (removed, or never on this machine)", ErrNotInEngine, short(s.config))
+	return nil, fmt.Errorf("%w: no image %s holding the layer (removed, or never on this machine)", ErrNotInEngine, short(s.config))
 }
 
 func (r *annexRemote) CheckPresent(ctx context.Context, c *annex.Conn, key string) (bool, error) {

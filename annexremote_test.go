@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -83,12 +85,17 @@ func TestRemoteFromEngine(t *testing.T) {
 	layer := im.Layers[0].DiffID
 	eng := newFake()
 	eng.saveFile = filepath.Join("testdata", "legacy.tar")
-	eng.put(&loader.Image{ID: im.ID, DiffIDs: im.Config.RootFS.DiffIDs})
+	fi, err := os.Stat(eng.saveFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.put(&loader.Image{ID: im.ID, DiffIDs: im.Config.RootFS.DiffIDs, Size: fi.Size()})
 
 	gitDir := t.TempDir()
 	file := filepath.Join(t.TempDir(), "key")
 	src := source{config: im.ID, manifest: im.ManifestDigest, layer: layer}
-	key := "SHA256E-s1--" + layer.Encoded()
+	const keySize = 1000
+	key := fmt.Sprintf("SHA256E-s%d--%s", keySize, layer.Encoded())
 	got := converse(t, eng,
 		"EXTENSIONS INFO ASYNC",
 		"PREPARE",
@@ -117,6 +124,20 @@ func TestRemoteFromEngine(t *testing.T) {
 		"REMOVE-FAILURE " + key + " this remote only reads: an engine's or a registry's content is theirs to remove",
 		"GETURLS " + key + " imgsave:", "WHEREIS-SUCCESS the engine's image " + short(im.ID),
 		"UNSUPPORTED-REQUEST",
+	}
+	// While the image streams, the transfer's progress, as a share of the
+	// key's size: rising, ending at all of it.
+	var progress []int64
+	got = slices.DeleteFunc(got, func(l string) bool {
+		n, ok := strings.CutPrefix(l, "PROGRESS ")
+		if ok {
+			v, _ := strconv.ParseInt(n, 10, 64)
+			progress = append(progress, v)
+		}
+		return ok
+	})
+	if len(progress) == 0 || !slices.IsSorted(progress) || progress[len(progress)-1] != keySize {
+		t.Errorf("PROGRESS during the retrieve: %v, want rising values ending at %d", progress, keySize)
 	}
 	if strings.Join(got, "\n") != strings.Join(wantLines, "\n") {
 		t.Errorf("the remote said:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantLines, "\n"))

@@ -163,7 +163,7 @@ func TestParseInspect(t *testing.T) {
 		wantErr string
 	}{
 		// docker image inspect --format '{{json .}}', trimmed.
-		{"docker", `{"Id":"` + id + `","RepoTags":["imgsave-test/bb:1"],"RepoDigests":[],"Created":"2026-11-25T04:21:21.720144327Z","Architecture":"amd64","Os":"linux","RootFS":{"Type":"layers","Layers":["` + layer + `"]}}` + "\n", ""},
+		{"docker", `{"Id":"` + id + `","RepoTags":["imgsave-test/bb:1"],"RepoDigests":[],"Created":"2026-11-25T04:21:21.720144327Z","Architecture":"amd64","Os":"linux","Size":2129,"RootFS":{"Type":"layers","Layers":["` + layer + `"]}}` + "\n", ""},
 		{"no creation time", `{"Id":"` + id + `","RepoTags":["imgsave-test/bb:1"],"Created":"","Architecture":"amd64","Os":"linux","RootFS":{"Type":"layers","Layers":["` + layer + `"]}}`, ""},
 		// podman applies --format to the whole list; its IDs are bare.
 		{"podman", `[{"Id":"` + strings.TrimPrefix(id, "sha256:") + `","Digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","RepoTags":["imgsave-test/bb:1"],"Architecture":"amd64","Os":"linux","RootFS":{"Type":"layers","Layers":["` + layer + `"]}}]`, ""},
@@ -184,8 +184,8 @@ func TestParseInspect(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseInspect(%q) = %v", tc.in, err)
 			}
-			if tc.name == "docker" && img.Created.IsZero() {
-				t.Errorf("parseInspect(%q): no creation time", tc.in)
+			if tc.name == "docker" && (img.Created.IsZero() || img.Size != 2129) {
+				t.Errorf("parseInspect(%q): creation time %v, size %d; want both", tc.in, img.Created, img.Size)
 			}
 			if img.ID != id || len(img.DiffIDs) != 1 || img.DiffIDs[0] != layer ||
 				len(img.RepoTags) != 1 || img.Architecture != "amd64" || img.OS != "linux" {

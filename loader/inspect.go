@@ -35,6 +35,9 @@ type Image struct {
 	OS           string
 	// Created is the config's creation time, zero when it has none.
 	Created time.Time
+	// Size is the image's size as the engine reports it (its layers'
+	// content, roughly what a save streams), 0 when it says none.
+	Size int64
 }
 
 // Inspect describes one image, named by ID, digest or name. An absent
@@ -186,6 +189,7 @@ type inspectJSON struct {
 	Architecture string
 	OS           string `json:"Os"`
 	Created      string
+	Size         int64
 	RootFS       struct {
 		Layers []string
 	}
@@ -224,6 +228,7 @@ func parseInspect(data []byte) (*Image, error) {
 		RepoDigests:  raw.RepoDigests,
 		Architecture: raw.Architecture,
 		OS:           raw.OS,
+		Size:         raw.Size,
 	}
 	// A creation time docker leaves empty, or one that does not parse,
 	// stays zero: it describes the image, it does not identify it.

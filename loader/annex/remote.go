@@ -117,6 +117,22 @@ func (c *Conn) SetURLPresent(key, url string) error {
 	return c.send("SETURLPRESENT " + key + " " + url)
 }
 
+// KeySize is the size key records (its "-s" field), if it records one:
+// "SHA256E-s1048576--9f86d0.tar" gives 1048576.
+func KeySize(key string) (int64, bool) {
+	fields, _, ok := strings.Cut(key, "--")
+	if !ok {
+		return 0, false
+	}
+	for _, f := range strings.Split(fields, "-")[1:] {
+		if n, ok := strings.CutPrefix(f, "s"); ok {
+			size, err := strconv.ParseInt(n, 10, 64)
+			return size, err == nil && size >= 0
+		}
+	}
+	return 0, false
+}
+
 // Progress reports how many bytes of the current transfer are done.
 func (c *Conn) Progress(n int64) error { return c.send("PROGRESS " + strconv.FormatInt(n, 10)) }
 

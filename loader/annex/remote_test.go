@@ -193,3 +193,26 @@ func FuzzServe(f *testing.F) {
 		}
 	})
 }
+
+func TestKeySize(t *testing.T) {
+	tests := []struct {
+		key  string
+		size int64
+		ok   bool
+	}{
+		{"SHA256E-s1048576--9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.tar", 1048576, true},
+		{"MD5E-s0--d41d8cd98f00b204e9800998ecf8427e", 0, true},
+		{"SHA256-s12-m1700000000--9f86d0", 12, true},
+		{"SHA256E-m1700000000-s12-S1000-C2--9f86d0", 12, true},
+		{"WORM-m1700000000--name", 0, false},
+		{"URL--https://example.org/x-s5", 0, false},
+		{"SHA256E-sx--9f86d0", 0, false},
+		{"SHA256E-s-1--9f86d0", 0, false},
+		{"nokey", 0, false},
+	}
+	for _, tc := range tests {
+		if size, ok := KeySize(tc.key); size != tc.size || ok != tc.ok {
+			t.Errorf("KeySize(%q) = %d, %v; want %d, %v", tc.key, size, ok, tc.size, tc.ok)
+		}
+	}
+}

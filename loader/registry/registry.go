@@ -87,6 +87,10 @@ type Pulled struct {
 	// manifest (the platform's, for an index), so that it can be asked
 	// for again.
 	Source string
+	// Size is the sum of the blobs the stream carries, config and layers
+	// as the manifest lists them: the stream's length but for its tar
+	// headers and small JSON files, for progress.
+	Size int64
 }
 
 // Pull fetches ref's image (for the platform, when ref names an index)
@@ -132,7 +136,11 @@ func Pull(ctx context.Context, ref string, opts Options) (*Pulled, error) {
 		cancel()
 		return nil, classify("pull", ref, r, err)
 	}
-	return &Pulled{ReadCloser: &pullReader{PipeReader: pr, cancel: cancel, done: done}, Source: r.Context().Name() + "@" + md.String()}, nil
+	size := m.Config.Size
+	for _, l := range m.Layers {
+		size += l.Size
+	}
+	return &Pulled{ReadCloser: &pullReader{PipeReader: pr, cancel: cancel, done: done}, Source: r.Context().Name() + "@" + md.String(), Size: size}, nil
 }
 
 type pullReader struct {

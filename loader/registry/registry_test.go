@@ -126,6 +126,13 @@ func TestPullImage(t *testing.T) {
 	if string(m["oci-layout"]) != `{"imageLayoutVersion":"1.0.0"}` {
 		t.Errorf("oci-layout = %q", m["oci-layout"])
 	}
+	var blobs int64
+	for _, h := range append([]ggcr.Hash{cfg}, digests(t, layers)...) {
+		blobs += int64(len(m["blobs/sha256/"+h.Hex]))
+	}
+	if rc.Size != blobs {
+		t.Errorf("Pulled.Size = %d, want %d, the config's and layers' bytes in the stream", rc.Size, blobs)
+	}
 }
 
 func digests(t *testing.T, ls []ggcr.Layer) []ggcr.Hash {
