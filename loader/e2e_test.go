@@ -507,8 +507,8 @@ func testRunRelaysSignal(t *testing.T, e *Engine, img string) {
 	}
 	// podman 4.3 can lose a signal that arrives while `podman run` is still
 	// finishing the container's start, though the container already runs
-	// and writes: podman then exits 0 or 143 and the container never sees
-	// it. Wait for the engine's own word that the container runs.
+	// and writes: podman then exits 0 or 143, leaving the container running
+	// without it. Wait for the engine's own word that the container runs.
 	for i := 0; ; i++ {
 		if out, _ := cli(t.Context(), e, nil, "inspect", "--format", "{{.State.Running}}", name); strings.TrimSpace(out) == "true" {
 			break
