@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -94,6 +95,50 @@ func TestRunSignalledEngine(t *testing.T) {
 	var exit *ExitError
 	if !errors.As(err, &exit) || exit.Code != 128+15 {
 		t.Errorf("Run of an engine killed by SIGTERM = %v, want exit status 143", err)
+	}
+}
+
+// TestRunSignalsPodmanContainer uses a stand-in podman: a real one
+// refuses a kill only in a window of milliseconds (the container started,
+// podman's state not yet "running"), too short to hit on purpose. The
+// stand-in refuses the first kill, as podman does then, and ignores
+// signals to itself: only a kill by the container's ID ends its container.
+func TestRunSignalsPodmanContainer(t *testing.T) {
+	dir := t.TempDir()
+	e := &Engine{Name: "podman", Path: standIn(t, dir, "podman", `
+dir=`+dir+`
+case $1 in
+run)
+	[ "$2" = --cidfile ] || { echo "no --cidfile: $*" >&2; exit 125; }
+	trap '' TERM INT
+	echo c0ffee >"$3"
+	echo ready
+	while [ ! -e $dir/killed ]; do sleep 0.01; done
+	exit 7;;
+kill)
+	echo "$*" >>$dir/kills
+	[ "$(wc -l <$dir/kills)" -ge 2 ] || { echo "Error: can only kill running containers" >&2; exit 125; }
+	touch $dir/killed;;
+esac`)}
+	stdout := &readyWriter{ready: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- e.Run(t.Context(), []string{"run", "--rm", "img"}, nil, stdout, nil) }()
+	select {
+	case <-stdout.ready:
+	case err := <-done:
+		t.Fatalf("Run() = %v before the container was ready", err)
+	}
+	if err := signalSelf(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := <-done
+	var exit *ExitError
+	if !errors.As(err, &exit) || exit.Code != 7 {
+		t.Errorf("Run() after SIGTERM = %v, want the container's exit status 7", err)
+	}
+	kills, _ := os.ReadFile(filepath.Join(dir, "kills"))
+	if want := "kill --signal 15 c0ffee\nkill --signal 15 c0ffee\n"; string(kills) != want {
+		t.Errorf("the stand-in was asked:\n%s\nwant a refused kill, then one that took:\n%s", kills, want)
 	}
 }
 

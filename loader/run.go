@@ -1,11 +1,18 @@
 package loader
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 )
 
 // Run runs `E ARGS...` (the caller builds `run --rm ...`) with stdin,
@@ -22,7 +29,23 @@ import (
 // to start it is a *RunError, wrapping [ErrEngineNotFound] for a missing
 // binary. The engine's own failures (an unreachable daemon, say) reach
 // stderr as they are and give docker run's status 125.
+//
+// podman 4.3 loses a signal that reaches `podman run` after the container
+// has started but before podman's own state says so: podman exits and the
+// container runs on. So for podman's run Run asks for the container's ID
+// (--cidfile) and signals the container by it (`podman kill`), again and
+// again until podman takes it or the run ends.
 func (e *Engine) Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var cidFile string
+	if e.Name == "podman" && len(args) > 0 && args[0] == "run" && !slices.ContainsFunc(args, isCidfileFlag) {
+		dir, err := os.MkdirTemp("", "imgsave-run-")
+		if err != nil {
+			return fmt.Errorf("a folder for the container's ID: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		cidFile = filepath.Join(dir, "cid")
+		args = slices.Concat([]string{"run", "--cidfile", cidFile}, args[1:])
+	}
 	p := e.command(context.WithoutCancel(ctx), args...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = stdin, stdout, stderr
 
@@ -43,7 +66,11 @@ func (e *Engine) Run(ctx context.Context, args []string, stdin io.Reader, stdout
 				// group, the engine included. Relaying it as well would
 				// count twice, and docker run gives up at its third SIGINT,
 				// leaving the container running: at the user's second Ctrl-C.
-				if sig != os.Interrupt || !inForeground() {
+				switch {
+				case sig == os.Interrupt && inForeground():
+				case cidFile != "":
+					go e.killContainer(cidFile, sig, done)
+				default:
 					p.cmd.Process.Signal(sig)
 				}
 			case <-done:
@@ -67,4 +94,33 @@ func (e *Engine) Run(ctx context.Context, args []string, stdin io.Reader, stdout
 	// err may be exec.ErrWaitDelay: the command exited before copying a
 	// non-file stdin had finished. Its status is what counts.
 	return nil
+}
+
+func isCidfileFlag(arg string) bool {
+	return arg == "--cidfile" || strings.HasPrefix(arg, "--cidfile=")
+}
+
+// killContainer sends sig to the container whose ID podman writes to
+// cidFile, every 20 ms while podman refuses (no container yet, or not yet
+// running in podman's own state), until podman takes it or done closes.
+func (e *Engine) killContainer(cidFile string, sig os.Signal, done <-chan struct{}) {
+	n, ok := sig.(syscall.Signal)
+	if !ok {
+		return
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if id, err := os.ReadFile(cidFile); err == nil && len(bytes.TrimSpace(id)) > 0 {
+			p := e.command(context.Background(), "kill", "--signal", strconv.Itoa(int(n)), string(bytes.TrimSpace(id)))
+			if p.cmd.Run() == nil {
+				return
+			}
+		}
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+	}
 }
