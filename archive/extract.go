@@ -378,11 +378,18 @@ func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
 	}
 	n, rerr := raw.copy(x.peek)
 	x.peek.Reset(nil)
-	if err := firstErr(raw.wait(), rerr); err != nil {
+	werr := raw.wait()
+	e.raw = digest.NewDigest(digest.SHA256, rawHash)
+	// A blob read whole that is not what its name says is refused as
+	// such, whatever its decompression made of it (a CRC error, say).
+	if want, ok := manifest.DigestFromPath(name); ok && rerr == nil && e.raw != want {
+		f.Close()
+		return &DigestMismatchError{Path: name, Got: e.raw, Want: want}
+	}
+	if err := firstErr(werr, rerr); err != nil {
 		f.Close()
 		return err
 	}
-	e.raw = digest.NewDigest(digest.SHA256, rawHash)
 	e.rawSize = n
 	e.content, e.size = e.raw, n
 	if dec != nil {
@@ -391,9 +398,6 @@ func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
 		e.content, e.size, e.compress = digest.NewDigest(digest.SHA256, dec.content), dec.size, dec.comp
 	}
 	x.syncLater(f)
-	if want, ok := manifest.DigestFromPath(name); ok && e.raw != want {
-		return &DigestMismatchError{Path: name, Got: e.raw, Want: want}
-	}
 	return nil
 }
 

@@ -382,6 +382,13 @@ func TestExtractRejectsDigestMismatch(t *testing.T) {
 	badGzip := slices.Clone(oci)
 	i = slices.IndexFunc(badGzip, func(m member) bool { return m.name == manifest.BlobPath(digest.FromBytes(gzLayer)) })
 	badGzip[i].body = string(gzOther)
+	// A gzip blob damaged in its CRC: the decompressor fails too, but the
+	// blob is refused for not being what its name says.
+	badCRC := slices.Clone(oci)
+	i = slices.IndexFunc(badCRC, func(m member) bool { return m.name == manifest.BlobPath(digest.FromBytes(gzLayer)) })
+	damaged := []byte(badCRC[i].body)
+	damaged[len(damaged)-8] ^= 0xff
+	badCRC[i].body = string(damaged)
 	// A blob named for its content whose decompressed content does not
 	// match diff_ids: the manifest points to it, so names and descriptors
 	// agree and only diff_ids catch it.
@@ -396,6 +403,7 @@ func TestExtractRejectsDigestMismatch(t *testing.T) {
 		{name: "legacy layer", data: mkTar(t, badLayer...), want: DigestMismatchError{Path: im.layerID() + "/layer.tar", Got: other.diffID, Want: im.diffID}},
 		{name: "oci config blob", data: mkTar(t, badBlob...), want: DigestMismatchError{Path: manifest.BlobPath(im.id), Got: other.id, Want: im.id}},
 		{name: "oci layer blob", data: mkTar(t, badGzip...), want: DigestMismatchError{Path: manifest.BlobPath(digest.FromBytes(gzLayer)), Got: digest.FromBytes(gzOther), Want: digest.FromBytes(gzLayer)}},
+		{name: "oci layer blob, CRC damaged", data: mkTar(t, badCRC...), want: DigestMismatchError{Path: manifest.BlobPath(digest.FromBytes(gzLayer)), Got: digest.FromBytes(damaged), Want: digest.FromBytes(gzLayer)}},
 		{name: "oci layer diff_id", data: badDiff, want: DigestMismatchError{Path: manifest.BlobPath(digest.FromBytes(gzOther)), Got: other.diffID, Want: im.diffID}},
 	}
 	for _, tc := range tests {
