@@ -2,6 +2,8 @@ package imgsave
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/gofrs/flock"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imgsave/imgsave/archive"
@@ -114,10 +116,10 @@ type RemoteOptions struct {
 // it (by [Register]), cheapest first, the engine before registries, and
 // hands over the layer of the first that has it, checked against its diff
 // ID by the same extraction as save and pull. git-annex then checks the
-// key, whatever its backend. An image is streamed once per session, however
-// many of its layers are asked for.
+// key, whatever its backend. An image is streamed once, however many of
+// its layers are asked for and however many sessions git-annex runs at once.
 func ServeRemote(ctx context.Context, in io.Reader, out io.Writer, opts RemoteOptions) error {
-	r := &annexRemote{opts: opts, images: map[string]string{}, present: map[string]bool{}}
+	r := &annexRemote{opts: opts, images: map[string]string{}, holds: map[string]*flock.Flock{}, present: map[string]bool{}}
 	defer r.cleanup()
 	return annex.Serve(ctx, in, out, r)
 }
@@ -128,14 +130,21 @@ type annexRemote struct {
 	engErr error
 	found  bool
 
-	tmp     string            // where images are extracted, under .git/annex/tmp
-	images  map[string]string // source image → its extraction
-	present map[string]bool   // registry image → the registry has it
+	images  map[string]string       // source image → its extraction
+	holds   map[string]*flock.Flock // extraction → this session's shared hold
+	present map[string]bool         // registry image → the registry has it
 }
 
+// cleanup lets go of the session's extractions, and removes each that no
+// other session holds. The empty lock files beside them stay: removing a
+// lock file another process may have just opened would split the lock.
 func (r *annexRemote) cleanup() {
-	if r.tmp != "" {
-		os.RemoveAll(r.tmp)
+	for dir, hold := range r.holds {
+		hold.Unlock()
+		if ok, _ := hold.TryLock(); ok {
+			os.RemoveAll(dir)
+			hold.Unlock()
+		}
 	}
 }
 
@@ -228,14 +237,19 @@ func (r *annexRemote) retrieve(ctx context.Context, c *annex.Conn, s source, key
 	if _, err := os.Lstat(p); err != nil {
 		return fmt.Errorf("its image holds no layer %s", s.layer)
 	}
-	if err := os.Rename(p, file); err == nil {
+	// A link, not a move: another session may want the same layer.
+	os.Remove(file)
+	if err := os.Link(p, file); err == nil {
 		return nil
 	}
 	return copyFile(p, file)
 }
 
-// image extracts s's image into the session's folder, once, reporting
-// its progress as key's, the transfer git-annex waits for meanwhile.
+// image extracts s's image once, reporting its progress as key's, the
+// transfer git-annex waits for meanwhile. The extraction, under
+// .git/annex/tmp/imgsave-remote, is shared by every session git-annex runs
+// at once (git annex get -J): the first extracts it, under a lock, and the
+// last to finish removes it. Each session holds it shared until then.
 func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source, key string) (string, error) {
 	id := s.ref
 	if s.engine() {
@@ -244,17 +258,49 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source, key st
 	if dir, ok := r.images[id]; ok {
 		return dir, nil
 	}
+	// The engine is asked first: an image it lacks fails here, with
+	// nothing made on disk.
+	var eng Engine
+	var img *loader.Image
+	if s.engine() {
+		var err error
+		if eng, err = r.engine(); err != nil {
+			return "", err
+		}
+		if img, err = inEngine(ctx, eng, s); err != nil {
+			return "", err
+		}
+	}
+	gitDir, err := c.GitDir()
+	if err != nil {
+		return "", err
+	}
+	base := filepath.Join(gitDir, "annex", "tmp", "imgsave-remote")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", err
+	}
+	h := sha256.Sum256([]byte(id))
+	dir := filepath.Join(base, hex.EncodeToString(h[:16]))
+	if _, held := r.holds[dir]; !held {
+		hold := flock.New(dir + ".use")
+		if err := hold.RLock(); err != nil {
+			return "", fmt.Errorf("holding %s: %w", dir, err)
+		}
+		r.holds[dir] = hold
+	}
+	unlock, err := lockFile(ctx, dir+".lock", func() { c.Debug("waiting for another session extracting " + s.String()) })
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(dir); err == nil { // extractions are put in place whole
+		r.images[id] = dir
+		return dir, nil
+	}
+
 	var rc io.ReadCloser
 	var total int64 // the stream's expected length, for progress
 	if s.engine() {
-		eng, err := r.engine()
-		if err != nil {
-			return "", err
-		}
-		img, err := inEngine(ctx, eng, s)
-		if err != nil {
-			return "", err
-		}
 		if rc, err = eng.Save(ctx, string(img.ID)); err != nil {
 			return "", err
 		}
@@ -267,20 +313,6 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source, key st
 		rc, total = p, p.Size
 	}
 	defer rc.Close()
-	if r.tmp == "" {
-		gitDir, err := c.GitDir()
-		if err != nil {
-			return "", err
-		}
-		tmp := filepath.Join(gitDir, "annex", "tmp")
-		if err := os.MkdirAll(tmp, 0o755); err != nil {
-			return "", err
-		}
-		if r.tmp, err = os.MkdirTemp(tmp, "imgsave-remote-"); err != nil {
-			return "", err
-		}
-	}
-	dir := filepath.Join(r.tmp, strconv.Itoa(len(r.images)))
 	progress := keyProgress(c, key, total)
 	if _, err := archive.Extract(ctx, rc, dir, archive.Options{Scratch: true, Progress: progress}); err != nil {
 		return "", err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,34 +64,40 @@ func converse(t *testing.T, eng Engine, lines ...string) []string {
 	return strings.Split(strings.TrimSpace(out.String()), "\n")
 }
 
-// TestRemoteFromEngine: a layer comes out of the engine's save, checked,
-// as git-annex asked; a key with no recorded source, STORE and REMOVE are
-// refused; the session's extraction is gone afterwards.
-func TestRemoteFromEngine(t *testing.T) {
-	// The fixture's image, as the engine holds it.
-	want := filepath.Join(t.TempDir(), "img")
+// remoteFixture is the fixture's image and an engine that holds it (its
+// size as the saved tar's, its save that tar).
+func remoteFixture(t *testing.T) (*archive.DirImage, *fakeEngine) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "img")
 	f, err := os.Open(filepath.Join("testdata", "legacy.tar"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := archive.Extract(t.Context(), f, want, archive.Options{}); err != nil {
+	defer f.Close()
+	if _, err := archive.Extract(t.Context(), f, dir, archive.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
-	d, err := archive.OpenDir(want)
+	d, err := archive.OpenDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	im := d.Images[0]
-	layer := im.Layers[0].DiffID
 	eng := newFake()
-	eng.saveFile = filepath.Join("testdata", "legacy.tar")
-	fi, err := os.Stat(eng.saveFile)
+	eng.saveFile = f.Name()
+	fi, err := f.Stat()
 	if err != nil {
 		t.Fatal(err)
 	}
 	eng.put(&loader.Image{ID: im.ID, DiffIDs: im.Config.RootFS.DiffIDs, Size: fi.Size()})
+	return im, eng
+}
 
+// TestRemoteFromEngine: a layer comes out of the engine's save, checked,
+// as git-annex asked; a key with no recorded source, STORE and REMOVE are
+// refused; the session's extraction is gone afterwards.
+func TestRemoteFromEngine(t *testing.T) {
+	im, eng := remoteFixture(t)
+	layer := im.Layers[0].DiffID
 	gitDir := t.TempDir()
 	file := filepath.Join(t.TempDir(), "key")
 	src := source{config: im.ID, manifest: im.ManifestDigest, layer: layer}
@@ -149,9 +156,67 @@ func TestRemoteFromEngine(t *testing.T) {
 	if h := digest.Digest(fmt.Sprintf("sha256:%x", sha256.Sum256(b))); h != layer {
 		t.Errorf("retrieved %s, want the layer %s", h, layer)
 	}
-	if left, _ := filepath.Glob(filepath.Join(gitDir, "annex", "tmp", "imgsave-remote-*")); len(left) != 0 {
-		t.Errorf("the session left %v", left)
+	assertNoExtraction(t, gitDir)
+}
+
+// assertNoExtraction fails unless the remote's folder under gitDir holds
+// no extraction (its empty lock files may stay).
+func assertNoExtraction(t *testing.T, gitDir string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(gitDir, "annex", "tmp", "imgsave-remote"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	for _, e := range entries {
+		if e.IsDir() {
+			t.Errorf("the sessions left the extraction %s", e.Name())
+		}
+	}
+}
+
+// TestRemoteSharedExtraction runs two sessions at once, as git annex get
+// -J does: the image is saved once, both get the layer, and the extraction
+// goes when the last session ends.
+func TestRemoteSharedExtraction(t *testing.T) {
+	im, eng := remoteFixture(t)
+	layer := im.Layers[0].DiffID
+	src := source{config: im.ID, manifest: im.ManifestDigest, layer: layer}
+	key := "MD5E-s1--0123"
+	gitDir := t.TempDir()
+	files := []string{filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")}
+
+	// Session A stays open (its input not yet at its end) while B runs.
+	inA, feedA := io.Pipe()
+	var outA bytes.Buffer
+	doneA := make(chan error, 1)
+	go func() {
+		doneA <- ServeRemote(t.Context(), inA, &outA, RemoteOptions{Engine: func() (Engine, error) { return eng, nil }})
+	}()
+	fmt.Fprintf(feedA, "TRANSFER RETRIEVE %s %s\nVALUE %s\nVALUE\nVALUE %s\n", key, files[0], src.url(), gitDir)
+	got := converse(t, eng, "TRANSFER RETRIEVE "+key+" "+files[1], "VALUE "+src.url(), "VALUE", "VALUE "+gitDir)
+	if !slices.Contains(got, "TRANSFER-SUCCESS RETRIEVE "+key) {
+		t.Errorf("session B said %q", got)
+	}
+	feedA.Close()
+	if err := <-doneA; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(outA.String(), "TRANSFER-SUCCESS RETRIEVE "+key) {
+		t.Errorf("session A said %q", outA.String())
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := digest.FromBytes(b); h != layer {
+			t.Errorf("%s holds %s, want the layer %s", f, h, layer)
+		}
+	}
+	if eng.saves != 1 {
+		t.Errorf("the engine saved the image %d times, want once for both sessions", eng.saves)
+	}
+	assertNoExtraction(t, gitDir)
 }
 
 // TestRemoteEngineLacksImage: an engine without the image says no, and a

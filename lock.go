@@ -38,7 +38,11 @@ func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait 
 		return nil, err
 	}
 	h := sha256.Sum256([]byte(endpoint + "\x00" + string(id)))
-	name := filepath.Join(dir, hex.EncodeToString(h[:16])+".lock")
+	return lockFile(ctx, filepath.Join(dir, hex.EncodeToString(h[:16])+".lock"), wait)
+}
+
+// lockFile takes an exclusive lock on the file name, as lockLoad does.
+func lockFile(ctx context.Context, name string, wait func()) (unlock func(), err error) {
 	l := flock.New(name)
 	unlock = func() { l.Unlock() }
 	try := func() (bool, error) {
