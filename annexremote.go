@@ -226,8 +226,8 @@ func (r *annexRemote) Retrieve(ctx context.Context, c *annex.Conn, key, file str
 	return errors.New(strings.Join(errs, "; "))
 }
 
-// retrieve moves the layer out of s's image, extracted (and so checked)
-// once per session.
+// retrieve hands file the layer of s's image (a hard link into the
+// extraction, else a copy), the image extracted, and so checked, once.
 func (r *annexRemote) retrieve(ctx context.Context, c *annex.Conn, s source, key, file string) error {
 	dir, err := r.image(ctx, c, s, key)
 	if err != nil {

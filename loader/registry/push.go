@@ -168,10 +168,10 @@ func (l *plainLayer) MediaType() (types.MediaType, error) { return types.OCIUnco
 
 // compressedLayer is an uncompressed layer compressed on the fly, by
 // klauspost/compress (gzip at its best speed, as go-containerregistry's
-// own layers are made, but about three times faster than compress/gzip;
-// zstd at its default). The output is the same every time, so Digest and
-// Size read it through once, the upload once more, and nothing is kept in
-// memory or on disk.
+// own layers are made, with much less CPU than compress/gzip: 0.97 s of
+// user time for a 316 MB push instead of 2.17 s; zstd at its default).
+// The output is the same every time, so Digest and Size read it through
+// once, the upload once more, and nothing is kept in memory or on disk.
 type compressedLayer struct {
 	Layer
 	comp      compression.Compression
