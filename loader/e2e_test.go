@@ -494,20 +494,11 @@ func (w *readyWriter) String() string {
 }
 
 func testRunRelaysSignal(t *testing.T, e *Engine, img string) {
-	stdout := &readyWriter{ready: make(chan struct{})}
-	var stderr bytes.Buffer
-	done := make(chan error, 1)
 	// Named and kept, so that its state and own exit status can be read.
 	name := fmt.Sprintf("imgsave-e2e-signal-%d", os.Getpid())
 	t.Cleanup(func() { cli(context.Background(), e, nil, "rm", "--force", name) })
-	go func() {
-		done <- e.Run(t.Context(), []string{"run", "--name", name, img, "sh", "-c", `trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.1; done`}, nil, stdout, &stderr)
-	}()
-	select {
-	case <-stdout.ready:
-	case err := <-done:
-		t.Fatalf("Run() = %v before the container was ready; stderr: %s", err, stderr.String())
-	}
+	var stderr bytes.Buffer
+	stdout, done := runUntilReady(t, e, []string{"run", "--name", name, img, "sh", "-c", trapTerm}, &stderr)
 	// Wait for the engine's own word that the container runs: a signal in
 	// the moment before is testRunSignalAtStart's (podman 4.3 loses one
 	// sent to podman itself then).
@@ -538,6 +529,25 @@ func testRunRelaysSignal(t *testing.T, e *Engine, img string) {
 	}
 }
 
+// trapTerm is a container's command that says "ready", then waits until a
+// SIGTERM, which it answers with "got-term" and exit status 7.
+const trapTerm = `trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.1; done`
+
+// runUntilReady starts e.Run(args) and returns once the container has
+// written to stdout; done then gives Run's result.
+func runUntilReady(t *testing.T, e *Engine, args []string, stderr *bytes.Buffer) (stdout *readyWriter, done <-chan error) {
+	t.Helper()
+	stdout = &readyWriter{ready: make(chan struct{})}
+	ch := make(chan error, 1)
+	go func() { ch <- e.Run(t.Context(), args, nil, stdout, stderr) }()
+	select {
+	case <-stdout.ready:
+	case err := <-ch:
+		t.Fatalf("Run() = %v before the container was ready; stderr: %s", err, stderr.String())
+	}
+	return stdout, ch
+}
+
 // signalSelf sends sig to this process: Run relays it while it waits.
 func signalSelf(sig os.Signal) error {
 	self, err := os.FindProcess(os.Getpid())
@@ -553,17 +563,8 @@ func signalSelf(sig os.Signal) error {
 // container by ID until podman takes it: every attempt ends by the trap.
 func testRunSignalAtStart(t *testing.T, e *Engine, img string) {
 	for i := range 5 {
-		stdout := &readyWriter{ready: make(chan struct{})}
 		var stderr bytes.Buffer
-		done := make(chan error, 1)
-		go func() {
-			done <- e.Run(t.Context(), []string{"run", "--rm", img, "sh", "-c", `trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.1; done`}, nil, stdout, &stderr)
-		}()
-		select {
-		case <-stdout.ready:
-		case err := <-done:
-			t.Fatalf("attempt %d: Run() = %v before the container was ready; stderr: %s", i, err, stderr.String())
-		}
+		stdout, done := runUntilReady(t, e, []string{"run", "--rm", img, "sh", "-c", trapTerm}, &stderr)
 		if err := signalSelf(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}

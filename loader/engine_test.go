@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -120,14 +121,8 @@ kill)
 	[ "$(wc -l <$dir/kills)" -ge 2 ] || { echo "Error: can only kill running containers" >&2; exit 125; }
 	touch $dir/killed;;
 esac`)}
-	stdout := &readyWriter{ready: make(chan struct{})}
-	done := make(chan error, 1)
-	go func() { done <- e.Run(t.Context(), []string{"run", "--rm", "img"}, nil, stdout, nil) }()
-	select {
-	case <-stdout.ready:
-	case err := <-done:
-		t.Fatalf("Run() = %v before the container was ready", err)
-	}
+	var stderr bytes.Buffer
+	_, done := runUntilReady(t, e, []string{"run", "--rm", "img"}, &stderr)
 	if err := signalSelf(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
