@@ -1,14 +1,17 @@
 package imgsave
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/imgsave/imgsave/archive"
 )
@@ -26,10 +29,12 @@ type RunOptions struct {
 	NoCwdMount bool
 	// CwdOnly mounts the current directory alone at Workdir, as
 	// datalad-container's adapter does. By default, when the current
-	// directory is inside a git-annex repository, the top of the outermost
-	// one is mounted at Workdir instead and the working directory is the
-	// current one's place below it, so that annexed files (symbolic links
-	// into .git/annex/objects, possibly a superdataset's) resolve.
+	// directory is inside a git-annex dataset, the top of its outermost
+	// superdataset (a parent repository recording it as a submodule, and
+	// so on up; never merely a repository above) is mounted at Workdir
+	// instead and the working directory is the current one's place below
+	// it, so that annexed files (symbolic links into .git/annex/objects,
+	// possibly a superdataset's) resolve.
 	CwdOnly bool
 	// Cwd is the directory mounted at Workdir; "" means the current one.
 	Cwd string
@@ -100,27 +105,32 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 	return eng.Run(ctx, args, opts.Stdin, opts.Stdout, opts.Stderr)
 }
 
-// annexTop finds the top of the outermost git-annex repository holding
-// dir, following superdatasets up as long as each holds the one below, and
-// dir's path relative to it; "" when dir is in none. A repository is a
-// folder with .git (a folder, or a file naming one, as in submodules and
-// worktrees) whose git directory has an annex folder.
+// annexTop finds the folder run mounts so that annexed files (symbolic
+// links into a git directory, possibly a superdataset's .git/modules)
+// resolve, and dir's path relative to it; "" when dir is in no git-annex
+// dataset. It starts from the innermost git repository holding dir and
+// climbs only through real superdatasets: a parent repository that records
+// the one below as a submodule, in its .gitmodules or as a gitlink in its
+// index (#18). An unrelated repository above, such as an annexed home
+// folder, is never mounted. The chain counts only when one of its
+// repositories is a git-annex repository; its outermost one is the top.
 func annexTop(dir string) (top, rel string) {
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return "", ""
 	}
-	for d := real; ; d = filepath.Dir(d) {
-		if isAnnexRepo(d) {
-			top = d
-		} else if top != "" && isGitRepo(d) {
-			break // a plain git repository above (dotfiles): not a dataset
-		}
-		if filepath.Dir(d) == d {
+	repo := enclosingRepo(real)
+	annexed := false
+	for repo != "" {
+		top = repo
+		annexed = annexed || isAnnexRepo(repo)
+		parent := enclosingRepo(filepath.Dir(repo))
+		if parent == "" || parent == repo || !recordsSubmodule(parent, repo) {
 			break
 		}
+		repo = parent
 	}
-	if top == "" {
+	if !annexed {
 		return "", ""
 	}
 	rel, err = filepath.Rel(top, real)
@@ -128,6 +138,45 @@ func annexTop(dir string) (top, rel string) {
 		return "", ""
 	}
 	return top, rel
+}
+
+// enclosingRepo is the innermost folder at or above d that is a git
+// repository's work tree, or "".
+func enclosingRepo(d string) string {
+	for {
+		if isGitRepo(d) {
+			return d
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			return ""
+		}
+		d = up
+	}
+}
+
+// recordsSubmodule reports whether the repository at parent records the
+// one at child as a submodule: a path in parent's .gitmodules, or else a
+// gitlink (mode 160000) in its index, as `git submodule add` and `datalad
+// create -d` leave them.
+func recordsSubmodule(parent, child string) bool {
+	rel, err := filepath.Rel(parent, child)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	rel = filepath.ToSlash(rel)
+	if b, err := os.ReadFile(filepath.Join(parent, ".gitmodules")); err == nil && len(b) <= 1<<20 {
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, "=")
+			if ok && strings.TrimSpace(k) == "path" && path.Clean(strings.Trim(strings.TrimSpace(v), `"`)) == rel {
+				return true
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "-C", parent, "ls-files", "--stage", "--", ":(literal)"+rel).Output()
+	return err == nil && bytes.HasPrefix(out, []byte("160000 "))
 }
 
 func isGitRepo(d string) bool { return archive.GitDir(d) != "" }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -139,8 +141,10 @@ func TestPickMapping(t *testing.T) {
 }
 
 // TestAnnexTop pins which folder run mounts so that annexed files resolve
-// (#9): the top of the outermost git-annex repository holding the current
-// directory, through subdatasets, but not a plain git repository above.
+// (#9): the top of the outermost superdataset holding the current
+// directory's dataset, climbing only through parents that record the one
+// below as a submodule (#18): never a plain or annexed repository that
+// merely sits above, such as an annexed home folder.
 func TestAnnexTop(t *testing.T) {
 	root := t.TempDir()
 	mk := func(dirs ...string) {
@@ -150,10 +154,24 @@ func TestAnnexTop(t *testing.T) {
 			}
 		}
 	}
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mk("plain/sub", "home/.git", "home/ds/.git/annex", "home/ds/data/sub",
 		"home/ds/subds/.git/annex", "home/ds/subds/in",
-		"home/ds/.git/modules/mod/annex", "home/ds/mod/in", "alone/.git/annex")
-	os.WriteFile(filepath.Join(root, "home/ds/mod/.git"), []byte("gitdir: ../.git/modules/mod\n"), 0o644)
+		"home/ds/.git/modules/mod/annex", "home/ds/mod/in", "alone/.git/annex",
+		"annexhome/.git/annex", "annexhome/projects/ds/.git/annex", "annexhome/projects/ds/in",
+		"annexhome/loose/in",
+		"super/.git/annex", "super/stray/.git/annex", "super/stray/in",
+		"super/plainsub/.git", "super/plainsub/in",
+		"annexed/.git/annex", "annexed/gitrepo/.git", "annexed/gitrepo/in")
+	write("home/ds/mod/.git", "gitdir: ../.git/modules/mod\n")
+	write("home/ds/.gitmodules", "[submodule \"subds\"]\n\tpath = subds\n\turl = ./subds\n[submodule \"mod\"]\n\tpath = \"mod\"\n")
+	// A superdataset that records a plain git submodule: its annexed
+	// files may live in the superdataset's own annex.
+	write("super/.gitmodules", "[submodule \"plainsub\"]\n\tpath = plainsub\n")
 	tests := []struct{ cwd, top, rel string }{
 		{cwd: "plain/sub"},
 		{cwd: "home"},
@@ -162,6 +180,14 @@ func TestAnnexTop(t *testing.T) {
 		{cwd: "home/ds/subds/in", top: "home/ds", rel: "subds/in"},
 		{cwd: "home/ds/mod/in", top: "home/ds", rel: "mod/in"},
 		{cwd: "alone", top: "alone", rel: "."},
+		// An annexed home holds the dataset but does not record it (#18).
+		{cwd: "annexhome/projects/ds/in", top: "annexhome/projects/ds", rel: "in"},
+		{cwd: "annexhome/loose/in", top: "annexhome", rel: "loose/in"},
+		{cwd: "super/stray/in", top: "super/stray", rel: "in"},
+		{cwd: "super/plainsub/in", top: "super", rel: "plainsub/in"},
+		// A plain repository inside a dataset, not a submodule of it: its
+		// own folder, which holds no annex, is all there is.
+		{cwd: "annexed/gitrepo/in"},
 	}
 	for _, tc := range tests {
 		top, rel := annexTop(filepath.Join(root, tc.cwd))
@@ -172,5 +198,52 @@ func TestAnnexTop(t *testing.T) {
 		if top != want || rel != tc.rel {
 			t.Errorf("annexTop(%s) = %q, %q, want %q, %q", tc.cwd, top, rel, want, tc.rel)
 		}
+	}
+}
+
+// TestAnnexTopGitlink pins that a superdataset recording its subdataset only
+// as a gitlink in its index, with no .gitmodules, is climbed through, and
+// that an annexed home above it is not (#18); with real git and git-annex.
+func TestAnnexTopGitlink(t *testing.T) {
+	for _, tool := range []string{"git", "git-annex"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("IMGSAVE_E2E") == "1" {
+				t.Fatalf("%s: %v", tool, err)
+			}
+			t.Skipf("%s: %v", tool, err)
+		}
+	}
+	home := t.TempDir()
+	git := func(dir string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "HOME="+home, "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v in %s: %v\n%s", args, dir, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	sup := filepath.Join(home, "projects", "super")
+	sub := filepath.Join(sup, "ds")
+	for _, d := range []string{home, sup, sub} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		git(d, "init", "-q")
+		git(d, "annex", "init", "-q")
+	}
+	git(sub, "commit", "-q", "--allow-empty", "-m", "x")
+	head := git(sub, "rev-parse", "HEAD")
+	git(sup, "update-index", "--add", "--cacheinfo", "160000,"+head+",ds")
+	top, rel := annexTop(filepath.Join(sub))
+	if top != sup || rel != "ds" {
+		t.Errorf("annexTop(super/ds) = %q, %q, want %q, %q", top, rel, sup, "ds")
+	}
+	// The home repository above records neither super nor ds.
+	top, rel = annexTop(home + "/projects/super")
+	if top != sup || rel != "." {
+		t.Errorf("annexTop(super) = %q, %q, want %q, %q", top, rel, sup, ".")
 	}
 }
