@@ -290,6 +290,15 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 	case "root":
 		return os.Getuid() == 0, nil
 	}
+	if tool, ok := strings.CutPrefix(cond, "have:"); ok {
+		// exec:TOOL, except that with IMGSAVE_E2E=1 (CI) a missing tool
+		// fails the script instead of skipping it (#18).
+		_, err := exec.LookPath(tool)
+		if err != nil && os.Getenv("IMGSAVE_E2E") == "1" {
+			return false, fmt.Errorf("IMGSAVE_E2E=1 but %s is not on PATH (scripts/engines.sh installs it)", tool)
+		}
+		return err == nil, nil
+	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }
 
