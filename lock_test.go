@@ -27,10 +27,16 @@ func TestLockLoad(t *testing.T) {
 		t.Errorf("lockLoad with a cancelled context = %v, want %v", err, context.Canceled)
 	}
 
+	// The second taker says it waits: only then is the lock let go, so
+	// that the test knows it found the lock taken (no sleep decides it).
 	waits := 0
+	waiting := make(chan struct{})
 	got := make(chan error, 1)
 	go func() {
-		unlock2, err := lock(t.Context(), func() { waits++ })
+		unlock2, err := lock(t.Context(), func() {
+			waits++
+			close(waiting)
+		})
 		if err == nil {
 			unlock2()
 		}
@@ -39,7 +45,7 @@ func TestLockLoad(t *testing.T) {
 	select {
 	case err := <-got:
 		t.Fatalf("second lockLoad = %v while the lock was held, want it to wait", err)
-	case <-time.After(4 * lockPoll):
+	case <-waiting:
 	}
 	unlock1()
 	select {
