@@ -34,10 +34,19 @@ func usagef(c *cli.Context, format string, args ...any) error {
 }
 
 func cmdName(c *cli.Context) string {
-	if c != nil && c.Command != nil && c.Command.Name != "" && c.Command.Name != "imgsave" {
-		return c.Command.Name
+	// The path from imgsave down ("remote init"), from the contexts'
+	// lineage: a subcommand's FullName is not yet set when it runs.
+	var path []string
+	if c == nil {
+		return ""
 	}
-	return ""
+	for _, x := range c.Lineage() {
+		if x.Command != nil && x.Command.Name != "" && x.Command.Name != "imgsave" &&
+			(len(path) == 0 || path[0] != x.Command.Name) {
+			path = append([]string{x.Command.Name}, path...)
+		}
+	}
+	return strings.Join(path, " ")
 }
 
 // run is the whole program but for process set-up: it parses args, runs
@@ -124,16 +133,7 @@ func newApp(e *env) *cli.App {
 	cmds := []*cli.Command{saveCommand(e), pullCommand(e), pushCommand(e), importCommand(e), loadCommand(e), runCommand(e), lsCommand(e), verifyCommand(e), migrateCommand(e), engineCommand(e), remoteCommand(e)}
 	for _, c := range cmds {
 		c.Flags = append(c.Flags, globalFlags(false)...)
-		c.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usagef(c, "%v", err) }
-		action := c.Action
-		c.Action = func(c *cli.Context) error {
-			err := action(c)
-			// A malformed option value is a wrong command line: name the flag.
-			if opt := (*imgsave.OptionError)(nil); errors.As(err, &opt) {
-				return usagef(c, "%s %q: want %s", optionFlags[opt.Option], opt.Value, opt.Want)
-			}
-			return err
-		}
+		wrap(c)
 	}
 	return &cli.App{
 		Name:    "imgsave",
@@ -158,6 +158,14 @@ command name.`,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usageError{msg: err.Error()}
 		},
+		// Without an Action, urfave/cli answers an unknown command with
+		// "No help topic" and status 1: a usage error instead (#19).
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			return usageError{msg: unknownCommand("", c.Args().First(), cmds)}
+		},
 		CustomAppHelpTemplate: cli.AppHelpTemplate + `
 EXAMPLES:
    imgsave save busybox:latest ./img     save an image into ./img
@@ -165,6 +173,88 @@ EXAMPLES:
    imgsave run ./img -- sh -c 'echo hi'  run it, loading it only if needed
 `,
 	}
+}
+
+// wrap gives c and its subcommands one usage-error path and the option
+// error mapping. A group without an Action of its own (remote) answers no
+// subcommand, or an unknown one, with a usage error: urfave/cli would call
+// its nil Action (#19).
+func wrap(c *cli.Command) {
+	c.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usagef(c, "%v", err) }
+	for _, sub := range c.Subcommands {
+		sub.Flags = append(sub.Flags, globalFlags(false)...)
+		wrap(sub)
+	}
+	action := c.Action
+	if action == nil {
+		action = func(x *cli.Context) error {
+			if x.NArg() == 0 {
+				return usageError{c.Name, fmt.Sprintf("%s: a command is needed: %s", c.Name, strings.Join(names(c.Subcommands), ", "))}
+			}
+			return usageError{c.Name, unknownCommand(c.Name, x.Args().First(), c.Subcommands)}
+		}
+	}
+	c.Action = func(c *cli.Context) error {
+		err := action(c)
+		// A malformed option value is a wrong command line: name the flag.
+		if opt := (*imgsave.OptionError)(nil); errors.As(err, &opt) {
+			return usagef(c, "%s %q: want %s", optionFlags[opt.Option], opt.Value, opt.Want)
+		}
+		return err
+	}
+}
+
+func names(cmds []*cli.Command) []string {
+	var n []string
+	for _, c := range cmds {
+		if !c.Hidden && c.Name != "help" {
+			n = append(n, c.Name)
+		}
+	}
+	return n
+}
+
+// unknownCommand says that name is not one of cmds (of group, "" for
+// imgsave's own), suggesting the one it looks like a slip of.
+func unknownCommand(group, name string, cmds []*cli.Command) string {
+	msg := fmt.Sprintf("no command %q", name)
+	if group != "" {
+		msg = group + ": " + msg
+	}
+	best, bestD := "", 3
+	for _, c := range cmds {
+		if c.Hidden || c.Name == "help" {
+			continue
+		}
+		if d := editDistance(strings.ToLower(name), c.Name); d < bestD || (strings.HasPrefix(c.Name, name) && name != "" && bestD > 0) {
+			best, bestD = c.Name, min(d, 1)
+		}
+	}
+	if best != "" {
+		msg += fmt.Sprintf("; did you mean %q?", best)
+	}
+	return msg
+}
+
+// editDistance is Levenshtein's distance between a and b, for suggestions.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // version is stamped in by `make release` (scripts/release.sh):
@@ -198,6 +288,9 @@ func engine(c *cli.Context) (*loader.Engine, error) {
 
 // args checks the number of positional arguments.
 func args(c *cli.Context, names ...string) ([]string, error) {
+	if c.NArg() != len(names) && len(names) == 0 {
+		return nil, usagef(c, "%s: takes no arguments, got %q", c.Command.Name, c.Args().Slice())
+	}
 	if c.NArg() != len(names) {
 		return nil, usagef(c, "%s: want %d arguments (%s), got %d", c.Command.Name, len(names), strings.Join(names, " "), c.NArg())
 	}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgsave/imgsave"
@@ -15,8 +18,9 @@ func runCommand(e *env) *cli.Command {
 'run --rm --interactive' (and --tty when stdin and stdout are terminals),
 the current directory mounted at /tmp and used as the working directory, and
 your uid:gid, so that files written there are yours. Inside a git-annex
-dataset, the top of the dataset (the outermost, through subdatasets) is
-mounted at /tmp instead and the working directory is the current one's place
+dataset, the top of the dataset is mounted at /tmp instead (of its outermost
+superdataset: parents that record it as a submodule, never a repository
+that merely sits above, such as an annexed home) and the working directory is the current one's place
 below it, so that annexed files (links into .git/annex) can be read;
 --cwd-only mounts the current directory alone. Without CMD the image's
 default command runs. The container's exit status is imgsave's; SIGINT and
@@ -32,7 +36,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "workdir", Value: "/tmp", Usage: "where the current directory is mounted, and the working directory"},
 			&cli.BoolFlag{Name: "no-cwd-mount", Usage: "do not mount the current directory"},
 			&cli.BoolFlag{Name: "cwd-only", Usage: "mount only the current directory, not the top of its git-annex dataset (datalad-container's way)"},
-			&cli.StringSliceFlag{Name: "mount", Usage: "also mount `SRC:DST[:ro]` (repeatable)"},
+			&cli.StringSliceFlag{Name: "mount", Usage: "also mount `SRC:DST[:ro|:rw]` (repeatable)"},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `K=V` in the container (repeatable)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `UID[:GID]` (default: yours)"},
 			&cli.BoolFlag{Name: "root", Usage: "run as the image's user (usually root), not yours"},
@@ -45,6 +49,9 @@ EXAMPLES:
 			}
 			rest := c.Args().Slice()
 			dir, cmd := rest[0], rest[1:]
+			if err := misplacedFlags(c, dir, cmd); err != nil {
+				return err
+			}
 			if len(cmd) > 0 && cmd[0] == "--" {
 				cmd = cmd[1:]
 			}
@@ -85,4 +92,40 @@ EXAMPLES:
 			return imgsave.Run(c.Context, eng, dir, opts)
 		},
 	}
+}
+
+// misplacedFlags refuses a flag of run's given after DIR, which the
+// command line parser takes as the container's command (`imgsave run ./img
+// --root -- id` ran "--root", #19): the flags before "--", or the first
+// word of the command when there is no "--", that name one of run's flags.
+func misplacedFlags(c *cli.Context, dir string, after []string) error {
+	words := after
+	if i := slices.Index(after, "--"); i >= 0 {
+		words = after[:i]
+	} else if len(after) > 0 {
+		words = after[:1]
+	}
+	var flags, others []string
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		name, _, valued := strings.Cut(strings.TrimLeft(w, "-"), "=")
+		j := slices.IndexFunc(c.Command.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), name) })
+		if !strings.HasPrefix(w, "-") || j < 0 {
+			others = append(others, w)
+			continue
+		}
+		flags = append(flags, w)
+		if f, ok := c.Command.Flags[j].(cli.DocGenerationFlag); ok && f.TakesValue() && !valued && i+1 < len(words) {
+			i++
+			flags = append(flags, words[i])
+		}
+	}
+	if len(flags) == 0 {
+		return nil
+	}
+	fixed := append(append(append([]string{"imgsave", "run"}, flags...), dir), others...)
+	if rest := after[len(words):]; len(rest) > 0 {
+		fixed = append(fixed, rest...)
+	}
+	return usagef(c, "run: %s after DIR would be the container's command; flags go before DIR: %s", strings.Join(flags, " "), strings.Join(fixed, " "))
 }

@@ -32,7 +32,7 @@ EXAMPLES:
 		Flags: []cli.Flag{
 			jsonFlag,
 			&cli.BoolFlag{Name: "metadata-only", Usage: "check only the files kept in git (manifests, index, configs), not the layers"},
-			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "files hashed at once (default: the CPU count)"},
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "files hashed at once", DefaultText: "the CPU count"},
 		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestEveryCommandLine runs every command and command group with no
+// arguments, with a typo, and with --help: none may panic (`imgsave
+// remote` did, #19), --help exits 0, a typo is a usage error (exit 2) of
+// one line plus the help hint.
+func TestEveryCommandLine(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("IMGSAVE_ENGINE", "/nonexistent/engine") // nothing reaches a real engine
+	app := newApp(&env{})
+	var lines [][]string
+	lines = append(lines, nil, []string{"--help"}, []string{"sav", "x", "y"}, []string{"bogus"})
+	for _, c := range app.Commands {
+		lines = append(lines, []string{c.Name}, []string{c.Name, "--help"}, []string{c.Name, "--no-such-flag"})
+		for _, sub := range c.Subcommands {
+			if sub.Name == "help" {
+				continue
+			}
+			lines = append(lines, []string{c.Name, sub.Name, "--help"}, []string{c.Name, sub.Name, "--no-such-flag"})
+		}
+		if len(c.Subcommands) > 0 {
+			lines = append(lines, []string{c.Name, c.Subcommands[0].Name[:len(c.Subcommands[0].Name)-1]})
+		}
+	}
+	for _, l := range lines {
+		t.Run(strings.Join(l, "_"), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := func() (code int) {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("imgsave %s panics: %v", strings.Join(l, " "), r)
+					}
+				}()
+				return run(t.Context(), append([]string{"imgsave"}, l...), strings.NewReader(""), &stdout, &stderr)
+			}()
+			last := ""
+			if len(l) > 0 {
+				last = l[len(l)-1]
+			}
+			switch {
+			case last == "--help":
+				if code != 0 || stdout.Len() == 0 {
+					t.Errorf("imgsave %s = %d with %d bytes of help, want 0 and the help", strings.Join(l, " "), code, stdout.Len())
+				}
+			case len(l) == 0:
+				if code != 0 {
+					t.Errorf("imgsave = %d, want 0 (the help)", code)
+				}
+			case strings.HasPrefix(last, "--no-such") || last == "bogus" || last == "y" || len(l) == 2 && l[0] == "remote":
+				want := fmt.Sprintf("Run 'imgsave %s--help' for usage.\n", prefix(l))
+				if code != 2 || strings.Count(stderr.String(), "\n") != 2 || !strings.HasSuffix(stderr.String(), want) {
+					t.Errorf("imgsave %s = %d, %q; want 2, one line and %q", strings.Join(l, " "), code, stderr.String(), want)
+				}
+			default:
+				if strings.Contains(stderr.String(), "goroutine ") {
+					t.Errorf("imgsave %s prints a stack trace:\n%s", strings.Join(l, " "), stderr.String())
+				}
+			}
+		})
+	}
+}
+
+// prefix is the command path whose --help a usage error names.
+func prefix(l []string) string {
+	switch {
+	case len(l) == 0 || l[0] == "sav" || l[0] == "bogus":
+		return ""
+	case len(l) == 3 && l[2] == "--no-such-flag":
+		return l[0] + " " + l[1] + " "
+	}
+	return l[0] + " "
+}
+
+// TestRunFlagAfterDir: a flag of run given after DIR is refused with the
+// command line that means it, not run as the container's command (#19).
+func TestRunFlagAfterDir(t *testing.T) {
+	t.Setenv("IMGSAVE_ENGINE", "/nonexistent/engine")
+	tests := []struct {
+		args []string
+		want string // "" when the line is not refused as misplaced
+	}{
+		{[]string{"./img", "--root", "--", "id"}, "imgsave run --root ./img -- id"},
+		{[]string{"./img", "--user", "1000", "-e", "A=1", "--", "id"}, "imgsave run --user 1000 -e A=1 ./img -- id"},
+		{[]string{"./img", "--root"}, "imgsave run --root ./img"},
+		{[]string{"./img", "--", "--root"}, ""},
+		{[]string{"./img", "ls", "--root"}, ""},
+		{[]string{"./img", "--", "ls", "-l"}, ""},
+	}
+	for _, tc := range tests {
+		var stderr bytes.Buffer
+		code := run(t.Context(), append([]string{"imgsave", "run"}, tc.args...), strings.NewReader(""), &bytes.Buffer{}, &stderr)
+		refused := strings.Contains(stderr.String(), "flags go before DIR")
+		switch {
+		case tc.want == "" && refused:
+			t.Errorf("imgsave run %q refused as misplaced flags: %s", tc.args, stderr.String())
+		case tc.want != "" && (code != 2 || !strings.Contains(stderr.String(), "flags go before DIR: "+tc.want+"\n")):
+			t.Errorf("imgsave run %q = %d, %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+}
