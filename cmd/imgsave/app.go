@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/imgsave/imgsave"
 	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader"
+	"github.com/imgsave/imgsave/manifest"
 )
 
 // env carries what every command needs besides its flags.
@@ -327,4 +329,23 @@ func isTerminal(w io.Writer) bool {
 func isTerminalReader(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	return ok && isTerm(f)
+}
+
+// checkOrder refuses IMAGE and DIR given the wrong way round (`imgsave pull
+// ./dir 127.0.0.1:5000/x:1` went looking for a registry named "."), #19:
+// image is not an image reference or is an existing image directory, and
+// dir is a reference and no path. fixed is the command line that means it.
+func checkOrder(c *cli.Context, image, dir, fixed string) error {
+	_, refErr := manifest.ParseReference(image)
+	_, dirRefErr := manifest.ParseReference(dir)
+	imageIsDir := isImageDir(image) || refErr != nil && (strings.HasPrefix(image, ".") || filepath.IsAbs(image) || strings.HasPrefix(image, "~"))
+	if imageIsDir && dirRefErr == nil && !exists(dir) {
+		return usagef(c, "%s: %q looks like a directory and %q like an image: IMAGE comes first: %s", c.Command.Name, image, dir, fixed)
+	}
+	return nil
+}
+
+// isImageDir reports whether p is a directory holding an image's JSON.
+func isImageDir(p string) bool {
+	return exists(filepath.Join(p, "index.json")) || exists(filepath.Join(p, "manifest.json"))
 }
