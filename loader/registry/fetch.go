@@ -204,7 +204,7 @@ func (r *resumable) Read(p []byte) (int, error) {
 		n, err := r.body.Read(p[:min(int64(len(p)), r.size-r.off+1)])
 		r.off += int64(n)
 		if r.off > r.size {
-			return 0, fmt.Errorf("GET %s: %w: the registry sends more than the %d bytes the manifest gives", r.url, ErrTooLong, r.size)
+			return 0, fmt.Errorf("GET %s: %w (%d)", r.url, ErrTooLong, r.size)
 		}
 		switch {
 		case err == nil:
@@ -258,7 +258,7 @@ func (r *resumable) connect() error {
 	}
 	if resp.ContentLength > limit {
 		resp.Body.Close()
-		return fmt.Errorf("GET %s: %w: the registry would send %d bytes from byte %d, the manifest gives %d in all", r.url, ErrTooLong, resp.ContentLength, r.off, r.size)
+		return fmt.Errorf("GET %s: %w: Content-Length %d from byte %d, of %d", r.url, ErrTooLong, resp.ContentLength, r.off, r.size)
 	}
 	switch {
 	case r.off > 0 && resp.StatusCode == http.StatusOK:

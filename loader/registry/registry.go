@@ -54,7 +54,7 @@ func classify(op, ref string, r name.Reference, err error) error {
 // ErrTooLong is wrapped by the error of [Pull] when the registry sends
 // more bytes for a blob than the manifest gives: they are refused at once,
 // and nothing past the promised size is kept.
-var ErrTooLong = errors.New("more bytes than the descriptor gives")
+var ErrTooLong = errors.New("the registry sends more bytes than the manifest gives")
 
 // Options tune [Pull].
 type Options struct {
@@ -433,7 +433,7 @@ func stream(tw *tar.Writer, name string, size int64, r io.Reader) error {
 	case io.EOF:
 		return nil
 	case nil:
-		return fmt.Errorf("%s: %w: more than %d bytes", name, ErrTooLong, size)
+		return fmt.Errorf("%s: %w (%d)", name, ErrTooLong, size)
 	default:
 		return err
 	}
