@@ -4,10 +4,15 @@
 // index, credentials from the docker CLI's config, and turning what a
 // registry serves into the stream a save would give.
 //
-// It refuses nothing itself: [Pull] hands on the blobs as the registry
-// serves them, in an OCI image-layout tarball, and the reader of that
-// stream (archive.Extract) checks every digest. It imports nothing of
-// imgsave's.
+// [Pull] hands on the blobs as the registry serves them, in an OCI
+// image-layout tarball, and the reader of that stream (archive.Extract)
+// checks every digest. What it refuses itself is what a hostile registry
+// could use to fill the disk or hang a pull (issue 18): a blob past the
+// size its descriptor gives ([ErrTooLong]), a body with a Content-Encoding,
+// more than 10 redirects or one to a private IP literal, an exchange idle
+// for longer than [Options].IdleTimeout ([ErrStalled]), and what is no
+// manifest it reads ([ErrManifest]). Its errors are one line of bounded
+// length. It imports nothing of imgsave's.
 package registry
 
 import (
