@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader/registry"
@@ -24,6 +25,9 @@ type PullOptions struct {
 	// waiting to be written are kept compressed under the user's cache
 	// folder meanwhile. 1 streams each layer straight through.
 	Jobs int
+	// IdleTimeout ends the pull when the registry sends (or takes) no
+	// byte for that long; 0 means registry.DefaultIdleTimeout (60 s).
+	IdleTimeout time.Duration
 }
 
 // Pull fetches ref from its registry, with no engine, and writes it to dir
@@ -37,7 +41,7 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*archive.Resu
 	if err := archive.CheckTarget(dir, opts.Force); err != nil {
 		return nil, err
 	}
-	rc, err := registry.Pull(ctx, ref, registry.Options{Platform: opts.Platform, Insecure: opts.Insecure, Jobs: opts.Jobs, SpoolDir: spoolDir()})
+	rc, err := registry.Pull(ctx, ref, registry.Options{Platform: opts.Platform, Insecure: opts.Insecure, Jobs: opts.Jobs, SpoolDir: spoolDir(), IdleTimeout: opts.IdleTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgsave/imgsave"
@@ -23,6 +25,8 @@ REGISTRY_AUTH_FILE or podman's auth.json.
 Up to --jobs layers are fetched at once; those not yet written wait, still
 compressed, in imgsave's cache folder (at most --jobs of them). A broken
 connection is resumed where it broke; a registry's Retry-After is honoured.
+A registry that sends no byte for --timeout (IMGSAVE_REGISTRY_TIMEOUT) is
+left, as is one redirecting more than 10 times.
 
 Prints the image's config digest on stdout.
 
@@ -33,6 +37,7 @@ EXAMPLES:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "platform", Usage: "the platform of a multi-platform image: `OS/ARCH[/VARIANT]` (default: linux and this machine's)"},
 			&cli.IntFlag{Name: "jobs", Value: 3, Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
+			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, EnvVars: []string{"IMGSAVE_REGISTRY_TIMEOUT"}, Usage: "give up on a registry that sends no byte for `DURATION`"},
 			forceFlag, jsonFlag, insecureFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -43,8 +48,11 @@ EXAMPLES:
 			if c.Int("jobs") < 1 {
 				return usagef(c, "--jobs %d: want 1 or more", c.Int("jobs"))
 			}
+			if c.Duration("timeout") <= 0 {
+				return usagef(c, "--timeout %v: want a duration over 0, as 90s or 5m", c.Duration("timeout"))
+			}
 			ev, done := events(c, e, "pulling "+a[0])
-			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs")})
+			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout")})
 			done()
 			if err != nil {
 				return err

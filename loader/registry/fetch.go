@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
@@ -37,7 +36,11 @@ var (
 // it is (go-containerregistry then backs off on its own for its requests).
 type retryAfter struct{ next http.RoundTripper }
 
-var defaultTransport http.RoundTripper = retryAfter{capped{remote.DefaultTransport}}
+// defaultTransport is the transport of every exchange with a registry,
+// Pull's, Describe's and Push's: Retry-After honoured, manifests and
+// configs capped, and under them the redirect limit, the identity encoding
+// and the idle timeout of guarded.
+var defaultTransport http.RoundTripper = retryAfter{capped{guarded{base}}}
 
 // maxSmall is the most a manifest, an index or a config may be, as
 // imgsave's own reader of them allows (manifest.MaxJSON).
@@ -152,7 +155,10 @@ func newBlobs(ctx context.Context, r name.Reference) (*blobs, error) {
 		return nil, err
 	}
 	return &blobs{
-		client: &http.Client{Transport: rt}, // at most 10 redirects
+		// The transport counts redirects (guarded), and refuses them
+		// for good: http.Client's own limit would be resumed as a
+		// broken connection.
+		client: &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return nil }},
 		base:   fmt.Sprintf("%s://%s/v2/%s/blobs/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()),
 	}, nil
 }
@@ -181,17 +187,25 @@ func (r *resumable) Read(p []byte) (int, error) {
 			}
 			if err := r.connect(); err != nil {
 				// An HTTP answer is final (429 and 503 were waited out
-				// by the transport); a registry that went away may be back.
+				// by the transport), and so is one the transport or the
+				// size refused; a registry that went away may be back.
 				var terr *transport.Error
-				if errors.As(err, &terr) || r.ctx.Err() != nil {
+				var ref refused
+				if errors.As(err, &terr) || errors.As(err, &ref) || errors.Is(err, ErrTooLong) || r.ctx.Err() != nil {
 					return 0, err
 				}
 				r.broke = err
 				continue
 			}
 		}
-		n, err := r.body.Read(p)
+		// One byte past the descriptor's size is read, to refuse it: a
+		// layer that goes on is never spooled beyond what was promised
+		// (containerd's fetcher does the same).
+		n, err := r.body.Read(p[:min(int64(len(p)), r.size-r.off+1)])
 		r.off += int64(n)
+		if r.off > r.size {
+			return 0, fmt.Errorf("GET %s: %w (%d)", r.url, ErrTooLong, r.size)
+		}
 		switch {
 		case err == nil:
 			return n, nil
@@ -237,6 +251,14 @@ func (r *resumable) connect() error {
 	if err := transport.CheckError(resp, http.StatusOK, http.StatusPartialContent); err != nil {
 		resp.Body.Close()
 		return err
+	}
+	limit := r.size - r.off
+	if resp.StatusCode == http.StatusOK {
+		limit = r.size
+	}
+	if resp.ContentLength > limit {
+		resp.Body.Close()
+		return fmt.Errorf("GET %s: %w: Content-Length %d from byte %d, of %d", r.url, ErrTooLong, resp.ContentLength, r.off, r.size)
 	}
 	switch {
 	case r.off > 0 && resp.StatusCode == http.StatusOK:

@@ -35,11 +35,16 @@ func (direct) close() {}
 // under dir, while the layer due is read from its file as it grows. A file
 // is removed once read, and a new fetch starts only then, so at most jobs
 // compressed layers are on disk at any time; memory stays a few buffers.
+//
+// Each layer's goroutine takes its slot itself, in manifest order, holds
+// it until its layer has been read (or everything stops) and gives it back
+// itself: a slot is never released by anyone who did not take it. (The
+// reader of a layer used to release a slot on Close, one never taken after
+// a cancel, and then blocked for ever: issue 18.)
 type spooled struct {
 	cancel context.CancelFunc
 	dir    string
 	wg     sync.WaitGroup
-	slots  chan struct{}
 	files  []*spool
 }
 
@@ -49,36 +54,39 @@ func newSpooled(ctx context.Context, b *blobs, layers []ggcr.Descriptor, jobs in
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &spooled{cancel: cancel, dir: dir, slots: make(chan struct{}, jobs)}
+	s := &spooled{cancel: cancel, dir: dir}
 	for range layers {
 		sp := &spool{}
 		sp.cond = sync.NewCond(&sp.mu)
+		sp.ctx, sp.stop = context.WithCancel(ctx)
 		s.files = append(s.files, sp)
 	}
+	slots := make(chan struct{}, jobs)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		// One goroutine waits for a slot at a time, so that the slots go
+		// in manifest order and no more than jobs+1 goroutines live.
 		for i, l := range layers {
-			select {
-			case s.slots <- struct{}{}:
-			case <-ctx.Done():
-				for _, sp := range s.files[i:] {
+			took := make(chan bool, 1)
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.files[i].run(b, l, fmt.Sprintf("%s/%d", dir, i), slots, took)
+			}()
+			if !<-took {
+				for _, sp := range s.files[i+1:] {
 					sp.finish(ctx.Err())
 				}
 				return
 			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.files[i].fetch(ctx, b, l, dir, i)
-			}()
 		}
 	}()
 	return s, nil
 }
 
 func (s *spooled) next(i int) io.ReadCloser {
-	return &tail{sp: s.files[i], release: func() { <-s.slots }}
+	return &tail{sp: s.files[i]}
 }
 
 func (s *spooled) close() {
@@ -89,6 +97,9 @@ func (s *spooled) close() {
 
 // spool is one layer being fetched into a file.
 type spool struct {
+	ctx  context.Context // ends when the layer has been read, or all stops
+	stop context.CancelFunc
+
 	mu   sync.Mutex
 	cond *sync.Cond
 	f    *os.File
@@ -97,16 +108,37 @@ type spool struct {
 	err  error // why the fetch ended early
 }
 
-func (sp *spool) fetch(ctx context.Context, b *blobs, l ggcr.Descriptor, dir string, i int) {
-	f, err := os.Create(fmt.Sprintf("%s/%d", dir, i))
+// run takes a slot, fetches the layer into the file name, keeps the file
+// until the layer has been read, then removes it and gives the slot back.
+// It says on took whether it got a slot.
+func (sp *spool) run(b *blobs, l ggcr.Descriptor, name string, slots chan struct{}, took chan<- bool) {
+	select {
+	case slots <- struct{}{}:
+	case <-sp.ctx.Done():
+		took <- false
+		sp.finish(sp.ctx.Err())
+		return
+	}
+	took <- true
+	defer func() { <-slots }()
+	f, err := os.Create(name)
 	if err != nil {
 		sp.finish(fmt.Errorf("spool: %w", err))
 		return
 	}
+	defer os.Remove(name)
+	defer f.Close()
 	sp.mu.Lock()
 	sp.f = f
 	sp.mu.Unlock()
-	rc := b.open(ctx, l.Digest, l.Size)
+	sp.fetch(b, l, f)
+	<-sp.ctx.Done()
+}
+
+// fetch copies the layer into f; the reader of the blob stops at the
+// descriptor's size and at the end of sp.ctx.
+func (sp *spool) fetch(b *blobs, l ggcr.Descriptor, f *os.File) {
+	rc := b.open(sp.ctx, l.Digest, l.Size)
 	defer rc.Close()
 	buf := make([]byte, 256<<10)
 	for {
@@ -141,10 +173,8 @@ func (sp *spool) finish(err error) {
 
 // tail reads a spool as it grows.
 type tail struct {
-	sp      *spool
-	off     int64
-	release func()
-	closed  bool
+	sp  *spool
+	off int64
 }
 
 func (t *tail) Read(p []byte) (int, error) {
@@ -169,20 +199,9 @@ func (t *tail) Read(p []byte) (int, error) {
 	return m, rerr
 }
 
-// Close removes the file and lets the next fetch start.
+// Close lets the layer's goroutine stop its fetch, remove the file and
+// give back its slot, so that the next fetch starts. It never blocks.
 func (t *tail) Close() error {
-	if t.closed {
-		return nil
-	}
-	t.closed = true
-	sp := t.sp
-	sp.mu.Lock()
-	f := sp.f
-	sp.mu.Unlock()
-	if f != nil {
-		f.Close()
-		os.Remove(f.Name())
-	}
-	t.release()
+	t.sp.stop()
 	return nil
 }

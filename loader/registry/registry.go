@@ -4,10 +4,15 @@
 // index, credentials from the docker CLI's config, and turning what a
 // registry serves into the stream a save would give.
 //
-// It refuses nothing itself: [Pull] hands on the blobs as the registry
-// serves them, in an OCI image-layout tarball, and the reader of that
-// stream (archive.Extract) checks every digest. It imports nothing of
-// imgsave's.
+// [Pull] hands on the blobs as the registry serves them, in an OCI
+// image-layout tarball, and the reader of that stream (archive.Extract)
+// checks every digest. What it refuses itself is what a hostile registry
+// could use to fill the disk or hang a pull (issue 18): a blob past the
+// size its descriptor gives ([ErrTooLong]), a body with a Content-Encoding,
+// more than 10 redirects or one to a private IP literal, an exchange idle
+// for longer than [Options].IdleTimeout ([ErrStalled]), and what is no
+// manifest it reads ([ErrManifest]). Its errors are one line of bounded
+// length. It imports nothing of imgsave's.
 package registry
 
 import (
@@ -51,6 +56,11 @@ func classify(op, ref string, r name.Reference, err error) error {
 	return fmt.Errorf("%s %s: %w", op, ref, err)
 }
 
+// ErrTooLong is wrapped by the error of [Pull] when the registry sends
+// more bytes for a blob than the manifest gives: they are refused at once,
+// and nothing past the promised size is kept.
+var ErrTooLong = errors.New("the registry sends more bytes than the manifest gives")
+
 // Options tune [Pull].
 type Options struct {
 	// Platform is "os/arch" or "os/arch/variant"; "" means linux and the
@@ -66,6 +76,11 @@ type Options struct {
 	// most Jobs at a time; with 1, each layer streams straight through.
 	Jobs     int
 	SpoolDir string
+	// IdleTimeout ends an exchange with the registry in which no byte
+	// moves for that long (before the answer, or in its body) with an
+	// error wrapping [ErrStalled]; 0 means [DefaultIdleTimeout]. A blob
+	// that stalls is resumed as one whose connection broke.
+	IdleTimeout time.Duration
 }
 
 func parse(ref string, insecure bool) (name.Reference, error) {
@@ -99,26 +114,46 @@ type Pulled struct {
 // index.json naming the image by ref, and oci-layout. Nothing is held in
 // memory but the manifest and config. The last Read reports a failed fetch.
 // Close stops the fetch and waits for it.
+//
+// Every exchange with the registry has a redirect limit and an idle
+// timeout (see [Options]); a blob is refused past the size its descriptor
+// gives ([ErrTooLong]). Errors name ref and say in one line of bounded
+// length what was wrong.
 func Pull(ctx context.Context, ref string, opts Options) (*Pulled, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	p, err := pull(ctx, ref, opts)
+	return p, oneLine(err)
+}
+
+func pull(ctx context.Context, ref string, opts Options) (*Pulled, error) {
+	ctx, cancel := context.WithCancel(withIdleTimeout(ctx, opts.IdleTimeout))
 	r, img, err := resolve(ctx, "pull", ref, opts)
 	if err != nil {
 		cancel()
 		return nil, err
-	}
-	b, err := newBlobs(ctx, r)
-	if err != nil {
-		cancel()
-		return nil, classify("pull", ref, r, err)
 	}
 	m, err := img.Manifest()
 	if err != nil {
 		cancel()
 		return nil, classify("pull", ref, r, err)
 	}
-	var src layerSource = direct{ctx: ctx, b: b, layers: m.Layers}
-	if jobs := cmp.Or(opts.Jobs, 3); jobs > 1 && len(m.Layers) > 1 {
-		if src, err = newSpooled(ctx, b, m.Layers, jobs, opts.SpoolDir); err != nil {
+	md, err := img.Digest()
+	if err != nil {
+		cancel()
+		return nil, classify("pull", ref, r, err)
+	}
+	layers, err := blobsOf(m)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	b, err := newBlobs(ctx, r)
+	if err != nil {
+		cancel()
+		return nil, classify("pull", ref, r, err)
+	}
+	var src layerSource = direct{ctx: ctx, b: b, layers: layers}
+	if jobs := cmp.Or(opts.Jobs, 3); jobs > 1 && len(layers) > 1 {
+		if src, err = newSpooled(ctx, b, layers, jobs, opts.SpoolDir); err != nil {
 			cancel()
 			return nil, err
 		}
@@ -127,17 +162,12 @@ func Pull(ctx context.Context, ref string, opts Options) (*Pulled, error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err := write(pw, img, src, ref)
+		err := write(pw, img, layers, src, ref)
 		src.close()
-		pw.CloseWithError(err)
+		pw.CloseWithError(oneLine(err))
 	}()
-	md, err := img.Digest()
-	if err != nil {
-		cancel()
-		return nil, classify("pull", ref, r, err)
-	}
 	size := m.Config.Size
-	for _, l := range m.Layers {
+	for _, l := range layers {
 		size += l.Size
 	}
 	return &Pulled{ReadCloser: &pullReader{PipeReader: pr, cancel: cancel, done: done}, Source: r.Context().Name() + "@" + md.String(), Size: size}, nil
@@ -156,6 +186,28 @@ func (p *pullReader) Close() error {
 	return nil
 }
 
+// blobsOf lists the layers of m to fetch: each once, though the manifest
+// may list one twice (A, B, A: docker and containerd pull such images, and
+// the layout holds one blob per digest), and none that is the config. A
+// descriptor without a digest or with a negative size is refused.
+func blobsOf(m *ggcr.Manifest) ([]ggcr.Descriptor, error) {
+	if m.Config.Digest.Algorithm == "" || m.Config.Size < 0 {
+		return nil, fmt.Errorf("%w: the manifest names no config, or a negative size", ErrManifest)
+	}
+	seen := map[ggcr.Hash]bool{m.Config.Digest: true}
+	var out []ggcr.Descriptor
+	for _, l := range m.Layers {
+		if l.Digest.Algorithm == "" || l.Size < 0 {
+			return nil, fmt.Errorf("%w: a layer without a digest, or with a negative size", ErrManifest)
+		}
+		if !seen[l.Digest] {
+			seen[l.Digest] = true
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
 // platform parses "os/arch[/variant]".
 func platform(s string) (ggcr.Platform, error) {
 	if s == "" {
@@ -168,8 +220,14 @@ func platform(s string) (ggcr.Platform, error) {
 	return *p, nil
 }
 
-// pick resolves an index to the image for the platform. A single image
-// is checked against the platform only when one was asked for.
+// maxNested is how many nested indexes one pull reads at most: an index
+// of a registry's choosing could otherwise make it ask for thousands.
+const maxNested = 16
+
+// pick resolves an index to the image for the platform: one of its
+// images, or of the images of an index it holds (one level of nesting;
+// deeper ones are not read). A single image is checked against the
+// platform only when one was asked for.
 func pick(desc *remote.Descriptor, want ggcr.Platform, asked bool, ref string) (ggcr.Image, error) {
 	if !desc.MediaType.IsIndex() {
 		img, err := desc.Image()
@@ -190,27 +248,108 @@ func pick(desc *remote.Descriptor, want ggcr.Platform, asked bool, ref string) (
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
+	var have []string
+	nested, deeper := 0, 0
+	img, err := pickIn(idx, want, &have, func(child ggcr.ImageIndex) (ggcr.Image, error) {
+		if nested++; nested > maxNested {
+			return nil, nil
+		}
+		return pickIn(child, want, &have, func(ggcr.ImageIndex) (ggcr.Image, error) {
+			deeper++
+			return nil, nil
+		})
+	})
+	if err != nil || img != nil {
+		if err != nil {
+			err = fmt.Errorf("pull %s: %w", ref, err)
+		}
+		return img, err
+	}
+	var why []string
+	if nested > maxNested {
+		why = append(why, fmt.Sprintf("%d nested indexes not read, past the first %d", nested-maxNested, maxNested))
+	}
+	if deeper > 0 {
+		why = append(why, fmt.Sprintf("%d indexes nested deeper than one level not read", deeper))
+	}
+	msg := fmt.Sprintf("pull %s: %%w %s; it holds %s", ref, want.String(), list(have, 8))
+	if len(why) > 0 {
+		msg += " (" + strings.Join(why, "; ") + ")"
+	}
+	return nil, fmt.Errorf(msg, ErrPlatform)
+}
+
+// pickIn looks for want among idx's images, in order, calling nested for
+// each index idx holds; the platforms seen go to have.
+func pickIn(idx ggcr.ImageIndex, want ggcr.Platform, have *[]string, nested func(ggcr.ImageIndex) (ggcr.Image, error)) (ggcr.Image, error) {
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, err)
+		return nil, err
 	}
-	var have []string
 	for _, m := range im.Manifests {
 		p := m.Platform
+		if m.MediaType.IsIndex() {
+			if p != nil && (p.OS != want.OS || p.Architecture != want.Architecture) {
+				*have = append(*have, p.String())
+				continue
+			}
+			child, err := idx.ImageIndex(m.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("nested index %s: %w", m.Digest, err)
+			}
+			if err := checkRaw(child); err != nil {
+				return nil, fmt.Errorf("nested index %s: %w", m.Digest, err)
+			}
+			img, err := nested(child)
+			if err != nil || img != nil {
+				return img, err
+			}
+			continue
+		}
 		if p == nil || p.OS == "unknown" || !m.MediaType.IsImage() {
 			continue // attestations
 		}
 		if p.OS == want.OS && p.Architecture == want.Architecture && (want.Variant == "" || p.Variant == want.Variant) {
-			return idx.Image(m.Digest)
+			img, err := idx.Image(m.Digest)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkRaw(img); err != nil {
+				return nil, fmt.Errorf("manifest %s: %w", m.Digest, err)
+			}
+			return img, nil
 		}
-		have = append(have, p.String())
+		*have = append(*have, p.String())
 	}
-	return nil, fmt.Errorf("pull %s: %w %s; it holds %s", ref, ErrPlatform, want.String(), strings.Join(have, ", "))
+	return nil, nil
 }
 
-// write streams img as an OCI image-layout tarball: config, layers,
-// manifest, then index.json and oci-layout.
-func write(w io.Writer, img ggcr.Image, src layerSource, ref string) error {
+// checkRaw refuses a manifest or index fetched by digest that is no
+// manifest imgsave reads (as [kind] says).
+func checkRaw(m interface{ RawManifest() ([]byte, error) }) error {
+	raw, err := m.RawManifest()
+	if err != nil {
+		return err
+	}
+	_, err = kind(raw, "")
+	return err
+}
+
+// list says the first n of items, then how many more: the error of an
+// index with 40,000 platforms was once a line of 680 KB (issue 18).
+func list(items []string, n int) string {
+	if len(items) == 0 {
+		return "no image"
+	}
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
+}
+
+// write streams img as an OCI image-layout tarball: config, layers (each
+// once), manifest, then index.json and oci-layout.
+func write(w io.Writer, img ggcr.Image, layers []ggcr.Descriptor, src layerSource, ref string) error {
 	tw := tar.NewWriter(w)
 	mt, err := img.MediaType()
 	if err != nil {
@@ -231,7 +370,7 @@ func write(w io.Writer, img ggcr.Image, src layerSource, ref string) error {
 	if err := file(tw, blobName(m.Config.Digest), rawConfig); err != nil {
 		return err
 	}
-	for i, l := range m.Layers {
+	for i, l := range layers {
 		rc := src.next(i)
 		err = stream(tw, blobName(l.Digest), l.Size, rc)
 		rc.Close()
@@ -282,7 +421,7 @@ func file(tw *tar.Writer, name string, data []byte) error {
 }
 
 // stream writes size bytes of r under name; a blob shorter or longer than
-// its descriptor says is an error.
+// its descriptor says is an error ([ErrTooLong] for longer).
 func stream(tw *tar.Writer, name string, size int64, r io.Reader) error {
 	if err := tw.WriteHeader(&tar.Header{Name: name, Size: size, Mode: 0o644, ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}); err != nil {
 		return err
@@ -294,7 +433,15 @@ func stream(tw *tar.Writer, name string, size int64, r io.Reader) error {
 	if n != size {
 		return fmt.Errorf("%s: %w: got %d of %d bytes", name, io.ErrUnexpectedEOF, n, size)
 	}
-	return nil
+	var one [1]byte
+	switch _, err := io.ReadFull(r, one[:]); err {
+	case io.EOF:
+		return nil
+	case nil:
+		return fmt.Errorf("%s: %w (%d)", name, ErrTooLong, size)
+	default:
+		return err
+	}
 }
 
 // ErrNotFound is wrapped by [Describe]'s error when the registry has no
@@ -312,6 +459,11 @@ type Described struct {
 // Describe asks the registry for ref's image (the platform's, for an
 // index) without fetching its layers.
 func Describe(ctx context.Context, ref string, opts Options) (*Described, error) {
+	d, err := describe(withIdleTimeout(ctx, opts.IdleTimeout), ref, opts)
+	return d, oneLine(err)
+}
+
+func describe(ctx context.Context, ref string, opts Options) (*Described, error) {
 	r, img, err := resolve(ctx, "describe", ref, opts)
 	if err != nil {
 		return nil, err
@@ -349,6 +501,9 @@ func resolve(ctx context.Context, op, ref string, opts Options) (name.Reference,
 			return nil, nil, fmt.Errorf("%s %s: %w", op, ref, ErrNotFound)
 		}
 		return nil, nil, classify(op, ref, r, err)
+	}
+	if desc.MediaType, err = kind(desc.Manifest, desc.MediaType); err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", op, ref, err)
 	}
 	img, err := pick(desc, want, opts.Platform != "", ref)
 	if err != nil {

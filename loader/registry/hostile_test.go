@@ -1,0 +1,685 @@
+package registry
+
+// Hostile registries (issue 18): an httptest server that serves a real
+// image from go-containerregistry's in-memory registry, except for the
+// requests a test's script answers itself. Each test is named for the
+// attack, and checks that the pull fails (or succeeds, for valid images
+// once refused), that the bytes taken stay bounded and that the spool
+// folder is left empty.
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	ggcr "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// hostile is a registry holding one image of three layers, pushed as
+// ref, whose requests go to script first.
+type hostile struct {
+	t      *testing.T
+	host   string
+	ref    string
+	img    ggcr.Image
+	config ggcr.Hash
+	layers []ggcr.Hash
+
+	mu     sync.Mutex
+	script func(w http.ResponseWriter, r *http.Request) bool // true: answered
+	seen   []string                                          // paths the script took
+
+	sent    atomic.Int64  // bytes the script sent
+	reached chan struct{} // closed when the script first takes a request
+	once    sync.Once
+}
+
+// take is called by a script as it takes a request, before it misbehaves.
+func (h *hostile) take(r *http.Request) {
+	h.mu.Lock()
+	h.seen = append(h.seen, r.URL.Path)
+	h.mu.Unlock()
+	h.once.Do(func() { close(h.reached) })
+}
+
+func newHostile(t *testing.T) *hostile {
+	t.Helper()
+	h := &hostile{t: t, reached: make(chan struct{})}
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		script := h.script
+		h.mu.Unlock()
+		if script != nil && script(w, r) {
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	u, _ := url.Parse(s.URL)
+	h.host = u.Host
+	h.ref = h.host + "/hostile/img:1"
+	img, err := random.Image(64<<10, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.img = img
+	if err := remote.Write(mustRef(t, h.ref), img); err != nil {
+		t.Fatal(err)
+	}
+	h.config, _ = img.ConfigName()
+	ls, _ := img.Layers()
+	h.layers = digests(t, ls)
+	return h
+}
+
+// on sets the script.
+func (h *hostile) on(script func(w http.ResponseWriter, r *http.Request) bool) {
+	h.mu.Lock()
+	h.script = script
+	h.mu.Unlock()
+}
+
+func (h *hostile) requests() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.seen)
+}
+
+// write counts what the script sends.
+func (h *hostile) write(w http.ResponseWriter, b []byte) error {
+	n, err := w.Write(b)
+	h.sent.Add(int64(n))
+	return err
+}
+
+func isBlob(r *http.Request, d ggcr.Hash) bool {
+	return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+d.String())
+}
+
+func isManifest(r *http.Request) bool {
+	return strings.Contains(r.URL.Path, "/manifests/")
+}
+
+// endless sends zeros until the client goes (or 1 GiB, so that a
+// regression fails the test rather than the disk).
+func (h *hostile) endless(w http.ResponseWriter) {
+	chunk := make([]byte, 64<<10)
+	for i := 0; i < (1<<30)/len(chunk); i++ {
+		if h.write(w, chunk) != nil {
+			return
+		}
+	}
+}
+
+// trickle sends b in ten pieces, 50 ms apart: a layer slow enough that
+// the ones after it are fetched into the spool meanwhile.
+func (h *hostile) trickle(w http.ResponseWriter, r *http.Request, b []byte) {
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	step := (len(b) + 9) / 10
+	for len(b) > 0 {
+		n := min(step, len(b))
+		if h.write(w, b[:n]) != nil {
+			return
+		}
+		w.(http.Flusher).Flush()
+		b = b[n:]
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// stall answers nothing until the client goes.
+func stall(r *http.Request) {
+	<-r.Context().Done()
+}
+
+// bytes are those of the blob r asks for: the config or a layer.
+func (h *hostile) bytes(r *http.Request) []byte {
+	h.t.Helper()
+	if isBlob(r, h.config) {
+		b, err := h.img.RawConfigFile()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return b
+	}
+	for _, l := range h.layers {
+		if isBlob(r, l) {
+			return h.blob(l)
+		}
+	}
+	h.t.Fatalf("no blob at %s", r.URL.Path)
+	return nil
+}
+
+func (h *hostile) blob(d ggcr.Hash) []byte {
+	h.t.Helper()
+	ls, _ := h.img.Layers()
+	for _, l := range ls {
+		if ld, _ := l.Digest(); ld == d {
+			rc, err := l.Compressed()
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			defer rc.Close()
+			b, err := io.ReadAll(rc)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			return b
+		}
+	}
+	h.t.Fatalf("no layer %s", d)
+	return nil
+}
+
+// pullAll pulls ref and reads the whole stream; it checks that the spool
+// folder is left empty, whatever happened.
+func pullAll(t *testing.T, ctx context.Context, ref string, opts Options) (map[string][]byte, error) {
+	t.Helper()
+	opts.SpoolDir = t.TempDir()
+	defer func() {
+		if left, _ := os.ReadDir(opts.SpoolDir); len(left) != 0 {
+			t.Errorf("the spool folder holds %v after the pull", left)
+		}
+	}()
+	rc, err := Pull(ctx, ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	m, err := readMembers(rc)
+	rc.Close()
+	return m, err
+}
+
+// checkLine fails unless err is one line of bounded length naming ref.
+// (An error in the middle of the stream names the registry and the blob;
+// the reader of the stream names the image: imgsave.Pull.)
+func checkLine(t *testing.T, err error, ref string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if strings.ContainsAny(msg, "\n\r") || len(msg) > maxErr+8 || !strings.Contains(msg, ref) {
+		t.Errorf("error %.300q (%d bytes): want one line of at most %d bytes naming %s", msg, len(msg), maxErr, ref)
+	}
+}
+
+// TestPullRefusesEndlessLayer: a layer that goes on past its size is
+// refused at once while another layer trickles, and no more of it is
+// taken than the socket buffers hold; one that announces more than its
+// size is refused before a byte.
+func TestPullRefusesEndlessLayer(t *testing.T) {
+	for _, announce := range []bool{false, true} {
+		for _, jobs := range []int{1, 3} {
+			t.Run(fmt.Sprintf("jobs=%d/content-length=%v", jobs, announce), func(t *testing.T) {
+				h := newHostile(t)
+				slow := h.blob(h.layers[0])
+				h.on(func(w http.ResponseWriter, r *http.Request) bool {
+					switch {
+					case isBlob(r, h.layers[0]):
+						h.take(r)
+						h.trickle(w, r, slow)
+					case isBlob(r, h.layers[1]):
+						h.take(r)
+						if announce {
+							w.Header().Set("Content-Length", strconv.Itoa(1<<30))
+						}
+						h.endless(w)
+					default:
+						return false
+					}
+					return true
+				})
+				_, err := pullAll(t, t.Context(), h.ref, Options{Jobs: jobs})
+				if !errors.Is(err, ErrTooLong) || !strings.Contains(err.Error(), h.layers[1].String()) {
+					t.Fatalf("Pull = %v, want %v naming layer %s", err, ErrTooLong, h.layers[1])
+				}
+				if sent := h.sent.Load(); sent > 64<<20 {
+					t.Errorf("the client took %d bytes from the registry, want the layers' size and socket buffers at most", sent)
+				}
+			})
+		}
+	}
+}
+
+// TestPullRefusesContentEncoding: a body sent with a Content-Encoding is
+// refused, not decoded: 10 KB of gzip once became 10 GiB in the spool.
+func TestPullRefusesContentEncoding(t *testing.T) {
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	zw.Write(make([]byte, 10<<20))
+	zw.Close()
+	for _, target := range []string{"manifest", "config", "layer"} {
+		t.Run(target, func(t *testing.T) {
+			h := newHostile(t)
+			var asked atomic.Value
+			h.on(func(w http.ResponseWriter, r *http.Request) bool {
+				if !(target == "manifest" && isManifest(r) || target == "config" && isBlob(r, h.config) || target == "layer" && isBlob(r, h.layers[2])) {
+					return false
+				}
+				h.take(r)
+				asked.Store(r.Header.Get("Accept-Encoding"))
+				w.Header().Set("Content-Encoding", "gzip")
+				h.write(w, bomb.Bytes())
+				return true
+			})
+			_, err := pullAll(t, t.Context(), h.ref, Options{Jobs: 3})
+			if err == nil || !strings.Contains(err.Error(), `Content-Encoding "gzip"`) {
+				t.Fatalf("Pull = %v, want the Content-Encoding refused", err)
+			}
+			if a, _ := asked.Load().(string); a != "identity" {
+				t.Errorf("the request asked for Accept-Encoding %q, want identity", a)
+			}
+		})
+	}
+}
+
+// TestPullRedirectLoop: a registry that redirects a manifest, config or
+// blob to itself for ever is left after 10 redirects; it used to hang the
+// pull while memory grew.
+func TestPullRedirectLoop(t *testing.T) {
+	for _, target := range []string{"manifest", "config", "layer"} {
+		t.Run(target, func(t *testing.T) {
+			h := newHostile(t)
+			h.on(func(w http.ResponseWriter, r *http.Request) bool {
+				if !(target == "manifest" && isManifest(r) || target == "config" && isBlob(r, h.config) || target == "layer" && isBlob(r, h.layers[1])) {
+					return false
+				}
+				h.take(r)
+				http.Redirect(w, r, r.URL.Path+"?again", http.StatusTemporaryRedirect)
+				return true
+			})
+			_, err := pullAll(t, t.Context(), h.ref, Options{Jobs: 3})
+			if err == nil || !strings.Contains(err.Error(), "stopped after 10 redirects") {
+				t.Fatalf("Pull = %v, want it stopped after 10 redirects", err)
+			}
+			checkLine(t, err, h.host)
+			// Not asked again: a refused redirect is no broken
+			// connection to resume.
+			if n := h.requests(); n > maxRedirects+1 {
+				t.Errorf("the registry was asked %d times, want at most %d", n, maxRedirects+1)
+			}
+		})
+	}
+}
+
+// TestPullRefusesRedirectToPrivateIP: a registry may send a blob or a
+// manifest to another host (a CDN), but not to a private, loopback or
+// link-local IP literal: the cloud's metadata service, say. A redirect to
+// the same host, another port, is the registry's own business.
+func TestPullRefusesRedirectToPrivateIP(t *testing.T) {
+	for _, to := range []string{"10.0.0.1", "169.254.169.254", "192.168.1.1:5000", "[fd00::1]", "127.0.0.2", "0x7f.1", "[::ffff:10.0.0.1]"} {
+		for _, target := range []string{"manifest", "layer"} {
+			t.Run(target+"/"+to, func(t *testing.T) {
+				h := newHostile(t)
+				h.on(func(w http.ResponseWriter, r *http.Request) bool {
+					if !(target == "manifest" && isManifest(r) || target == "layer" && isBlob(r, h.layers[0])) {
+						return false
+					}
+					h.take(r)
+					http.Redirect(w, r, "http://"+to+r.URL.Path, http.StatusFound)
+					return true
+				})
+				_, err := pullAll(t, t.Context(), h.ref, Options{Jobs: 3, IdleTimeout: 2 * time.Second})
+				// go-containerregistry's own check (manifests) says
+				// "private/link-local", imgsave's "private or link-local".
+				if err == nil || !strings.Contains(err.Error(), "link-local") {
+					t.Fatalf("Pull = %v, want the redirect refused", err)
+				}
+			})
+		}
+	}
+	t.Run("same host", func(t *testing.T) {
+		h := newHostile(t)
+		other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write(h.blob(h.layers[0]))
+		}))
+		t.Cleanup(other.Close)
+		h.on(func(w http.ResponseWriter, r *http.Request) bool {
+			if !isBlob(r, h.layers[0]) {
+				return false
+			}
+			h.take(r)
+			http.Redirect(w, r, other.URL+"/storage/"+h.layers[0].Hex, http.StatusFound)
+			return true
+		})
+		if _, err := pullAll(t, t.Context(), h.ref, Options{Jobs: 3}); err != nil {
+			t.Fatalf("Pull with a blob redirected to another port of 127.0.0.1 = %v", err)
+		}
+	})
+}
+
+// TestPullStall: a registry that stops sending, before its answer or in
+// the middle of a blob, is left after the idle timeout with an error
+// naming what was being fetched from where.
+func TestPullStall(t *testing.T) {
+	quickResume(t)
+	tests := []struct {
+		name  string
+		match func(h *hostile, r *http.Request) bool
+		half  bool // send half the body first
+		want  string
+	}{
+		{"manifest before headers", func(h *hostile, r *http.Request) bool { return isManifest(r) }, false, "/manifests/1"},
+		{"config before headers", func(h *hostile, r *http.Request) bool { return isBlob(r, h.config) }, false, "/blobs/sha256:"},
+		{"blob before headers", func(h *hostile, r *http.Request) bool { return isBlob(r, h.layers[1]) }, false, "/blobs/sha256:"},
+		{"blob midway", func(h *hostile, r *http.Request) bool { return isBlob(r, h.layers[1]) }, true, "/blobs/sha256:"},
+		{"config midway", func(h *hostile, r *http.Request) bool { return isBlob(r, h.config) }, true, "/blobs/sha256:"},
+	}
+	for _, tc := range tests {
+		for _, jobs := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/jobs=%d", tc.name, jobs), func(t *testing.T) {
+				h := newHostile(t)
+				h.on(func(w http.ResponseWriter, r *http.Request) bool {
+					if !tc.match(h, r) {
+						return false
+					}
+					h.take(r)
+					if tc.half {
+						b := h.bytes(r)
+						w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+						h.write(w, b[:len(b)/2])
+						w.(http.Flusher).Flush()
+					}
+					stall(r)
+					return true
+				})
+				_, err := pullAll(t, t.Context(), h.ref, Options{Jobs: jobs, IdleTimeout: 200 * time.Millisecond})
+				if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), h.host) || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("Pull = %v, want %v naming %s and %s", err, ErrStalled, h.host, tc.want)
+				}
+				checkLine(t, err, h.host)
+			})
+		}
+	}
+}
+
+// TestPullCancel: cancelling the context while a hostile registry holds
+// the pull (trickling, stalled, endless) ends it promptly, with the spool
+// folder removed.
+func TestPullCancel(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer func(h *hostile, w http.ResponseWriter, r *http.Request) bool
+	}{
+		{"manifest stalled", func(h *hostile, w http.ResponseWriter, r *http.Request) bool {
+			if !isManifest(r) {
+				return false
+			}
+			h.take(r)
+			stall(r)
+			return true
+		}},
+		{"blob stalled midway", func(h *hostile, w http.ResponseWriter, r *http.Request) bool {
+			if !isBlob(r, h.layers[2]) {
+				return false
+			}
+			h.take(r)
+			w.Header().Set("Content-Length", "100000")
+			h.write(w, make([]byte, 1000))
+			w.(http.Flusher).Flush()
+			stall(r)
+			return true
+		}},
+		{"blob endless", func(h *hostile, w http.ResponseWriter, r *http.Request) bool {
+			if !isBlob(r, h.layers[0]) {
+				return false
+			}
+			h.take(r)
+			// Slowly, so that it is still going when cancelled.
+			for r.Context().Err() == nil && h.write(w, []byte{0}) == nil {
+				w.(http.Flusher).Flush()
+				time.Sleep(10 * time.Millisecond)
+			}
+			return true
+		}},
+	}
+	for _, tc := range tests {
+		for _, jobs := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/jobs=%d", tc.name, jobs), func(t *testing.T) {
+				h := newHostile(t)
+				h.on(func(w http.ResponseWriter, r *http.Request) bool { return tc.answer(h, w, r) })
+				ctx, cancel := context.WithCancel(t.Context())
+				done := make(chan error, 1)
+				go func() {
+					_, err := pullAll(t, ctx, h.ref, Options{Jobs: jobs, IdleTimeout: time.Hour})
+					done <- err
+				}()
+				<-h.reached
+				cancel()
+				select {
+				case err := <-done:
+					if !errors.Is(err, context.Canceled) {
+						t.Errorf("Pull = %v, want %v", err, context.Canceled)
+					}
+				case <-time.After(5 * time.Second): // a safety limit: it hung
+					t.Fatal("Pull still running 5 s after its context was cancelled")
+				}
+			})
+		}
+	}
+}
+
+// pushDuplicate pushes an image whose manifest lists its first layer
+// twice, A, B, A, and returns its ref.
+func pushDuplicate(t *testing.T, host string) string {
+	t.Helper()
+	img, err := random.Image(4096, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := img.Layers()
+	img, err = mutate.AppendLayers(img, ls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := host + "/dup/img:1"
+	if err := remote.Write(mustRef(t, ref), img); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// TestPullDuplicateLayer: an image listing a layer twice (A, B, A), which
+// docker and containerd pull, pulls, with the blob once in the stream.
+func TestPullDuplicateLayer(t *testing.T) {
+	host := serve(t)
+	ref := pushDuplicate(t, host)
+	for _, jobs := range []int{1, 3} {
+		t.Run(strconv.Itoa(jobs), func(t *testing.T) {
+			rc, err := Pull(t.Context(), ref, Options{Jobs: jobs, SpoolDir: t.TempDir()})
+			if err != nil {
+				t.Fatalf("Pull = %v", err)
+			}
+			m := members(t, rc)
+			var man ggcr.Manifest
+			if err := json.Unmarshal(m["blobs/sha256/"+indexOf(t, m).Manifests[0].Digest.Hex], &man); err != nil || len(man.Layers) != 3 {
+				t.Fatalf("manifest %v (%v), want three layers", man.Layers, err)
+			}
+			if len(m) != 2+4 { // layers A and B, config, manifest, index.json, oci-layout
+				t.Errorf("the stream holds %d members, want 6", len(m))
+			}
+			var size int64 = man.Config.Size + man.Layers[0].Size + man.Layers[1].Size
+			if rc.Size != size {
+				t.Errorf("Pulled.Size = %d, want %d, each blob once", rc.Size, size)
+			}
+		})
+	}
+}
+
+// TestPullNestedIndex: an index holding an index (one level of nesting,
+// as README says is read) gives the platform's image; one nested deeper
+// is not read, and the error says so.
+func TestPullNestedIndex(t *testing.T) {
+	host := serve(t)
+	amd, arm := withPlatform(t, "amd64"), withPlatform(t, "arm64")
+	inner := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	outer := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: inner})
+	deep := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: outer})
+	for _, tc := range []struct {
+		name string
+		idx  ggcr.ImageIndex
+	}{{"nested", outer}, {"deep", deep}} {
+		if err := remote.WriteIndex(mustRef(t, host+"/"+tc.name+":1"), tc.idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	armDigest, _ := arm.Digest()
+	rc, err := Pull(t.Context(), host+"/nested:1", Options{Platform: "linux/arm64"})
+	if err != nil {
+		t.Fatalf("Pull of an index holding an index = %v", err)
+	}
+	if got := indexOf(t, members(t, rc)).Manifests[0].Digest; got != armDigest {
+		t.Errorf("Pull streamed manifest %s, want %s", got, armDigest)
+	}
+	_, err = Pull(t.Context(), host+"/nested:1", Options{Platform: "linux/s390x"})
+	if !errors.Is(err, ErrPlatform) || !strings.Contains(err.Error(), "it holds linux/amd64, linux/arm64") {
+		t.Errorf("Pull for a platform it lacks = %v, want the nested platforms listed", err)
+	}
+	_, err = Pull(t.Context(), host+"/deep:1", Options{Platform: "linux/arm64"})
+	if !errors.Is(err, ErrPlatform) || !strings.Contains(err.Error(), "1 indexes nested deeper than one level not read") {
+		t.Errorf("Pull of an index nested two deep = %v, want it said that deeper ones are not read", err)
+	}
+}
+
+// TestPullRefusesNonManifest: what a registry serves as a manifest and is
+// none gets an error naming the image and saying what it is instead.
+func TestPullRefusesNonManifest(t *testing.T) {
+	schema1 := `{"schemaVersion":1,"name":"hostile/img","tag":"1","architecture":"amd64","fsLayers":[{"blobSum":"sha256:` + strings.Repeat("a", 64) + `"}],"history":[]}`
+	tests := []struct {
+		name, contentType, body, want string
+	}{
+		{"HTML", "text/html", "<!DOCTYPE html><html><body>Sign in</body></html>", "HTML"},
+		{"HTML as JSON", "application/vnd.oci.image.manifest.v1+json", "\n  <html>", "HTML"},
+		{"empty", "application/vnd.oci.image.manifest.v1+json", "", "empty manifest"},
+		{"empty without type", "", "", "empty manifest"},
+		{"schema1 signed", string(types.DockerManifestSchema1Signed), schema1, "schema 1"},
+		{"schema1 as JSON", "application/json", schema1, "schema 1"},
+		{"not JSON", "application/json", "manifest: yes\n" + strings.Repeat("x", 5000), "not JSON"},
+		{"schemaVersion 3", string(types.OCIManifestSchema1), `{"schemaVersion":3}`, "schemaVersion 3"},
+		{"artifact", "application/vnd.oci.artifact.manifest.v1+json", `{"schemaVersion":2,"mediaType":"application/vnd.oci.artifact.manifest.v1+json"}`, "media type"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHostile(t)
+			h.on(func(w http.ResponseWriter, r *http.Request) bool {
+				if !isManifest(r) {
+					return false
+				}
+				h.take(r)
+				if tc.contentType != "" {
+					w.Header().Set("Content-Type", tc.contentType)
+				}
+				h.write(w, []byte(tc.body))
+				return true
+			})
+			_, err := pullAll(t, t.Context(), h.ref, Options{})
+			if !errors.Is(err, ErrManifest) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Pull = %v, want %v saying %q", err, ErrManifest, tc.want)
+			}
+			checkLine(t, err, h.ref)
+		})
+	}
+}
+
+// TestPullIndexManyPlatforms: the error for an index of 40,000 platforms
+// lists a few, then how many more, in one line of bounded length.
+func TestPullIndexManyPlatforms(t *testing.T) {
+	h := newHostile(t)
+	idx := ggcr.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
+	for i := range 40000 {
+		idx.Manifests = append(idx.Manifests, ggcr.Descriptor{
+			MediaType: types.OCIManifestSchema1,
+			Size:      1,
+			Digest:    ggcr.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", i)},
+			Platform:  &ggcr.Platform{OS: "linux", Architecture: fmt.Sprintf("a%d", i)},
+		})
+	}
+	body, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.on(func(w http.ResponseWriter, r *http.Request) bool {
+		if !isManifest(r) {
+			return false
+		}
+		h.take(r)
+		w.Header().Set("Content-Type", string(types.OCIImageIndex))
+		h.write(w, body)
+		return true
+	})
+	_, err = pullAll(t, t.Context(), h.ref, Options{Platform: "linux/s390x"})
+	if !errors.Is(err, ErrPlatform) || !strings.Contains(err.Error(), "linux/a0, linux/a1") || !strings.Contains(err.Error(), "and 39992 more") {
+		t.Fatalf("Pull = %.500v, want a few platforms then how many more", err)
+	}
+	checkLine(t, err, h.ref)
+}
+
+// TestOneLine: whatever a registry puts in an error, it is said in one
+// line of at most maxErr bytes, and errors.Is still sees through it.
+func TestOneLine(t *testing.T) {
+	long := fmt.Errorf("pull x: %w: %s", ErrNotFound, strings.Repeat("é", 2000))
+	tests := []error{
+		fmt.Errorf("pull x: %w: line one\nline two\r\x1b[31m", ErrNotFound),
+		long,
+	}
+	for _, in := range tests {
+		got := oneLine(in)
+		if msg := got.Error(); strings.ContainsAny(msg, "\n\r\x1b") || len(msg) > maxErr+len("…") || !errors.Is(got, ErrNotFound) {
+			t.Errorf("oneLine(%.40q) = %.80q (%d bytes), want one line of at most %d bytes, still %v", in, msg, len(msg), maxErr, ErrNotFound)
+		}
+	}
+	if short := errors.New("short"); oneLine(short) != short {
+		t.Errorf("oneLine changed a short error")
+	}
+}
+
+// TestPrivateIP: the IP literals a redirect may not go to, in the forms
+// the system's resolver reads, and names, which are not resolved.
+func TestPrivateIP(t *testing.T) {
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"10.1.2.3", true}, {"172.16.0.1", true}, {"192.168.0.1", true},
+		{"169.254.169.254", true}, {"127.0.0.1", true}, {"0.0.0.0", true},
+		{"::1", true}, {"fe80::1%eth0", true}, {"fd00::1", true}, {"::ffff:10.0.0.1", true},
+		{"127.1", true}, {"0x7f.0.0.1", true}, {"2130706433", true}, {"012.0.0.1", true},
+		{"8.8.8.8", false}, {"2001:db8::1", false}, {"registry.example", false}, {"1.2.3.4.5", false},
+	}
+	for _, tc := range tests {
+		if got := privateIP(tc.host); got != tc.want {
+			t.Errorf("privateIP(%q) = %v, want %v", tc.host, got, tc.want)
+		}
+	}
+}
