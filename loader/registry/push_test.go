@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -118,6 +120,77 @@ func TestPushCompressed(t *testing.T) {
 				if err != nil || !bytes.Equal(got, layers[i]) {
 					t.Errorf("layer %d decompressed to %d bytes (%v), want the %d pushed", i, len(got), err, len(layers[i]))
 				}
+			}
+		})
+	}
+}
+
+// intercepted starts an in-memory registry behind handle, which sees each
+// request first and answers it itself by returning true: a stand-in for a
+// registry that misbehaves, which the real one does not do on demand.
+func intercepted(t *testing.T, handle func(w http.ResponseWriter, r *http.Request) bool) string {
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !handle(w, r) {
+			reg.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(s.Close)
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
+// TestPushRedirectLoop: a registry that redirects one step of a push to
+// itself, for ever, makes Push fail instead of hang (go-containerregistry's
+// uploader follows redirects with no limit of its own).
+func TestPushRedirectLoop(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		match func(r *http.Request) bool
+	}{
+		{"upload start", func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
+		}},
+		{"upload body", func(r *http.Request) bool { return r.Method == http.MethodPatch }},
+		{"upload commit", func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")
+		}},
+		{"manifest", func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var redirects atomic.Int64
+			host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+				if !tc.match(r) {
+					return false
+				}
+				redirects.Add(1)
+				io.Copy(io.Discard, r.Body)
+				http.Redirect(w, r, r.URL.String(), http.StatusTemporaryRedirect)
+				return true
+			})
+			img, _ := pushFixture(t)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := Push(ctx, host+"/loop/img:1", img, PushOptions{})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatalf("Push through a redirect loop succeeded")
+				}
+				if n := redirects.Load(); n > maxPushRedirects+1 {
+					t.Errorf("Push = %v after %d redirects, want at most %d", err, n, maxPushRedirects+1)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("Push still running after 30 s and %d redirects: it follows the loop for ever", redirects.Load())
 			}
 		})
 	}
