@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -13,8 +14,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -191,6 +194,170 @@ func TestPushRedirectLoop(t *testing.T) {
 				}
 			case <-time.After(30 * time.Second):
 				t.Fatalf("Push still running after 30 s and %d redirects: it follows the loop for ever", redirects.Load())
+			}
+		})
+	}
+}
+
+// counted is a layer's source whose opens, bytes read and closes are
+// counted. reached is closed once stall bytes were read, if stall > 0.
+type counted struct {
+	r                    io.Reader
+	stall                int64
+	opens, closes, bytes atomic.Int64
+	reached              chan struct{}
+	once                 sync.Once
+}
+
+func newCounted(r io.Reader, stall int64) *counted {
+	return &counted{r: r, stall: stall, reached: make(chan struct{})}
+}
+
+func (c *counted) open() (io.ReadCloser, error) {
+	c.opens.Add(1)
+	return c, nil
+}
+
+func (c *counted) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if c.bytes.Add(int64(n)) >= c.stall && c.stall > 0 {
+		c.once.Do(func() { close(c.reached) })
+	}
+	return n, err
+}
+
+func (c *counted) Close() error {
+	c.closes.Add(1)
+	return nil
+}
+
+// zeros reads as an endless layer: a compression of gigabytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestPushReadsLayersOnce: each layer is opened and read through once,
+// compressing while it is sent, and closed.
+func TestPushReadsLayersOnce(t *testing.T) {
+	host := serve(t)
+	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
+		t.Run(comp, func(t *testing.T) {
+			img, layers := pushFixture(t)
+			var srcs []*counted
+			for i := range img.Layers {
+				c := newCounted(bytes.NewReader(layers[i]), 0)
+				srcs = append(srcs, c)
+				img.Layers[i].Open = c.open
+			}
+			if _, err := Push(t.Context(), host+"/once/"+comp+":1", img, PushOptions{Compress: comp}); err != nil {
+				t.Fatalf("Push = %v", err)
+			}
+			for i, c := range srcs {
+				if o, b, cl := c.opens.Load(), c.bytes.Load(), c.closes.Load(); o != 1 || b != int64(len(layers[i])) || cl != 1 {
+					t.Errorf("layer %d: opened %d times, %d bytes read, closed %d times; want once, %d bytes, once", i, o, b, cl, len(layers[i]))
+				}
+			}
+		})
+	}
+}
+
+// pushCancelled pushes img to ref, cancels once reached is closed (the
+// push is then half-way), and returns Push's error, failing if Push does
+// not return soon after or leaves src open. The bounds only catch a hang.
+func pushCancelled(t *testing.T, ref string, img Image, opts PushOptions, reached <-chan struct{}, src *counted) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Push(ctx, ref, img, opts)
+		done <- err
+	}()
+	select {
+	case <-reached:
+	case err := <-done:
+		t.Fatalf("Push returned %v before it was half-way", err)
+	case <-time.After(time.Minute):
+		t.Fatalf("Push never got half-way")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Push = %v, want an error wrapping context.Canceled", err)
+		}
+		if src.closes.Load() != src.opens.Load() {
+			t.Errorf("Push returned with %d of the layer's %d opens not closed: its compression still runs", src.opens.Load()-src.closes.Load(), src.opens.Load())
+		}
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Push still running 5 s after its context was cancelled")
+	}
+	return nil
+}
+
+// TestPushCancelWhileCompressing: an endless layer, sent to a registry
+// that takes all it gets, stops when ctx is cancelled: every read of the
+// compression looks at ctx.
+func TestPushCancelWhileCompressing(t *testing.T) {
+	host := serve(t)
+	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
+		t.Run(comp, func(t *testing.T) {
+			img, _ := pushFixture(t)
+			src := newCounted(zeros{}, 32<<20)
+			img.Layers[0].Open = src.open
+			img.Layers[0].Size = 1 << 40
+			pushCancelled(t, host+"/endless/"+comp+":1", img, PushOptions{Compress: comp}, src.reached, src)
+		})
+	}
+}
+
+// TestPushCancelWhileSending: a registry that stops reading a layer's
+// upload half-way leaves Push blocked on the network until ctx is
+// cancelled; then it returns, its compression stopped.
+func TestPushCancelWhileSending(t *testing.T) {
+	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
+		t.Run(comp, func(t *testing.T) {
+			stalled := make(chan struct{})
+			var once sync.Once
+			host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method != http.MethodPatch {
+					return false
+				}
+				io.CopyN(io.Discard, r.Body, 256<<10)
+				once.Do(func() { close(stalled) })
+				<-r.Context().Done() // the client went away
+				return true
+			})
+			img, _ := pushFixture(t)
+			random := make([]byte, 64<<20) // incompressible: more than the registry and the sockets take
+			rand.Read(random)
+			src := newCounted(bytes.NewReader(random), 0)
+			img.Layers[0].Open = src.open
+			img.Layers[0].Size = int64(len(random))
+			img.Layers[0].DiffID = fmt.Sprintf("sha256:%x", sha256.Sum256(random))
+			pushCancelled(t, host+"/stalled/"+comp+":1", img, PushOptions{Compress: comp}, stalled, src)
+		})
+	}
+}
+
+// TestPushLayerFails: a layer that cannot be read fails Push with its own
+// error, wrapped with its diff ID, not with how the upload saw it end.
+func TestPushLayerFails(t *testing.T) {
+	host := serve(t)
+	broken := errors.New("disk on fire")
+	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
+		t.Run(comp, func(t *testing.T) {
+			img, layers := pushFixture(t)
+			img.Layers[1].Open = func() (io.ReadCloser, error) {
+				return io.NopCloser(io.MultiReader(bytes.NewReader(layers[1][:100<<10]), iotest.ErrReader(broken))), nil
+			}
+			_, err := Push(t.Context(), host+"/broken/"+comp+":1", img, PushOptions{Compress: comp})
+			if !errors.Is(err, broken) || !strings.Contains(err.Error(), img.Layers[1].DiffID) {
+				t.Errorf("Push = %v, want the layer's error, naming %s", err, img.Layers[1].DiffID)
 			}
 		})
 	}
