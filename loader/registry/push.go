@@ -137,6 +137,7 @@ type pusher struct {
 	layerType types.MediaType
 
 	up      *remote.Pusher
+	pl      *remote.Puller     // for what an earlier push left
 	before  []*ggcr.Descriptor // layers of an earlier push of the image to ref
 	running sync.WaitGroup     // the compressions
 	opts    []remote.Option
@@ -251,11 +252,11 @@ func (p *pusher) layer(ctx context.Context, i int, l Layer) (ggcr.Descriptor, er
 // ref) that the blob is the layer compressed, as a mount would: the diff
 // IDs of the config are what an engine and `imgsave pull` check it by.
 func (p *pusher) pushedBefore(ctx context.Context, cfg ggcr.Hash, n int) []*ggcr.Descriptor {
-	pl, err := remote.NewPuller(p.opts...)
-	if err != nil {
+	var err error
+	if p.pl, err = remote.NewPuller(p.opts...); err != nil {
 		return nil
 	}
-	desc, err := pl.Get(ctx, p.ref)
+	desc, err := p.pl.Get(ctx, p.ref)
 	if err != nil || !desc.MediaType.IsImage() {
 		return nil
 	}
@@ -274,11 +275,7 @@ func (p *pusher) pushedBefore(ctx context.Context, cfg ggcr.Hash, n int) []*ggcr
 
 // has asks the registry whether it holds the blob d, of d's size.
 func (p *pusher) has(ctx context.Context, d ggcr.Descriptor) bool {
-	pl, err := remote.NewPuller(p.opts...)
-	if err != nil {
-		return false
-	}
-	l, err := pl.Layer(ctx, p.ref.Context().Digest(d.Digest.String()))
+	l, err := p.pl.Layer(ctx, p.ref.Context().Digest(d.Digest.String()))
 	if err != nil {
 		return false
 	}

@@ -362,3 +362,53 @@ func TestPushLayerFails(t *testing.T) {
 		})
 	}
 }
+
+// TestPushAgainAfterBlobLost: pushing the image again to the same ref
+// takes the layers of the manifest there only when the registry still has
+// them; a lost one is compressed and sent again, to the same digest.
+func TestPushAgainAfterBlobLost(t *testing.T) {
+	var uploads atomic.Int64
+	host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/") {
+			uploads.Add(1)
+		}
+		return false
+	})
+	img, _ := pushFixture(t)
+	ref := host + "/lost/img:1"
+	first, err := Push(t.Context(), ref, img, PushOptions{})
+	if err != nil {
+		t.Fatalf("Push = %v", err)
+	}
+	lost := first.Layers[1].Digest
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, "http://"+host+"/v2/lost/img/blobs/"+lost, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("DELETE %s: %s", lost, resp.Status)
+	}
+	before := uploads.Load()
+	again, err := Push(t.Context(), ref, img, PushOptions{})
+	if err != nil {
+		t.Fatalf("second Push = %v", err)
+	}
+	if n := uploads.Load() - before; n != 1 {
+		t.Errorf("the second push started %d uploads, want 1: the lost layer's", n)
+	}
+	if again.Manifest != first.Manifest || again.Layers[1].Digest != lost {
+		t.Errorf("pushed again as %s with layer %s, want %s with %s", again.Manifest, again.Layers[1].Digest, first.Manifest, lost)
+	}
+	l, err := remote.Layer(mustRef(t, host+"/lost/img@"+lost).(name.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Size(); err != nil {
+		t.Errorf("the lost layer is still not in the registry: %v", err)
+	}
+}
