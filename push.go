@@ -32,10 +32,13 @@ type PushOptions struct {
 }
 
 // Push sends one image of the directory to ref: its config as it is (so
-// the image ID does not change), its layers compressed as opts says, with
-// an OCI manifest. Every layer is checked against its diff ID as it is
-// read, and blobs the registry has already are not sent again. All layers
-// must be present locally (wraps [archive.ErrContentMissing] otherwise).
+// the image ID does not change), its layers compressed as opts says while
+// they are sent, with an OCI manifest. Every layer is checked against its
+// diff ID as it is read. Blobs the registry has already are not sent again
+// when their digest is known before compressing: see [registry.Push]. All
+// layers must be present locally (wraps [archive.ErrContentMissing]
+// otherwise). Cancelling ctx stops the push within a read of a layer; the
+// error then wraps ctx's cause.
 func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pushed, error) {
 	d, im, err := opts.Selector.open(dir)
 	if err != nil {

@@ -1,22 +1,30 @@
 package registry
 
 import (
+	"bufio"
 	"bytes"
-	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"net/http"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/compression"
+	"github.com/google/go-containerregistry/pkg/name"
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	lazy "github.com/google/go-containerregistry/pkg/v1/stream"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
 )
 
 // The compressions [Push] offers.
@@ -25,6 +33,10 @@ const (
 	CompressZstd = "zstd"
 	CompressNone = "none" // the blob digest is the diff ID
 )
+
+// pushJobs is how many layers [Push] compresses and sends at once, as
+// many as go-containerregistry's remote.Write sends.
+const pushJobs = 4
 
 // Image is what [Push] sends: the config as it is (its digest is the image
 // ID) and the uncompressed layers, in order.
@@ -37,8 +49,9 @@ type Image struct {
 type Layer struct {
 	DiffID string // "sha256:..."
 	Size   int64
-	// Open returns the uncompressed tar; it may be called more than once
-	// (to learn the compressed digest, then to upload).
+	// Open returns the uncompressed tar. Push reads it once, compressing
+	// it as it sends it; it opens it again only to send it again, when an
+	// upload broke and is retried.
 	Open func() (io.ReadCloser, error)
 }
 
@@ -70,9 +83,24 @@ type PushedLayer struct {
 }
 
 // Push sends img to ref with an OCI manifest, each layer compressed as
-// opts says. Blobs the registry already has are not sent again (it asks
-// first, and mounts from another repository when the registry offers to).
-// Credentials come from the docker CLI's config.
+// opts says. Credentials come from the docker CLI's config.
+//
+// A compressed layer is compressed once, while it is sent, a few layers
+// at a time: its digest and size are known only once it is sent, so the
+// manifest goes last, after the layers and the config. A blob the
+// registry already has is not sent again when the registry can be asked
+// for it before: the config, every layer with CompressNone (its digest is
+// its diff ID), and the compressed layers of a push of this same image
+// with this compression to ref that the registry still holds. Compressed
+// layers pushed before under another name are sent again: learning their
+// digest would take a compression of its own.
+//
+// Every read of a layer looks at ctx: when ctx ends, Push stops within a
+// read, waits for its compressions to stop, and returns an error wrapping
+// ctx's cause. It writes nothing locally. An error reading or checking a
+// layer (what Layer.Open returned fails) is returned as it is, wrapped
+// with the layer's diff ID; a refusal of the registry wraps
+// [ErrUnauthorized].
 func Push(ctx context.Context, ref string, img Image, opts PushOptions) (*Pushed, error) {
 	r, err := parse(ref, opts.Insecure)
 	if err != nil {
@@ -90,146 +118,397 @@ func Push(ctx context.Context, ref string, img Image, opts PushOptions) (*Pushed
 	default:
 		return nil, fmt.Errorf("compression %q: want gzip, zstd or none", opts.Compress)
 	}
-	pi := &pushImage{config: img.Config, layers: map[ggcr.Hash]partial.CompressedLayer{}}
-	m := ggcr.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1}
-	cfgHash, size, err := ggcr.SHA256(bytes.NewReader(img.Config))
+	p := &pusher{ref: r, comp: comp, layerType: layerType}
+	out, err := p.push(ctx, img)
 	if err != nil {
-		return nil, err
-	}
-	m.Config = ggcr.Descriptor{MediaType: types.OCIConfigJSON, Digest: cfgHash, Size: size}
-	out := &Pushed{Config: cfgHash.String(), Layers: []PushedLayer{}}
-	for i, l := range img.Layers {
-		diffID, err := ggcr.NewHash(l.DiffID)
-		if err != nil {
-			return nil, fmt.Errorf("layer %d: %w", i, err)
+		if ctx.Err() != nil {
+			// Whatever the request in flight made of it.
+			return nil, fmt.Errorf("push %s: %w", ref, context.Cause(ctx))
 		}
-		var cl partial.CompressedLayer = &plainLayer{Layer: l, diffID: diffID}
-		if comp != "" {
-			cl = &compressedLayer{Layer: l, comp: comp, mediaType: layerType}
-		}
-		d, err := cl.Digest()
-		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", l.DiffID, err)
-		}
-		sz, err := cl.Size()
-		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", l.DiffID, err)
-		}
-		pi.layers[d] = cl
-		m.Layers = append(m.Layers, ggcr.Descriptor{MediaType: layerType, Digest: d, Size: sz})
-		out.Layers = append(out.Layers, PushedLayer{Digest: d.String(), Size: sz, DiffID: l.DiffID})
-	}
-	if pi.manifest, err = json.Marshal(m); err != nil {
-		return nil, err
-	}
-	v1img, err := partial.CompressedToImage(pi)
-	if err != nil {
-		return nil, err
-	}
-	if err := remote.Write(r, v1img, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(defaultTransport)); err != nil {
 		return nil, classify("push", ref, r, err)
 	}
-	md, err := v1img.Digest()
+	return out, nil
+}
+
+// pusher is one call of [Push].
+type pusher struct {
+	ref       name.Reference
+	comp      compression.Compression // "" for none
+	layerType types.MediaType
+
+	up      *remote.Pusher
+	pl      *remote.Puller     // for what an earlier push left
+	before  []*ggcr.Descriptor // layers of an earlier push of the image to ref
+	running sync.WaitGroup     // the compressions
+	opts    []remote.Option
+}
+
+func (p *pusher) push(ctx context.Context, img Image) (*Pushed, error) {
+	// Nothing outlives the call: every compression stops with ctx, and the
+	// call waits for it, on every path.
+	ctx, cancel := context.WithCancel(ctx)
+	defer p.running.Wait()
+	defer cancel()
+
+	// The shared transport, for its limits on what a registry sends back.
+	p.opts = []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(pushRedirects{defaultTransport})}
+	var err error
+	if p.up, err = remote.NewPusher(p.opts...); err != nil {
+		return nil, err
+	}
+	repo := p.ref.Context()
+	// The config first: a small request that needs push access, so that a
+	// refusal comes before any compression.
+	cfg := static.NewLayer(img.Config, types.OCIConfigJSON)
+	cfgHash, err := cfg.Digest()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.up.Upload(ctx, repo, cfg); err != nil {
+		return nil, err
+	}
+	if p.comp != "" {
+		p.before = p.pushedBefore(ctx, cfgHash, len(img.Layers))
+	}
+
+	m := ggcr.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		Config:        ggcr.Descriptor{MediaType: types.OCIConfigJSON, Digest: cfgHash, Size: int64(len(img.Config))},
+		Layers:        make([]ggcr.Descriptor, len(img.Layers)),
+	}
+	out := &Pushed{Config: cfgHash.String(), Layers: make([]PushedLayer, len(img.Layers))}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(pushJobs)
+	for i, l := range img.Layers {
+		g.Go(func() error {
+			d, err := p.layer(gctx, i, l)
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", l.DiffID, err)
+			}
+			m.Layers[i] = d
+			out.Layers[i] = PushedLayer{Digest: d.Digest.String(), Size: d.Size, DiffID: l.DiffID}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.up.Push(ctx, p.ref, rawManifest(raw)); err != nil {
+		return nil, err
+	}
+	md, _, err := ggcr.SHA256(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err
 	}
 	out.Manifest = md.String()
-	out.Source = r.Context().Name() + "@" + out.Manifest
+	out.Source = repo.Name() + "@" + out.Manifest
 	return out, nil
 }
 
-// pushImage is an image made of the exact config bytes, imgsave's own
-// manifest and the layers as compressed for the push.
-type pushImage struct {
-	config, manifest []byte
-	layers           map[ggcr.Hash]partial.CompressedLayer
-}
-
-func (p *pushImage) RawConfigFile() ([]byte, error)      { return p.config, nil }
-func (p *pushImage) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
-func (p *pushImage) RawManifest() ([]byte, error)        { return p.manifest, nil }
-func (p *pushImage) LayerByDigest(h ggcr.Hash) (partial.CompressedLayer, error) {
-	if l, ok := p.layers[h]; ok {
-		return l, nil
+// layer sends the i-th layer, unless the registry has it, and returns its
+// descriptor.
+func (p *pusher) layer(ctx context.Context, i int, l Layer) (ggcr.Descriptor, error) {
+	diffID, err := ggcr.NewHash(l.DiffID)
+	if err != nil {
+		return ggcr.Descriptor{}, err
 	}
-	return nil, fmt.Errorf("no layer %s", h)
+	var up ggcr.Layer
+	if p.comp == "" {
+		up = &plainLayer{source: source{ctx: ctx, layer: l}, diffID: diffID}
+	} else {
+		if i < len(p.before) && p.before[i] != nil && p.has(ctx, *p.before[i]) {
+			return *p.before[i], nil
+		}
+		up = &streamLayer{source: source{ctx: ctx, layer: l}, comp: p.comp, mediaType: p.layerType, diffID: diffID, running: &p.running}
+	}
+	if err := p.up.Upload(ctx, p.ref.Context(), up); err != nil {
+		if serr := up.(interface{ sourceErr() error }).sourceErr(); serr != nil && ctx.Err() == nil {
+			return ggcr.Descriptor{}, serr // the layer's own failure, not how the request reported it
+		}
+		return ggcr.Descriptor{}, err
+	}
+	d, err := up.Digest()
+	if err != nil {
+		return ggcr.Descriptor{}, err
+	}
+	size, err := up.Size()
+	if err != nil {
+		return ggcr.Descriptor{}, err
+	}
+	return ggcr.Descriptor{MediaType: p.layerType, Digest: d, Size: size}, nil
 }
 
-// plainLayer is an uncompressed layer pushed as it is.
+// pushedBefore returns, for each layer, its descriptor in the manifest at
+// ref when that manifest is this image's (the same config, as many layers)
+// pushed with this compression, or nil. Any failure to ask means nil: this
+// only spares sending again.
+//
+// Taking a layer from there trusts the registry (and whoever may push to
+// ref) that the blob is the layer compressed, as a mount would: the diff
+// IDs of the config are what an engine and `imgsave pull` check it by.
+func (p *pusher) pushedBefore(ctx context.Context, cfg ggcr.Hash, n int) []*ggcr.Descriptor {
+	var err error
+	if p.pl, err = remote.NewPuller(p.opts...); err != nil {
+		return nil
+	}
+	desc, err := p.pl.Get(ctx, p.ref)
+	if err != nil || !desc.MediaType.IsImage() {
+		return nil
+	}
+	m, err := ggcr.ParseManifest(bytes.NewReader(desc.Manifest))
+	if err != nil || m.Config.Digest != cfg || len(m.Layers) != n {
+		return nil
+	}
+	out := make([]*ggcr.Descriptor, n)
+	for i, d := range m.Layers {
+		if d.MediaType == p.layerType {
+			out[i] = &ggcr.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
+		}
+	}
+	return out
+}
+
+// has asks the registry whether it holds the blob d, of d's size.
+func (p *pusher) has(ctx context.Context, d ggcr.Descriptor) bool {
+	l, err := p.pl.Layer(ctx, p.ref.Context().Digest(d.Digest.String()))
+	if err != nil {
+		return false
+	}
+	size, err := l.Size() // a HEAD of the blob
+	return err == nil && size == d.Size
+}
+
+// maxPushRedirects is as many redirects in a row as Go's http.Client
+// follows by default.
+const maxPushRedirects = 10
+
+// pushRedirects ends a chain of redirects after maxPushRedirects.
+// go-containerregistry's uploader makes its own http.Client, whose
+// CheckRedirect (which refuses a redirect to a private address) replaces
+// Go's default limit: a registry that redirected a step of a push to
+// itself was followed for ever. A redirected request carries the response
+// that redirected it, and that response its request: the chain's length.
+type pushRedirects struct{ next http.RoundTripper }
+
+func (t pushRedirects) RoundTrip(req *http.Request) (*http.Response, error) {
+	n := 0
+	for r := req; r.Response != nil && r.Response.Request != nil; r = r.Response.Request {
+		if n++; n > maxPushRedirects {
+			if req.Body != nil {
+				req.Body.Close() // as a RoundTripper must, even on error
+			}
+			return nil, fmt.Errorf("stopped after %d redirects", maxPushRedirects)
+		}
+	}
+	return t.next.RoundTrip(req)
+}
+
+// rawManifest is the manifest Push made, as go-containerregistry puts it.
+type rawManifest []byte
+
+func (m rawManifest) RawManifest() ([]byte, error)        { return m, nil }
+func (m rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+// source opens a layer for one read through it, which stops when ctx
+// ends and keeps the layer's own failure (not ctx's) for the error Push
+// returns: the request that was reading it reports only that it broke.
+type source struct {
+	ctx   context.Context
+	layer Layer
+
+	mu  sync.Mutex
+	err error
+}
+
+func (s *source) open() (io.ReadCloser, error) {
+	rc, err := s.layer.Open()
+	if err != nil {
+		s.fail(err)
+		return nil, err
+	}
+	return &sourceReader{s: s, rc: rc}, nil
+}
+
+func (s *source) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil && s.ctx.Err() == nil {
+		s.err = err
+	}
+}
+
+func (s *source) sourceErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// sourceReader looks at ctx before every read, so that compressing a
+// layer of gigabytes stops within a read of Ctrl-C.
+type sourceReader struct {
+	s  *source
+	rc io.ReadCloser
+}
+
+func (r *sourceReader) Read(b []byte) (int, error) {
+	if r.s.ctx.Err() != nil {
+		return 0, context.Cause(r.s.ctx)
+	}
+	n, err := r.rc.Read(b)
+	if err != nil && err != io.EOF {
+		r.s.fail(err)
+	}
+	return n, err
+}
+
+func (r *sourceReader) Close() error { return r.rc.Close() }
+
+// plainLayer is an uncompressed layer pushed as it is: its digest is its
+// diff ID, known before, so the registry is asked for it first.
 type plainLayer struct {
-	Layer
+	source
 	diffID ggcr.Hash
 }
 
-func (l *plainLayer) Digest() (ggcr.Hash, error)          { return l.diffID, nil }
-func (l *plainLayer) Compressed() (io.ReadCloser, error)  { return l.Open() }
-func (l *plainLayer) Size() (int64, error)                { return l.Layer.Size, nil }
-func (l *plainLayer) MediaType() (types.MediaType, error) { return types.OCIUncompressedLayer, nil }
+func (l *plainLayer) Digest() (ggcr.Hash, error)           { return l.diffID, nil }
+func (l *plainLayer) DiffID() (ggcr.Hash, error)           { return l.diffID, nil }
+func (l *plainLayer) Compressed() (io.ReadCloser, error)   { return l.open() }
+func (l *plainLayer) Uncompressed() (io.ReadCloser, error) { return l.open() }
+func (l *plainLayer) Size() (int64, error)                 { return l.layer.Size, nil }
+func (l *plainLayer) MediaType() (types.MediaType, error)  { return types.OCIUncompressedLayer, nil }
 
-// compressedLayer is an uncompressed layer compressed on the fly, by
-// klauspost/compress (gzip at its best speed, as go-containerregistry's
-// own layers are made, with much less CPU than compress/gzip: 0.97 s of
-// user time for a 316 MB push instead of 2.17 s; zstd at its default).
-// The output is the same every time, so Digest and Size read it through
-// once, the upload once more, and nothing is kept in memory or on disk.
-type compressedLayer struct {
-	Layer
+// streamLayer is a layer compressed while it is sent, as
+// go-containerregistry's stream.Layer is (go-containerregistry then asks
+// for its digest and size once the upload read it all, to commit the
+// upload), but by klauspost/compress: gzip at its best speed, as
+// go-containerregistry's own layers are made, with much less CPU than
+// compress/gzip (0.97 s of user time for a 316 MB push instead of 2.17 s);
+// zstd at its default. Nothing is kept in memory or on disk.
+//
+// Unlike a stream.Layer it may be read again (go-containerregistry sends
+// a layer again after a broken upload, and an HTTP redirect of the upload
+// sends its body again): each Compressed compresses from a new Open, and
+// the read that reaches the end sets the digest and size.
+type streamLayer struct {
+	source
 	comp      compression.Compression
 	mediaType types.MediaType
+	diffID    ggcr.Hash
+	running   *sync.WaitGroup
 
-	once   sync.Once
+	mu     sync.Mutex
+	done   bool
 	digest ggcr.Hash
 	size   int64
-	err    error
 }
 
-func (l *compressedLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
-
-func (l *compressedLayer) Digest() (ggcr.Hash, error) {
-	l.measure()
-	return l.digest, l.err
+func (l *streamLayer) Digest() (ggcr.Hash, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.done {
+		return ggcr.Hash{}, lazy.ErrNotComputed
+	}
+	return l.digest, nil
 }
 
-func (l *compressedLayer) Size() (int64, error) {
-	l.measure()
-	return l.size, l.err
+func (l *streamLayer) Size() (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.done {
+		return 0, lazy.ErrNotComputed
+	}
+	return l.size, nil
 }
 
-// measure compresses the layer once to learn its digest and size.
-func (l *compressedLayer) measure() {
-	l.once.Do(func() {
-		rc, err := l.Compressed()
-		if err != nil {
-			l.err = err
-			return
-		}
-		defer rc.Close()
-		l.digest, l.size, l.err = ggcr.SHA256(rc)
-	})
-}
+func (l *streamLayer) DiffID() (ggcr.Hash, error)           { return l.diffID, nil }
+func (l *streamLayer) MediaType() (types.MediaType, error)  { return l.mediaType, nil }
+func (l *streamLayer) Uncompressed() (io.ReadCloser, error) { return l.open() }
 
-// Compressed streams the compressed layer; Close stops the compression.
-func (l *compressedLayer) Compressed() (io.ReadCloser, error) {
-	rc, err := l.Open()
+// Compressed streams the layer as it is compressed. Close stops the
+// compression and waits for it; so does ctx ending.
+func (l *streamLayer) Compressed() (io.ReadCloser, error) {
+	src, err := l.open()
 	if err != nil {
 		return nil, err
 	}
 	pr, pw := io.Pipe()
+	b := &compressedBody{pr: pr, done: make(chan struct{})}
+	// A compression blocked on a reader that went away ends with ctx.
+	b.stop = context.AfterFunc(l.ctx, func() { pr.CloseWithError(context.Cause(l.ctx)) })
+	l.running.Add(1)
 	go func() {
-		defer rc.Close()
-		w, err := l.compressor(pw)
+		defer l.running.Done()
+		defer close(b.done)
+		h := sha256.New()
+		n := &counter{}
+		err := l.compress(io.MultiWriter(pw, h, n), src)
+		src.Close()
 		if err == nil {
-			_, err = io.Copy(w, rc)
-			err = cmp.Or(err, w.Close())
+			l.finish(h, n.n) // before the reader's EOF, after which the upload is committed by digest
 		}
 		pw.CloseWithError(err)
 	}()
-	return pr, nil
+	return b, nil
 }
 
-func (l *compressedLayer) compressor(w io.Writer) (io.WriteCloser, error) {
+func (l *streamLayer) compress(w io.Writer, src io.Reader) error {
+	// Whole blocks into the pipe, as stream.Layer does.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var zw io.WriteCloser
+	var err error
 	if l.comp == compression.ZStd {
-		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
+		zw, err = zstd.NewWriter(bw, zstd.WithEncoderConcurrency(1))
+	} else {
+		zw, err = gzip.NewWriterLevel(bw, gzip.BestSpeed)
 	}
-	return gzip.NewWriterLevel(w, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(zw, src); err != nil {
+		zw.Close()
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func (l *streamLayer) finish(h hash.Hash, size int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.digest = ggcr.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+	l.size = size
+	l.done = true
+}
+
+// errBodyClosed ends a compression whose reader closed before its end.
+var errBodyClosed = errors.New("upload body closed")
+
+// compressedBody is the upload's body: the pipe out of the compression.
+type compressedBody struct {
+	pr   *io.PipeReader
+	stop func() bool
+	done chan struct{}
+}
+
+func (b *compressedBody) Read(p []byte) (int, error) { return b.pr.Read(p) }
+
+func (b *compressedBody) Close() error {
+	b.stop()
+	b.pr.CloseWithError(errBodyClosed)
+	<-b.done
+	return nil
+}
+
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
 }

@@ -2,9 +2,11 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -12,8 +14,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -120,5 +125,290 @@ func TestPushCompressed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// intercepted starts an in-memory registry behind handle, which sees each
+// request first and answers it itself by returning true: a stand-in for a
+// registry that misbehaves, which the real one does not do on demand.
+func intercepted(t *testing.T, handle func(w http.ResponseWriter, r *http.Request) bool) string {
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !handle(w, r) {
+			reg.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(s.Close)
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
+// TestPushRedirectLoop: a registry that redirects one step of a push to
+// itself, for ever, makes Push fail instead of hang (go-containerregistry's
+// uploader follows redirects with no limit of its own).
+func TestPushRedirectLoop(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		match func(r *http.Request) bool
+	}{
+		{"upload start", func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
+		}},
+		{"upload body", func(r *http.Request) bool { return r.Method == http.MethodPatch }},
+		{"upload commit", func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")
+		}},
+		{"manifest", func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var redirects atomic.Int64
+			host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+				if !tc.match(r) {
+					return false
+				}
+				redirects.Add(1)
+				io.Copy(io.Discard, r.Body)
+				http.Redirect(w, r, r.URL.String(), http.StatusTemporaryRedirect)
+				return true
+			})
+			img, _ := pushFixture(t)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := Push(ctx, host+"/loop/img:1", img, PushOptions{})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatalf("Push through a redirect loop succeeded")
+				}
+				if n := redirects.Load(); n > maxPushRedirects+1 {
+					t.Errorf("Push = %v after %d redirects, want at most %d", err, n, maxPushRedirects+1)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("Push still running after 30 s and %d redirects: it follows the loop for ever", redirects.Load())
+			}
+		})
+	}
+}
+
+// counted is a layer's source whose opens, bytes read and closes are
+// counted. reached is closed once stall bytes were read, if stall > 0.
+type counted struct {
+	r                    io.Reader
+	stall                int64
+	opens, closes, bytes atomic.Int64
+	reached              chan struct{}
+	once                 sync.Once
+}
+
+func newCounted(r io.Reader, stall int64) *counted {
+	return &counted{r: r, stall: stall, reached: make(chan struct{})}
+}
+
+func (c *counted) open() (io.ReadCloser, error) {
+	c.opens.Add(1)
+	return c, nil
+}
+
+func (c *counted) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if c.bytes.Add(int64(n)) >= c.stall && c.stall > 0 {
+		c.once.Do(func() { close(c.reached) })
+	}
+	return n, err
+}
+
+func (c *counted) Close() error {
+	c.closes.Add(1)
+	return nil
+}
+
+// zeros reads as an endless layer: a compression of gigabytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestPushReadsLayersOnce: each layer is opened and read through once,
+// compressing while it is sent, and closed.
+func TestPushReadsLayersOnce(t *testing.T) {
+	host := serve(t)
+	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
+		t.Run(comp, func(t *testing.T) {
+			img, layers := pushFixture(t)
+			var srcs []*counted
+			for i := range img.Layers {
+				c := newCounted(bytes.NewReader(layers[i]), 0)
+				srcs = append(srcs, c)
+				img.Layers[i].Open = c.open
+			}
+			if _, err := Push(t.Context(), host+"/once/"+comp+":1", img, PushOptions{Compress: comp}); err != nil {
+				t.Fatalf("Push = %v", err)
+			}
+			for i, c := range srcs {
+				if o, b, cl := c.opens.Load(), c.bytes.Load(), c.closes.Load(); o != 1 || b != int64(len(layers[i])) || cl != 1 {
+					t.Errorf("layer %d: opened %d times, %d bytes read, closed %d times; want once, %d bytes, once", i, o, b, cl, len(layers[i]))
+				}
+			}
+		})
+	}
+}
+
+// pushCancelled pushes img to ref, cancels once reached is closed (the
+// push is then half-way), and returns Push's error, failing if Push does
+// not return soon after or leaves src open. The bounds only catch a hang.
+func pushCancelled(t *testing.T, ref string, img Image, opts PushOptions, reached <-chan struct{}, src *counted) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Push(ctx, ref, img, opts)
+		done <- err
+	}()
+	select {
+	case <-reached:
+	case err := <-done:
+		t.Fatalf("Push returned %v before it was half-way", err)
+	case <-time.After(time.Minute):
+		t.Fatalf("Push never got half-way")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Push = %v, want an error wrapping context.Canceled", err)
+		}
+		if src.closes.Load() != src.opens.Load() {
+			t.Errorf("Push returned with %d of the layer's %d opens not closed: its compression still runs", src.opens.Load()-src.closes.Load(), src.opens.Load())
+		}
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Push still running 5 s after its context was cancelled")
+	}
+	return nil
+}
+
+// TestPushCancelWhileCompressing: an endless layer, sent to a registry
+// that takes all it gets, stops when ctx is cancelled: every read of the
+// compression looks at ctx.
+func TestPushCancelWhileCompressing(t *testing.T) {
+	host := serve(t)
+	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
+		t.Run(comp, func(t *testing.T) {
+			img, _ := pushFixture(t)
+			src := newCounted(zeros{}, 32<<20)
+			img.Layers[0].Open = src.open
+			img.Layers[0].Size = 1 << 40
+			pushCancelled(t, host+"/endless/"+comp+":1", img, PushOptions{Compress: comp}, src.reached, src)
+		})
+	}
+}
+
+// TestPushCancelWhileSending: a registry that stops reading a layer's
+// upload half-way leaves Push blocked on the network until ctx is
+// cancelled; then it returns, its compression stopped.
+func TestPushCancelWhileSending(t *testing.T) {
+	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
+		t.Run(comp, func(t *testing.T) {
+			stalled := make(chan struct{})
+			var once sync.Once
+			host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method != http.MethodPatch {
+					return false
+				}
+				io.CopyN(io.Discard, r.Body, 256<<10)
+				once.Do(func() { close(stalled) })
+				<-r.Context().Done() // the client went away
+				return true
+			})
+			img, _ := pushFixture(t)
+			random := make([]byte, 64<<20) // incompressible: more than the registry and the sockets take
+			rand.Read(random)
+			src := newCounted(bytes.NewReader(random), 0)
+			img.Layers[0].Open = src.open
+			img.Layers[0].Size = int64(len(random))
+			img.Layers[0].DiffID = fmt.Sprintf("sha256:%x", sha256.Sum256(random))
+			pushCancelled(t, host+"/stalled/"+comp+":1", img, PushOptions{Compress: comp}, stalled, src)
+		})
+	}
+}
+
+// TestPushLayerFails: a layer that cannot be read fails Push with its own
+// error, wrapped with its diff ID, not with how the upload saw it end.
+func TestPushLayerFails(t *testing.T) {
+	host := serve(t)
+	broken := errors.New("disk on fire")
+	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
+		t.Run(comp, func(t *testing.T) {
+			img, layers := pushFixture(t)
+			img.Layers[1].Open = func() (io.ReadCloser, error) {
+				return io.NopCloser(io.MultiReader(bytes.NewReader(layers[1][:100<<10]), iotest.ErrReader(broken))), nil
+			}
+			_, err := Push(t.Context(), host+"/broken/"+comp+":1", img, PushOptions{Compress: comp})
+			if !errors.Is(err, broken) || !strings.Contains(err.Error(), img.Layers[1].DiffID) {
+				t.Errorf("Push = %v, want the layer's error, naming %s", err, img.Layers[1].DiffID)
+			}
+		})
+	}
+}
+
+// TestPushAgainAfterBlobLost: pushing the image again to the same ref
+// takes the layers of the manifest there only when the registry still has
+// them; a lost one is compressed and sent again, to the same digest.
+func TestPushAgainAfterBlobLost(t *testing.T) {
+	var uploads atomic.Int64
+	host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/") {
+			uploads.Add(1)
+		}
+		return false
+	})
+	img, _ := pushFixture(t)
+	ref := host + "/lost/img:1"
+	first, err := Push(t.Context(), ref, img, PushOptions{})
+	if err != nil {
+		t.Fatalf("Push = %v", err)
+	}
+	lost := first.Layers[1].Digest
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, "http://"+host+"/v2/lost/img/blobs/"+lost, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("DELETE %s: %s", lost, resp.Status)
+	}
+	before := uploads.Load()
+	again, err := Push(t.Context(), ref, img, PushOptions{})
+	if err != nil {
+		t.Fatalf("second Push = %v", err)
+	}
+	if n := uploads.Load() - before; n != 1 {
+		t.Errorf("the second push started %d uploads, want 1: the lost layer's", n)
+	}
+	if again.Manifest != first.Manifest || again.Layers[1].Digest != lost {
+		t.Errorf("pushed again as %s with layer %s, want %s with %s", again.Manifest, again.Layers[1].Digest, first.Manifest, lost)
+	}
+	l, err := remote.Layer(mustRef(t, host+"/lost/img@"+lost).(name.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Size(); err != nil {
+		t.Errorf("the lost layer is still not in the registry: %v", err)
 	}
 }
