@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"net/http"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -151,7 +150,7 @@ func (p *pusher) push(ctx context.Context, img Image) (*Pushed, error) {
 	defer cancel()
 
 	// The shared transport, for its limits on what a registry sends back.
-	p.opts = []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(pushRedirects{defaultTransport})}
+	p.opts = []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(defaultTransport)}
 	var err error
 	if p.up, err = remote.NewPusher(p.opts...); err != nil {
 		return nil, err
@@ -281,31 +280,6 @@ func (p *pusher) has(ctx context.Context, d ggcr.Descriptor) bool {
 	}
 	size, err := l.Size() // a HEAD of the blob
 	return err == nil && size == d.Size
-}
-
-// maxPushRedirects is as many redirects in a row as Go's http.Client
-// follows by default.
-const maxPushRedirects = 10
-
-// pushRedirects ends a chain of redirects after maxPushRedirects.
-// go-containerregistry's uploader makes its own http.Client, whose
-// CheckRedirect (which refuses a redirect to a private address) replaces
-// Go's default limit: a registry that redirected a step of a push to
-// itself was followed for ever. A redirected request carries the response
-// that redirected it, and that response its request: the chain's length.
-type pushRedirects struct{ next http.RoundTripper }
-
-func (t pushRedirects) RoundTrip(req *http.Request) (*http.Response, error) {
-	n := 0
-	for r := req; r.Response != nil && r.Response.Request != nil; r = r.Response.Request {
-		if n++; n > maxPushRedirects {
-			if req.Body != nil {
-				req.Body.Close() // as a RoundTripper must, even on error
-			}
-			return nil, fmt.Errorf("stopped after %d redirects", maxPushRedirects)
-		}
-	}
-	return t.next.RoundTrip(req)
 }
 
 // rawManifest is the manifest Push made, as go-containerregistry puts it.

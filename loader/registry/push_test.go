@@ -189,8 +189,8 @@ func TestPushRedirectLoop(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Push through a redirect loop succeeded")
 				}
-				if n := redirects.Load(); n > maxPushRedirects+1 {
-					t.Errorf("Push = %v after %d redirects, want at most %d", err, n, maxPushRedirects+1)
+				if n := redirects.Load(); n > maxRedirects+1 {
+					t.Errorf("Push = %v after %d redirects, want at most %d", err, n, maxRedirects+1)
 				}
 			case <-time.After(30 * time.Second):
 				t.Fatalf("Push still running after 30 s and %d redirects: it follows the loop for ever", redirects.Load())
