@@ -196,6 +196,11 @@ func (t *tail) Read(p []byte) (int, error) {
 	if rerr == io.EOF && m > 0 {
 		rerr = nil
 	}
+	if rerr != nil && sp.ctx.Err() != nil {
+		// Everything stopped and the layer's goroutine closed the file
+		// under this read: the stop is the reason, not the closed file.
+		return m, sp.ctx.Err()
+	}
 	return m, rerr
 }
 
