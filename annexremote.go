@@ -466,7 +466,14 @@ type Registered struct {
 // dataset's own. The repository must have that remote (see
 // [InitRemote]); without it the error wraps annex.ErrNoRemote. Only
 // uncompressed layer files, named by their diff ID, are recorded: those
-// are what the remote hands over.
+// are what the remote hands over. It writes to the git-annex branch and
+// nothing else.
+//
+// [Save], [Pull] and [Push] record nothing themselves: a caller that wants
+// the remote to find what they wrote calls Register after them, with the
+// engine it saved from, or the Source of [Pulled] or
+// [registry.Pushed] as a registry. The imgsave command does so whenever
+// the dataset has the remote.
 func Register(ctx context.Context, dir string, opts RegisterOptions) (*Registered, error) {
 	rem, err := annex.FindRemote(ctx, dir, RemoteType)
 	if err != nil {
@@ -555,18 +562,12 @@ func Register(ctx context.Context, dir string, opts RegisterOptions) (*Registere
 	return reg, nil
 }
 
-// autoRegister records dir's sources after a save, pull or push when its
-// repository has imgsave's remote; it never fails the command.
-func autoRegister(ctx context.Context, dir string, opts RegisterOptions, ev Events) {
-	if _, err := annex.FindRemote(ctx, dir, RemoteType); err != nil {
-		return
-	}
-	reg, err := Register(ctx, dir, opts)
-	if err != nil {
-		ev.notice(fmt.Sprintf("%s: layer sources not recorded for git-annex: %v", dir, err))
-		return
-	}
-	ev.notice(fmt.Sprintf("%s: recorded %s as sources of %d layers for git-annex", dir, strings.Join(reg.Sources, " and "), reg.Keys))
+// HasRemote reports whether the git-annex repository holding dir has the
+// special remote of type [RemoteType]: false too when dir is in no
+// repository or git is not there.
+func HasRemote(ctx context.Context, dir string) bool {
+	_, err := annex.FindRemote(ctx, dir, RemoteType)
+	return err == nil
 }
 
 // InitRemote sets up imgsave's special remote, named name, in the

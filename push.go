@@ -36,6 +36,9 @@ type PushOptions struct {
 // an OCI manifest. Every layer is checked against its diff ID as it is
 // read, and blobs the registry has already are not sent again. All layers
 // must be present locally (wraps [archive.ErrContentMissing] otherwise).
+// It changes nothing in dir's dataset: [Register] with the result's Source
+// as a registry records the registry as the layers' source for the
+// special remote.
 func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pushed, error) {
 	d, im, err := opts.Selector.open(dir)
 	if err != nil {
@@ -65,7 +68,6 @@ func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pus
 	if err != nil {
 		return nil, err
 	}
-	autoRegister(ctx, dir, RegisterOptions{Registries: []string{pushed.Source}, Insecure: opts.Insecure}, opts.Events)
 	return pushed, nil
 }
 

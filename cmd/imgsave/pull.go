@@ -49,7 +49,8 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			return report(c, e, a[1], res)
+			registerSources(c, e, a[1], imgsave.RegisterOptions{Registries: []string{res.Source}, Insecure: c.Bool("insecure")})
+			return report(c, e, a[1], res.Result)
 		},
 	}
 }

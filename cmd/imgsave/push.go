@@ -50,6 +50,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			registerSources(c, e, a[0], imgsave.RegisterOptions{Registries: []string{p.Source}, Insecure: c.Bool("insecure")})
 			if c.Bool("json") {
 				return printJSON(e.stdout, p)
 			}

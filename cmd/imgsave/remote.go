@@ -155,3 +155,24 @@ EXAMPLES:
 		},
 	}
 }
+
+// registerSources records, after a save, pull or push into a dataset that
+// has the special remote, where dir's layers can be had again: the library
+// leaves that to its caller (#18). Without the remote it does nothing; a
+// failure is a notice and never the command's.
+func registerSources(c *cli.Context, e *env, dir string, opts imgsave.RegisterOptions) {
+	if !imgsave.HasRemote(c.Context, dir) {
+		return
+	}
+	reg, err := imgsave.Register(c.Context, dir, opts)
+	if globalBool(c, "quiet") {
+		return
+	}
+	var msg string
+	if err != nil {
+		msg = fmt.Sprintf("%s: layer sources not recorded for git-annex: %v (run imgsave remote register %s)", dir, err, dir)
+	} else {
+		msg = fmt.Sprintf("%s: recorded %s as sources of %d layers for git-annex", dir, strings.Join(reg.Sources, " and "), reg.Keys)
+	}
+	fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(msg))
+}

@@ -61,6 +61,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			registerSources(c, e, dir, imgsave.RegisterOptions{Engine: eng})
 			return report(c, e, dir, res)
 		},
 	}
