@@ -466,7 +466,8 @@ type Registered struct {
 // dataset's own. The repository must have that remote (see
 // [InitRemote]); without it the error wraps annex.ErrNoRemote. Only
 // uncompressed layer files, named by their diff ID, are recorded: those
-// are what the remote hands over. It writes to the git-annex branch and
+// are what the remote hands over, and a layer several images share is
+// recorded with each image's sources. It writes to the git-annex branch and
 // nothing else.
 //
 // [Save], [Pull] and [Push] record nothing themselves: a caller that wants
@@ -494,7 +495,7 @@ func Register(ctx context.Context, dir string, opts RegisterOptions) (*Registere
 	var files []string
 	var urls [][]string
 	reg := &Registered{Sources: []string{}}
-	seen := map[string]bool{}
+	index := map[string]int{} // layer file → its place in files
 	for _, im := range d.Images {
 		var refs []string
 		var engineID digest.Digest
@@ -530,13 +531,22 @@ func Register(ctx context.Context, dir string, opts RegisterOptions) (*Registere
 					us = append(us, source{ref: desc.Source, layer: l.DiffID}.url())
 				}
 			}
-			if len(us) == 0 || seen[l.Path] {
+			if len(us) == 0 {
 				continue
 			}
-			seen[l.Path] = true
-			files = append(files, filepath.FromSlash(l.Path))
-			urls = append(urls, us)
+			// A layer another image shares keeps that image's sources and
+			// gains this one's (#18): either may leave the engine.
+			i, ok := index[l.Path]
+			if !ok {
+				i = len(files)
+				index[l.Path] = i
+				files = append(files, filepath.FromSlash(l.Path))
+				urls = append(urls, nil)
+			}
 			for _, u := range us {
+				if !slices.Contains(urls[i], u) {
+					urls[i] = append(urls[i], u)
+				}
 				s, _ := parseSource(u)
 				s.layer = ""
 				if n := s.String(); !slices.Contains(reg.Sources, n) {
