@@ -125,7 +125,7 @@ func TestRemoteFromEngine(t *testing.T) {
 		"CLAIMURL-FAILURE",
 		"GETURLS " + key + " imgsave:", "CHECKPRESENT-SUCCESS " + key,
 		"GETURLS " + key + " imgsave:", "GETGITDIR", "TRANSFER-SUCCESS RETRIEVE " + key,
-		"GETURLS OTHER-KEY imgsave:", "TRANSFER-FAILURE RETRIEVE OTHER-KEY no source recorded for OTHER-KEY (imgsave save, pull, push and imgsave remote register record them)",
+		"GETURLS OTHER-KEY imgsave:", "TRANSFER-FAILURE RETRIEVE OTHER-KEY no source recorded for this key; " + registerHint,
 		"GETURLS OTHER-KEY imgsave:", "CHECKPRESENT-FAILURE OTHER-KEY",
 		"TRANSFER-FAILURE STORE " + key + " this remote only reads: it gets layers from engines and registries; store the content in another remote",
 		"REMOVE-FAILURE " + key + " this remote only reads: an engine's or a registry's content is theirs to remove",

@@ -18,6 +18,7 @@ type fakeRemote struct {
 	err     error
 }
 
+func (f *fakeRemote) Init(ctx context.Context, c *Conn) error    { return f.err }
 func (f *fakeRemote) Prepare(ctx context.Context, c *Conn) error { return f.err }
 func (f *fakeRemote) Retrieve(ctx context.Context, c *Conn, key, file string) error {
 	urls, err := c.URLs(key, "x:")
