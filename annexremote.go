@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -191,7 +192,46 @@ func (r *annexRemote) Init(ctx context.Context, c *annex.Conn) error {
 	return nil
 }
 
-func (r *annexRemote) Prepare(ctx context.Context, c *annex.Conn) error { return nil }
+// Prepare removes the extractions that killed sessions left behind.
+func (r *annexRemote) Prepare(ctx context.Context, c *annex.Conn) error {
+	gitDir, err := c.GitDir()
+	if err != nil {
+		return err
+	}
+	sweep(filepath.Join(gitDir, "annex", "tmp", "imgsave-remote"))
+	return nil
+}
+
+// extractionName matches what a session makes under
+// .git/annex/tmp/imgsave-remote: an image's extraction, named by the hash
+// of its source, and the staging folders [archive.Extract] builds it in.
+var extractionName = regexp.MustCompile(`^(?:([0-9a-f]{32})|\.([0-9a-f]{32})\.imgsave-[0-9]+(?:\.old)?)$`)
+
+// sweep removes the extractions, and their staging folders, that no live
+// session holds. A session holds its image's NAME.use shared from before
+// it extracts until it ends, and cleans up after itself; one killed
+// outright (SIGKILL, a crash, a power cut) cannot, but the system drops
+// its locks (#18). So whatever can be locked exclusively is abandoned, and
+// a session that asks for the image meanwhile waits for the sweep and
+// extracts it again. A folder it cannot remove is left for the next time.
+func sweep(base string) {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		m := extractionName.FindStringSubmatch(e.Name())
+		if m == nil || !e.IsDir() {
+			continue
+		}
+		hold := flock.New(filepath.Join(base, m[1]+m[2]) + ".use")
+		if ok, err := hold.TryLock(); err != nil || !ok {
+			continue // a live session's
+		}
+		os.RemoveAll(filepath.Join(base, e.Name()))
+		hold.Unlock()
+	}
+}
 
 func (r *annexRemote) ClaimURL(u string) bool {
 	_, err := parseSource(u)
@@ -310,8 +350,7 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source, key st
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return "", err
 	}
-	h := sha256.Sum256([]byte(id))
-	dir := filepath.Join(base, hex.EncodeToString(h[:16]))
+	dir := extractionDir(base, id)
 	if _, held := r.holds[dir]; !held {
 		hold := flock.New(dir + ".use")
 		if err := hold.RLock(); err != nil {
@@ -357,6 +396,14 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source, key st
 	}
 	r.images[id] = dir
 	return dir, nil
+}
+
+// extractionDir is where the sessions under base extract the image id.
+// Each holds dir.use shared while it may use the extraction, which keeps
+// [sweep] from it; dir.lock is taken to extract.
+func extractionDir(base, id string) string {
+	h := sha256.Sum256([]byte(id))
+	return filepath.Join(base, hex.EncodeToString(h[:16]))
 }
 
 // keyProgress maps the bytes read of an image's stream, of total expected,

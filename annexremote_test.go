@@ -1,17 +1,20 @@
 package imgsave
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gofrs/flock"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imgsave/imgsave/archive"
@@ -105,7 +108,7 @@ func TestRemoteFromEngine(t *testing.T) {
 	key := fmt.Sprintf("SHA256E-s%d--%s", keySize, layer.Encoded())
 	got := converse(t, eng,
 		"EXTENSIONS INFO ASYNC",
-		"PREPARE",
+		"PREPARE", "VALUE "+gitDir,
 		"CLAIMURL "+src.url(),
 		"CLAIMURL https://example.org/x",
 		"CHECKPRESENT "+key, "VALUE "+src.url(), "VALUE",
@@ -120,7 +123,7 @@ func TestRemoteFromEngine(t *testing.T) {
 	wantLines := []string{
 		"VERSION 1",
 		"EXTENSIONS INFO",
-		"PREPARE-SUCCESS",
+		"GETGITDIR", "PREPARE-SUCCESS",
 		"CLAIMURL-SUCCESS",
 		"CLAIMURL-FAILURE",
 		"GETURLS " + key + " imgsave:", "CHECKPRESENT-SUCCESS " + key,
@@ -235,6 +238,102 @@ func TestRemoteEngineLacksImage(t *testing.T) {
 	if !strings.HasPrefix(got[2], "CHECKPRESENT-UNKNOWN K the engine's image") {
 		t.Errorf("with no engine, the remote said %q", got)
 	}
+}
+
+// TestRemoteSweepsAbandonedExtractions: a session killed outright leaves
+// its extraction and staging folder under .git/annex/tmp (#18); the next
+// session's PREPARE removes them, and leaves those a live session holds.
+// The sessions are processes holding the lock as the remote does, one
+// killed with SIGKILL.
+func TestRemoteSweepsAbandonedExtractions(t *testing.T) {
+	gitDir := t.TempDir()
+	base := filepath.Join(gitDir, "annex", "tmp", "imgsave-remote")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	killed, live := extractionDir(base, "killed"), extractionDir(base, "live")
+	killedProc, _ := holdInChild(t, killed)
+	if err := killedProc.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killedProc.Wait()
+	holdInChild(t, live)
+
+	got := converse(t, nil, "PREPARE", "VALUE "+gitDir)
+	if want := []string{"VERSION 1", "GETGITDIR", "PREPARE-SUCCESS"}; !slices.Equal(got, want) {
+		t.Errorf("the remote said %q, want %q", got, want)
+	}
+	for _, dir := range []string{killed, stagingOf(killed)} {
+		if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+			t.Errorf("the killed session's %s is still there (%v)", filepath.Base(dir), err)
+		}
+	}
+	for _, dir := range []string{live, stagingOf(live)} {
+		if _, err := os.Stat(filepath.Join(dir, "blobs", "x")); err != nil {
+			t.Errorf("the live session's %s was removed: %v", filepath.Base(dir), err)
+		}
+	}
+}
+
+// stagingOf is the name archive.Extract stages dir in.
+func stagingOf(dir string) string {
+	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".imgsave-1")
+}
+
+// holdInChild starts this test binary as a session that holds dir, as the
+// remote's image does while it extracts: dir.use locked shared, dir and
+// its staging folder made. It returns once the child holds them; the child
+// lives until the test ends or is killed.
+func holdInChild(t *testing.T, dir string) (*exec.Cmd, io.WriteCloser) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldExtraction$")
+	cmd.Env = append(os.Environ(), "GO_TEST_HOLD_EXTRACTION="+dir)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		in.Close()
+		cmd.Wait()
+	})
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if sc.Text() == "held" {
+			go io.Copy(io.Discard, out)
+			return cmd, in
+		}
+	}
+	t.Fatalf("the child holding %s ended first: %v", dir, sc.Err())
+	return nil, nil
+}
+
+// TestHelperHoldExtraction is the child of holdInChild.
+func TestHelperHoldExtraction(t *testing.T) {
+	dir := os.Getenv("GO_TEST_HOLD_EXTRACTION")
+	if dir == "" {
+		t.Skip("the child process of holdInChild")
+	}
+	if err := flock.New(dir + ".use").RLock(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, stagingOf(dir)} {
+		if err := os.MkdirAll(filepath.Join(d, "blobs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "blobs", "x"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Println("held")
+	io.Copy(io.Discard, os.Stdin) // until the parent lets go
 }
 
 // FuzzParseSource: whatever git-annex hands back as a URL, parseSource
