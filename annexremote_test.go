@@ -3,6 +3,7 @@ package imgsave
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -354,4 +355,98 @@ func FuzzParseSource(f *testing.F) {
 			t.Errorf("parseSource(%q) = %+v, whose URL %q reads as %+v, %v", u, s, s.url(), again, err)
 		}
 	})
+}
+
+// TestLibraryLeavesGitAnnexAlone: Save, Pull and Push into a dataset that
+// has the special remote write their target and nothing else (#18): the
+// git-annex branch and its journal are as they were. Register, called by
+// the caller, is what records the sources. The remote git-annex runs is
+// this test binary's ServeRemote (TestHelperServeRemote).
+func TestLibraryLeavesGitAnnexAlone(t *testing.T) {
+	if _, err := exec.LookPath("git-annex"); err != nil {
+		t.Skip("no git-annex")
+	}
+	bin := t.TempDir()
+	script := fmt.Sprintf("#!/bin/sh\nGO_TEST_SERVE_REMOTE=1 exec %q -test.run='^TestHelperServeRemote$'\n", os.Args[0])
+	if err := os.WriteFile(filepath.Join(bin, "git-annex-remote-"+RemoteType), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, kv := range [][2]string{{"GIT_AUTHOR_NAME", "t"}, {"GIT_AUTHOR_EMAIL", "t@example.org"}, {"GIT_COMMITTER_NAME", "t"}, {"GIT_COMMITTER_EMAIL", "t@example.org"}} {
+		t.Setenv(kv[0], kv[1])
+	}
+	ds := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("git", append([]string{"-C", ds}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	run("init", "-q")
+	run("annex", "init", "-q")
+	if err := InitRemote(t.Context(), ds, RemoteType); err != nil {
+		t.Fatal(err)
+	}
+	if !HasRemote(t.Context(), ds) {
+		t.Fatal("HasRemote = false after InitRemote")
+	}
+	// What git-annex has recorded: its branch, and its journal of
+	// changes not yet committed to it.
+	state := func() string {
+		journal, _ := os.ReadDir(filepath.Join(ds, ".git", "annex", "journal"))
+		var names []string
+		for _, e := range journal {
+			names = append(names, e.Name())
+		}
+		return run("rev-parse", "git-annex") + " " + strings.Join(names, " ")
+	}
+	before := state()
+
+	im, eng := remoteFixture(t)
+	if _, err := Save(t.Context(), eng, []string{string(im.ID)}, filepath.Join(ds, "saved"), SaveOptions{}); err != nil {
+		t.Fatalf("Save = %v", err)
+	}
+	host := hostile(t, nil)
+	ref := pushFixture(t, host)
+	pulled, err := Pull(t.Context(), ref, filepath.Join(ds, "pulled"), PullOptions{})
+	if err != nil {
+		t.Fatalf("Pull = %v", err)
+	}
+	if !strings.Contains(pulled.Source, "@sha256:") {
+		t.Errorf("Pulled.Source = %q, want repository@digest", pulled.Source)
+	}
+	if _, err := Push(t.Context(), filepath.Join(ds, "saved"), host+"/pushed/hello:1", PushOptions{}); err != nil {
+		t.Fatalf("Push = %v", err)
+	}
+	if after := state(); after != before {
+		t.Errorf("git-annex's branch and journal went from %q to %q", before, after)
+	}
+
+	// The caller records the sources itself.
+	reg, err := Register(t.Context(), filepath.Join(ds, "pulled"), RegisterOptions{Registries: []string{pulled.Source}})
+	if err != nil {
+		t.Fatalf("Register = %v", err)
+	}
+	if reg.Keys != 1 || len(reg.Sources) != 1 {
+		t.Errorf("Register = %+v, want one layer from %s", reg, pulled.Source)
+	}
+	if after := state(); after == before {
+		t.Errorf("Register left git-annex's branch and journal as they were")
+	}
+}
+
+// TestHelperServeRemote is git-annex-remote-imgsave for
+// TestLibraryLeavesGitAnnexAlone.
+func TestHelperServeRemote(t *testing.T) {
+	if os.Getenv("GO_TEST_SERVE_REMOTE") == "" {
+		t.Skip("the special remote TestLibraryLeavesGitAnnexAlone runs")
+	}
+	err := ServeRemote(context.Background(), os.Stdin, os.Stdout, RemoteOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0) // before the test framework writes to git-annex's stdout
 }
