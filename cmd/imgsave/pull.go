@@ -24,7 +24,9 @@ Up to --jobs layers are fetched at once; those not yet written wait, still
 compressed, in imgsave's cache folder (at most --jobs of them). A broken
 connection is resumed where it broke; a registry's Retry-After is honoured.
 
-Prints the image's config digest on stdout.
+Prints the image's config digest on stdout. In a git-annex dataset with
+imgsave's special remote, records IMAGE (by digest) as the source of DIR's
+layers (see imgsave remote --help).
 
 EXAMPLES:
    imgsave pull 127.0.0.1:5000/tools/align:2.1 ./img
