@@ -608,11 +608,13 @@ func datasetSources(ctx context.Context, dir string, opts RegisterOptions) (*Reg
 		return nil, nil, err
 	}
 	var dirs []string
+	seen := map[string]bool{}
 	for _, f := range files {
 		if b := filepath.Base(f); b != "manifest.json" && b != "index.json" {
 			continue
 		}
-		if d := filepath.Dir(f); !slices.Contains(dirs, d) {
+		if d := filepath.Dir(f); !seen[d] {
+			seen[d] = true
 			dirs = append(dirs, d)
 		}
 	}
