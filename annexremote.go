@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -160,7 +161,77 @@ func (r *annexRemote) engine() (Engine, error) {
 	return r.eng, r.engErr
 }
 
-func (r *annexRemote) Prepare(ctx context.Context, c *annex.Conn) error { return nil }
+// registerHint is what a user runs to record a layer's sources.
+const registerHint = "run `imgsave remote register DIR` for its image directory, or `imgsave remote init` for all of the dataset's"
+
+// Init records, when git-annex sets the remote up (initremote, and
+// enableremote in each clone), the engine as the source of the layers of
+// every image directory already in the dataset, as [RegisterDataset] does:
+// without it, images saved before the remote was added would have no
+// source (#18). It never fails the set-up: what it could not record, it
+// says, with the command that records it.
+func (r *annexRemote) Init(ctx context.Context, c *annex.Conn) error {
+	eng, err := r.engine()
+	if err != nil {
+		c.Info(fmt.Sprintf("imgsave: no layer sources recorded (%v); %s once an engine holds the images", err, registerHint))
+		return nil
+	}
+	// git-annex runs the remote in the folder it was run in, inside the
+	// work tree.
+	reg, pairs, err := datasetSources(ctx, ".", RegisterOptions{Engine: eng, Insecure: r.opts.Insecure})
+	if err == nil {
+		err = c.RecordURLs(ctx, ".", pairs)
+	}
+	if err != nil {
+		c.Info(fmt.Sprintf("imgsave: no layer sources recorded: %v; %s", err, registerHint))
+		return nil
+	}
+	if reg.Keys > 0 {
+		c.Info(fmt.Sprintf("imgsave: recorded %s as sources of %d layers in %d image directories", strings.Join(reg.Sources, " and "), reg.Keys, len(reg.Dirs)))
+	}
+	return nil
+}
+
+// Prepare removes the extractions that killed sessions left behind.
+func (r *annexRemote) Prepare(ctx context.Context, c *annex.Conn) error {
+	gitDir, err := c.GitDir()
+	if err != nil {
+		return err
+	}
+	sweep(filepath.Join(gitDir, "annex", "tmp", "imgsave-remote"))
+	return nil
+}
+
+// extractionName matches what a session makes under
+// .git/annex/tmp/imgsave-remote: an image's extraction, named by the hash
+// of its source, and the staging folders [archive.Extract] builds it in.
+var extractionName = regexp.MustCompile(`^(?:([0-9a-f]{32})|\.([0-9a-f]{32})\.imgsave-[0-9]+(?:\.old)?)$`)
+
+// sweep removes the extractions, and their staging folders, that no live
+// session holds. A session holds its image's NAME.use shared from before
+// it extracts until it ends, and cleans up after itself; one killed
+// outright (SIGKILL, a crash, a power cut) cannot, but the system drops
+// its locks (#18). So whatever can be locked exclusively is abandoned, and
+// a session that asks for the image meanwhile waits for the sweep and
+// extracts it again. A folder it cannot remove is left for the next time.
+func sweep(base string) {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		m := extractionName.FindStringSubmatch(e.Name())
+		if m == nil || !e.IsDir() {
+			continue
+		}
+		hold := flock.New(filepath.Join(base, m[1]+m[2]) + ".use")
+		if ok, err := hold.TryLock(); err != nil || !ok {
+			continue // a live session's
+		}
+		os.RemoveAll(filepath.Join(base, e.Name()))
+		hold.Unlock()
+	}
+}
 
 func (r *annexRemote) ClaimURL(u string) bool {
 	_, err := parseSource(u)
@@ -213,7 +284,7 @@ func (r *annexRemote) Retrieve(ctx context.Context, c *annex.Conn, key, file str
 		return err
 	}
 	if len(srcs) == 0 {
-		return fmt.Errorf("no source recorded for %s (imgsave save, pull, push and imgsave remote register record them)", key)
+		return fmt.Errorf("no source recorded for this key; %s", registerHint)
 	}
 	var errs []string
 	for _, s := range srcs {
@@ -223,7 +294,7 @@ func (r *annexRemote) Retrieve(ctx context.Context, c *annex.Conn, key, file str
 		}
 		errs = append(errs, fmt.Sprintf("%s: %v", s, err))
 	}
-	return errors.New(strings.Join(errs, "; "))
+	return fmt.Errorf("%s (to record another source, run `imgsave remote register --registry IMAGE DIR`)", strings.Join(errs, "; "))
 }
 
 // retrieve hands file the layer of s's image (a hard link into the
@@ -279,8 +350,7 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source, key st
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return "", err
 	}
-	h := sha256.Sum256([]byte(id))
-	dir := filepath.Join(base, hex.EncodeToString(h[:16]))
+	dir := extractionDir(base, id)
 	if _, held := r.holds[dir]; !held {
 		hold := flock.New(dir + ".use")
 		if err := hold.RLock(); err != nil {
@@ -326,6 +396,14 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source, key st
 	}
 	r.images[id] = dir
 	return dir, nil
+}
+
+// extractionDir is where the sessions under base extract the image id.
+// Each holds dir.use shared while it may use the extraction, which keeps
+// [sweep] from it; dir.lock is taken to extract.
+func extractionDir(base, id string) string {
+	h := sha256.Sum256([]byte(id))
+	return filepath.Join(base, hex.EncodeToString(h[:16]))
 }
 
 // keyProgress maps the bytes read of an image's stream, of total expected,
@@ -451,8 +529,10 @@ type RegisterOptions struct {
 	Insecure bool
 }
 
-// Registered is what [Register] recorded.
+// Registered is what [Register] and [RegisterDataset] recorded.
 type Registered struct {
+	// Dirs are the image directories whose layers were looked at.
+	Dirs []string `json:"dirs"`
 	// Keys counts the layer files whose sources were recorded.
 	Keys int `json:"keys"`
 	// Sources are the sources recorded, as git-annex keeps them.
@@ -463,19 +543,101 @@ type Registered struct {
 // layers of dir's images can be had again, so that `git annex get` (and
 // `datalad get`) in any clone can take them from the engine or a registry
 // through the special remote of type [RemoteType] instead of a copy of the
-// dataset's own. The repository must have that remote (see
-// [InitRemote]); without it the error wraps annex.ErrNoRemote. Only
-// uncompressed layer files, named by their diff ID, are recorded: those
-// are what the remote hands over.
+// dataset's own. It writes to the git-annex branch and nothing else.
+//
+// [Save], [Pull] and [Push] record nothing themselves: a caller that wants
+// the remote to find what they wrote calls Register after them, with the
+// engine it saved from, or the Source of [Pulled] or
+// [registry.Pushed] as a registry. The imgsave command does so whenever
+// the dataset has the remote.
+//
+// The repository must have that remote (see [InitRemote]); without it the
+// error wraps [ErrNoRemote]. Only uncompressed layer files, named by their
+// diff ID, are recorded: those are what the remote hands over. A layer
+// several images share is recorded with each image's sources.
 func Register(ctx context.Context, dir string, opts RegisterOptions) (*Registered, error) {
 	rem, err := annex.FindRemote(ctx, dir, RemoteType)
 	if err != nil {
 		return nil, err
 	}
-	d, err := archive.OpenDir(dir)
+	described, err := describeRegistries(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
+	reg := &Registered{Dirs: []string{}, Sources: []string{}}
+	pairs, err := reg.add(ctx, dir, opts, described)
+	if err != nil {
+		return nil, err
+	}
+	if err := annex.RegisterURLs(ctx, dir, rem, pairs); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
+// RegisterDataset records, as [Register] does, the sources of every image
+// directory in the git repository holding dir: each folder whose tracked
+// manifest.json or index.json [archive.OpenDir] accepts. Folders it does
+// not accept, such as one whose content is not present in a clone, are
+// left out. It is what a dataset whose images were saved before it had the
+// remote needs once; the remote's INITREMOTE does the same for the engine.
+func RegisterDataset(ctx context.Context, dir string, opts RegisterOptions) (*Registered, error) {
+	rem, err := annex.FindRemote(ctx, dir, RemoteType)
+	if err != nil {
+		return nil, err
+	}
+	reg, pairs, err := datasetSources(ctx, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := annex.RegisterURLs(ctx, dir, rem, pairs); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
+// datasetSources finds the image directories of the work tree holding dir
+// and the {key, URL} pairs of their layers' sources.
+func datasetSources(ctx context.Context, dir string, opts RegisterOptions) (*Registered, [][2]string, error) {
+	top, files, err := annex.TrackedFiles(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	described, err := describeRegistries(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	var dirs []string
+	seen := map[string]bool{}
+	for _, f := range files {
+		if b := filepath.Base(f); b != "manifest.json" && b != "index.json" {
+			continue
+		}
+		if d := filepath.Dir(f); !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	reg := &Registered{Dirs: []string{}, Sources: []string{}}
+	var pairs [][2]string
+	for _, d := range dirs {
+		p, err := reg.add(ctx, filepath.Join(top, d), opts, described)
+		if errors.Is(err, errNotImageDir) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		pairs = append(pairs, p...)
+	}
+	return reg, pairs, nil
+}
+
+// errNotImageDir: a folder [archive.OpenDir] refuses.
+var errNotImageDir = errors.New("not an image directory")
+
+// describeRegistries looks up each of opts.Registries.
+func describeRegistries(ctx context.Context, opts RegisterOptions) ([]*registry.Described, error) {
 	var described []*registry.Described
 	for _, ref := range opts.Registries {
 		desc, err := registry.Describe(ctx, ref, registry.Options{Insecure: opts.Insecure})
@@ -484,10 +646,19 @@ func Register(ctx context.Context, dir string, opts RegisterOptions) (*Registere
 		}
 		described = append(described, desc)
 	}
+	return described, nil
+}
+
+// add works out the sources of the layers of dir's images, returns them as
+// {key, URL} pairs, and counts them in reg.
+func (reg *Registered) add(ctx context.Context, dir string, opts RegisterOptions, described []*registry.Described) ([][2]string, error) {
+	d, err := archive.OpenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errNotImageDir, err)
+	}
 	var files []string
 	var urls [][]string
-	reg := &Registered{Sources: []string{}}
-	seen := map[string]bool{}
+	index := map[string]int{} // layer file → its place in files
 	for _, im := range d.Images {
 		var refs []string
 		var engineID digest.Digest
@@ -523,13 +694,22 @@ func Register(ctx context.Context, dir string, opts RegisterOptions) (*Registere
 					us = append(us, source{ref: desc.Source, layer: l.DiffID}.url())
 				}
 			}
-			if len(us) == 0 || seen[l.Path] {
+			if len(us) == 0 {
 				continue
 			}
-			seen[l.Path] = true
-			files = append(files, filepath.FromSlash(l.Path))
-			urls = append(urls, us)
+			// A layer another image shares keeps that image's sources and
+			// gains this one's (#18): either may leave the engine.
+			i, ok := index[l.Path]
+			if !ok {
+				i = len(files)
+				index[l.Path] = i
+				files = append(files, filepath.FromSlash(l.Path))
+				urls = append(urls, nil)
+			}
 			for _, u := range us {
+				if !slices.Contains(urls[i], u) {
+					urls[i] = append(urls[i], u)
+				}
 				s, _ := parseSource(u)
 				s.layer = ""
 				if n := s.String(); !slices.Contains(reg.Sources, n) {
@@ -548,32 +728,28 @@ func Register(ctx context.Context, dir string, opts RegisterOptions) (*Registere
 			pairs = append(pairs, [2]string{k, u})
 		}
 	}
-	if err := annex.RegisterURLs(ctx, dir, rem, pairs); err != nil {
-		return nil, err
-	}
-	reg.Keys = len(keys)
-	return reg, nil
+	reg.Dirs = append(reg.Dirs, dir)
+	reg.Keys += len(keys)
+	return pairs, nil
 }
 
-// autoRegister records dir's sources after a save, pull or push when its
-// repository has imgsave's remote; it never fails the command.
-func autoRegister(ctx context.Context, dir string, opts RegisterOptions, ev Events) {
-	if _, err := annex.FindRemote(ctx, dir, RemoteType); err != nil {
-		return
-	}
-	reg, err := Register(ctx, dir, opts)
-	if err != nil {
-		ev.notice(fmt.Sprintf("%s: layer sources not recorded for git-annex: %v", dir, err))
-		return
-	}
-	ev.notice(fmt.Sprintf("%s: recorded %s as sources of %d layers for git-annex", dir, strings.Join(reg.Sources, " and "), reg.Keys))
+// HasRemote reports whether the git-annex repository holding dir has the
+// special remote of type [RemoteType]: false too when dir is in no
+// repository or git is not there.
+func HasRemote(ctx context.Context, dir string) bool {
+	_, err := annex.FindRemote(ctx, dir, RemoteType)
+	return err == nil
 }
 
 // InitRemote sets up imgsave's special remote, named name, in the
 // git-annex repository at dir: enabled in every clone by `git annex init`
 // when git-annex-remote-imgsave is on PATH, and untrusted, since an engine
 // or a registry may drop an image at any time, so that its copies never
-// count towards numcopies.
+// count towards numcopies. A repository that has the remote is left as it
+// is; one whose git-annex branch has it, not enabled here, enables it.
+// Setting it up or enabling it runs the remote's INITREMOTE, which
+// records the engine's sources as [RegisterDataset] does; a caller that
+// wants them recorded in every case calls RegisterDataset after.
 func InitRemote(ctx context.Context, dir, name string) error {
 	return annex.InitRemote(ctx, dir, name, RemoteType)
 }

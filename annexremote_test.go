@@ -1,17 +1,21 @@
 package imgsave
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gofrs/flock"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imgsave/imgsave/archive"
@@ -105,7 +109,7 @@ func TestRemoteFromEngine(t *testing.T) {
 	key := fmt.Sprintf("SHA256E-s%d--%s", keySize, layer.Encoded())
 	got := converse(t, eng,
 		"EXTENSIONS INFO ASYNC",
-		"PREPARE",
+		"PREPARE", "VALUE "+gitDir,
 		"CLAIMURL "+src.url(),
 		"CLAIMURL https://example.org/x",
 		"CHECKPRESENT "+key, "VALUE "+src.url(), "VALUE",
@@ -120,12 +124,12 @@ func TestRemoteFromEngine(t *testing.T) {
 	wantLines := []string{
 		"VERSION 1",
 		"EXTENSIONS INFO",
-		"PREPARE-SUCCESS",
+		"GETGITDIR", "PREPARE-SUCCESS",
 		"CLAIMURL-SUCCESS",
 		"CLAIMURL-FAILURE",
 		"GETURLS " + key + " imgsave:", "CHECKPRESENT-SUCCESS " + key,
 		"GETURLS " + key + " imgsave:", "GETGITDIR", "TRANSFER-SUCCESS RETRIEVE " + key,
-		"GETURLS OTHER-KEY imgsave:", "TRANSFER-FAILURE RETRIEVE OTHER-KEY no source recorded for OTHER-KEY (imgsave save, pull, push and imgsave remote register record them)",
+		"GETURLS OTHER-KEY imgsave:", "TRANSFER-FAILURE RETRIEVE OTHER-KEY no source recorded for this key; " + registerHint,
 		"GETURLS OTHER-KEY imgsave:", "CHECKPRESENT-FAILURE OTHER-KEY",
 		"TRANSFER-FAILURE STORE " + key + " this remote only reads: it gets layers from engines and registries; store the content in another remote",
 		"REMOVE-FAILURE " + key + " this remote only reads: an engine's or a registry's content is theirs to remove",
@@ -237,6 +241,102 @@ func TestRemoteEngineLacksImage(t *testing.T) {
 	}
 }
 
+// TestRemoteSweepsAbandonedExtractions: a session killed outright leaves
+// its extraction and staging folder under .git/annex/tmp (#18); the next
+// session's PREPARE removes them, and leaves those a live session holds.
+// The sessions are processes holding the lock as the remote does, one
+// killed with SIGKILL.
+func TestRemoteSweepsAbandonedExtractions(t *testing.T) {
+	gitDir := t.TempDir()
+	base := filepath.Join(gitDir, "annex", "tmp", "imgsave-remote")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	killed, live := extractionDir(base, "killed"), extractionDir(base, "live")
+	killedProc, _ := holdInChild(t, killed)
+	if err := killedProc.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killedProc.Wait()
+	holdInChild(t, live)
+
+	got := converse(t, nil, "PREPARE", "VALUE "+gitDir)
+	if want := []string{"VERSION 1", "GETGITDIR", "PREPARE-SUCCESS"}; !slices.Equal(got, want) {
+		t.Errorf("the remote said %q, want %q", got, want)
+	}
+	for _, dir := range []string{killed, stagingOf(killed)} {
+		if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+			t.Errorf("the killed session's %s is still there (%v)", filepath.Base(dir), err)
+		}
+	}
+	for _, dir := range []string{live, stagingOf(live)} {
+		if _, err := os.Stat(filepath.Join(dir, "blobs", "x")); err != nil {
+			t.Errorf("the live session's %s was removed: %v", filepath.Base(dir), err)
+		}
+	}
+}
+
+// stagingOf is the name archive.Extract stages dir in.
+func stagingOf(dir string) string {
+	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".imgsave-1")
+}
+
+// holdInChild starts this test binary as a session that holds dir, as the
+// remote's image does while it extracts: dir.use locked shared, dir and
+// its staging folder made. It returns once the child holds them; the child
+// lives until the test ends or is killed.
+func holdInChild(t *testing.T, dir string) (*exec.Cmd, io.WriteCloser) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldExtraction$")
+	cmd.Env = append(os.Environ(), "GO_TEST_HOLD_EXTRACTION="+dir)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		in.Close()
+		cmd.Wait()
+	})
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if sc.Text() == "held" {
+			go io.Copy(io.Discard, out)
+			return cmd, in
+		}
+	}
+	t.Fatalf("the child holding %s ended first: %v", dir, sc.Err())
+	return nil, nil
+}
+
+// TestHelperHoldExtraction is the child of holdInChild.
+func TestHelperHoldExtraction(t *testing.T) {
+	dir := os.Getenv("GO_TEST_HOLD_EXTRACTION")
+	if dir == "" {
+		t.Skip("the child process of holdInChild")
+	}
+	if err := flock.New(dir + ".use").RLock(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, stagingOf(dir)} {
+		if err := os.MkdirAll(filepath.Join(d, "blobs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "blobs", "x"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Println("held")
+	io.Copy(io.Discard, os.Stdin) // until the parent lets go
+}
+
 // FuzzParseSource: whatever git-annex hands back as a URL, parseSource
 // either refuses it or gives a source that renders to a URL it reads the
 // same again.
@@ -255,4 +355,98 @@ func FuzzParseSource(f *testing.F) {
 			t.Errorf("parseSource(%q) = %+v, whose URL %q reads as %+v, %v", u, s, s.url(), again, err)
 		}
 	})
+}
+
+// TestLibraryLeavesGitAnnexAlone: Save, Pull and Push into a dataset that
+// has the special remote write their target and nothing else (#18): the
+// git-annex branch and its journal are as they were. Register, called by
+// the caller, is what records the sources. The remote git-annex runs is
+// this test binary's ServeRemote (TestHelperServeRemote).
+func TestLibraryLeavesGitAnnexAlone(t *testing.T) {
+	if _, err := exec.LookPath("git-annex"); err != nil {
+		t.Skip("no git-annex")
+	}
+	bin := t.TempDir()
+	script := fmt.Sprintf("#!/bin/sh\nGO_TEST_SERVE_REMOTE=1 exec %q -test.run='^TestHelperServeRemote$'\n", os.Args[0])
+	if err := os.WriteFile(filepath.Join(bin, "git-annex-remote-"+RemoteType), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, kv := range [][2]string{{"GIT_AUTHOR_NAME", "t"}, {"GIT_AUTHOR_EMAIL", "t@example.org"}, {"GIT_COMMITTER_NAME", "t"}, {"GIT_COMMITTER_EMAIL", "t@example.org"}} {
+		t.Setenv(kv[0], kv[1])
+	}
+	ds := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("git", append([]string{"-C", ds}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	run("init", "-q")
+	run("annex", "init", "-q")
+	if err := InitRemote(t.Context(), ds, RemoteType); err != nil {
+		t.Fatal(err)
+	}
+	if !HasRemote(t.Context(), ds) {
+		t.Fatal("HasRemote = false after InitRemote")
+	}
+	// What git-annex has recorded: its branch, and its journal of
+	// changes not yet committed to it.
+	state := func() string {
+		journal, _ := os.ReadDir(filepath.Join(ds, ".git", "annex", "journal"))
+		var names []string
+		for _, e := range journal {
+			names = append(names, e.Name())
+		}
+		return run("rev-parse", "git-annex") + " " + strings.Join(names, " ")
+	}
+	before := state()
+
+	im, eng := remoteFixture(t)
+	if _, err := Save(t.Context(), eng, []string{string(im.ID)}, filepath.Join(ds, "saved"), SaveOptions{}); err != nil {
+		t.Fatalf("Save = %v", err)
+	}
+	host := hostile(t, nil)
+	ref := pushFixture(t, host)
+	pulled, err := Pull(t.Context(), ref, filepath.Join(ds, "pulled"), PullOptions{})
+	if err != nil {
+		t.Fatalf("Pull = %v", err)
+	}
+	if !strings.Contains(pulled.Source, "@sha256:") {
+		t.Errorf("Pulled.Source = %q, want repository@digest", pulled.Source)
+	}
+	if _, err := Push(t.Context(), filepath.Join(ds, "saved"), host+"/pushed/hello:1", PushOptions{}); err != nil {
+		t.Fatalf("Push = %v", err)
+	}
+	if after := state(); after != before {
+		t.Errorf("git-annex's branch and journal went from %q to %q", before, after)
+	}
+
+	// The caller records the sources itself.
+	reg, err := Register(t.Context(), filepath.Join(ds, "pulled"), RegisterOptions{Registries: []string{pulled.Source}})
+	if err != nil {
+		t.Fatalf("Register = %v", err)
+	}
+	if reg.Keys != 1 || len(reg.Sources) != 1 {
+		t.Errorf("Register = %+v, want one layer from %s", reg, pulled.Source)
+	}
+	if after := state(); after == before {
+		t.Errorf("Register left git-annex's branch and journal as they were")
+	}
+}
+
+// TestHelperServeRemote is git-annex-remote-imgsave for
+// TestLibraryLeavesGitAnnexAlone.
+func TestHelperServeRemote(t *testing.T) {
+	if os.Getenv("GO_TEST_SERVE_REMOTE") == "" {
+		t.Skip("the special remote TestLibraryLeavesGitAnnexAlone runs")
+	}
+	err := ServeRemote(context.Background(), os.Stdin, os.Stdout, RemoteOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0) // before the test framework writes to git-annex's stdout
 }

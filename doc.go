@@ -11,6 +11,12 @@
 //     same time; [Run] loads and then runs it.
 //   - [List], [Verify] and [Migrate] read or rewrite a directory offline.
 //   - [Doctor] says which engine is used, how, and what is in the way.
+//   - [ServeRemote] is git-annex's special remote that gets layers back
+//     from the engine or a registry; [Register] and [RegisterDataset]
+//     record those sources. Save, Pull and Push write their target and
+//     nothing else: a caller that wants the remote to find what they wrote
+//     calls Register (the imgsave command does, in a dataset that has the
+//     remote).
 //
 // It owns the rules that need both sides: how an image of a directory is
 // found in the engine (config digest, manifest digest, tags whose layers

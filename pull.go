@@ -35,8 +35,11 @@ type PullOptions struct {
 // stream through [archive.Extract], so compressed layers are decompressed,
 // every digest is checked (each blob against the manifest, each layer's
 // content against the config's diff_ids) and dir is complete or not there.
-// Credentials come from the docker CLI's config, as for `docker pull`.
-func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*archive.Result, error) {
+// Credentials come from the docker CLI's config, as for `docker pull`. It
+// writes dir and nothing else: in a git-annex dataset, [Register] with
+// the result's Source as a registry records it as the layers' source for
+// the special remote.
+func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, error) {
 	// A wrong DIR fails before a long download.
 	if err := archive.CheckTarget(dir, opts.Force); err != nil {
 		return nil, err
@@ -50,8 +53,16 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*archive.Resu
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
-	autoRegister(ctx, dir, RegisterOptions{Registries: []string{rc.Source}, Insecure: opts.Insecure}, opts.Events)
-	return res, nil
+	return &Pulled{Result: res, Source: rc.Source}, nil
+}
+
+// Pulled is what [Pull] wrote.
+type Pulled struct {
+	// Result is the directory's images, as [archive.Extract] reports them.
+	*archive.Result
+	// Source is the image pulled, as repository@digest: the tag resolved
+	// when the pull began, what [RegisterOptions] Registries wants.
+	Source string
 }
 
 // spoolDir is where a pull keeps the layers fetched ahead: the user's cache

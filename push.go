@@ -38,7 +38,9 @@ type PushOptions struct {
 // when their digest is known before compressing: see [registry.Push]. All
 // layers must be present locally (wraps [archive.ErrContentMissing]
 // otherwise). Cancelling ctx stops the push within a read of a layer; the
-// error then wraps ctx's cause.
+// error then wraps ctx's cause. It changes nothing in dir's dataset:
+// [Register] with the result's Source as a registry records the registry
+// as the layers' source for the special remote.
 func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pushed, error) {
 	d, im, err := opts.Selector.open(dir)
 	if err != nil {
@@ -68,7 +70,6 @@ func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pus
 	if err != nil {
 		return nil, err
 	}
-	autoRegister(ctx, dir, RegisterOptions{Registries: []string{pushed.Source}, Insecure: opts.Insecure}, opts.Events)
 	return pushed, nil
 }
 

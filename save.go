@@ -37,7 +37,9 @@ type SaveOptions struct {
 // Save runs the engine's save of refs (references as the docker CLI reads
 // them, or "sha256:..." image IDs) and streams it into dir, as
 // [archive.Extract] does: verified, canonical, and complete or not there at
-// all. Images the engine lacks are pulled first as opts.Pull says.
+// all. Images the engine lacks are pulled first as opts.Pull says. It
+// writes dir and nothing else: in a git-annex dataset, [Register] with
+// eng records the engine as the layers' source for the special remote.
 func Save(ctx context.Context, eng Engine, refs []string, dir string, opts SaveOptions) (*archive.Result, error) {
 	if len(refs) == 0 {
 		return nil, errors.New("save: no image given")
@@ -76,7 +78,6 @@ func Save(ctx context.Context, eng Engine, refs []string, dir string, opts SaveO
 	if err != nil {
 		return nil, fmt.Errorf("save %s: %w", what, err)
 	}
-	autoRegister(ctx, dir, RegisterOptions{Engine: eng}, opts.Events)
 	return res, nil
 }
 

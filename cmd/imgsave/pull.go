@@ -28,7 +28,9 @@ connection is resumed where it broke; a registry's Retry-After is honoured.
 A registry that sends no byte for --timeout (IMGSAVE_REGISTRY_TIMEOUT) is
 left, as is one redirecting more than 10 times.
 
-Prints the image's config digest on stdout.
+Prints the image's config digest on stdout. In a git-annex dataset with
+imgsave's special remote, records IMAGE (by digest) as the source of DIR's
+layers (see imgsave remote --help).
 
 EXAMPLES:
    imgsave pull 127.0.0.1:5000/tools/align:2.1 ./img
@@ -57,7 +59,8 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			return report(c, e, a[1], res)
+			registerSources(c, e, a[1], imgsave.RegisterOptions{Registries: []string{res.Source}, Insecure: c.Bool("insecure")})
+			return report(c, e, a[1], res.Result)
 		},
 	}
 }

@@ -20,7 +20,9 @@ diff ID as it is read, and an OCI manifest. Blobs the registry already has
 are not sent again. DIR must hold uncompressed layers ('imgsave migrate'
 makes them so) and have its content present.
 
-Prints the pushed manifest's digest on stdout (--json: also each blob).
+Prints the pushed manifest's digest on stdout (--json: also each blob). In a
+git-annex dataset with imgsave's special remote, records IMAGE (by digest) as
+a source of DIR's layers (see imgsave remote --help).
 
 EXAMPLES:
    imgsave push ./img 127.0.0.1:5000/tools/align:2.1
@@ -50,6 +52,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			registerSources(c, e, a[0], imgsave.RegisterOptions{Registries: []string{p.Source}, Insecure: c.Bool("insecure")})
 			if c.Bool("json") {
 				return printJSON(e.stdout, p)
 			}

@@ -22,10 +22,16 @@ func remoteCommand(e *env) *cli.Command {
 		Usage: "get layers back from the engine or a registry through a git-annex special remote",
 		Description: `A git-annex special remote that never stores anything: it hands git-annex
 the layers of a dataset's image directories from wherever they already are,
-the local engine first (no network), then registries. imgsave save, pull
-and push record those sources for every layer (git annex whereis shows
-them), once the dataset has the remote; imgsave remote register records
-them for a directory saved before.
+the local engine first (no network), then registries. Setting the remote up
+(imgsave remote init, or git annex initremote or enableremote) records the
+engine as the source of every image directory already in the dataset; after
+that, imgsave save, pull and push record the sources of what they write
+(git annex whereis shows them). imgsave remote register records more, such
+as a registry that also has an image. (The Go API records nothing by itself:
+a program calls imgsave.Register.)
+
+Each time git-annex starts the remote, it removes the extractions that a
+killed earlier run left under .git/annex/tmp.
 
 Set up once per dataset, then clone and get as usual:
 
@@ -71,13 +77,19 @@ EXAMPLES:
 			},
 			{
 				Name:      "init",
-				Usage:     "set up the remote in a git-annex repository (initremote, autoenable, untrust)",
+				Usage:     "set up the remote in a git-annex repository (initremote, autoenable, untrust) and record the sources of its images",
 				ArgsUsage: "[DIR]",
 				Description: `Runs, in the repository holding DIR (default: the current folder):
    git annex initremote NAME type=external externaltype=imgsave encryption=none autoenable=true
    git annex untrust NAME
 Clones enable the remote by themselves (git annex init) when
 git-annex-remote-imgsave is on PATH.
+
+Then records the engine as the source of the layers of every image directory
+tracked in the repository (each folder with a manifest.json or index.json
+that imgsave reads). In a repository that has the remote already, or one
+whose git-annex branch has it but that has not enabled it, it does only what
+is missing, and records again: running it twice is harmless.
 
 EXAMPLES:
    imgsave remote init
@@ -94,7 +106,25 @@ EXAMPLES:
 					if _, err := exec.LookPath(remoteProgram); err != nil {
 						return fmt.Errorf("%s is not on PATH, and git-annex runs it (run imgsave remote install)", remoteProgram)
 					}
-					return imgsave.InitRemote(c.Context, dir, c.String("name"))
+					if err := imgsave.InitRemote(c.Context, dir, c.String("name")); err != nil {
+						return err
+					}
+					eng, err := engine(c)
+					if err != nil {
+						// The remote is set up; sources can come later.
+						if !globalBool(c, "quiet") {
+							fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("no layer sources recorded: %v (run imgsave remote register DIR where an engine has the images)", err)))
+						}
+						return nil
+					}
+					reg, err := imgsave.RegisterDataset(c.Context, dir, imgsave.RegisterOptions{Engine: eng})
+					if err != nil {
+						return err
+					}
+					if !globalBool(c, "quiet") && reg.Keys > 0 {
+						fmt.Fprintf(e.stderr, "imgsave: recorded %s as sources of %d layers in %d image directories\n", strings.Join(reg.Sources, " and "), reg.Keys, len(reg.Dirs))
+					}
+					return nil
 				},
 			},
 			{
@@ -104,7 +134,8 @@ EXAMPLES:
 				Description: `Records, for each layer file of DIR, the engine's image (unless --no-engine)
 and each --registry image that holds it, in git-annex's location log, so
 that every clone knows them. imgsave save, pull and push do this by
-themselves in a dataset that has the remote.
+themselves in a dataset that has the remote, and imgsave remote init for
+every image directory already there.
 
 EXAMPLES:
    imgsave remote register img
@@ -154,4 +185,25 @@ EXAMPLES:
 			},
 		},
 	}
+}
+
+// registerSources records, after a save, pull or push into a dataset that
+// has the special remote, where dir's layers can be had again: the library
+// leaves that to its caller (#18). Without the remote it does nothing; a
+// failure is a notice and never the command's.
+func registerSources(c *cli.Context, e *env, dir string, opts imgsave.RegisterOptions) {
+	if !imgsave.HasRemote(c.Context, dir) {
+		return
+	}
+	reg, err := imgsave.Register(c.Context, dir, opts)
+	if globalBool(c, "quiet") {
+		return
+	}
+	var msg string
+	if err != nil {
+		msg = fmt.Sprintf("%s: layer sources not recorded for git-annex: %v (run imgsave remote register %s)", dir, err, dir)
+	} else {
+		msg = fmt.Sprintf("%s: recorded %s as sources of %d layers for git-annex", dir, strings.Join(reg.Sources, " and "), reg.Keys)
+	}
+	fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(msg))
 }

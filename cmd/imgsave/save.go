@@ -31,7 +31,8 @@ Several images go into one directory (layers they share are stored once);
 'imgsave load' and 'imgsave run' then pick one with --repo-tag or --config.
 
 Prints each image's config digest (its ID on a classic store) on stdout, one
-a line.
+a line. In a git-annex dataset with imgsave's special remote, records the
+engine as the source of DIR's layers (see imgsave remote --help).
 
 EXAMPLES:
    imgsave save busybox ./img
@@ -61,6 +62,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			registerSources(c, e, dir, imgsave.RegisterOptions{Engine: eng})
 			return report(c, e, dir, res)
 		},
 	}

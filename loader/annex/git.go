@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -19,6 +20,7 @@ var ErrNoRemote = errors.New("no special remote of that type")
 // names the command and carries git's last words.
 func git(ctx context.Context, repo string, stdin []byte, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", repo}, args...)...)
+	cmd.Env = absGitEnv(os.Environ())
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -33,6 +35,22 @@ func git(ctx context.Context, repo string, stdin []byte, args ...string) ([]byte
 		return out, fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, msg)
 	}
 	return out, nil
+}
+
+// absGitEnv makes GIT_DIR and GIT_WORK_TREE absolute. git-annex runs a
+// special remote with both relative to the folder it was run in ("../.git"
+// from a subfolder), and `git -C` would read them from repo instead.
+func absGitEnv(env []string) []string {
+	out := slices.Clone(env)
+	for i, kv := range out {
+		k, v, _ := strings.Cut(kv, "=")
+		if (k == "GIT_DIR" || k == "GIT_WORK_TREE") && v != "" && !filepath.IsAbs(v) {
+			if abs, err := filepath.Abs(v); err == nil {
+				out[i] = k + "=" + abs
+			}
+		}
+	}
+	return out
 }
 
 // SpecialRemote is one special remote of a repository.
@@ -68,13 +86,50 @@ func FindRemote(ctx context.Context, repo, externalType string) (*SpecialRemote,
 // InitRemote sets up the external special remote name in repo, enabled
 // in clones by `git annex init` (autoenable), and marks it untrusted: its
 // content is an engine's or a registry's, which may drop it any time, so
-// it never counts towards numcopies.
+// it never counts towards numcopies. A remote of that type the repository
+// has already is left as it is; one that the git-annex branch knows but
+// this repository has not enabled (a clone made before
+// git-annex-remote-NAME was on PATH) is enabled. Either way git-annex
+// runs the remote's INITREMOTE.
 func InitRemote(ctx context.Context, repo, name, externalType string) error {
-	if _, err := git(ctx, repo, nil, "annex", "initremote", name, "type=external", "externaltype="+externalType, "encryption=none", "autoenable=true"); err != nil {
+	if _, err := FindRemote(ctx, repo, externalType); err == nil {
+		return nil
+	} else if !errors.Is(err, ErrNoRemote) {
 		return err
 	}
-	_, err := git(ctx, repo, nil, "annex", "untrust", name)
+	_, err := git(ctx, repo, nil, "annex", "initremote", name, "type=external", "externaltype="+externalType, "encryption=none", "autoenable=true")
+	if err != nil {
+		// The name is taken in the git-annex branch: enable that remote,
+		// if it is ours.
+		if _, enErr := git(ctx, repo, nil, "annex", "enableremote", name); enErr != nil {
+			return err
+		}
+		if _, findErr := FindRemote(ctx, repo, externalType); findErr != nil {
+			return err
+		}
+	}
+	_, err = git(ctx, repo, nil, "annex", "untrust", name)
 	return err
+}
+
+// TrackedFiles lists the files git tracks in the work tree holding dir:
+// its top folder, and each file's path from there.
+func TrackedFiles(ctx context.Context, dir string) (top string, files []string, err error) {
+	out, err := git(ctx, dir, nil, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return "", nil, err
+	}
+	top = strings.TrimSpace(string(out))
+	out, err = git(ctx, top, nil, "ls-files", "-z")
+	if err != nil {
+		return "", nil, err
+	}
+	for _, f := range strings.Split(string(out), "\x00") {
+		if f != "" {
+			files = append(files, filepath.FromSlash(f))
+		}
+	}
+	return top, files, nil
 }
 
 // Keys gives the git-annex key of each file (paths relative to repo or
@@ -198,5 +253,37 @@ func RegisterURLs(ctx context.Context, repo string, r *SpecialRemote, pairs [][2
 		return err
 	}
 	_, err := git(ctx, repo, present.Bytes(), "annex", "setpresentkey", "--batch")
+	return err
+}
+
+// RecordURLs records each {key, url} from inside the special remote, as
+// [RegisterURLs] does from outside: it works while git-annex runs the
+// remote's INITREMOTE, when the remote is not yet in git config and `git
+// annex registerurl` would give its URLs to the web remote. Each URL goes
+// to git-annex as SETURLPRESENT, marked with the leading ":" by which
+// git-annex's URL log tells a URL that a special remote downloads (what
+// registerurl writes for a URL a remote claims) from one the web remote
+// has; then each key is marked present in the remote, by its UUID, with
+// `git annex setpresentkey` run in repo.
+func (c *Conn) RecordURLs(ctx context.Context, repo string, pairs [][2]string) error {
+	if len(pairs) == 0 {
+		return nil
+	}
+	uuid, err := c.UUID()
+	if err != nil {
+		return err
+	}
+	var present bytes.Buffer
+	seen := map[string]bool{}
+	for _, p := range pairs {
+		if err := c.send("SETURLPRESENT " + p[0] + " :" + p[1]); err != nil {
+			return err
+		}
+		if !seen[p[0]] {
+			seen[p[0]] = true
+			fmt.Fprintf(&present, "%s %s 1\n", p[0], uuid)
+		}
+	}
+	_, err = git(ctx, repo, present.Bytes(), "annex", "setpresentkey", "--batch")
 	return err
 }

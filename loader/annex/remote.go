@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,6 +19,12 @@ import (
 // around it. Every method may talk back to git-annex through c while it
 // runs (GETURLS, PROGRESS, DEBUG...).
 type Remote interface {
+	// Init is the one-time set-up of INITREMOTE, which git-annex sends for
+	// `git annex initremote` and again for each `git annex enableremote`
+	// (a clone's autoenable too); its error is INITREMOTE-FAILURE. The
+	// remote is not yet in git config while it runs: what it records goes
+	// through c ([Conn.RecordURLs]).
+	Init(ctx context.Context, c *Conn) error
 	// Prepare readies the remote for use; its error is PREPARE-FAILURE.
 	Prepare(ctx context.Context, c *Conn) error
 	// Retrieve writes key's content to file; its error is
@@ -46,6 +53,8 @@ var (
 type Conn struct {
 	r *bufio.Reader
 	w io.Writer
+	// info: git-annex listed the INFO extension, so INFO reaches the user.
+	info bool
 }
 
 func (c *Conn) send(line string) error {
@@ -136,6 +145,19 @@ func KeySize(key string) (int64, bool) {
 // Progress reports how many bytes of the current transfer are done.
 func (c *Conn) Progress(n int64) error { return c.send("PROGRESS " + strconv.FormatInt(n, 10)) }
 
+// Info shows msg to the user, when git-annex takes INFO messages (the
+// INFO extension), else only under --debug.
+func (c *Conn) Info(msg string) error {
+	if c.info {
+		return c.send("INFO " + oneLine(msg))
+	}
+	return c.Debug(msg)
+}
+
+// UUID is the special remote's UUID, known to git-annex also during
+// INITREMOTE, before git config has it.
+func (c *Conn) UUID() (string, error) { return c.value("GETUUID") }
+
 // Debug sends a line for git-annex's --debug.
 func (c *Conn) Debug(msg string) error { return c.send("DEBUG " + oneLine(msg)) }
 
@@ -177,8 +199,12 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, r Remote) error {
 func (c *Conn) handle(ctx context.Context, r Remote, cmd, arg string) error {
 	switch cmd {
 	case "EXTENSIONS":
+		c.info = slices.Contains(strings.Fields(arg), "INFO")
 		return c.send("EXTENSIONS INFO")
 	case "INITREMOTE":
+		if err := r.Init(ctx, c); err != nil {
+			return c.send("INITREMOTE-FAILURE " + oneLine(err.Error()))
+		}
 		return c.send("INITREMOTE-SUCCESS")
 	case "PREPARE":
 		if err := r.Prepare(ctx, c); err != nil {

@@ -16,8 +16,16 @@ type fakeRemote struct {
 	urls    []string
 	present bool
 	err     error
+	// onInit, when set, is Init.
+	onInit func(c *Conn) error
 }
 
+func (f *fakeRemote) Init(ctx context.Context, c *Conn) error {
+	if f.onInit != nil {
+		return f.onInit(c)
+	}
+	return f.err
+}
 func (f *fakeRemote) Prepare(ctx context.Context, c *Conn) error { return f.err }
 func (f *fakeRemote) Retrieve(ctx context.Context, c *Conn, key, file string) error {
 	urls, err := c.URLs(key, "x:")
@@ -41,6 +49,36 @@ func serve(t *testing.T, r Remote, in ...string) (string, error) {
 	var out bytes.Buffer
 	err := Serve(t.Context(), strings.NewReader(strings.Join(in, "\n")+"\n"), &out, r)
 	return out.String(), err
+}
+
+// TestServeInit: INITREMOTE runs the remote's Init, which may ask
+// git-annex (GETUUID) and tell the user (INFO, when git-annex listed the
+// INFO extension, else DEBUG); its error is INITREMOTE-FAILURE.
+func TestServeInit(t *testing.T) {
+	say := func(c *Conn) error {
+		u, err := c.UUID()
+		if err != nil {
+			return err
+		}
+		return c.Info("recorded\nfor " + u)
+	}
+	for _, tc := range []struct {
+		name   string
+		onInit func(c *Conn) error
+		in     []string
+		want   string
+	}{
+		{"info", say, []string{"EXTENSIONS INFO ASYNC", "INITREMOTE", "VALUE u-1"}, "VERSION 1\nEXTENSIONS INFO\nGETUUID\nINFO recorded for u-1\nINITREMOTE-SUCCESS\n"},
+		{"no info extension", say, []string{"EXTENSIONS ASYNC", "INITREMOTE", "VALUE u-1"}, "VERSION 1\nEXTENSIONS INFO\nGETUUID\nDEBUG recorded for u-1\nINITREMOTE-SUCCESS\n"},
+		{"failure", func(c *Conn) error { return errors.New("no\nway") }, []string{"INITREMOTE"}, "VERSION 1\nINITREMOTE-FAILURE no way\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := serve(t, &fakeRemote{onInit: tc.onInit}, tc.in...)
+			if err != nil || out != tc.want {
+				t.Errorf("Serve = %v, said:\n%s\nwant:\n%s", err, out, tc.want)
+			}
+		})
+	}
 }
 
 func TestServe(t *testing.T) {
