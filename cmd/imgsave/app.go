@@ -333,14 +333,20 @@ func isTerminalReader(r io.Reader) bool {
 
 // checkOrder refuses IMAGE and DIR given the wrong way round (`imgsave pull
 // ./dir 127.0.0.1:5000/x:1` went looking for a registry named "."), #19:
-// image is not an image reference or is an existing image directory, and
-// dir is a reference and no path. fixed is the command line that means it.
-func checkOrder(c *cli.Context, image, dir, fixed string) error {
-	_, refErr := manifest.ParseReference(image)
-	_, dirRefErr := manifest.ParseReference(dir)
-	imageIsDir := isImageDir(image) || refErr != nil && (strings.HasPrefix(image, ".") || filepath.IsAbs(image) || strings.HasPrefix(image, "~"))
-	if imageIsDir && dirRefErr == nil && !exists(dir) {
-		return usagef(c, "%s: %q looks like a directory and %q like an image: IMAGE comes first: %s", c.Command.Name, image, dir, fixed)
+// asDir, given where the image belongs, is an image directory or a path no
+// reference can be, and asImage, given where DIR belongs, is a reference
+// and no path. order names the right one ("IMAGE DIR"), fixed the command
+// line that means it.
+func checkOrder(c *cli.Context, order, asDir, asImage, fixed string) error {
+	_, dirRefErr := manifest.ParseReference(asDir)
+	_, imageRefErr := manifest.ParseReference(asImage)
+	// A bare name (img) may be an engine's image and a folder at once:
+	// only a path no reference can be, or an image directory given
+	// beside a reference with a tag, digest or repository, counts.
+	pathOnly := dirRefErr != nil && (strings.HasPrefix(asDir, ".") || filepath.IsAbs(asDir) || strings.HasPrefix(asDir, "~"))
+	dirLike := pathOnly || isImageDir(asDir) && strings.ContainsAny(asImage, ":@/")
+	if dirLike && imageRefErr == nil && !exists(asImage) {
+		return usagef(c, "%s: %q looks like a directory and %q like an image: the order is %s, as in %s", c.Command.Name, asDir, asImage, order, fixed)
 	}
 	return nil
 }

@@ -47,6 +47,9 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			if err := checkOrder(c, "IMAGE DIR", a[0], a[1], "imgsave pull "+shellQuote(a[1])+" "+shellQuote(a[0])); err != nil {
+				return err
+			}
 			if c.Int("jobs") < 1 {
 				return usagef(c, "--jobs %d: want 1 or more", c.Int("jobs"))
 			}

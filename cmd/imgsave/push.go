@@ -36,6 +36,9 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			if err := checkOrder(c, "DIR IMAGE", a[1], a[0], "imgsave push "+shellQuote(a[1])+" "+shellQuote(a[0])); err != nil {
+				return err
+			}
 			switch c.String("compress") {
 			case "gzip", "zstd", "none":
 			default:

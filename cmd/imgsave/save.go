@@ -49,6 +49,11 @@ EXAMPLES:
 			}
 			a := c.Args().Slice()
 			refs, dir := a[:len(a)-1], a[len(a)-1]
+			if len(refs) == 1 {
+				if err := checkOrder(c, "IMAGE... DIR", refs[0], dir, "imgsave save "+shellQuote(dir)+" "+shellQuote(refs[0])); err != nil {
+					return err
+				}
+			}
 			eng, err := engine(c)
 			if err != nil {
 				return err

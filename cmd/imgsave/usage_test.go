@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -104,6 +105,43 @@ func TestRunFlagAfterDir(t *testing.T) {
 			t.Errorf("imgsave run %q refused as misplaced flags: %s", tc.args, stderr.String())
 		case tc.want != "" && (code != 2 || !strings.Contains(stderr.String(), "flags go before DIR: "+tc.want+"\n")):
 			t.Errorf("imgsave run %q = %d, %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+}
+
+// TestImageDirSwapped: IMAGE and DIR the wrong way round are a usage error
+// saying the order, before anything reaches an engine or a registry (#19);
+// lines that may be meant as typed are left alone.
+func TestImageDirSwapped(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("IMGSAVE_ENGINE", "/nonexistent/engine")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	if err := os.MkdirAll("img", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("img/index.json", []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string // "" when the order is not refused
+	}{
+		{[]string{"pull", "./dir", "127.0.0.1:1/x:1"}, "the order is IMAGE DIR, as in imgsave pull 127.0.0.1:1/x:1 ./dir"},
+		{[]string{"save", "img", "busybox:1.36"}, "the order is IMAGE... DIR, as in imgsave save busybox:1.36 img"},
+		{[]string{"push", "127.0.0.1:1/x:1", "img"}, "the order is DIR IMAGE, as in imgsave push img 127.0.0.1:1/x:1"},
+		{[]string{"save", "img", "out"}, ""},               // an engine image named img, into out
+		{[]string{"pull", "127.0.0.1:1/x:1", "./dir"}, ""}, // the right order
+		{[]string{"push", "img", "127.0.0.1:1/x:1"}, ""},
+	}
+	for _, tc := range tests {
+		var stderr bytes.Buffer
+		code := run(t.Context(), append([]string{"imgsave"}, tc.args...), strings.NewReader(""), &bytes.Buffer{}, &stderr)
+		refused := strings.Contains(stderr.String(), "the order is")
+		switch {
+		case tc.want == "" && refused:
+			t.Errorf("imgsave %q refused for its order: %s", tc.args, stderr.String())
+		case tc.want != "" && (code != 2 || !strings.Contains(stderr.String(), tc.want+"\n")):
+			t.Errorf("imgsave %q = %d, %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
 		}
 	}
 }
