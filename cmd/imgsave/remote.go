@@ -104,7 +104,7 @@ EXAMPLES:
 						dir = c.Args().First()
 					}
 					if _, err := exec.LookPath(remoteProgram); err != nil {
-						return fmt.Errorf("%s is not on PATH, and git-annex runs it (run imgsave remote install)", remoteProgram)
+						return notOnPath()
 					}
 					if err := imgsave.InitRemote(c.Context, dir, c.String("name")); err != nil {
 						return err
@@ -206,4 +206,23 @@ func registerSources(c *cli.Context, e *env, dir string, opts imgsave.RegisterOp
 		msg = fmt.Sprintf("%s: recorded %s as sources of %d layers for git-annex", dir, strings.Join(reg.Sources, " and "), reg.Keys)
 	}
 	fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(msg))
+}
+
+// notOnPath says what to do when git-annex-remote-imgsave is not on PATH:
+// add the folder where `remote install` made it (beside imgsave, or the
+// usual --dir ~/.local/bin) to PATH, or make it (#19).
+func notOnPath() error {
+	var dirs []string
+	if self, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Dir(self))
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, ".local", "bin"))
+	}
+	for _, d := range dirs {
+		if _, err := os.Lstat(filepath.Join(d, remoteProgram)); err == nil {
+			return fmt.Errorf("%s is in %s, which is not on PATH, and git-annex runs it: add that folder to PATH (export PATH=%s:$PATH)", remoteProgram, d, shellQuote(d))
+		}
+	}
+	return fmt.Errorf("%s is not on PATH, and git-annex runs it (run imgsave remote install)", remoteProgram)
 }

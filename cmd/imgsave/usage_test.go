@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -143,5 +144,25 @@ func TestImageDirSwapped(t *testing.T) {
 		case tc.want != "" && (code != 2 || !strings.Contains(stderr.String(), tc.want+"\n")):
 			t.Errorf("imgsave %q = %d, %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
 		}
+	}
+}
+
+// TestRemoteNotOnPath: after `remote install --dir ~/.local/bin`, a folder
+// not on PATH, remote init says to add that folder to PATH rather than to
+// install again (#19).
+func TestRemoteNotOnPath(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	bin := filepath.Join(home, ".local", "bin")
+	var out, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"imgsave", "remote", "install", "--dir", bin}, strings.NewReader(""), &out, &stderr); code != 0 {
+		t.Fatalf("remote install = %d: %s", code, stderr.String())
+	}
+	t.Setenv("PATH", t.TempDir())
+	stderr.Reset()
+	code := run(t.Context(), []string{"imgsave", "remote", "init", t.TempDir()}, strings.NewReader(""), &out, &stderr)
+	want := fmt.Sprintf("is in %s, which is not on PATH", bin)
+	if code != 1 || !strings.Contains(stderr.String(), want) {
+		t.Errorf("remote init = %d, %q; want 1 and %q", code, stderr.String(), want)
 	}
 }
