@@ -16,8 +16,10 @@ func pushCommand(e *env) *cli.Command {
 		Description: `Pushes one image of DIR (--repo-tag or --config pick it in a directory of
 several) to IMAGE in its registry: the config as it is, so the image ID does
 not change, each layer compressed as --compress says and checked against its
-diff ID as it is read, and an OCI manifest. Blobs the registry already has
-are not sent again. DIR must hold uncompressed layers ('imgsave migrate'
+diff ID as it is read (compressed once, while it is sent), and an OCI
+manifest. The config, and layers sent uncompressed, are not sent again when
+the registry has them; compressed layers are skipped only when the same image
+goes to the same place again. DIR must hold uncompressed layers ('imgsave migrate'
 makes them so) and have its content present.
 
 Prints the pushed manifest's digest on stdout (--json: also each blob). In a
