@@ -21,6 +21,23 @@
 // which legacy saves use for repeated layers, are resolved in the archive's
 // own name table, never on disk.
 //
+// # Decompression
+//
+// Decompression is bounded, so that a few compressed bytes cannot fill the
+// disk before a digest shows what they are: a gzip or zstd layer may expand
+// to at most max(200 × its compressed size, 2 GiB) bytes, and an archive
+// compressed as a whole (`docker save | gzip`) to as much of what has been
+// read of it. Real layers compress 2 to 10 times, and files of zeros
+// (sparse files, which a tar holds expanded) only pass the bound when they
+// are nearly the whole of a layer of more than 2 GiB. Past it, [Extract]
+// stops with an *[ExpandError] naming the layer, before writing more:
+//
+//	layer sha256:… expands past 2147483648 bytes (6710× its 320000 compressed bytes); pass --max-expand=-1 to allow
+//
+// [Options.MaxExpand] sets another ratio, or lifts the bound. Every loop
+// that decompresses looks at the context, so a cancelled extraction
+// stops within a read, whatever the layer still holds.
+//
 // # Reading directories
 //
 // [OpenDir] is the one model of an image directory that every command
