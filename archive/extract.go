@@ -111,7 +111,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 		return nil, err
 	}
 	x := &extractor{ctx: ctx, root: root, entries: make(map[string]*entry), buf: make([]byte, 1<<20), peek: bufio.NewReaderSize(nil, 4<<10), pool: newPool(), scratch: opts.Scratch, maxExpand: opts.MaxExpand}
-	defer x.syncs.Wait() // before the cleanup above removes the files
+	defer x.stopSyncs() // before the cleanup above removes the files
 	if err := x.read(contextReader{ctx, r}, opts.Progress); err != nil {
 		return nil, err
 	}
@@ -186,7 +186,8 @@ type extractor struct {
 	pool      *pool         // the pieces stage hands to its workers
 	scratch   bool          // Options.Scratch: nothing is synced
 
-	syncs   sync.WaitGroup // staged files being synced and closed
+	toSync  chan *os.File  // staged files for the syncers
+	syncs   sync.WaitGroup // the syncers
 	mu      sync.Mutex
 	syncErr error
 }
@@ -420,29 +421,65 @@ func (x *extractor) stage(e *entry, name string, size int64, tr io.Reader) error
 		// both the blob and its content.
 		e.content, e.size, e.compress = digest.NewDigest(digest.SHA256, dec.content), dec.size, dec.comp
 	}
-	x.syncLater(f)
-	return nil
+	return x.syncLater(f)
 }
 
-// syncLater syncs and closes a staged file in the background, while the
-// next ones stream; finish waits for all of them.
-func (x *extractor) syncLater(f *os.File) {
-	x.syncs.Go(func() {
+// maxSyncing bounds the staged files being synced at once, each an open
+// file: an archive of many small files once had as many open as it had
+// files (#18). Syncs overlap with the next files' streaming all the same.
+const maxSyncing = 16
+
+// syncFile makes a staged file durable; a variable so that tests can see
+// how many run at once.
+var syncFile = (*os.File).Sync
+
+// syncLater hands a staged file to the syncers, which sync and close it in
+// the background while the next ones stream. It waits while maxSyncing
+// files are being synced, or until ctx ends; finish waits for all of them.
+func (x *extractor) syncLater(f *os.File) error {
+	if x.toSync == nil {
+		files := make(chan *os.File)
+		x.toSync = files
+		for range maxSyncing {
+			x.syncs.Go(func() { x.syncer(files) })
+		}
+	}
+	select {
+	case x.toSync <- f:
+		return nil
+	case <-x.ctx.Done():
+		f.Close()
+		return context.Cause(x.ctx)
+	}
+}
+
+// syncer syncs and closes the files it receives, one at a time.
+func (x *extractor) syncer(files <-chan *os.File) {
+	for f := range files {
 		var err error
 		if !x.scratch {
-			err = f.Sync()
+			err = syncFile(f)
 		}
 		err = errors.Join(err, f.Close())
 		x.mu.Lock()
 		x.syncErr = firstErr(x.syncErr, err)
 		x.mu.Unlock()
-	})
+	}
+}
+
+// stopSyncs waits for the files handed to the syncers, and ends them.
+func (x *extractor) stopSyncs() {
+	if x.toSync != nil {
+		close(x.toSync)
+		x.toSync = nil
+	}
+	x.syncs.Wait()
 }
 
 // finish makes the staged tree durable before it is put in place: the
 // staged files' own syncs, then one sync of everything else written.
 func (x *extractor) finish() error {
-	x.syncs.Wait()
+	x.stopSyncs()
 	if x.syncErr != nil || x.scratch {
 		return x.syncErr
 	}
