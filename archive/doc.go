@@ -52,6 +52,8 @@
 //
 // With [Options.Replace] a target is replaced only when it holds nothing
 // but what imgsave writes; its git-annex links are kept where their
-// content is here and matches. Staging folders are locked while in use,
-// and abandoned ones are removed by the next extraction beside them.
+// content is here and matches. Staging folders are locked from the moment
+// they appear until their extraction ends, so one that nobody holds is
+// abandoned, and the next extraction beside it removes it at once (where
+// folders can be locked: not on Windows).
 package archive

@@ -84,11 +84,14 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 		return nil, err
 	}
 	removeAbandoned(filepath.Dir(dir))
-	staging, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".imgsave-")
+	// Locked from its making until Extract returns, so that no other
+	// extraction takes it for abandoned.
+	staging, unlock, err := makeStaging(dir)
 	if err != nil {
 		unmake()
 		return nil, err
 	}
+	defer unlock()
 	done := false
 	defer func() {
 		if !done {
@@ -96,11 +99,6 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 			unmake()
 		}
 	}()
-	// Held until Extract returns, so that no other extraction takes the
-	// staging folder for abandoned.
-	if unlock, ok := tryLockDir(staging); ok {
-		defer unlock()
-	}
 	root, err := os.OpenRoot(staging)
 	if err != nil {
 		return nil, err
