@@ -24,6 +24,9 @@ type PullOptions struct {
 	// waiting to be written are kept compressed under the user's cache
 	// folder meanwhile. 1 streams each layer straight through.
 	Jobs int
+	// MaxExpand bounds how far a compressed layer may expand, as for
+	// [Save].
+	MaxExpand int
 }
 
 // Pull fetches ref from its registry, with no engine, and writes it to dir
@@ -42,7 +45,7 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*archive.Resu
 		return nil, err
 	}
 	defer rc.Close()
-	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress})
+	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand})
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}

@@ -33,7 +33,7 @@ EXAMPLES:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "platform", Usage: "the platform of a multi-platform image: `OS/ARCH[/VARIANT]` (default: linux and this machine's)"},
 			&cli.IntFlag{Name: "jobs", Value: 3, Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
-			forceFlag, jsonFlag, insecureFlag,
+			forceFlag, jsonFlag, insecureFlag, maxExpandFlag,
 		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "IMAGE", "DIR")
@@ -44,7 +44,7 @@ EXAMPLES:
 				return usagef(c, "--jobs %d: want 1 or more", c.Int("jobs"))
 			}
 			ev, done := events(c, e, "pulling "+a[0])
-			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs")})
+			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), MaxExpand: c.Int("max-expand")})
 			done()
 			if err != nil {
 				return err
