@@ -46,13 +46,13 @@ func TestExpandLimit(t *testing.T) {
 // little to make and to refuse.
 func lowFloor(t *testing.T) {
 	old := expandFloor
-	expandFloor = 1 << 20
+	expandFloor = fuzzFloor
 	t.Cleanup(func() { expandFloor = old })
 }
 
 // zeroImage is an image whose layer holds a file of size zeros: 16 MiB
 // compress to about 16 KB with gzip, and much less with zstd.
-func zeroImage(t *testing.T, size int64) testImage {
+func zeroImage(t testing.TB, size int64) testImage {
 	layer, err := io.ReadAll(hugeTar(t, nil, "zeros", size, nil))
 	if err != nil {
 		t.Fatal(err)
