@@ -19,7 +19,9 @@
 // leaves the archive, members below a symbolic link, truncated archives and
 // JSON files over [manifest.MaxJSON]. Symbolic links between layer files,
 // which legacy saves use for repeated layers, are resolved in the archive's
-// own name table, never on disk.
+// own name table, never on disk. A layer an image lists more than once
+// (A, B, A), whose blob an OCI save holds once, is stored once and listed
+// at each of its places, and [Dir.WriteTar] sends it so too.
 //
 // # Decompression
 //
