@@ -112,16 +112,19 @@ func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadR
 		opts.notice(fmt.Sprintf("tag %s already names another image in the engine; left as it is, loading %s by ID only", tag, short(im.ID)))
 	}
 	opts.notice(fmt.Sprintf("loading %s (%s) into the engine", dir, short(im.ID)))
-	err = loadStream(ctx, eng, d, im, append(t.free, t.ours...), opts.Progress)
+	sent, err := loadStream(ctx, eng, d, im, append(t.free, t.ours...), opts.Progress)
 	if errors.Is(err, loader.ErrContentRace) {
 		// A race inside a containerd store's garbage collection, which
 		// loading again gets past.
 		opts.notice(fmt.Sprintf("the engine lost a blob while loading %s; loading again", short(im.ID)))
-		err = loadStream(ctx, eng, d, im, append(t.free, t.ours...), opts.Progress)
+		sent, err = loadStream(ctx, eng, d, im, append(t.free, t.ours...), opts.Progress)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
+	// The image as sent knows its manifest digest, the ID a containerd
+	// store gives it, also when a layer's size was unknown until it was read.
+	im = sent
 	got, err := present(ctx, eng, im)
 	if err != nil {
 		return nil, err
@@ -133,14 +136,18 @@ func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadR
 }
 
 // loadStream writes the image's tar into the engine's load and waits for
-// both sides: the writer has ended when it returns.
-func loadStream(ctx context.Context, eng Engine, d *archive.Dir, im *archive.DirImage, tags []string, progress func(int64)) error {
+// both sides: the writer has ended when it returns. It returns the image
+// as WriteTar sent it, or im when the engine did not read it all.
+func loadStream(ctx context.Context, eng Engine, d *archive.Dir, im *archive.DirImage, tags []string, progress func(int64)) (*archive.DirImage, error) {
 	src := &tarSource{d: d, im: im, tags: tags, progress: progress}
 	_, err := eng.Load(ctx, src)
 	if werr := src.close(); err == nil && werr != nil {
 		err = werr
 	}
-	return err
+	if src.sent == nil {
+		return im, err
+	}
+	return src.sent, err
 }
 
 // tarSource is the image's tar as the reader Engine.Load takes. An engine
@@ -153,6 +160,7 @@ type tarSource struct {
 	im       *archive.DirImage
 	tags     []string
 	progress func(int64)
+	sent     *archive.DirImage // what WriteTar sent, once it has
 
 	pr   *io.PipeReader
 	done chan error
@@ -166,7 +174,10 @@ func (s *tarSource) WriteTo(w io.Writer) (int64, error) {
 		return io.Copy(w, onlyReader{s})
 	}
 	cw := &countWriter{w: w, progress: s.progress}
-	_, err := s.d.WriteTar(cw, s.im, s.tags)
+	sent, err := s.d.WriteTar(cw, s.im, s.tags)
+	if err == nil {
+		s.sent = sent
+	}
 	return cw.n, err
 }
 
@@ -175,7 +186,10 @@ func (s *tarSource) Read(p []byte) (int, error) {
 		pr, pw := io.Pipe()
 		s.pr, s.done = pr, make(chan error, 1)
 		go func() {
-			_, err := s.d.WriteTar(pw, s.im, s.tags)
+			sent, err := s.d.WriteTar(pw, s.im, s.tags)
+			if err == nil {
+				s.sent = sent // read after close has received from done
+			}
 			pw.CloseWithError(err)
 			s.done <- err
 		}()

@@ -28,6 +28,9 @@ type PullOptions struct {
 	// IdleTimeout ends the pull when the registry sends (or takes) no
 	// byte for that long; 0 means registry.DefaultIdleTimeout (60 s).
 	IdleTimeout time.Duration
+	// MaxExpand bounds how far a compressed layer may expand, as for
+	// [Save].
+	MaxExpand int
 }
 
 // Pull fetches ref from its registry, with no engine, and writes it to dir
@@ -49,7 +52,7 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, erro
 		return nil, err
 	}
 	defer rc.Close()
-	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress})
+	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand})
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}

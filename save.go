@@ -32,6 +32,9 @@ type SaveOptions struct {
 	// tree is verified. It never replaces a directory that is not an image
 	// directory ([archive.ErrNotImageDir]).
 	Force bool
+	// MaxExpand bounds how far a compressed layer may expand, as
+	// [archive.Options.MaxExpand] says: 0 is the default, negative none.
+	MaxExpand int
 }
 
 // Save runs the engine's save of refs (references as the docker CLI reads
@@ -74,7 +77,7 @@ func Save(ctx context.Context, eng Engine, refs []string, dir string, opts SaveO
 		return nil, err
 	}
 	defer rc.Close()
-	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress})
+	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand})
 	if err != nil {
 		return nil, fmt.Errorf("save %s: %w", what, err)
 	}
@@ -112,5 +115,5 @@ func Import(ctx context.Context, r io.Reader, dir string, opts SaveOptions) (*ar
 		return nil, err
 	}
 	defer stop()
-	return archive.Extract(ctx, r, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress})
+	return archive.Extract(ctx, r, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand})
 }

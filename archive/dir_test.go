@@ -226,11 +226,11 @@ func TestWriteTarRoundTrip(t *testing.T) {
 				}
 				d, im := openOne(t, src)
 				var buf bytes.Buffer
-				got, err := d.WriteTar(&buf, im, im.RepoTags)
+				sent, err := d.WriteTar(&buf, im, im.RepoTags)
 				if err != nil {
 					t.Fatalf("WriteTar(%s) = %v", src, err)
 				}
-				if got != im.ManifestDigest {
+				if got := sent.ManifestDigest; got != im.ManifestDigest {
 					t.Errorf("WriteTar(%s) = %s, want ManifestDigest %s", src, got, im.ManifestDigest)
 				}
 				back, res2 := extract(t, bytes.NewReader(buf.Bytes()), Options{})
@@ -736,5 +736,41 @@ func TestSameTag(t *testing.T) {
 		if got := sameTag(tc.tag, tc.asked); got != tc.want {
 			t.Errorf("sameTag(%q, %q) = %v, want %v", tc.tag, tc.asked, got, tc.want)
 		}
+	}
+}
+
+// TestWriteTarLeavesImage: WriteTar returns the sizes and manifest it
+// computed for a layer whose size OpenDir could not know (its git-annex
+// content was fetched after the directory was opened) and leaves the image
+// it was given as it was (#18).
+func TestWriteTarLeavesImage(t *testing.T) {
+	dir := rawDir(t, "legacy.tar")
+	_, res := canonicalDir(t, "legacy.tar")
+	layer := layerFile(t, dir)
+	b, err := os.ReadFile(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := filepath.Join(dir, "annex-object")
+	replaceWith(t, layer, func(p string) error { return os.Symlink(obj, p) })
+	d, im := openOne(t, dir)
+	if im.Layers[0].Size != -1 || im.ManifestDigest != "" {
+		t.Fatalf("OpenDir before the fetch: layer size %d, manifest %q, want -1 and none", im.Layers[0].Size, im.ManifestDigest)
+	}
+	if err := os.WriteFile(obj, b, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	before := *im
+	before.Layers = slices.Clone(im.Layers)
+
+	sent, err := d.WriteTar(io.Discard, im, im.RepoTags)
+	if err != nil {
+		t.Fatalf("WriteTar = %v", err)
+	}
+	if sent.Layers[0].Size != int64(len(b)) || sent.ManifestDigest != res.Manifests[0] || digest.FromBytes(sent.Manifest) != sent.ManifestDigest {
+		t.Errorf("WriteTar = layer size %d, manifest %s, want %d, %s", sent.Layers[0].Size, sent.ManifestDigest, len(b), res.Manifests[0])
+	}
+	if !slices.Equal(im.Layers, before.Layers) || im.ManifestDigest != before.ManifestDigest || im.Manifest != nil {
+		t.Errorf("WriteTar changed its argument: layers %+v, manifest %q, want %+v, none", im.Layers, im.ManifestDigest, before.Layers)
 	}
 }

@@ -19,7 +19,26 @@
 // leaves the archive, members below a symbolic link, truncated archives and
 // JSON files over [manifest.MaxJSON]. Symbolic links between layer files,
 // which legacy saves use for repeated layers, are resolved in the archive's
-// own name table, never on disk.
+// own name table, never on disk. A layer an image lists more than once
+// (A, B, A), whose blob an OCI save holds once, is stored once and listed
+// at each of its places, and [Dir.WriteTar] sends it so too.
+//
+// # Decompression
+//
+// Decompression is bounded, so that a few compressed bytes cannot fill the
+// disk before a digest shows what they are: a gzip or zstd layer may expand
+// to at most max(200 × its compressed size, 2 GiB) bytes, and an archive
+// compressed as a whole (`docker save | gzip`) to as much of what has been
+// read of it. Real layers compress 2 to 10 times, and files of zeros
+// (sparse files, which a tar holds expanded) only pass the bound when they
+// are nearly the whole of a layer of more than 2 GiB. Past it, [Extract]
+// stops with an *[ExpandError] naming the layer, before writing more:
+//
+//	layer sha256:… expands past 2147483648 bytes (6710× its 320000 compressed bytes); pass --max-expand=-1 to allow
+//
+// [Options.MaxExpand] sets another ratio, or lifts the bound. Every loop
+// that decompresses looks at the context, so a cancelled extraction
+// stops within a read, whatever the layer still holds.
 //
 // # Reading directories
 //
@@ -35,6 +54,8 @@
 //
 // With [Options.Replace] a target is replaced only when it holds nothing
 // but what imgsave writes; its git-annex links are kept where their
-// content is here and matches. Staging folders are locked while in use,
-// and abandoned ones are removed by the next extraction beside them.
+// content is here and matches. Staging folders are locked from the moment
+// they appear until their extraction ends, so one that nobody holds is
+// abandoned, and the next extraction beside it removes it at once (where
+// folders can be locked: not on Windows).
 package archive

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,13 @@ type Options struct {
 	// syncs): for a temporary copy that another program checks and keeps,
 	// as the layers imgsave's special remote hands to git-annex.
 	Scratch bool
+	// MaxExpand bounds decompression: a gzip or zstd layer may expand to
+	// at most max(MaxExpand × its compressed size, [ExpandFloor]) bytes,
+	// and so may an archive compressed as a whole, measured on what has
+	// been read of it so far. Past that, Extract stops with an
+	// *[ExpandError] before writing more. 0 means [DefaultMaxExpand]; a
+	// negative value lifts the bound.
+	MaxExpand int
 
 	// owned says which entries of a full target Replace may remove; nil
 	// means only what imgsave writes. Migrate also allows a raw save's.
@@ -76,11 +84,14 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 		return nil, err
 	}
 	removeAbandoned(filepath.Dir(dir))
-	staging, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".imgsave-")
+	// Locked from its making until Extract returns, so that no other
+	// extraction takes it for abandoned.
+	staging, unlock, err := makeStaging(dir)
 	if err != nil {
 		unmake()
 		return nil, err
 	}
+	defer unlock()
 	done := false
 	defer func() {
 		if !done {
@@ -88,11 +99,6 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 			unmake()
 		}
 	}()
-	// Held until Extract returns, so that no other extraction takes the
-	// staging folder for abandoned.
-	if unlock, ok := tryLockDir(staging); ok {
-		defer unlock()
-	}
 	root, err := os.OpenRoot(staging)
 	if err != nil {
 		return nil, err
@@ -102,8 +108,8 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 	if err := root.Mkdir("incoming", 0o700); err != nil {
 		return nil, err
 	}
-	x := &extractor{root: root, entries: make(map[string]*entry), buf: make([]byte, 1<<20), peek: bufio.NewReaderSize(nil, 4<<10), pool: newPool(), scratch: opts.Scratch}
-	defer x.syncs.Wait() // before the cleanup above removes the files
+	x := &extractor{ctx: ctx, root: root, entries: make(map[string]*entry), buf: make([]byte, 1<<20), peek: bufio.NewReaderSize(nil, 4<<10), pool: newPool(), scratch: opts.Scratch, maxExpand: opts.MaxExpand}
+	defer x.stopSyncs() // before the cleanup above removes the files
 	if err := x.read(contextReader{ctx, r}, opts.Progress); err != nil {
 		return nil, err
 	}
@@ -168,15 +174,18 @@ type entry struct {
 }
 
 type extractor struct {
-	root    *os.Root
-	entries map[string]*entry
-	order   []string
-	buf     []byte
-	peek    *bufio.Reader // sniffs each staged file's compression
-	pool    *pool         // the pieces stage hands to its workers
-	scratch bool          // Options.Scratch: nothing is synced
+	ctx       context.Context
+	maxExpand int // Options.MaxExpand
+	root      *os.Root
+	entries   map[string]*entry
+	order     []string
+	buf       []byte
+	peek      *bufio.Reader // sniffs each staged file's compression
+	pool      *pool         // the pieces stage hands to its workers
+	scratch   bool          // Options.Scratch: nothing is synced
 
-	syncs   sync.WaitGroup // staged files being synced and closed
+	toSync  chan *os.File  // staged files for the syncers
+	syncs   sync.WaitGroup // the syncers
 	mu      sync.Mutex
 	syncErr error
 }
@@ -221,15 +230,21 @@ func (c *countReader) Read(p []byte) (int, error) {
 
 func (x *extractor) read(r io.Reader, progress func(int64)) error {
 	src := &countReader{r: r, progress: progress}
-	dr, _, err := decompress(bufio.NewReaderSize(src, 1<<20))
+	dr, comp, err := decompress(bufio.NewReaderSize(src, 1<<20))
 	if err != nil {
 		return firstErr(src.err, fmt.Errorf("reading archive: %w", err))
 	}
 	defer dr.Close()
+	in := io.Reader(dr)
+	if comp != "" {
+		// A few compressed bytes of the source may expand to a lot: the
+		// bound, and a look at ctx per read of what they expand to.
+		in = contextReader{x.ctx, &expandReader{r: dr, ratio: x.maxExpand, compressed: func() int64 { return src.n }}}
+	}
 	// Go's tar reader answers io.EOF both at the end-of-archive blocks and
 	// at a stream cut between two entries; counting what it consumed tells
 	// them apart.
-	tarSrc := &countReader{r: dr}
+	tarSrc := &countReader{r: in}
 	tr := tar.NewReader(tarSrc)
 	var dataEnd int64
 	for {
@@ -250,7 +265,7 @@ func (x *extractor) read(r io.Reader, progress func(int64)) error {
 	}
 	// Drain what follows the end-of-archive blocks (record padding), which
 	// also collects the engine's exit status from the stream.
-	if n, err := io.Copy(io.Discard, io.LimitReader(dr, 1<<20+1)); err != nil {
+	if n, err := io.Copy(io.Discard, io.LimitReader(in, 1<<20+1)); err != nil {
 		return firstErr(src.err, fmt.Errorf("reading archive: %w", err))
 	} else if n > 1<<20 {
 		return fmt.Errorf("reading archive: more than 1 MiB of data after the end of the archive")
@@ -311,7 +326,10 @@ func (x *extractor) add(hdr *tar.Header, tr io.Reader) error {
 			if e.data, err = io.ReadAll(tr); err != nil {
 				return fmt.Errorf("reading %q: %w", hdr.Name, err)
 			}
-		} else if err := x.stage(e, name, tr); err != nil {
+		} else if err := x.stage(e, name, hdr.Size, tr); err != nil {
+			if ee := (*ExpandError)(nil); errors.As(err, &ee) {
+				return err // it names the layer
+			}
 			return fmt.Errorf("extracting %q: %w", hdr.Name, err)
 		}
 	case tar.TypeSymlink:
@@ -354,7 +372,7 @@ func linkTarget(name, target string) (string, error) {
 // The reading stays on this goroutine; hashing, decompressing and writing
 // run on workers (pipe.go). The file's sync and close finish in the
 // background, collected by finish.
-func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
+func (x *extractor) stage(e *entry, name string, size int64, tr io.Reader) error {
 	e.kind = kindFile
 	e.tmp = fmt.Sprintf("incoming/%d", len(x.order))
 	f, err := x.root.OpenFile(e.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -371,7 +389,11 @@ func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
 	raw := &fanout{pool: x.pool, workers: []*worker{hashWorker(rawHash)}}
 	var dec *decompressWorker
 	if bytes.HasPrefix(magic, magicGzip) || bytes.HasPrefix(magic, magicZstd) {
-		dec = startDecompress(f, !x.scratch)
+		layer := strconv.Quote(name)
+		if d, ok := manifest.DigestFromPath(name); ok {
+			layer = string(d)
+		}
+		dec = startDecompress(x.ctx, f, !x.scratch, &expandReader{ratio: x.maxExpand, layer: layer, compressed: func() int64 { return size }})
 		raw.workers = append(raw.workers, dec.worker)
 	} else {
 		raw.workers = append(raw.workers, fileWorker(f, !x.scratch))
@@ -397,29 +419,65 @@ func (x *extractor) stage(e *entry, name string, tr io.Reader) error {
 		// both the blob and its content.
 		e.content, e.size, e.compress = digest.NewDigest(digest.SHA256, dec.content), dec.size, dec.comp
 	}
-	x.syncLater(f)
-	return nil
+	return x.syncLater(f)
 }
 
-// syncLater syncs and closes a staged file in the background, while the
-// next ones stream; finish waits for all of them.
-func (x *extractor) syncLater(f *os.File) {
-	x.syncs.Go(func() {
+// maxSyncing bounds the staged files being synced at once, each an open
+// file: an archive of many small files once had as many open as it had
+// files (#18). Syncs overlap with the next files' streaming all the same.
+const maxSyncing = 16
+
+// syncFile makes a staged file durable; a variable so that tests can see
+// how many run at once.
+var syncFile = (*os.File).Sync
+
+// syncLater hands a staged file to the syncers, which sync and close it in
+// the background while the next ones stream. It waits while maxSyncing
+// files are being synced, or until ctx ends; finish waits for all of them.
+func (x *extractor) syncLater(f *os.File) error {
+	if x.toSync == nil {
+		files := make(chan *os.File)
+		x.toSync = files
+		for range maxSyncing {
+			x.syncs.Go(func() { x.syncer(files) })
+		}
+	}
+	select {
+	case x.toSync <- f:
+		return nil
+	case <-x.ctx.Done():
+		f.Close()
+		return context.Cause(x.ctx)
+	}
+}
+
+// syncer syncs and closes the files it receives, one at a time.
+func (x *extractor) syncer(files <-chan *os.File) {
+	for f := range files {
 		var err error
 		if !x.scratch {
-			err = f.Sync()
+			err = syncFile(f)
 		}
 		err = errors.Join(err, f.Close())
 		x.mu.Lock()
 		x.syncErr = firstErr(x.syncErr, err)
 		x.mu.Unlock()
-	})
+	}
+}
+
+// stopSyncs waits for the files handed to the syncers, and ends them.
+func (x *extractor) stopSyncs() {
+	if x.toSync != nil {
+		close(x.toSync)
+		x.toSync = nil
+	}
+	x.syncs.Wait()
 }
 
 // finish makes the staged tree durable before it is put in place: the
 // staged files' own syncs, then one sync of everything else written.
 func (x *extractor) finish() error {
-	x.syncs.Wait()
+	x.stopSyncs()
 	if x.syncErr != nil || x.scratch {
 		return x.syncErr
 	}

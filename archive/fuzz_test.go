@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -28,7 +29,14 @@ func fuzzSeeds(tb testing.TB) map[string][]byte {
 	amdBlobs, amdDesc := amd.ociBlobs(tb, "gzip")
 	_, armDesc := arm.ociBlobs(tb, "gzip")
 	nested := []byte(indexJSON(tb, amdDesc, armDesc))
+	rep := newRepeatedImage(tb)
+	zero := zeroImage(tb, 16<<20)
 	return map[string][]byte{
+		"repeated-layer":     mkTar(tb, rep.legacy(tb)...),
+		"repeated-layer-oci": mkTar(tb, rep.oci(tb, "gzip", true)...),
+		// Bombs under fuzzFloor: 16 MiB of zeros in a few KB.
+		"bomb-gzip":         mkTar(tb, zero.oci(tb, "gzip", true)...),
+		"bomb-zstd":         mkTar(tb, zero.oci(tb, "zstd", true)...),
 		"legacy":            legacy,
 		"legacy.gz":         gz(tb, legacy),
 		"legacy.zst":        zst(tb, legacy),
@@ -53,6 +61,10 @@ func fuzzSeeds(tb testing.TB) map[string][]byte {
 // and folders inside the target, blobs named by their digests, and a
 // manifest.json whose every path exists.
 func FuzzExtract(f *testing.F) {
+	// A bomb costs 1 MiB to refuse, not 2 GiB.
+	old := expandFloor
+	expandFloor = fuzzFloor
+	f.Cleanup(func() { expandFloor = old })
 	seeds := fuzzSeeds(f)
 	for _, name := range slices.Sorted(maps.Keys(seeds)) {
 		f.Add(seeds[name])
@@ -70,6 +82,9 @@ func FuzzExtract(f *testing.F) {
 		target := filepath.Join(parent, "target")
 		res, err := Extract(t.Context(), bytes.NewReader(data), target, Options{})
 		checkEntries(t, outer, "parent")
+		if ee := (*ExpandError)(nil); errors.As(err, &ee) && ee.Limit != expandLimit(0, ee.Compressed) {
+			t.Errorf("Extract = %v, want the bound max(%d × %d, %d)", err, DefaultMaxExpand, ee.Compressed, fuzzFloor)
+		}
 		if err != nil {
 			if res != nil {
 				t.Errorf("Extract = %+v, %v, want a nil Result", res, err)
@@ -134,6 +149,9 @@ func FuzzExtract(f *testing.F) {
 	})
 }
 
+// fuzzFloor is the expandFloor the fuzzers use.
+const fuzzFloor = 1 << 20
+
 var writeSeeds = flag.Bool("write-seeds", false, "write testdata/fuzz/FuzzExtract seed files")
 
 // TestWriteFuzzSeeds writes some of the seeds, gzip-compressed to keep
@@ -147,7 +165,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"legacy", "oci-gzip", "symlink-layer", "symlink-escape", "below-symlink", "manifest-trailing"} {
+	for _, name := range []string{"legacy", "oci-gzip", "symlink-layer", "symlink-escape", "below-symlink", "manifest-trailing", "repeated-layer-oci", "bomb-zstd"} {
 		b := fmt.Appendf(nil, "go test fuzz v1\n[]byte(%+q)\n", gz(t, seeds[name]))
 		if err := os.WriteFile(filepath.Join(dir, "seed-"+name+".gz"), b, 0o644); err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -14,58 +15,79 @@ import (
 
 // WriteTar streams one image of the directory as the tarball `docker load`
 // (any version) and `podman load` read: config, layers, OCI manifest,
-// index.json, oci-layout, and manifest.json last, naming only tags. Each
-// file is hashed as it streams and checked against its digest; on a mismatch
-// WriteTar stops before the manifests, so that the engine, which finds no
-// manifest in a cut stream, loads nothing. It returns the digest of the OCI
-// manifest it sent: the image ID a containerd-store engine reports.
-func (d *Dir) WriteTar(w io.Writer, im *DirImage, tags []string) (digest.Digest, error) {
+// index.json, oci-layout, and manifest.json last, naming only tags. A layer
+// the image lists more than once is sent once and named at each of its
+// places, as `docker save` does. Each file is hashed as it streams and
+// checked against its digest; on a mismatch WriteTar stops before the
+// manifests, so that the engine, which finds no manifest in a cut stream,
+// loads nothing.
+//
+// It returns the image as it sent it: a copy of im with every layer's size
+// and the OCI manifest filled in, whose ManifestDigest is the image ID a
+// containerd-store engine reports. im itself is not changed.
+func (d *Dir) WriteTar(w io.Writer, im *DirImage, tags []string) (*DirImage, error) {
+	sent := *im
+	sent.Layers = slices.Clone(im.Layers)
 	tw := tar.NewWriter(w)
 	if err := writeFile(tw, manifest.BlobPath(im.ID), im.config); err != nil {
-		return "", err
+		return nil, err
 	}
 	buf := make([]byte, 1<<20)
-	for i := range im.Layers {
-		if err := d.writeLayer(tw, &im.Layers[i], buf); err != nil {
-			return "", err
+	written := map[string]int64{manifest.BlobPath(im.ID): int64(len(im.config))}
+	for i := range sent.Layers {
+		l := &sent.Layers[i]
+		name := manifest.BlobPath(l.Digest)
+		if size, ok := written[name]; ok {
+			// The same blob again: a tar names each file once, and
+			// every manifest below names it at each place.
+			l.Size = size
+			continue
+		}
+		n, err := d.copyFile(tw, l.Path, name, l.Digest, l.Size, buf)
+		if err != nil {
+			return nil, err
+		}
+		l.Size, written[name] = n, n
+	}
+	if sent.canonical {
+		if err := sent.canonicalManifest(); err != nil {
+			return nil, err
 		}
 	}
-	if im.canonical {
-		if err := im.canonicalManifest(); err != nil {
-			return "", err
-		}
-	}
-	desc := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: im.ManifestDigest, Size: int64(len(im.Manifest))}
+	desc := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: sent.ManifestDigest, Size: int64(len(sent.Manifest))}
 	idx := v1.Index{MediaType: v1.MediaTypeImageIndex}
 	idx.SchemaVersion = 2
 	descs, tags, err := manifest.Named(desc, tags)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	idx.Manifests = descs
-	entry := manifest.Entry{Config: manifest.BlobPath(im.ID), RepoTags: tags}
-	for _, l := range im.Layers {
+	entry := manifest.Entry{Config: manifest.BlobPath(sent.ID), RepoTags: tags}
+	for _, l := range sent.Layers {
 		entry.Layers = append(entry.Layers, manifest.BlobPath(l.Digest))
 	}
 	index, err := manifest.Marshal(idx)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	docker, err := manifest.Marshal([]manifest.Entry{entry})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	for _, f := range []layoutFile{
-		{manifest.BlobPath(im.ManifestDigest), im.Manifest},
+		{manifest.BlobPath(sent.ManifestDigest), sent.Manifest},
 		{"index.json", index},
 		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
 		{"manifest.json", docker},
 	} {
 		if err := writeFile(tw, f.Name, f.Data); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
-	return im.ManifestDigest, tw.Close()
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return &sent, nil
 }
 
 func writeFile(tw *tar.Writer, name string, data []byte) error {
@@ -78,14 +100,6 @@ func writeFile(tw *tar.Writer, name string, data []byte) error {
 
 func header(name string, size int64) *tar.Header {
 	return &tar.Header{Name: name, Size: size, Mode: 0o644, ModTime: modTime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
-}
-
-// writeLayer streams one layer file under its digest's name, checking the
-// digest of what it sent.
-func (d *Dir) writeLayer(tw *tar.Writer, l *DirLayer, buf []byte) error {
-	n, err := d.copyFile(tw, l.Path, manifest.BlobPath(l.Digest), l.Digest, l.Size, buf)
-	l.Size = n
-	return err
 }
 
 // copyFile streams the directory's file rel into tw under name, following

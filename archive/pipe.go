@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"hash"
 	"io"
@@ -200,8 +201,10 @@ type decompressWorker struct {
 }
 
 // startDecompress starts the worker, which writes the content to f
-// (fileWorker's writeback).
-func startDecompress(f *os.File, writeback bool) *decompressWorker {
+// (fileWorker's writeback). It reads the decompressor through limit (an
+// expandReader whose r it sets), and stops at its next read once ctx ends:
+// the source may be read whole long before its content is.
+func startDecompress(ctx context.Context, f *os.File, writeback bool, limit *expandReader) *decompressWorker {
 	d := &decompressWorker{
 		worker:  &worker{in: make(chan *chunk, chunksInFlight), done: make(chan struct{})},
 		content: sha256.New(),
@@ -209,7 +212,7 @@ func startDecompress(f *os.File, writeback bool) *decompressWorker {
 	go func() {
 		defer close(d.done)
 		cr := &chunkReader{in: d.in}
-		d.err = d.run(bufio.NewReaderSize(cr, 64<<10), f, writeback)
+		d.err = d.run(ctx, bufio.NewReaderSize(cr, 64<<10), f, writeback, limit)
 		// Whatever follows the compressed stream, or all that is left
 		// after an error, is still released so that the sender goes on.
 		io.Copy(io.Discard, cr)
@@ -217,15 +220,16 @@ func startDecompress(f *os.File, writeback bool) *decompressWorker {
 	return d
 }
 
-func (d *decompressWorker) run(br *bufio.Reader, f *os.File, writeback bool) error {
+func (d *decompressWorker) run(ctx context.Context, br *bufio.Reader, f *os.File, writeback bool, limit *expandReader) error {
 	dr, comp, err := decompress(br)
 	if err != nil {
 		return err
 	}
 	defer dr.Close()
 	d.comp = comp
+	limit.r = dr
 	out := &fanout{pool: newPool(), workers: []*worker{hashWorker(d.content), fileWorker(f, writeback)}}
-	n, err := out.copy(dr)
+	n, err := out.copy(contextReader{ctx, limit})
 	d.size = n
 	return firstErr(err, out.wait())
 }

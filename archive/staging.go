@@ -1,9 +1,11 @@
 package archive
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -13,28 +15,62 @@ import (
 // and in a dataset `datalad save` would commit it. So the writer holds a
 // lock on its staging folder for as long as it lives, and every extraction
 // first removes the staging folders beside it that nobody holds.
+//
+// Making the folder and locking it are one step (#18): it is made as
+// .DIR.imgsave-new-N, a name no extraction takes for abandoned while it is
+// young, locked, and only then renamed to .DIR.imgsave-N. So a staging
+// folder nobody holds is abandoned, whatever its age, and the save that
+// follows a killed one at once removes what it left.
 
-// stagingName matches the folders Extract stages in.
-var stagingName = regexp.MustCompile(`^\..+\.imgsave-[0-9]+(\.old)?$`)
+var (
+	// stagingName matches the folders Extract stages in.
+	stagingName = regexp.MustCompile(`^\..+\.imgsave-[0-9]+(\.old)?$`)
+	// newStagingName matches a staging folder being made, not yet locked.
+	newStagingName = regexp.MustCompile(`^\..+\.imgsave-new-[0-9]+$`)
+)
 
-// stagingGrace protects a folder another process has just created and not
-// yet locked.
-const stagingGrace = 10 * time.Second
+// newStagingGrace protects a folder another process has just made and is
+// about to lock: only a process killed in that instant leaves one behind.
+const newStagingGrace = time.Minute
+
+// makeStaging makes the staging folder for dir, locked: unlock releases
+// it. Where folders cannot be locked (not on Unix) it is made unlocked,
+// and no extraction there takes it for abandoned.
+func makeStaging(dir string) (staging string, unlock func(), err error) {
+	parent, base := filepath.Dir(dir), filepath.Base(dir)
+	tmp, err := os.MkdirTemp(parent, "."+base+".imgsave-new-")
+	if err != nil {
+		return "", nil, err
+	}
+	staging = filepath.Join(parent, "."+base+".imgsave-"+strings.TrimPrefix(filepath.Base(tmp), "."+base+".imgsave-new-"))
+	unlock, ok := tryLockDir(tmp)
+	if !ok {
+		unlock = func() {}
+	}
+	if err := os.Rename(tmp, staging); err != nil {
+		unlock()
+		os.Remove(tmp)
+		return "", nil, fmt.Errorf("making a staging folder: %w", err)
+	}
+	return staging, unlock, nil
+}
 
 // removeAbandoned removes the staging folders in parent whose writer has
-// gone: unlocked and older than stagingGrace. It reports nothing: a folder
-// it cannot remove is left for the next time.
+// gone: those nobody holds a lock on, and folders being made that have
+// stayed unlocked for newStagingGrace. It reports nothing: a folder it
+// cannot remove is left for the next time.
 func removeAbandoned(parent string) {
 	entries, err := os.ReadDir(parent)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		if !e.IsDir() || !stagingName.MatchString(e.Name()) {
+		staging, making := stagingName.MatchString(e.Name()), newStagingName.MatchString(e.Name())
+		if !e.IsDir() || !staging && !making {
 			continue
 		}
 		p := filepath.Join(parent, e.Name())
-		if fi, err := os.Lstat(p); err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < stagingGrace {
+		if fi, err := os.Lstat(p); err != nil || !fi.IsDir() || making && time.Since(fi.ModTime()) < newStagingGrace {
 			continue
 		}
 		unlock, ok := tryLockDir(p)

@@ -177,6 +177,11 @@ func place(staging, dir string, replace bool, owned func(string, fs.DirEntry) bo
 	// tree at .DIR.imgsave-N.old, which the next extraction beside it
 	// removes where it can lock staging folders (not on Windows).
 	old := staging + ".old"
+	// Locked as it is renamed, so that no extraction beside it takes the
+	// old tree for abandoned while it may still have to come back.
+	if unlock, ok := tryLockDir(dir); ok {
+		defer unlock()
+	}
 	if err := os.Rename(dir, old); err != nil {
 		return err
 	}

@@ -268,7 +268,7 @@ func (v *verifier) check(ctx context.Context, f *FileReport, metadataOnly bool, 
 	if v.diffID[f.Path] != "" && compressed {
 		// A compressed layer: hash the bytes and, decompressed, the tar.
 		var err error
-		if content, err = contentDigest(io.MultiReader(bytes.NewReader(head[:n]), io.TeeReader(src, h))); err != nil {
+		if content, err = contentDigest(ctx, io.MultiReader(bytes.NewReader(head[:n]), io.TeeReader(src, h))); err != nil {
 			content = ""
 		}
 		src = fh // the rest, if the decompressor stopped short
@@ -296,15 +296,18 @@ func (v *verifier) check(ctx context.Context, f *FileReport, metadataOnly bool, 
 	}
 }
 
-// contentDigest is the digest of r's content after decompression.
-func contentDigest(r io.Reader) (digest.Digest, error) {
+// contentDigest is the digest of r's content after decompression. It
+// stops when ctx ends: a few bytes of r can expand to gigabytes (#18).
+// Verify writes nothing, so it does not bound the content, which a save
+// with --max-expand may have let through.
+func contentDigest(ctx context.Context, r io.Reader) (digest.Digest, error) {
 	dr, _, err := decompress(bufio.NewReaderSize(r, 1<<16))
 	if err != nil {
 		return "", err
 	}
 	defer dr.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, dr); err != nil {
+	if _, err := io.Copy(h, contextReader{ctx, dr}); err != nil {
 		return "", err
 	}
 	return digest.NewDigest(digest.SHA256, h), nil

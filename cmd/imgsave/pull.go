@@ -40,7 +40,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "platform", Usage: "the platform of a multi-platform image: `OS/ARCH[/VARIANT]` (default: linux and this machine's)"},
 			&cli.IntFlag{Name: "jobs", Value: 3, Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, EnvVars: []string{"IMGSAVE_REGISTRY_TIMEOUT"}, Usage: "give up on a registry that sends no byte for `DURATION`"},
-			forceFlag, jsonFlag, insecureFlag,
+			forceFlag, jsonFlag, insecureFlag, maxExpandFlag,
 		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "IMAGE", "DIR")
@@ -57,7 +57,7 @@ EXAMPLES:
 				return usagef(c, "--timeout %v: want a duration over 0, as 90s or 5m", c.Duration("timeout"))
 			}
 			ev, done := events(c, e, "pulling "+a[0])
-			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout")})
+			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand")})
 			done()
 			if err != nil {
 				return err

@@ -15,6 +15,8 @@ import (
 var (
 	forceFlag = &cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "replace DIR if it holds files (atomically, once the new tree is verified)"}
 	jsonFlag  = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout"}
+	// #18: the bound on decompression, for a real layer that passes it.
+	maxExpandFlag = &cli.IntFlag{Name: "max-expand", Usage: "a compressed layer may expand to max(`RATIO` × its size, 2 GiB) bytes (0: 200; -1: no bound)"}
 )
 
 func saveCommand(e *env) *cli.Command {
@@ -41,7 +43,7 @@ EXAMPLES:
    imgsave save --force --json sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741 ./img`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image first: `missing|never|always`"},
-			forceFlag, jsonFlag,
+			forceFlag, jsonFlag, maxExpandFlag,
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
@@ -59,7 +61,7 @@ EXAMPLES:
 				return err
 			}
 			ev, done := events(c, e, "saving "+strings.Join(refs, " "))
-			res, err := imgsave.Save(c.Context, eng, refs, dir, imgsave.SaveOptions{Events: ev, Pull: imgsave.PullPolicy(c.String("pull")), Force: c.Bool("force")})
+			res, err := imgsave.Save(c.Context, eng, refs, dir, imgsave.SaveOptions{Events: ev, Pull: imgsave.PullPolicy(c.String("pull")), Force: c.Bool("force"), MaxExpand: c.Int("max-expand")})
 			done()
 			if errors.Is(err, imgsave.ErrNotInEngine) && c.String("pull") == "never" {
 				return fmt.Errorf("%w (--pull never)", err)
@@ -85,7 +87,7 @@ exactly as 'imgsave save' would, with the same checks.
 EXAMPLES:
    imgsave import busybox.tar ./img
    docker save busybox | zstd | imgsave import - ./img`,
-		Flags: []cli.Flag{forceFlag, jsonFlag},
+		Flags: []cli.Flag{forceFlag, jsonFlag, maxExpandFlag},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "TARBALL", "DIR")
 			if err != nil {
@@ -101,7 +103,7 @@ EXAMPLES:
 				src = f
 			}
 			ev, done := events(c, e, "importing "+a[0])
-			res, err := imgsave.Import(c.Context, src, a[1], imgsave.SaveOptions{Events: ev, Force: c.Bool("force")})
+			res, err := imgsave.Import(c.Context, src, a[1], imgsave.SaveOptions{Events: ev, Force: c.Bool("force"), MaxExpand: c.Int("max-expand")})
 			done()
 			if err != nil {
 				return fmt.Errorf("import %s: %w", a[0], err)
