@@ -205,7 +205,7 @@ func (r *annexRemote) Prepare(ctx context.Context, c *annex.Conn) error {
 // extractionName matches what a session makes under
 // .git/annex/tmp/imgsave-remote: an image's extraction, named by the hash
 // of its source, and the staging folders [archive.Extract] builds it in.
-var extractionName = regexp.MustCompile(`^(?:([0-9a-f]{32})|\.([0-9a-f]{32})\.imgsave-[0-9]+(?:\.old)?)$`)
+var extractionName = regexp.MustCompile(`^(?:([0-9a-f]{32})|\.([0-9a-f]{32})\.imgsave-(?:new-)?[0-9]+(?:\.old)?)$`)
 
 // sweep removes the extractions, and their staging folders, that no live
 // session holds. A session holds its image's NAME.use shared from before
