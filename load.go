@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -112,12 +114,17 @@ func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadR
 		opts.notice(fmt.Sprintf("tag %s already names another image in the engine; left as it is, loading %s by ID only", tag, short(im.ID)))
 	}
 	opts.notice(fmt.Sprintf("loading %s (%s) into the engine", dir, short(im.ID)))
-	sent, err := loadStream(ctx, eng, d, im, append(t.free, t.ours...), opts.Progress)
+	var tarOpts archive.TarOptions
+	if v := zstdUnreadable(ctx, eng, im); v != "" {
+		tarOpts.Decompress = true
+		opts.notice(fmt.Sprintf("docker %s reads no zstd layers: sending %s's layers decompressed", v, short(im.ID)))
+	}
+	sent, err := loadStream(ctx, eng, d, im, append(t.free, t.ours...), tarOpts, opts.Progress)
 	if errors.Is(err, loader.ErrContentRace) {
 		// A race inside a containerd store's garbage collection, which
 		// loading again gets past.
 		opts.notice(fmt.Sprintf("the engine lost a blob while loading %s; loading again", short(im.ID)))
-		sent, err = loadStream(ctx, eng, d, im, append(t.free, t.ours...), opts.Progress)
+		sent, err = loadStream(ctx, eng, d, im, append(t.free, t.ours...), tarOpts, opts.Progress)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
@@ -138,8 +145,8 @@ func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadR
 // loadStream writes the image's tar into the engine's load and waits for
 // both sides: the writer has ended when it returns. It returns the image
 // as WriteTar sent it, or im when the engine did not read it all.
-func loadStream(ctx context.Context, eng Engine, d *archive.Dir, im *archive.DirImage, tags []string, progress func(int64)) (*archive.DirImage, error) {
-	src := &tarSource{d: d, im: im, tags: tags, progress: progress}
+func loadStream(ctx context.Context, eng Engine, d *archive.Dir, im *archive.DirImage, tags []string, opts archive.TarOptions, progress func(int64)) (*archive.DirImage, error) {
+	src := &tarSource{d: d, im: im, tags: tags, opts: opts, progress: progress}
 	_, err := eng.Load(ctx, src)
 	if werr := src.close(); err == nil && werr != nil {
 		err = werr
@@ -159,6 +166,7 @@ type tarSource struct {
 	d        *archive.Dir
 	im       *archive.DirImage
 	tags     []string
+	opts     archive.TarOptions
 	progress func(int64)
 	sent     *archive.DirImage // what WriteTar sent, once it has
 
@@ -174,7 +182,7 @@ func (s *tarSource) WriteTo(w io.Writer) (int64, error) {
 		return io.Copy(w, onlyReader{s})
 	}
 	cw := &countWriter{w: w, progress: s.progress}
-	sent, err := s.d.WriteTar(cw, s.im, s.tags)
+	sent, err := s.d.WriteTarWith(cw, s.im, s.tags, s.opts)
 	if err == nil {
 		s.sent = sent
 	}
@@ -186,7 +194,7 @@ func (s *tarSource) Read(p []byte) (int, error) {
 		pr, pw := io.Pipe()
 		s.pr, s.done = pr, make(chan error, 1)
 		go func() {
-			sent, err := s.d.WriteTar(pw, s.im, s.tags)
+			sent, err := s.d.WriteTarWith(pw, s.im, s.tags, s.opts)
 			if err == nil {
 				s.sent = sent // read after close has received from done
 			}
@@ -339,4 +347,31 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// zstdUnreadable returns the version of a docker engine that cannot load
+// im's zstd layers, "" when the engine can or im has none. Docker before
+// 23 (20.10 and older) reads gzip layers in a load but not zstd ones: its
+// load fails with "archive/tar: invalid tar header" and loads nothing
+// (#19). An engine that cannot say its version is sent the layers as
+// they are.
+func zstdUnreadable(ctx context.Context, eng Engine, im *archive.DirImage) string {
+	if eng.Kind() != "docker" || !slices.ContainsFunc(im.Layers, func(l archive.DirLayer) bool { return strings.HasSuffix(l.MediaType, "+zstd") }) {
+		return ""
+	}
+	e, ok := eng.(interface {
+		Info(context.Context) (*loader.Info, error)
+	})
+	if !ok {
+		return ""
+	}
+	in, err := e.Info(ctx)
+	if err != nil {
+		return ""
+	}
+	major, _, _ := strings.Cut(in.Version, ".")
+	if n, err := strconv.Atoi(major); err != nil || n >= 23 {
+		return ""
+	}
+	return in.Version
 }

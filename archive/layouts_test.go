@@ -2,10 +2,14 @@ package archive
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // layoutCase is one kind of image directory users have, made by a real tool
@@ -121,4 +125,59 @@ func blobsOf(tree map[string]node) map[string]node {
 		}
 	}
 	return out
+}
+
+// TestLayoutsDecompressed: the stream for an engine that cannot read a
+// layer's compression (Docker 20.10 and zstd, #19) sends every layer
+// uncompressed under its diff ID, with the canonical manifest, and
+// extracts back to the canonical directory's blobs.
+func TestLayoutsDecompressed(t *testing.T) {
+	skopeoCanon, _ := extract(t, bytes.NewReader(fixture(t, "skopeo-oci.tar")), Options{})
+	legacyCanon, _ := canonicalDir(t, "legacy.tar")
+	for _, tc := range layoutCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			d, im := openOne(t, tc.dir(t))
+			var buf bytes.Buffer
+			sent, err := d.WriteTarWith(&buf, im, im.RepoTags, TarOptions{Decompress: true})
+			if err != nil {
+				t.Fatalf("WriteTarWith(%s, Decompress) = %v", tc.name, err)
+			}
+			for _, l := range sent.Layers {
+				if l.Digest != l.DiffID || l.MediaType != v1.MediaTypeImageLayer {
+					t.Errorf("WriteTarWith(%s, Decompress) sent layer %s as %s %s, want its diff ID, uncompressed", tc.name, l.DiffID, l.Digest, l.MediaType)
+				}
+			}
+			canon := skopeoCanon
+			if tc.legacy {
+				canon = legacyCanon
+			}
+			back, res := extract(t, bytes.NewReader(buf.Bytes()), Options{})
+			if res.Manifests[0] != sent.ManifestDigest {
+				t.Errorf("WriteTarWith(%s, Decompress) says manifest %s, the stream holds %s", tc.name, sent.ManifestDigest, res.Manifests[0])
+			}
+			if diff := diffTrees(blobsOf(readTree(t, back)), blobsOf(readTree(t, canon))); diff != "" {
+				t.Errorf("Extract(WriteTarWith(%s, Decompress)) blobs differ from the canonical directory's:\n%s", tc.name, diff)
+			}
+		})
+	}
+}
+
+// TestWriteTarDecompressedRejectsCorruptLayer: a compressed layer whose
+// content is not its diff ID stops the stream before the manifests.
+func TestWriteTarDecompressedRejectsCorruptLayer(t *testing.T) {
+	dir := rawDir(t, "crane-oci-zstd.tar")
+	d, im := openOne(t, dir)
+	other := zst(t, []byte("not the layer"))
+	if err := os.WriteFile(filepath.Join(dir, im.Layers[0].Path), other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	_, err := d.WriteTarWith(&buf, im, nil, TarOptions{Decompress: true})
+	var mismatch *DigestMismatchError
+	if !errors.As(err, &mismatch) || mismatch.Want != im.Layers[0].DiffID {
+		t.Fatalf("WriteTarWith(corrupt zstd layer, Decompress) = %v, want a DigestMismatchError for %s", err, im.Layers[0].DiffID)
+	}
+	if bytes.Contains(buf.Bytes(), []byte("manifest.json")) {
+		t.Error("the stream names manifest.json after a corrupt layer")
+	}
 }

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"archive/tar"
+	"bufio"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -26,6 +27,23 @@ import (
 // and the OCI manifest filled in, whose ManifestDigest is the image ID a
 // containerd-store engine reports. im itself is not changed.
 func (d *Dir) WriteTar(w io.Writer, im *DirImage, tags []string) (*DirImage, error) {
+	return d.WriteTarWith(w, im, tags, TarOptions{})
+}
+
+// TarOptions tune [Dir.WriteTarWith].
+type TarOptions struct {
+	// Decompress sends every compressed layer (gzip or zstd) uncompressed,
+	// named by its diff ID, with a manifest to match: for an engine that
+	// cannot read the compression (Docker before 23 reads no zstd, #19).
+	// A tar header states its size first, so each such layer is read
+	// twice, once for its size and diff ID, once to send; both reads are
+	// checked against the diff ID and bounded as extraction is (the
+	// default of [Options.MaxExpand]).
+	Decompress bool
+}
+
+// WriteTarWith is [Dir.WriteTar] with options.
+func (d *Dir) WriteTarWith(w io.Writer, im *DirImage, tags []string, opts TarOptions) (*DirImage, error) {
 	sent := *im
 	sent.Layers = slices.Clone(im.Layers)
 	tw := tar.NewWriter(w)
@@ -34,8 +52,13 @@ func (d *Dir) WriteTar(w io.Writer, im *DirImage, tags []string) (*DirImage, err
 	}
 	buf := make([]byte, 1<<20)
 	written := map[string]int64{manifest.BlobPath(im.ID): int64(len(im.config))}
+	decompressed := false
 	for i := range sent.Layers {
 		l := &sent.Layers[i]
+		unpack := opts.Decompress && l.Digest != l.DiffID
+		if unpack {
+			l.Digest, l.MediaType, decompressed = l.DiffID, v1.MediaTypeImageLayer, true
+		}
 		name := manifest.BlobPath(l.Digest)
 		if size, ok := written[name]; ok {
 			// The same blob again: a tar names each file once, and
@@ -43,13 +66,19 @@ func (d *Dir) WriteTar(w io.Writer, im *DirImage, tags []string) (*DirImage, err
 			l.Size = size
 			continue
 		}
-		n, err := d.copyFile(tw, l.Path, name, l.Digest, l.Size, buf)
+		var n int64
+		var err error
+		if unpack {
+			n, err = d.copyDecompressed(tw, l.Path, name, l.DiffID, buf)
+		} else {
+			n, err = d.copyFile(tw, l.Path, name, l.Digest, l.Size, buf)
+		}
 		if err != nil {
 			return nil, err
 		}
 		l.Size, written[name] = n, n
 	}
-	if sent.canonical {
+	if sent.canonical || decompressed {
 		if err := sent.canonicalManifest(); err != nil {
 			return nil, err
 		}
@@ -140,4 +169,60 @@ func (d *Dir) copyFile(tw *tar.Writer, rel, name string, want digest.Digest, siz
 		return size, &DigestMismatchError{Path: f.Name(), Got: got, Want: want}
 	}
 	return size, nil
+}
+
+// copyDecompressed streams the decompression of the directory's file rel
+// into tw under name: a first pass learns its size (and checks diffID),
+// the second sends it and checks diffID again, so that a file changed in
+// between is caught before the manifests are written.
+func (d *Dir) copyDecompressed(tw *tar.Writer, rel, name string, diffID digest.Digest, buf []byte) (int64, error) {
+	size, err := d.decompressed(rel, diffID, io.Discard, -1, buf)
+	if err != nil {
+		return 0, err
+	}
+	if err := tw.WriteHeader(header(name, size)); err != nil {
+		return 0, err
+	}
+	return d.decompressed(rel, diffID, tw, size, buf)
+}
+
+// decompressed writes the decompression of rel to w, size bytes exactly
+// when size >= 0, and checks it against diffID.
+func (d *Dir) decompressed(rel string, diffID digest.Digest, w io.Writer, size int64, buf []byte) (int64, error) {
+	f, err := d.Open(rel)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("%s: not a regular file", f.Name())
+	}
+	if fi.Size() < 1024 && !d.Present(rel) {
+		return 0, d.missing(rel)
+	}
+	zr, _, err := decompress(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	defer zr.Close()
+	var r io.Reader = &expandReader{r: zr, layer: string(diffID), compressed: func() int64 { return fi.Size() }}
+	if size >= 0 {
+		r = io.LimitReader(r, size)
+	}
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(w, h), r, buf)
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	if size >= 0 && n != size {
+		return n, fmt.Errorf("%s: %w: decompressed %d of %d bytes", f.Name(), io.ErrUnexpectedEOF, n, size)
+	}
+	if got := digest.NewDigest(digest.SHA256, h); got != diffID {
+		return n, &DigestMismatchError{Path: f.Name() + " (decompressed)", Got: got, Want: diffID}
+	}
+	return n, nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -147,7 +149,7 @@ func TestScript(t *testing.T) {
 				RequireUniqueNames:  true,
 				Setup:               func(env *testscript.Env) error { return setup(env, e, engs, i) },
 				Condition:           func(cond string) (bool, error) { return condition(cond, e, engs, i) },
-				Cmds:                map[string]func(*testscript.TestScript, bool, []string){"mkimage": cmdMkimage, "mktar": cmdMktar, "cmpdir": cmdCmpdir, "blobsok": cmdBlobsok},
+				Cmds:                map[string]func(*testscript.TestScript, bool, []string){"mkimage": cmdMkimage, "mktar": cmdMktar, "cmpdir": cmdCmpdir, "blobsok": cmdBlobsok, "zstdlayout": cmdZstdLayout},
 			})
 		})
 	}
@@ -289,6 +291,11 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 		return err == nil && os.Getenv("IMGSAVE_DATALAD_PYTHONPATH") != "", nil
 	case "root":
 		return os.Getuid() == 0, nil
+	case "nozstd":
+		// Docker before 23, whose load reads no zstd layers.
+		v, ok := strings.CutPrefix(e.name, "docker-")
+		major, err := strconv.Atoi(strings.Split(v, ".")[0])
+		return ok && err == nil && major < 23, nil
 	}
 	if tool, ok := strings.CutPrefix(cond, "have:"); ok {
 		// exec:TOOL, except that with IMGSAVE_E2E=1 (CI) a missing tool
@@ -521,4 +528,60 @@ func runRootless(t *testing.T) {
 		t.Fatalf("the suite as %s on rootless podman: %v\n%s", u.Username, err, out)
 	}
 	t.Logf("the suite as %s on rootless podman:\n%s", u.Username, out)
+}
+
+// cmdZstdLayout writes an OCI layout of DIR's image with its layers
+// compressed with zstd, as `skopeo copy --dest-compress-format zstd` to an
+// oci: destination leaves it: zstdlayout DIR OUT. No manifest.json; the
+// same config, so the same image ID (#19).
+func cmdZstdLayout(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: zstdlayout DIR OUT")
+	}
+	src, out := ts.MkAbs(args[0]), ts.MkAbs(args[1])
+	blob := func(d string) string { return filepath.Join("blobs", "sha256", strings.TrimPrefix(d, "sha256:")) }
+	put := func(data []byte) string {
+		sum := sha256.Sum256(data)
+		d := "sha256:" + hex.EncodeToString(sum[:])
+		ts.Check(os.MkdirAll(filepath.Join(out, "blobs", "sha256"), 0o755))
+		ts.Check(os.WriteFile(filepath.Join(out, blob(d)), data, 0o644))
+		return d
+	}
+	var index struct {
+		Manifests []map[string]any `json:"manifests"`
+	}
+	b, err := os.ReadFile(filepath.Join(src, "index.json"))
+	ts.Check(err)
+	ts.Check(json.Unmarshal(b, &index))
+	desc := index.Manifests[0]
+	b, err = os.ReadFile(filepath.Join(src, blob(desc["digest"].(string))))
+	ts.Check(err)
+	var m struct {
+		SchemaVersion int              `json:"schemaVersion"`
+		MediaType     string           `json:"mediaType"`
+		Config        map[string]any   `json:"config"`
+		Layers        []map[string]any `json:"layers"`
+	}
+	ts.Check(json.Unmarshal(b, &m))
+	config, err := os.ReadFile(filepath.Join(src, blob(m.Config["digest"].(string))))
+	ts.Check(err)
+	put(config)
+	for _, l := range m.Layers {
+		data, err := os.ReadFile(filepath.Join(src, blob(l["digest"].(string))))
+		ts.Check(err)
+		var buf bytes.Buffer
+		zw, err := zstd.NewWriter(&buf)
+		ts.Check(err)
+		_, err = zw.Write(data)
+		ts.Check(err)
+		ts.Check(zw.Close())
+		l["mediaType"], l["digest"], l["size"] = "application/vnd.oci.image.layer.v1.tar+zstd", put(buf.Bytes()), buf.Len()
+	}
+	mb, err := json.Marshal(m)
+	ts.Check(err)
+	desc["digest"], desc["size"] = put(mb), len(mb)
+	ib, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{desc}})
+	ts.Check(err)
+	ts.Check(os.WriteFile(filepath.Join(out, "index.json"), ib, 0o644))
+	ts.Check(os.WriteFile(filepath.Join(out, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644))
 }
