@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"slices"
 
 	"github.com/opencontainers/go-digest"
@@ -135,21 +137,11 @@ func header(name string, size int64) *tar.Header {
 // git-annex symlinks. It checks the size when size >= 0 and the digest of
 // what it sent when want is set, and returns the size.
 func (d *Dir) copyFile(tw *tar.Writer, rel, name string, want digest.Digest, size int64, buf []byte) (int64, error) {
-	f, err := d.Open(rel)
+	f, fi, err := d.openLayer(rel)
 	if err != nil {
 		return size, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return size, err
-	}
-	if !fi.Mode().IsRegular() {
-		return size, fmt.Errorf("%s: not a regular file", f.Name())
-	}
-	if fi.Size() < 1024 && !d.Present(rel) {
-		return size, d.missing(rel)
-	}
 	if size >= 0 && fi.Size() != size {
 		return size, fmt.Errorf("%s: size %d, manifest says %d", f.Name(), fi.Size(), size)
 	}
@@ -189,21 +181,11 @@ func (d *Dir) copyDecompressed(tw *tar.Writer, rel, name string, diffID digest.D
 // decompressed writes the decompression of rel to w, size bytes exactly
 // when size >= 0, and checks it against diffID.
 func (d *Dir) decompressed(rel string, diffID digest.Digest, w io.Writer, size int64, buf []byte) (int64, error) {
-	f, err := d.Open(rel)
+	f, fi, err := d.openLayer(rel)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	if !fi.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s: not a regular file", f.Name())
-	}
-	if fi.Size() < 1024 && !d.Present(rel) {
-		return 0, d.missing(rel)
-	}
 	zr, _, err := decompress(bufio.NewReaderSize(f, 1<<20))
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", f.Name(), err)
@@ -225,4 +207,26 @@ func (d *Dir) decompressed(rel string, diffID digest.Digest, w io.Writer, size i
 		return n, &DigestMismatchError{Path: f.Name() + " (decompressed)", Got: got, Want: diffID}
 	}
 	return n, nil
+}
+
+// openLayer opens the directory's file rel for sending: a regular file
+// whose content is here (not a git-annex pointer), following git-annex
+// symlinks.
+func (d *Dir) openLayer(rel string) (*os.File, fs.FileInfo, error) {
+	f, err := d.Open(rel)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: not a regular file", f.Name())
+	}
+	if err == nil && fi.Size() < 1024 && !d.Present(rel) {
+		err = d.missing(rel)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
 }
