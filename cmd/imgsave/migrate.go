@@ -32,8 +32,8 @@ files are gone from the work tree but still in git's index, and 'git annex
 add' does not stage deletions.
 
 EXAMPLES:
-   imgsave migrate ./img && git annex add img && git add -u img && git commit -m 'img: canonical layout'
-   imgsave migrate ./img && datalad save -m 'img: canonical layout' img`,
+   imgsave migrate img && git annex add img && git add -u img && git commit -m 'img: canonical layout'
+   imgsave migrate img && datalad save -m 'img: canonical layout' img`,
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")

@@ -33,9 +33,9 @@ imgsave's special remote, records IMAGE (by digest) as the source of DIR's
 layers (see imgsave remote --help).
 
 EXAMPLES:
-   imgsave pull 127.0.0.1:5000/tools/align:2.1 ./img
-   imgsave pull --platform linux/arm64 --json 127.0.0.1:5000/tools/align:2.1 ./img-arm64
-   imgsave pull --jobs 1 127.0.0.1:5000/tools/align:2.1 ./img`,
+   imgsave pull 127.0.0.1:5000/tools/align:2.1 ./align
+   imgsave pull --platform linux/arm64 --json 127.0.0.1:5000/tools/align:2.1 ./align-arm64
+   imgsave pull --jobs 1 --timeout 5m 127.0.0.1:5000/tools/align:2.1 ./align-slow-link`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "platform", Usage: "the platform of a multi-platform image: `OS/ARCH[/VARIANT]` (default: linux and this machine's)"},
 			&cli.IntFlag{Name: "jobs", Value: 3, Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},

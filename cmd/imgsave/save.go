@@ -39,8 +39,8 @@ engine as the source of DIR's layers (see imgsave remote --help).
 EXAMPLES:
    imgsave save busybox ./img
    imgsave save python:3.12 python:3.13 ./pythons
-   imgsave save --engine podman --pull never localhost/tool:1.2 ./img
-   imgsave save --force --json sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741 ./img`,
+   imgsave save --engine podman --pull never localhost/tool:1.2 ./tool
+   imgsave save --force --json sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741 ./tool`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image first: `missing|never|always`"},
 			forceFlag, jsonFlag, maxExpandFlag,
@@ -85,8 +85,8 @@ layout, plain, gzip or zstd compressed; "-" reads stdin) and writes it to DIR
 exactly as 'imgsave save' would, with the same checks.
 
 EXAMPLES:
-   imgsave import busybox.tar ./img
-   docker save busybox | zstd | imgsave import - ./img`,
+   imgsave import busybox.tar ./busybox-tar
+   docker save busybox | zstd | imgsave import - ./busybox-piped`,
 		Flags: []cli.Flag{forceFlag, jsonFlag, maxExpandFlag},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "TARBALL", "DIR")
