@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofrs/flock"
 	"github.com/opencontainers/go-digest"
@@ -109,6 +110,8 @@ type RemoteOptions struct {
 	Engine func() (Engine, error)
 	// Insecure is as for [Pull].
 	Insecure bool
+	// IdleTimeout is as for [Pull], for registry sources.
+	IdleTimeout time.Duration
 }
 
 // ServeRemote is git-annex's special remote of type [RemoteType], speaking
@@ -376,7 +379,7 @@ func (r *annexRemote) image(ctx context.Context, c *annex.Conn, s source, key st
 		}
 		total = img.Size
 	} else {
-		p, err := registry.Pull(ctx, s.ref, registry.Options{Insecure: r.opts.Insecure, Jobs: 1})
+		p, err := registry.Pull(ctx, s.ref, registry.Options{Insecure: r.opts.Insecure, Jobs: 1, IdleTimeout: r.opts.IdleTimeout})
 		if err != nil {
 			return "", err
 		}
@@ -485,7 +488,7 @@ func (r *annexRemote) has(ctx context.Context, s source) (bool, error) {
 	if ok, seen := r.present[k]; seen {
 		return ok, nil
 	}
-	d, err := registry.Describe(ctx, s.ref, registry.Options{Insecure: r.opts.Insecure})
+	d, err := registry.Describe(ctx, s.ref, registry.Options{Insecure: r.opts.Insecure, IdleTimeout: r.opts.IdleTimeout})
 	if errors.Is(err, registry.ErrNotFound) {
 		r.present[k] = false
 		return false, nil

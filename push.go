@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -29,6 +30,9 @@ type PushOptions struct {
 	Compress string
 	// Insecure speaks plain HTTP to a registry that is not on loopback.
 	Insecure bool
+	// IdleTimeout ends the push when the registry takes (or sends) no
+	// byte for that long; 0 means registry.DefaultIdleTimeout (60 s).
+	IdleTimeout time.Duration
 }
 
 // Push sends one image of the directory to ref: its config as it is (so
@@ -66,7 +70,7 @@ func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pus
 			},
 		})
 	}
-	pushed, err := registry.Push(ctx, ref, img, registry.PushOptions{Compress: opts.Compress, Insecure: opts.Insecure})
+	pushed, err := registry.Push(ctx, ref, img, registry.PushOptions{Compress: opts.Compress, Insecure: opts.Insecure, IdleTimeout: opts.IdleTimeout})
 	if err != nil {
 		return nil, err
 	}

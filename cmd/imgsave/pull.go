@@ -1,11 +1,10 @@
 package main
 
 import (
-	"time"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgsave/imgsave"
+	"github.com/imgsave/imgsave/loader/registry"
 )
 
 var insecureFlag = &cli.BoolFlag{Name: "insecure", Usage: "speak plain HTTP to the registry (loopback registries need no flag)"}
@@ -39,7 +38,7 @@ EXAMPLES:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "platform", Usage: "the platform of a multi-platform image: `OS/ARCH[/VARIANT]` (default: linux and this machine's)"},
 			&cli.IntFlag{Name: "jobs", Value: 3, Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
-			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, EnvVars: []string{"IMGSAVE_REGISTRY_TIMEOUT"}, Usage: "give up on a registry that sends no byte for `DURATION`"},
+			timeoutFlag,
 			forceFlag, jsonFlag, insecureFlag, maxExpandFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -53,8 +52,8 @@ EXAMPLES:
 			if c.Int("jobs") < 1 {
 				return usagef(c, "--jobs %d: want 1 or more", c.Int("jobs"))
 			}
-			if c.Duration("timeout") <= 0 {
-				return usagef(c, "--timeout %v: want a duration over 0, as 90s or 5m", c.Duration("timeout"))
+			if err := checkTimeout(c); err != nil {
+				return err
 			}
 			ev, done := events(c, e, "pulling "+a[0])
 			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand")})
@@ -66,4 +65,15 @@ EXAMPLES:
 			return report(c, e, a[1], res.Result)
 		},
 	}
+}
+
+// timeoutFlag is the idle timeout of every exchange with a registry, for
+// pull and push (#18).
+var timeoutFlag = &cli.DurationFlag{Name: "timeout", Value: registry.DefaultIdleTimeout, EnvVars: []string{"IMGSAVE_REGISTRY_TIMEOUT"}, Usage: "give up on a registry that sends or takes no byte for `DURATION`"}
+
+func checkTimeout(c *cli.Context) error {
+	if c.Duration("timeout") <= 0 {
+		return usagef(c, "--timeout %v: want a duration over 0, as 90s or 5m", c.Duration("timeout"))
+	}
+	return nil
 }

@@ -31,11 +31,14 @@ EXAMPLES:
    imgsave push --compress zstd --json ./img 127.0.0.1:5000/tools/align:2.1`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "compress", Value: "gzip", Usage: "how layers travel: `gzip|zstd|none` (none keeps each blob digest equal to its diff ID)"},
-			jsonFlag, insecureFlag,
+			jsonFlag, insecureFlag, timeoutFlag,
 		}, selectFlags[:2]...),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR", "IMAGE")
 			if err != nil {
+				return err
+			}
+			if err := checkTimeout(c); err != nil {
 				return err
 			}
 			if err := checkOrder(c, "DIR IMAGE", a[1], a[0], "imgsave push "+shellQuote(a[1])+" "+shellQuote(a[0])); err != nil {
@@ -48,10 +51,11 @@ EXAMPLES:
 			}
 			ev, done := events(c, e, "pushing "+a[1])
 			p, err := imgsave.Push(c.Context, a[0], a[1], imgsave.PushOptions{
-				Selector: imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config")},
-				Events:   ev,
-				Compress: c.String("compress"),
-				Insecure: c.Bool("insecure"),
+				Selector:    imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config")},
+				Events:      ev,
+				Compress:    c.String("compress"),
+				Insecure:    c.Bool("insecure"),
+				IdleTimeout: c.Duration("timeout"),
 			})
 			done()
 			if err != nil {

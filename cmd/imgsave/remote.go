@@ -174,12 +174,20 @@ EXAMPLES:
 				Name:      "serve",
 				Usage:     "speak git-annex's external special remote protocol on stdin and stdout (what git-annex-remote-imgsave runs)",
 				ArgsUsage: " ",
+				Description: `git-annex runs git-annex-remote-imgsave with no arguments: set
+IMGSAVE_REGISTRY_TIMEOUT in its environment to change how long a registry
+source may send nothing (default 1m).`,
+				Flags: []cli.Flag{timeoutFlag},
 				Action: func(c *cli.Context) error {
 					if _, err := args(c); err != nil {
 						return err
 					}
+					if err := checkTimeout(c); err != nil {
+						return err
+					}
 					return imgsave.ServeRemote(c.Context, e.stdin, e.stdout, imgsave.RemoteOptions{
-						Engine: func() (imgsave.Engine, error) { return engine(c) },
+						Engine:      func() (imgsave.Engine, error) { return engine(c) },
+						IdleTimeout: c.Duration("timeout"),
 					})
 				},
 			},

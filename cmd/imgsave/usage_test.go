@@ -175,3 +175,25 @@ func TestRemoteNotOnPath(t *testing.T) {
 		t.Errorf("remote init = %d, %q; want 1 and %q", code, stderr.String(), want)
 	}
 }
+
+// TestTimeoutFlag: every command that talks to a registry takes --timeout
+// and IMGSAVE_REGISTRY_TIMEOUT (#18), and refuses one that is not over 0.
+func TestTimeoutFlag(t *testing.T) {
+	t.Setenv("IMGSAVE_ENGINE", "/nonexistent/engine")
+	for _, args := range [][]string{
+		{"pull", "--timeout", "0s", "127.0.0.1:1/x:1", "out"},
+		{"push", "--timeout", "-1s", "img", "127.0.0.1:1/x:1"},
+		{"remote", "serve", "--timeout", "0s"},
+	} {
+		var stderr bytes.Buffer
+		code := run(t.Context(), append([]string{"imgsave"}, args...), strings.NewReader(""), &bytes.Buffer{}, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), "--timeout") {
+			t.Errorf("imgsave %q = %d, %q; want 2 naming --timeout", args, code, stderr.String())
+		}
+	}
+	t.Setenv("IMGSAVE_REGISTRY_TIMEOUT", "0s")
+	var stderr bytes.Buffer
+	if code := run(t.Context(), []string{"imgsave", "pull", "127.0.0.1:1/x:1", "out"}, strings.NewReader(""), &bytes.Buffer{}, &stderr); code != 2 {
+		t.Errorf("IMGSAVE_REGISTRY_TIMEOUT=0s imgsave pull = %d, %q; want 2", code, stderr.String())
+	}
+}

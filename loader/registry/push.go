@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/compression"
@@ -60,6 +61,9 @@ type PushOptions struct {
 	Compress string
 	// Insecure is as for [Options].
 	Insecure bool
+	// IdleTimeout is as for [Options]: no byte sent or received for that
+	// long ends the push with [ErrStalled].
+	IdleTimeout time.Duration
 }
 
 // Pushed is what [Push] sent.
@@ -101,6 +105,7 @@ type PushedLayer struct {
 // with the layer's diff ID; a refusal of the registry wraps
 // [ErrUnauthorized].
 func Push(ctx context.Context, ref string, img Image, opts PushOptions) (*Pushed, error) {
+	ctx = withIdleTimeout(ctx, opts.IdleTimeout)
 	r, err := parse(ref, opts.Insecure)
 	if err != nil {
 		return nil, err
