@@ -26,12 +26,16 @@ type PullOptions struct {
 	// folder meanwhile. 1 streams each layer straight through.
 	Jobs int
 	// IdleTimeout ends the pull when the registry sends (or takes) no
-	// byte for that long; 0 means registry.DefaultIdleTimeout (60 s).
+	// byte for that long; 0 means [DefaultIdleTimeout].
 	IdleTimeout time.Duration
 	// MaxExpand bounds how far a compressed layer may expand, as for
 	// [Save].
 	MaxExpand int
 }
+
+// DefaultIdleTimeout is how long a registry may send or take no byte
+// before a pull, a push or the special remote gives up on it.
+const DefaultIdleTimeout = registry.DefaultIdleTimeout
 
 // Pull fetches ref from its registry, with no engine, and writes it to dir
 // exactly as [Save] would after the engine pulled it: the registry's blobs

@@ -31,7 +31,7 @@ type PushOptions struct {
 	// Insecure speaks plain HTTP to a registry that is not on loopback.
 	Insecure bool
 	// IdleTimeout ends the push when the registry takes (or sends) no
-	// byte for that long; 0 means registry.DefaultIdleTimeout (60 s).
+	// byte for that long; 0 means [DefaultIdleTimeout].
 	IdleTimeout time.Duration
 }
 

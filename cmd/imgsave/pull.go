@@ -4,7 +4,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgsave/imgsave"
-	"github.com/imgsave/imgsave/loader/registry"
 )
 
 var insecureFlag = &cli.BoolFlag{Name: "insecure", Usage: "speak plain HTTP to the registry (loopback registries need no flag)"}
@@ -69,7 +68,7 @@ EXAMPLES:
 
 // timeoutFlag is the idle timeout of every exchange with a registry, for
 // pull and push (#18).
-var timeoutFlag = &cli.DurationFlag{Name: "timeout", Value: registry.DefaultIdleTimeout, EnvVars: []string{"IMGSAVE_REGISTRY_TIMEOUT"}, Usage: "give up on a registry that sends or takes no byte for `DURATION`"}
+var timeoutFlag = &cli.DurationFlag{Name: "timeout", Value: imgsave.DefaultIdleTimeout, EnvVars: []string{"IMGSAVE_REGISTRY_TIMEOUT"}, Usage: "give up on a registry that sends or takes no byte for `DURATION`"}
 
 func checkTimeout(c *cli.Context) error {
 	if c.Duration("timeout") <= 0 {
