@@ -63,3 +63,4 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseIndex -fuzztime=30s -fuzzminimizetime=10x ./manifest
 	$(GO) test -run='^$$' -fuzz=FuzzParseSource -fuzztime=30s -fuzzminimizetime=10x .
 	$(GO) test -run='^$$' -fuzz=FuzzServe -fuzztime=30s -fuzzminimizetime=10x ./loader/annex
+	$(GO) test -run='^$$' -fuzz=FuzzKind -fuzztime=30s -fuzzminimizetime=10x ./loader/registry
