@@ -159,6 +159,9 @@ func IsBlob(r *http.Request, d v1.Hash) bool {
 // IsConfig reports a GET of Img's config.
 func (h *Hostile) IsConfig(r *http.Request) bool { return IsBlob(r, h.Config) }
 
+// IsLayer reports a GET of Img's layer i, counted from 0.
+func (h *Hostile) IsLayer(r *http.Request, i int) bool { return IsBlob(r, h.Layers[i]) }
+
 // Blob is the bytes of Img's config or of one of its layers (compressed,
 // as the registry serves them). An unknown d fails the test (with
 // t.Error, so that a script may call it) and gives nil.
