@@ -219,29 +219,14 @@ func TestPullHostileCancel(t *testing.T) {
 					return false
 				}
 				h.Take()
-				for r.Context().Err() == nil && h.Write(w, []byte{0}) == nil {
-					w.(http.Flusher).Flush()
-					time.Sleep(10 * time.Millisecond)
-				}
+				h.Drip(w, r)
 				return true
 			})
 			dir := filepath.Join(t.TempDir(), "img")
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() {
+			h.CancelReached(t, func(ctx context.Context) error {
 				_, err := Pull(ctx, h.Ref, dir, PullOptions{Jobs: jobs})
-				done <- err
-			}()
-			<-h.Reached()
-			cancel()
-			select {
-			case err := <-done:
-				if !errors.Is(err, context.Canceled) {
-					t.Errorf("Pull = %v, want %v", err, context.Canceled)
-				}
-			case <-time.After(5 * time.Second): // a safety limit: it hung
-				t.Fatal("Pull still running 5 s after its context was cancelled")
-			}
+				return err
+			})
 			checkNothingLeft(t, dir, cache)
 		})
 	}

@@ -287,11 +287,7 @@ func TestPullCancel(t *testing.T) {
 				return false
 			}
 			h.Take()
-			// Slowly, so that it is still going when cancelled.
-			for r.Context().Err() == nil && h.Write(w, []byte{0}) == nil {
-				w.(http.Flusher).Flush()
-				time.Sleep(10 * time.Millisecond)
-			}
+			h.Drip(w, r)
 			return true
 		}},
 	}
@@ -300,22 +296,10 @@ func TestPullCancel(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/jobs=%d", tc.name, jobs), func(t *testing.T) {
 				h := registrytest.New(t, nil)
 				h.On(func(w http.ResponseWriter, r *http.Request) bool { return tc.answer(h, w, r) })
-				ctx, cancel := context.WithCancel(t.Context())
-				done := make(chan error, 1)
-				go func() {
+				h.CancelReached(t, func(ctx context.Context) error {
 					_, err := pullAll(t, ctx, h.Ref, Options{Jobs: jobs, IdleTimeout: time.Hour})
-					done <- err
-				}()
-				<-h.Reached()
-				cancel()
-				select {
-				case err := <-done:
-					if !errors.Is(err, context.Canceled) {
-						t.Errorf("Pull = %v, want %v", err, context.Canceled)
-					}
-				case <-time.After(5 * time.Second): // a safety limit: it hung
-					t.Fatal("Pull still running 5 s after its context was cancelled")
-				}
+					return err
+				})
 			})
 		}
 	}

@@ -1,6 +1,8 @@
 package registrytest
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -243,7 +245,44 @@ func (h *Hostile) Trickle(w http.ResponseWriter, r *http.Request, b []byte) {
 	}
 }
 
+// Drip sends a zero byte every 10 ms until the client goes: a blob that
+// is still arriving when the client is cancelled.
+func (h *Hostile) Drip(w http.ResponseWriter, r *http.Request) {
+	for r.Context().Err() == nil && h.Write(w, []byte{0}) == nil {
+		w.(http.Flusher).Flush()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Stall answers nothing until the client goes.
 func Stall(r *http.Request) {
 	<-r.Context().Done()
+}
+
+// CancelReached calls call with a context that it cancels once the script
+// takes a request, and fails the test unless call then returns an error
+// wrapping context.Canceled, within 5 s; or if call returns before the
+// script takes a request. The bounds only catch a hang.
+func (h *Hostile) CancelReached(t testing.TB, call func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- call(ctx) }()
+	select {
+	case <-h.reached:
+	case err := <-done:
+		t.Fatalf("returned %v before the registry's script took a request", err)
+	case <-time.After(time.Minute):
+		t.Fatalf("the registry's script took no request in a minute")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled: %v, want an error wrapping %v", err, context.Canceled)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("still running 5 s after its context was cancelled")
+	}
 }
