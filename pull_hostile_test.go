@@ -8,10 +8,7 @@ package imgsave
 // that the bytes taken from the registry stay bounded.
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,7 +23,6 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -69,10 +65,7 @@ func checkErrLine(t *testing.T, err error, ref string) {
 }
 
 func TestPullHostileIssue18(t *testing.T) {
-	var bomb bytes.Buffer
-	zw := gzip.NewWriter(&bomb)
-	zw.Write(make([]byte, 10<<20))
-	zw.Close()
+	bomb := registrytest.GzipBomb()
 	schema1 := `{"schemaVersion":1,"name":"hostile/img","tag":"1","fsLayers":[{"blobSum":"sha256:` + strings.Repeat("a", 64) + `"}]}`
 	// What a script takes.
 	type match func(h *registrytest.Hostile, r *http.Request) bool
@@ -118,18 +111,7 @@ func TestPullHostileIssue18(t *testing.T) {
 			}
 		}
 	}
-	platforms := ggcr.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
-	for i := range 40000 {
-		platforms.Manifests = append(platforms.Manifests, ggcr.Descriptor{
-			MediaType: types.OCIManifestSchema1, Size: 1,
-			Digest:   ggcr.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", i)},
-			Platform: &ggcr.Platform{OS: "linux", Architecture: fmt.Sprintf("a%d", i)},
-		})
-	}
-	manyPlatforms, err := json.Marshal(platforms)
-	if err != nil {
-		t.Fatal(err)
-	}
+	manyPlatforms := registrytest.ManyPlatforms(t, 40000)
 
 	tests := []struct {
 		name   string
@@ -159,7 +141,7 @@ func TestPullHostileIssue18(t *testing.T) {
 				}
 				h.Take()
 				w.Header().Set("Content-Encoding", "gzip")
-				h.Write(w, bomb.Bytes())
+				h.Write(w, bomb)
 				return true
 			}
 		}, want: "Content-Encoding"},
@@ -267,15 +249,7 @@ func TestPullNestedIndexEndToEnd(t *testing.T) {
 // once; archive.Extract must accept the manifest (issue 18, archive's part).
 func TestPullDuplicateLayerEndToEnd(t *testing.T) {
 	cacheFor(t)
-	img, err := random.Image(4096, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, _ := img.Layers()
-	if img, err = mutate.AppendLayers(img, ls[0]); err != nil {
-		t.Fatal(err)
-	}
-	h := registrytest.New(t, img)
+	h := registrytest.New(t, registrytest.DuplicateLayer(t))
 	for _, jobs := range []int{1, 3} {
 		dir := filepath.Join(t.TempDir(), "img")
 		if _, err := Pull(t.Context(), h.Ref, dir, PullOptions{Jobs: jobs}); err != nil {

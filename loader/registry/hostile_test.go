@@ -8,8 +8,6 @@ package registry
 // folder is left empty.
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,7 +24,6 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -107,10 +104,7 @@ func TestPullRefusesEndlessLayer(t *testing.T) {
 // TestPullRefusesContentEncoding: a body sent with a Content-Encoding is
 // refused, not decoded: 10 KB of gzip once became 10 GiB in the spool.
 func TestPullRefusesContentEncoding(t *testing.T) {
-	var bomb bytes.Buffer
-	zw := gzip.NewWriter(&bomb)
-	zw.Write(make([]byte, 10<<20))
-	zw.Close()
+	bomb := registrytest.GzipBomb()
 	for _, target := range []string{"manifest", "config", "layer"} {
 		t.Run(target, func(t *testing.T) {
 			h := registrytest.New(t, nil)
@@ -122,7 +116,7 @@ func TestPullRefusesContentEncoding(t *testing.T) {
 				h.Take()
 				asked.Store(r.Header.Get("Accept-Encoding"))
 				w.Header().Set("Content-Encoding", "gzip")
-				h.Write(w, bomb.Bytes())
+				h.Write(w, bomb)
 				return true
 			})
 			_, err := pullAll(t, t.Context(), h.Ref, Options{Jobs: 3})
@@ -305,31 +299,10 @@ func TestPullCancel(t *testing.T) {
 	}
 }
 
-// pushDuplicate pushes an image whose manifest lists its first layer
-// twice, A, B, A, and returns its ref.
-func pushDuplicate(t *testing.T, host string) string {
-	t.Helper()
-	img, err := random.Image(4096, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, _ := img.Layers()
-	img, err = mutate.AppendLayers(img, ls[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := host + "/dup/img:1"
-	if err := remote.Write(mustRef(t, ref), img); err != nil {
-		t.Fatal(err)
-	}
-	return ref
-}
-
 // TestPullDuplicateLayer: an image listing a layer twice (A, B, A), which
 // docker and containerd pull, pulls, with the blob once in the stream.
 func TestPullDuplicateLayer(t *testing.T) {
-	host := serve(t)
-	ref := pushDuplicate(t, host)
+	ref := registrytest.New(t, registrytest.DuplicateLayer(t)).Ref
 	for _, jobs := range []int{1, 3} {
 		t.Run(strconv.Itoa(jobs), func(t *testing.T) {
 			rc, err := Pull(t.Context(), ref, Options{Jobs: jobs, SpoolDir: t.TempDir()})
@@ -434,19 +407,7 @@ func TestPullRefusesNonManifest(t *testing.T) {
 // lists a few, then how many more, in one line of bounded length.
 func TestPullIndexManyPlatforms(t *testing.T) {
 	h := registrytest.New(t, nil)
-	idx := ggcr.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
-	for i := range 40000 {
-		idx.Manifests = append(idx.Manifests, ggcr.Descriptor{
-			MediaType: types.OCIManifestSchema1,
-			Size:      1,
-			Digest:    ggcr.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", i)},
-			Platform:  &ggcr.Platform{OS: "linux", Architecture: fmt.Sprintf("a%d", i)},
-		})
-	}
-	body, err := json.Marshal(idx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := registrytest.ManyPlatforms(t, 40000)
 	h.On(func(w http.ResponseWriter, r *http.Request) bool {
 		if !registrytest.IsManifest(r) {
 			return false
@@ -456,7 +417,7 @@ func TestPullIndexManyPlatforms(t *testing.T) {
 		h.Write(w, body)
 		return true
 	})
-	_, err = pullAll(t, t.Context(), h.Ref, Options{Platform: "linux/s390x"})
+	_, err := pullAll(t, t.Context(), h.Ref, Options{Platform: "linux/s390x"})
 	if !errors.Is(err, ErrPlatform) || !strings.Contains(err.Error(), "linux/a0, linux/a1") || !strings.Contains(err.Error(), "and 39992 more") {
 		t.Fatalf("Pull = %.500v, want a few platforms then how many more", err)
 	}

@@ -1,8 +1,12 @@
 package registrytest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -18,8 +22,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // A Script sees a request before the registry does and answers it itself
@@ -285,4 +291,52 @@ func (h *Hostile) CancelReached(t testing.TB, call func(ctx context.Context) err
 	case <-time.After(5 * time.Second):
 		t.Fatal("still running 5 s after its context was cancelled")
 	}
+}
+
+// GzipBomb is 10 MiB of zeros, gzipped into some 10 KB: a body that a
+// client decoding its Content-Encoding would let grow a thousandfold.
+func GzipBomb() []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(make([]byte, 10<<20))
+	zw.Close()
+	return b.Bytes()
+}
+
+// ManyPlatforms is an OCI image index of n platforms, linux/a0 to
+// linux/a{n-1}: one too long to list in an error.
+func ManyPlatforms(t testing.TB, n int) []byte {
+	t.Helper()
+	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
+	for i := range n {
+		idx.Manifests = append(idx.Manifests, v1.Descriptor{
+			MediaType: types.OCIManifestSchema1,
+			Size:      1,
+			Digest:    v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", i)},
+			Platform:  &v1.Platform{OS: "linux", Architecture: fmt.Sprintf("a%d", i)},
+		})
+	}
+	b, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// DuplicateLayer is a random image whose manifest lists its first layer
+// twice, A, B, A, as docker and containerd pull.
+func DuplicateLayer(t testing.TB) v1.Image {
+	t.Helper()
+	img, err := random.Image(4096, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, err = mutate.AppendLayers(img, ls[0]); err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
