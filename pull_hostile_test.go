@@ -205,7 +205,7 @@ func TestPullHostileCancel(t *testing.T) {
 				return true
 			})
 			dir := filepath.Join(t.TempDir(), "img")
-			h.CancelReached(t, func(ctx context.Context) error {
+			registrytest.Cancel(t, h.Reached(), func(ctx context.Context) error {
 				_, err := Pull(ctx, h.Ref, dir, PullOptions{Jobs: jobs})
 				return err
 			})

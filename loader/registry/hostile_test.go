@@ -290,7 +290,7 @@ func TestPullCancel(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/jobs=%d", tc.name, jobs), func(t *testing.T) {
 				h := registrytest.New(t, nil)
 				h.On(func(w http.ResponseWriter, r *http.Request) bool { return tc.answer(h, w, r) })
-				h.CancelReached(t, func(ctx context.Context) error {
+				registrytest.Cancel(t, h.Reached(), func(ctx context.Context) error {
 					_, err := pullAll(t, ctx, h.Ref, Options{Jobs: jobs, IdleTimeout: time.Hour})
 					return err
 				})

@@ -25,6 +25,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/imgsave/imgsave/loader/registry/registrytest"
 )
 
 // pushFixture is an image of two layers: random bytes (incompressible)
@@ -265,38 +267,18 @@ func TestPushReadsLayersOnce(t *testing.T) {
 }
 
 // pushCancelled pushes img to ref, cancels once reached is closed (the
-// push is then half-way), and returns Push's error, failing if Push does
-// not return soon after or leaves src open. The bounds only catch a hang.
+// push is then half-way), and returns Push's error, failing as
+// registrytest.Cancel does or if Push leaves src open.
 func pushCancelled(t *testing.T, ref string, img Image, opts PushOptions, reached <-chan struct{}, src *counted) error {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
+	err := registrytest.Cancel(t, reached, func(ctx context.Context) error {
 		_, err := Push(ctx, ref, img, opts)
-		done <- err
-	}()
-	select {
-	case <-reached:
-	case err := <-done:
-		t.Fatalf("Push returned %v before it was half-way", err)
-	case <-time.After(time.Minute):
-		t.Fatalf("Push never got half-way")
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Push = %v, want an error wrapping context.Canceled", err)
-		}
-		if src.closes.Load() != src.opens.Load() {
-			t.Errorf("Push returned with %d of the layer's %d opens not closed: its compression still runs", src.opens.Load()-src.closes.Load(), src.opens.Load())
-		}
 		return err
-	case <-time.After(5 * time.Second):
-		t.Fatalf("Push still running 5 s after its context was cancelled")
+	})
+	if src.closes.Load() != src.opens.Load() {
+		t.Errorf("Push returned with %d of the layer's %d opens not closed: its compression still runs", src.opens.Load()-src.closes.Load(), src.opens.Load())
 	}
-	return nil
+	return err
 }
 
 // TestPushCancelWhileCompressing: an endless layer, sent to a registry

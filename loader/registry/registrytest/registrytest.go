@@ -265,32 +265,35 @@ func Stall(r *http.Request) {
 	<-r.Context().Done()
 }
 
-// CancelReached calls call with a context that it cancels once the script
-// takes a request, and fails the test unless call then returns an error
-// wrapping context.Canceled, within 5 s; or if call returns before the
-// script takes a request. The bounds only catch a hang.
-func (h *Hostile) CancelReached(t testing.TB, call func(ctx context.Context) error) {
+// Cancel calls call with a context that it cancels once reached is
+// closed (call is then half-way: a script took its request, say), and
+// returns call's error. It fails the test if call returns before reached,
+// or unless call returns within 5 s of the cancel an error wrapping
+// context.Canceled. The bounds only catch a hang.
+func Cancel(t testing.TB, reached <-chan struct{}, call func(ctx context.Context) error) error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- call(ctx) }()
 	select {
-	case <-h.reached:
+	case <-reached:
 	case err := <-done:
-		t.Fatalf("returned %v before the registry's script took a request", err)
+		t.Fatalf("returned %v before it was half-way", err)
 	case <-time.After(time.Minute):
-		t.Fatalf("the registry's script took no request in a minute")
+		t.Fatalf("never got half-way")
 	}
 	cancel()
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.Canceled) {
-			t.Errorf("cancelled: %v, want an error wrapping %v", err, context.Canceled)
+			t.Errorf("cancelled half-way: %v, want an error wrapping %v", err, context.Canceled)
 		}
+		return err
 	case <-time.After(5 * time.Second):
 		t.Fatal("still running 5 s after its context was cancelled")
 	}
+	return nil
 }
 
 // GzipBomb is 10 MiB of zeros, gzipped into some 10 KB: a body that a
