@@ -329,7 +329,7 @@ func TestPullDuplicateLayer(t *testing.T) {
 // as README says is read) gives the platform's image; one nested deeper
 // is not read, and the error says so.
 func TestPullNestedIndex(t *testing.T) {
-	host := serve(t)
+	host := registrytest.Serve(t, nil).Host
 	amd, arm := withPlatform(t, "amd64"), withPlatform(t, "arm64")
 	inner := mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: amd, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "amd64"}}},

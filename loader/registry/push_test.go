@@ -9,10 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,7 +18,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -61,18 +57,12 @@ func pushFixture(t *testing.T) (Image, [][]byte) {
 // and sends no blob again.
 func TestPushCompressed(t *testing.T) {
 	var uploads atomic.Int64
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	host := registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads/") {
 			uploads.Add(1)
 		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(s.Close)
-	u, err := url.Parse(s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+		return false
+	}).Host
 	img, layers := pushFixture(t)
 	decompress := map[string]func(io.Reader) (io.Reader, error){
 		CompressGzip: func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) },
@@ -80,7 +70,7 @@ func TestPushCompressed(t *testing.T) {
 	}
 	for _, comp := range []string{CompressGzip, CompressZstd} {
 		t.Run(comp, func(t *testing.T) {
-			ref := u.Host + "/push/" + comp + ":1"
+			ref := host + "/push/" + comp + ":1"
 			before := uploads.Load()
 			first, err := Push(t.Context(), ref, img, PushOptions{Compress: comp})
 			if err != nil {
@@ -104,7 +94,7 @@ func TestPushCompressed(t *testing.T) {
 				if i == 1 && pl.Size >= int64(len(layers[i]))/10 {
 					t.Errorf("layer %d (zeros) compressed to %d bytes of %d", i, pl.Size, len(layers[i]))
 				}
-				d, err := name.NewDigest(u.Host + "/push/" + comp + "@" + pl.Digest)
+				d, err := name.NewDigest(host + "/push/" + comp + "@" + pl.Digest)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -130,24 +120,6 @@ func TestPushCompressed(t *testing.T) {
 	}
 }
 
-// intercepted starts an in-memory registry behind handle, which sees each
-// request first and answers it itself by returning true: a stand-in for a
-// registry that misbehaves, which the real one does not do on demand.
-func intercepted(t *testing.T, handle func(w http.ResponseWriter, r *http.Request) bool) string {
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !handle(w, r) {
-			reg.ServeHTTP(w, r)
-		}
-	}))
-	t.Cleanup(s.Close)
-	u, err := url.Parse(s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Host
-}
-
 // TestPushRedirectLoop: a registry that redirects one step of a push to
 // itself, for ever, makes Push fail instead of hang (go-containerregistry's
 // uploader follows redirects with no limit of its own).
@@ -169,7 +141,7 @@ func TestPushRedirectLoop(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var redirects atomic.Int64
-			host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+			host := registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool {
 				if !tc.match(r) {
 					return false
 				}
@@ -177,7 +149,7 @@ func TestPushRedirectLoop(t *testing.T) {
 				io.Copy(io.Discard, r.Body)
 				http.Redirect(w, r, r.URL.String(), http.StatusTemporaryRedirect)
 				return true
-			})
+			}).Host
 			img, _ := pushFixture(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
@@ -244,7 +216,7 @@ func (zeros) Read(p []byte) (int, error) {
 // TestPushReadsLayersOnce: each layer is opened and read through once,
 // compressing while it is sent, and closed.
 func TestPushReadsLayersOnce(t *testing.T) {
-	host := serve(t)
+	host := registrytest.Serve(t, nil).Host
 	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
 		t.Run(comp, func(t *testing.T) {
 			img, layers := pushFixture(t)
@@ -285,7 +257,7 @@ func pushCancelled(t *testing.T, ref string, img Image, opts PushOptions, reache
 // that takes all it gets, stops when ctx is cancelled: every read of the
 // compression looks at ctx.
 func TestPushCancelWhileCompressing(t *testing.T) {
-	host := serve(t)
+	host := registrytest.Serve(t, nil).Host
 	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
 		t.Run(comp, func(t *testing.T) {
 			img, _ := pushFixture(t)
@@ -303,15 +275,14 @@ func TestPushCancelWhileCompressing(t *testing.T) {
 func TestPushCancelWhileSending(t *testing.T) {
 	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
 		t.Run(comp, func(t *testing.T) {
-			stalled := make(chan struct{})
-			var once sync.Once
-			host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+			h := registrytest.Serve(t, nil)
+			h.On(func(w http.ResponseWriter, r *http.Request) bool {
 				if r.Method != http.MethodPatch {
 					return false
 				}
 				io.CopyN(io.Discard, r.Body, 256<<10)
-				once.Do(func() { close(stalled) })
-				<-r.Context().Done() // the client went away
+				h.Take()
+				registrytest.Stall(r) // until the client goes away
 				return true
 			})
 			img, _ := pushFixture(t)
@@ -321,7 +292,7 @@ func TestPushCancelWhileSending(t *testing.T) {
 			img.Layers[0].Open = src.open
 			img.Layers[0].Size = int64(len(random))
 			img.Layers[0].DiffID = fmt.Sprintf("sha256:%x", sha256.Sum256(random))
-			pushCancelled(t, host+"/stalled/"+comp+":1", img, PushOptions{Compress: comp}, stalled, src)
+			pushCancelled(t, h.Host+"/stalled/"+comp+":1", img, PushOptions{Compress: comp}, h.Reached(), src)
 		})
 	}
 }
@@ -329,7 +300,7 @@ func TestPushCancelWhileSending(t *testing.T) {
 // TestPushLayerFails: a layer that cannot be read fails Push with its own
 // error, wrapped with its diff ID, not with how the upload saw it end.
 func TestPushLayerFails(t *testing.T) {
-	host := serve(t)
+	host := registrytest.Serve(t, nil).Host
 	broken := errors.New("disk on fire")
 	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
 		t.Run(comp, func(t *testing.T) {
@@ -350,12 +321,12 @@ func TestPushLayerFails(t *testing.T) {
 // them; a lost one is compressed and sent again, to the same digest.
 func TestPushAgainAfterBlobLost(t *testing.T) {
 	var uploads atomic.Int64
-	host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+	host := registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/") {
 			uploads.Add(1)
 		}
 		return false
-	})
+	}).Host
 	img, _ := pushFixture(t)
 	ref := host + "/lost/img:1"
 	first, err := Push(t.Context(), ref, img, PushOptions{})

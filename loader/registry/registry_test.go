@@ -7,32 +7,18 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-)
 
-// serve starts an in-memory registry (go-containerregistry's, speaking
-// the distribution API) and returns its host:port.
-func serve(t *testing.T) string {
-	s := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(s.Close)
-	u, err := url.Parse(s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Host
-}
+	"github.com/imgsave/imgsave/loader/registry/registrytest"
+)
 
 func mustRef(t *testing.T, s string) name.Reference {
 	r, err := name.ParseReference(s)
@@ -99,7 +85,7 @@ func indexOf(t *testing.T, m map[string][]byte) ggcr.IndexManifest {
 }
 
 func TestPullImage(t *testing.T) {
-	host := serve(t)
+	host := registrytest.Serve(t, nil).Host
 	img := withPlatform(t, "amd64")
 	ref := host + "/tools/align:2.1"
 	if err := remote.Write(mustRef(t, ref), img); err != nil {
@@ -148,7 +134,7 @@ func digests(t *testing.T, ls []ggcr.Layer) []ggcr.Hash {
 }
 
 func TestPullPlatform(t *testing.T) {
-	host := serve(t)
+	host := registrytest.Serve(t, nil).Host
 	amd, arm := withPlatform(t, "amd64"), withPlatform(t, "arm64")
 	idx := mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: amd, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "amd64"}}},

@@ -59,13 +59,15 @@ type Hostile struct {
 	once    sync.Once
 }
 
-// Serve starts an empty registry, answered by the registry alone until
-// [Hostile.On] sets a script. The server is closed when the test ends.
-func Serve(t testing.TB) *Hostile {
+// Serve starts an empty registry whose requests go to script first
+// (none if nil; [Hostile.On] changes it). The server is closed when the
+// test ends.
+func Serve(t testing.TB, script Script) *Hostile {
 	t.Helper()
 	h := &Hostile{
 		t:        t,
 		Registry: registry.New(registry.Logger(log.New(io.Discard, "", 0))),
+		script:   script,
 		reached:  make(chan struct{}),
 	}
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +92,7 @@ func Serve(t testing.TB) *Hostile {
 // host/hostile/img:1; a nil img is a random one of three layers of 64 KiB.
 func New(t testing.TB, img v1.Image) *Hostile {
 	t.Helper()
-	h := Serve(t)
+	h := Serve(t, nil)
 	if img == nil {
 		var err error
 		if img, err = random.Image(64<<10, 3); err != nil {
