@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -218,17 +217,7 @@ func TestPullHostileCancel(t *testing.T) {
 func TestPullNestedIndexEndToEnd(t *testing.T) {
 	cache := cacheFor(t)
 	h := registrytest.New(t, nil)
-	cf, err := h.Img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "arm64"
-	arm, err := mutate.ConfigFile(h.Img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inner := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: arm, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "arm64"}}})
+	inner := registrytest.Index(t, registrytest.Platform(t, h.Img, "arm64"))
 	outer := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: inner})
 	ref := h.Host + "/hostile/nested:1"
 	r, _ := name.ParseReference(ref)

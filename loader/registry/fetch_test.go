@@ -117,7 +117,7 @@ func breakAfter(w http.ResponseWriter, size int, part []byte) {
 // script and pulls it back.
 func pullThrough(t *testing.T, f *flaky) (map[string][]byte, error) {
 	t.Helper()
-	h := registrytest.New(t, withPlatform(t, "amd64"))
+	h := registrytest.New(t, registrytest.Platform(t, nil, "amd64"))
 	f.reg = h.Registry
 	for _, d := range h.Layers {
 		f.layers = append(f.layers, d.String())

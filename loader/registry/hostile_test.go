@@ -330,11 +330,8 @@ func TestPullDuplicateLayer(t *testing.T) {
 // is not read, and the error says so.
 func TestPullNestedIndex(t *testing.T) {
 	host := registrytest.Serve(t, nil).Host
-	amd, arm := withPlatform(t, "amd64"), withPlatform(t, "arm64")
-	inner := mutate.AppendManifests(empty.Index,
-		mutate.IndexAddendum{Add: amd, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "amd64"}}},
-		mutate.IndexAddendum{Add: arm, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "arm64"}}},
-	)
+	amd, arm := registrytest.Platform(t, nil, "amd64"), registrytest.Platform(t, nil, "arm64")
+	inner := registrytest.Index(t, amd, arm)
 	outer := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: inner})
 	deep := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: outer})
 	for _, tc := range []struct {

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -344,4 +345,41 @@ func DuplicateLayer(t testing.TB) v1.Image {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// Platform is img with a config saying it is for linux/arch; a nil img is
+// a random one of two small layers.
+func Platform(t testing.TB, img v1.Image, arch string) v1.Image {
+	t.Helper()
+	if img == nil {
+		var err error
+		if img, err = random.Image(512, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// Index is an image index of imgs, each listed with the platform its
+// config names.
+func Index(t testing.TB, imgs ...v1.Image) v1.ImageIndex {
+	t.Helper()
+	var adds []mutate.IndexAddendum
+	for _, img := range imgs {
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: cf.OS, Architecture: cf.Architecture}}})
+	}
+	return mutate.AppendManifests(empty.Index, adds...)
 }
