@@ -52,17 +52,28 @@ func pushFixture(t *testing.T) (Image, [][]byte) {
 	return img, layers
 }
 
-// TestPushCompressed pushes each compression twice: the layers come back
-// as they were (decompressed), the second push gives the same manifest
-// and sends no blob again.
-func TestPushCompressed(t *testing.T) {
-	var uploads atomic.Int64
-	host := registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+// isUploadStart reports the POST that starts a blob upload.
+func isUploadStart(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
+}
+
+// uploadCounter serves a registry that counts the blob uploads started.
+func uploadCounter(t *testing.T) (host string, uploads *atomic.Int64) {
+	uploads = new(atomic.Int64)
+	host = registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if isUploadStart(r) {
 			uploads.Add(1)
 		}
 		return false
 	}).Host
+	return host, uploads
+}
+
+// TestPushCompressed pushes each compression twice: the layers come back
+// as they were (decompressed), the second push gives the same manifest
+// and sends no blob again.
+func TestPushCompressed(t *testing.T) {
+	host, uploads := uploadCounter(t)
 	img, layers := pushFixture(t)
 	decompress := map[string]func(io.Reader) (io.Reader, error){
 		CompressGzip: func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) },
@@ -128,9 +139,7 @@ func TestPushRedirectLoop(t *testing.T) {
 		name  string
 		match func(r *http.Request) bool
 	}{
-		{"upload start", func(r *http.Request) bool {
-			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
-		}},
+		{"upload start", isUploadStart},
 		{"upload body", func(r *http.Request) bool { return r.Method == http.MethodPatch }},
 		{"upload commit", func(r *http.Request) bool {
 			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")
@@ -320,13 +329,7 @@ func TestPushLayerFails(t *testing.T) {
 // takes the layers of the manifest there only when the registry still has
 // them; a lost one is compressed and sent again, to the same digest.
 func TestPushAgainAfterBlobLost(t *testing.T) {
-	var uploads atomic.Int64
-	host := registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/") {
-			uploads.Add(1)
-		}
-		return false
-	}).Host
+	host, uploads := uploadCounter(t)
 	img, _ := pushFixture(t)
 	ref := host + "/lost/img:1"
 	first, err := Push(t.Context(), ref, img, PushOptions{})
