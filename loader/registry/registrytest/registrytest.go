@@ -174,7 +174,7 @@ func (h *Hostile) IsConfig(r *http.Request) bool { return IsBlob(r, h.Config) }
 func (h *Hostile) IsLayer(r *http.Request, i int) bool { return IsBlob(r, h.Layers[i]) }
 
 // Blob is the bytes of Img's config or of one of its layers (compressed,
-// as the registry serves them). An unknown d fails the test (with
+// as the registry serves them), for a Hostile made by [New]. An unknown d fails the test (with
 // t.Error, so that a script may call it) and gives nil.
 func (h *Hostile) Blob(d v1.Hash) []byte {
 	h.t.Helper()
