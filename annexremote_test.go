@@ -20,6 +20,7 @@ import (
 
 	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader"
+	"github.com/imgsave/imgsave/loader/registry/registrytest"
 )
 
 func TestSourceURL(t *testing.T) {
@@ -408,7 +409,7 @@ func TestLibraryLeavesGitAnnexAlone(t *testing.T) {
 	if _, err := Save(t.Context(), eng, []string{string(im.ID)}, filepath.Join(ds, "saved"), SaveOptions{}); err != nil {
 		t.Fatalf("Save = %v", err)
 	}
-	host := hostile(t, nil)
+	host := registrytest.Serve(t, nil).Host
 	ref := pushFixture(t, host)
 	pulled, err := Pull(t.Context(), ref, filepath.Join(ds, "pulled"), PullOptions{})
 	if err != nil {

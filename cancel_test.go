@@ -30,6 +30,7 @@ import (
 
 	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader"
+	"github.com/imgsave/imgsave/loader/registry/registrytest"
 )
 
 // Each long operation, cancelled half-way, returns soon after with an
@@ -343,14 +344,15 @@ func TestCancelPull(t *testing.T) {
 	}
 	halfway := make(chan struct{})
 	var once sync.Once
-	host := hostile(t, func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+	h := registrytest.Serve(t, nil)
+	h.On(func(w http.ResponseWriter, r *http.Request) bool {
 		if !isBlob(r) || strings.HasSuffix(r.URL.Path, cfg.String()) {
 			return false
 		}
-		next.ServeHTTP(&stallingWriter{ResponseWriter: w, r: r, n: 1 << 20, once: &once, halfway: halfway}, r)
+		h.Registry.ServeHTTP(&stallingWriter{ResponseWriter: w, r: r, n: 1 << 20, once: &once, halfway: halfway}, r)
 		return true
 	})
-	ref := host + "/cancel/pull:1"
+	ref := h.Host + "/cancel/pull:1"
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +376,7 @@ func TestCancelPush(t *testing.T) {
 	before := listTree(t, dir)
 	halfway := make(chan struct{})
 	var once sync.Once
-	host := hostile(t, func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+	host := registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodPatch {
 			return false
 		}
@@ -382,7 +384,7 @@ func TestCancelPush(t *testing.T) {
 		once.Do(func() { close(halfway) })
 		<-r.Context().Done() // the client went away
 		return true
-	})
+	}).Host
 	cancelHalfway(t, halfway, func(ctx context.Context) error {
 		_, err := Push(ctx, dir, host+"/cancel/push:1", PushOptions{})
 		return err

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,30 +14,12 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/loader/registry/registrytest"
 )
-
-// hostile serves the distribution API from an in-memory registry through
-// a handler that may damage what it sends: a stand-in for a broken or
-// hostile registry, which the real one does not become on demand.
-func hostile(t *testing.T, damage func(w http.ResponseWriter, r *http.Request, next http.Handler) bool) string {
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if damage == nil || !damage(w, r, reg) {
-			reg.ServeHTTP(w, r)
-		}
-	}))
-	t.Cleanup(s.Close)
-	u, err := url.Parse(s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Host
-}
 
 // pushFixture pushes ../testdata/legacy.tar's image (gzip layers) to host.
 func pushFixture(t *testing.T, host string) string {
@@ -64,7 +44,7 @@ func isBlob(r *http.Request) bool {
 }
 
 func TestPullSameAsSave(t *testing.T) {
-	host := hostile(t, nil)
+	host := registrytest.Serve(t, nil).Host
 	ref := pushFixture(t, host)
 	dir := filepath.Join(t.TempDir(), "img")
 	res, err := Pull(t.Context(), ref, dir, PullOptions{})
@@ -142,10 +122,10 @@ func TestPullHostileRegistry(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			calls.Store(0)
-			host := hostile(t, nil)
+			host := registrytest.Serve(t, nil).Host
 			ref := pushFixture(t, host)
 			// Now serve it through the damage.
-			host2 := hostile(t, func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+			host2 := registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool {
 				r2 := r.Clone(r.Context())
 				r2.URL.Scheme, r2.URL.Host = "http", host
 				if tc.damage(w, r, proxy(host)) {
@@ -153,7 +133,7 @@ func TestPullHostileRegistry(t *testing.T) {
 				}
 				proxy(host).ServeHTTP(w, r2)
 				return true
-			})
+			}).Host
 			ref = strings.Replace(ref, host, host2, 1)
 			dir := filepath.Join(t.TempDir(), "img")
 			_, err := Pull(t.Context(), ref, dir, PullOptions{})

@@ -4,21 +4,22 @@ import (
 	"archive/tar"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/registry"
+	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/imgsave/imgsave/loader/registry/registrytest"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -44,12 +45,11 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-// flaky serves an in-memory registry through misbehave, which sees each
-// layer GET with the number of earlier GETs of the same layer and may
-// answer it itself. Ranges are served as distribution serves them (206), unless
+// flaky is a script for a registrytest.Hostile that sees each layer GET
+// with the number of earlier GETs of the same layer and lets misbehave
+// answer it. Ranges are served as distribution serves them (206), unless
 // the test says the registry ignores them.
 type flaky struct {
-	t            *testing.T
 	reg          http.Handler
 	ignoreRanges bool
 	layers       []string // the digests misbehave sees
@@ -61,22 +61,13 @@ type flaky struct {
 	times  []time.Time
 }
 
-func (f *flaky) start() string {
-	f.gets = map[string]int{}
-	s := httptest.NewServer(f)
-	f.t.Cleanup(s.Close)
-	u, _ := url.Parse(s.URL)
-	return u.Host
-}
-
-func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *flaky) answer(w http.ResponseWriter, r *http.Request) bool {
 	isLayer := false
 	for _, l := range f.layers {
 		isLayer = isLayer || strings.HasSuffix(r.URL.Path, "/blobs/"+l)
 	}
 	if r.Method != http.MethodGet || !isLayer {
-		f.reg.ServeHTTP(w, r)
-		return
+		return false
 	}
 	f.mu.Lock()
 	n := f.gets[r.URL.Path]
@@ -90,7 +81,7 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.reg.ServeHTTP(rec, full)
 	body := rec.Body.Bytes()
 	if f.misbehave != nil && f.misbehave(w, r, n, body) {
-		return
+		return true
 	}
 	var from int
 	if rg := r.Header.Get("Range"); rg != "" && !f.ignoreRanges {
@@ -99,6 +90,7 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusPartialContent)
 	}
 	w.Write(body[from:])
+	return true
 }
 
 // cut sends half of what is left of the blob, then breaks the connection.
@@ -121,25 +113,18 @@ func breakAfter(w http.ResponseWriter, size int, part []byte) {
 	panic(http.ErrAbortHandler)
 }
 
-// pullThrough pushes a two-layer image to f's registry and pulls it back.
+// pullThrough pushes a two-layer image to a registry with f as its
+// script and pulls it back.
 func pullThrough(t *testing.T, f *flaky) (map[string][]byte, error) {
 	t.Helper()
-	f.t = t
-	f.reg = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	host := f.start()
-	img := withPlatform(t, "amd64")
-	layers, _ := img.Layers()
-	for _, d := range digests(t, layers) {
+	h := registrytest.New(t, registrytest.Platform(t, nil, "amd64"))
+	f.reg = h.Registry
+	for _, d := range h.Layers {
 		f.layers = append(f.layers, d.String())
 	}
-	ref := host + "/flaky/img:1"
-	if err := remote.Write(mustRef(t, ref), img); err != nil {
-		t.Fatal(err)
-	}
-	f.mu.Lock()
-	f.ranges, f.times, f.gets = nil, nil, map[string]int{}
-	f.mu.Unlock()
-	rc, err := Pull(t.Context(), ref, Options{})
+	f.gets = map[string]int{}
+	h.On(f.answer) // after the push, so that f sees only the pull
+	rc, err := Pull(t.Context(), h.Ref, Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -281,40 +266,28 @@ func TestParallelLayers(t *testing.T) {
 		t.Run(strconv.Itoa(jobs), func(t *testing.T) {
 			var mu sync.Mutex
 			var inflight, most int
-			reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 			img, err := random.Image(4096, 6)
 			if err != nil {
 				t.Fatal(err)
 			}
-			layers, _ := img.Layers()
-			isLayer := map[string]bool{}
-			for _, d := range digests(t, layers) {
-				isLayer[d.String()] = true
-			}
-			s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				i := strings.LastIndex(r.URL.Path, "/")
-				if r.Method != http.MethodGet || !isLayer[r.URL.Path[i+1:]] {
-					reg.ServeHTTP(w, r)
-					return
+			h := registrytest.New(t, img)
+			h.On(func(w http.ResponseWriter, r *http.Request) bool {
+				if !slices.ContainsFunc(h.Layers, func(d ggcr.Hash) bool { return registrytest.IsBlob(r, d) }) {
+					return false
 				}
 				mu.Lock()
 				inflight++
 				most = max(most, inflight)
 				mu.Unlock()
 				time.Sleep(50 * time.Millisecond)
-				reg.ServeHTTP(w, r)
+				h.Registry.ServeHTTP(w, r)
 				mu.Lock()
 				inflight--
 				mu.Unlock()
-			}))
-			t.Cleanup(s.Close)
-			u, _ := url.Parse(s.URL)
-			ref := u.Host + "/par/img:1"
-			if err := remote.Write(mustRef(t, ref), img); err != nil {
-				t.Fatal(err)
-			}
+				return true
+			})
 			spool := t.TempDir()
-			rc, err := Pull(t.Context(), ref, Options{Jobs: jobs, SpoolDir: spool})
+			rc, err := Pull(t.Context(), h.Ref, Options{Jobs: jobs, SpoolDir: spool})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,6 @@
 package registry
 
-// Hostile registries (issue 18): an httptest server that serves a real
+// Hostile registries (issue 18): a registrytest.Hostile serves a real
 // image from go-containerregistry's in-memory registry, except for the
 // requests a test's script answers itself. Each test is named for the
 // attack, and checks that the pull fails (or succeeds, for valid images
@@ -8,195 +8,27 @@ package registry
 // folder is left empty.
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imgsave/imgsave/loader/registry/registrytest"
 )
-
-// hostile is a registry holding one image of three layers, pushed as
-// ref, whose requests go to script first.
-type hostile struct {
-	t      *testing.T
-	host   string
-	ref    string
-	img    ggcr.Image
-	config ggcr.Hash
-	layers []ggcr.Hash
-
-	mu     sync.Mutex
-	script func(w http.ResponseWriter, r *http.Request) bool // true: answered
-	seen   []string                                          // paths the script took
-
-	sent    atomic.Int64  // bytes the script sent
-	reached chan struct{} // closed when the script first takes a request
-	once    sync.Once
-}
-
-// take is called by a script as it takes a request, before it misbehaves.
-func (h *hostile) take(r *http.Request) {
-	h.mu.Lock()
-	h.seen = append(h.seen, r.URL.Path)
-	h.mu.Unlock()
-	h.once.Do(func() { close(h.reached) })
-}
-
-func newHostile(t *testing.T) *hostile {
-	t.Helper()
-	h := &hostile{t: t, reached: make(chan struct{})}
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.mu.Lock()
-		script := h.script
-		h.mu.Unlock()
-		if script != nil && script(w, r) {
-			return
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(s.Close)
-	u, _ := url.Parse(s.URL)
-	h.host = u.Host
-	h.ref = h.host + "/hostile/img:1"
-	img, err := random.Image(64<<10, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.img = img
-	if err := remote.Write(mustRef(t, h.ref), img); err != nil {
-		t.Fatal(err)
-	}
-	h.config, _ = img.ConfigName()
-	ls, _ := img.Layers()
-	h.layers = digests(t, ls)
-	return h
-}
-
-// on sets the script.
-func (h *hostile) on(script func(w http.ResponseWriter, r *http.Request) bool) {
-	h.mu.Lock()
-	h.script = script
-	h.mu.Unlock()
-}
-
-func (h *hostile) requests() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.seen)
-}
-
-// write counts what the script sends.
-func (h *hostile) write(w http.ResponseWriter, b []byte) error {
-	n, err := w.Write(b)
-	h.sent.Add(int64(n))
-	return err
-}
-
-func isBlob(r *http.Request, d ggcr.Hash) bool {
-	return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+d.String())
-}
-
-func isManifest(r *http.Request) bool {
-	return strings.Contains(r.URL.Path, "/manifests/")
-}
-
-// endless sends zeros until the client goes (or 1 GiB, so that a
-// regression fails the test rather than the disk).
-func (h *hostile) endless(w http.ResponseWriter) {
-	chunk := make([]byte, 64<<10)
-	for i := 0; i < (1<<30)/len(chunk); i++ {
-		if h.write(w, chunk) != nil {
-			return
-		}
-	}
-}
-
-// trickle sends b in ten pieces, 50 ms apart: a layer slow enough that
-// the ones after it are fetched into the spool meanwhile.
-func (h *hostile) trickle(w http.ResponseWriter, r *http.Request, b []byte) {
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	step := (len(b) + 9) / 10
-	for len(b) > 0 {
-		n := min(step, len(b))
-		if h.write(w, b[:n]) != nil {
-			return
-		}
-		w.(http.Flusher).Flush()
-		b = b[n:]
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// stall answers nothing until the client goes.
-func stall(r *http.Request) {
-	<-r.Context().Done()
-}
-
-// bytes are those of the blob r asks for: the config or a layer.
-func (h *hostile) bytes(r *http.Request) []byte {
-	h.t.Helper()
-	if isBlob(r, h.config) {
-		b, err := h.img.RawConfigFile()
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		return b
-	}
-	for _, l := range h.layers {
-		if isBlob(r, l) {
-			return h.blob(l)
-		}
-	}
-	h.t.Fatalf("no blob at %s", r.URL.Path)
-	return nil
-}
-
-func (h *hostile) blob(d ggcr.Hash) []byte {
-	h.t.Helper()
-	ls, _ := h.img.Layers()
-	for _, l := range ls {
-		if ld, _ := l.Digest(); ld == d {
-			rc, err := l.Compressed()
-			if err != nil {
-				h.t.Fatal(err)
-			}
-			defer rc.Close()
-			b, err := io.ReadAll(rc)
-			if err != nil {
-				h.t.Fatal(err)
-			}
-			return b
-		}
-	}
-	h.t.Fatalf("no layer %s", d)
-	return nil
-}
 
 // pullAll pulls ref and reads the whole stream; it checks that the spool
 // folder is left empty, whatever happened.
@@ -239,29 +71,29 @@ func TestPullRefusesEndlessLayer(t *testing.T) {
 	for _, announce := range []bool{false, true} {
 		for _, jobs := range []int{1, 3} {
 			t.Run(fmt.Sprintf("jobs=%d/content-length=%v", jobs, announce), func(t *testing.T) {
-				h := newHostile(t)
-				slow := h.blob(h.layers[0])
-				h.on(func(w http.ResponseWriter, r *http.Request) bool {
+				h := registrytest.New(t, nil)
+				slow := h.Blob(h.Layers[0])
+				h.On(func(w http.ResponseWriter, r *http.Request) bool {
 					switch {
-					case isBlob(r, h.layers[0]):
-						h.take(r)
-						h.trickle(w, r, slow)
-					case isBlob(r, h.layers[1]):
-						h.take(r)
+					case h.IsLayer(r, 0):
+						h.Take()
+						h.Trickle(w, r, slow)
+					case h.IsLayer(r, 1):
+						h.Take()
 						if announce {
 							w.Header().Set("Content-Length", strconv.Itoa(1<<30))
 						}
-						h.endless(w)
+						h.Endless(w)
 					default:
 						return false
 					}
 					return true
 				})
-				_, err := pullAll(t, t.Context(), h.ref, Options{Jobs: jobs})
-				if !errors.Is(err, ErrTooLong) || !strings.Contains(err.Error(), h.layers[1].String()) {
-					t.Fatalf("Pull = %v, want %v naming layer %s", err, ErrTooLong, h.layers[1])
+				_, err := pullAll(t, t.Context(), h.Ref, Options{Jobs: jobs})
+				if !errors.Is(err, ErrTooLong) || !strings.Contains(err.Error(), h.Layers[1].String()) {
+					t.Fatalf("Pull = %v, want %v naming layer %s", err, ErrTooLong, h.Layers[1])
 				}
-				if sent := h.sent.Load(); sent > 64<<20 {
+				if sent := h.Sent(); sent > 64<<20 {
 					t.Errorf("the client took %d bytes from the registry, want the layers' size and socket buffers at most", sent)
 				}
 			})
@@ -272,25 +104,22 @@ func TestPullRefusesEndlessLayer(t *testing.T) {
 // TestPullRefusesContentEncoding: a body sent with a Content-Encoding is
 // refused, not decoded: 10 KB of gzip once became 10 GiB in the spool.
 func TestPullRefusesContentEncoding(t *testing.T) {
-	var bomb bytes.Buffer
-	zw := gzip.NewWriter(&bomb)
-	zw.Write(make([]byte, 10<<20))
-	zw.Close()
+	bomb := registrytest.GzipBomb()
 	for _, target := range []string{"manifest", "config", "layer"} {
 		t.Run(target, func(t *testing.T) {
-			h := newHostile(t)
+			h := registrytest.New(t, nil)
 			var asked atomic.Value
-			h.on(func(w http.ResponseWriter, r *http.Request) bool {
-				if !(target == "manifest" && isManifest(r) || target == "config" && isBlob(r, h.config) || target == "layer" && isBlob(r, h.layers[2])) {
+			h.On(func(w http.ResponseWriter, r *http.Request) bool {
+				if !(target == "manifest" && registrytest.IsManifest(r) || target == "config" && h.IsConfig(r) || target == "layer" && h.IsLayer(r, 2)) {
 					return false
 				}
-				h.take(r)
+				h.Take()
 				asked.Store(r.Header.Get("Accept-Encoding"))
 				w.Header().Set("Content-Encoding", "gzip")
-				h.write(w, bomb.Bytes())
+				h.Write(w, bomb)
 				return true
 			})
-			_, err := pullAll(t, t.Context(), h.ref, Options{Jobs: 3})
+			_, err := pullAll(t, t.Context(), h.Ref, Options{Jobs: 3})
 			if err == nil || !strings.Contains(err.Error(), `Content-Encoding "gzip"`) {
 				t.Fatalf("Pull = %v, want the Content-Encoding refused", err)
 			}
@@ -307,23 +136,23 @@ func TestPullRefusesContentEncoding(t *testing.T) {
 func TestPullRedirectLoop(t *testing.T) {
 	for _, target := range []string{"manifest", "config", "layer"} {
 		t.Run(target, func(t *testing.T) {
-			h := newHostile(t)
-			h.on(func(w http.ResponseWriter, r *http.Request) bool {
-				if !(target == "manifest" && isManifest(r) || target == "config" && isBlob(r, h.config) || target == "layer" && isBlob(r, h.layers[1])) {
+			h := registrytest.New(t, nil)
+			h.On(func(w http.ResponseWriter, r *http.Request) bool {
+				if !(target == "manifest" && registrytest.IsManifest(r) || target == "config" && h.IsConfig(r) || target == "layer" && h.IsLayer(r, 1)) {
 					return false
 				}
-				h.take(r)
+				h.Take()
 				http.Redirect(w, r, r.URL.Path+"?again", http.StatusTemporaryRedirect)
 				return true
 			})
-			_, err := pullAll(t, t.Context(), h.ref, Options{Jobs: 3})
+			_, err := pullAll(t, t.Context(), h.Ref, Options{Jobs: 3})
 			if err == nil || !strings.Contains(err.Error(), "stopped after 10 redirects") {
 				t.Fatalf("Pull = %v, want it stopped after 10 redirects", err)
 			}
-			checkLine(t, err, h.host)
+			checkLine(t, err, h.Host)
 			// Not asked again: a refused redirect is no broken
 			// connection to resume.
-			if n := h.requests(); n > maxRedirects+1 {
+			if n := h.Requests(); n > maxRedirects+1 {
 				t.Errorf("the registry was asked %d times, want at most %d", n, maxRedirects+1)
 			}
 		})
@@ -338,16 +167,16 @@ func TestPullRefusesRedirectToPrivateIP(t *testing.T) {
 	for _, to := range []string{"10.0.0.1", "169.254.169.254", "192.168.1.1:5000", "[fd00::1]", "127.0.0.2", "0x7f.1", "[::ffff:10.0.0.1]"} {
 		for _, target := range []string{"manifest", "layer"} {
 			t.Run(target+"/"+to, func(t *testing.T) {
-				h := newHostile(t)
-				h.on(func(w http.ResponseWriter, r *http.Request) bool {
-					if !(target == "manifest" && isManifest(r) || target == "layer" && isBlob(r, h.layers[0])) {
+				h := registrytest.New(t, nil)
+				h.On(func(w http.ResponseWriter, r *http.Request) bool {
+					if !(target == "manifest" && registrytest.IsManifest(r) || target == "layer" && h.IsLayer(r, 0)) {
 						return false
 					}
-					h.take(r)
+					h.Take()
 					http.Redirect(w, r, "http://"+to+r.URL.Path, http.StatusFound)
 					return true
 				})
-				_, err := pullAll(t, t.Context(), h.ref, Options{Jobs: 3, IdleTimeout: 2 * time.Second})
+				_, err := pullAll(t, t.Context(), h.Ref, Options{Jobs: 3, IdleTimeout: 2 * time.Second})
 				// go-containerregistry's own check (manifests) says
 				// "private/link-local", imgsave's "private or link-local".
 				if err == nil || !strings.Contains(err.Error(), "link-local") {
@@ -357,20 +186,20 @@ func TestPullRefusesRedirectToPrivateIP(t *testing.T) {
 		}
 	}
 	t.Run("same host", func(t *testing.T) {
-		h := newHostile(t)
+		h := registrytest.New(t, nil)
 		other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Write(h.blob(h.layers[0]))
+			w.Write(h.Blob(h.Layers[0]))
 		}))
 		t.Cleanup(other.Close)
-		h.on(func(w http.ResponseWriter, r *http.Request) bool {
-			if !isBlob(r, h.layers[0]) {
+		h.On(func(w http.ResponseWriter, r *http.Request) bool {
+			if !h.IsLayer(r, 0) {
 				return false
 			}
-			h.take(r)
-			http.Redirect(w, r, other.URL+"/storage/"+h.layers[0].Hex, http.StatusFound)
+			h.Take()
+			http.Redirect(w, r, other.URL+"/storage/"+h.Layers[0].Hex, http.StatusFound)
 			return true
 		})
-		if _, err := pullAll(t, t.Context(), h.ref, Options{Jobs: 3}); err != nil {
+		if _, err := pullAll(t, t.Context(), h.Ref, Options{Jobs: 3}); err != nil {
 			t.Fatalf("Pull with a blob redirected to another port of 127.0.0.1 = %v", err)
 		}
 	})
@@ -383,39 +212,39 @@ func TestPullStall(t *testing.T) {
 	quickResume(t)
 	tests := []struct {
 		name  string
-		match func(h *hostile, r *http.Request) bool
+		match func(h *registrytest.Hostile, r *http.Request) bool
 		half  bool // send half the body first
 		want  string
 	}{
-		{"manifest before headers", func(h *hostile, r *http.Request) bool { return isManifest(r) }, false, "/manifests/1"},
-		{"config before headers", func(h *hostile, r *http.Request) bool { return isBlob(r, h.config) }, false, "/blobs/sha256:"},
-		{"blob before headers", func(h *hostile, r *http.Request) bool { return isBlob(r, h.layers[1]) }, false, "/blobs/sha256:"},
-		{"blob midway", func(h *hostile, r *http.Request) bool { return isBlob(r, h.layers[1]) }, true, "/blobs/sha256:"},
-		{"config midway", func(h *hostile, r *http.Request) bool { return isBlob(r, h.config) }, true, "/blobs/sha256:"},
+		{"manifest before headers", func(h *registrytest.Hostile, r *http.Request) bool { return registrytest.IsManifest(r) }, false, "/manifests/1"},
+		{"config before headers", func(h *registrytest.Hostile, r *http.Request) bool { return h.IsConfig(r) }, false, "/blobs/sha256:"},
+		{"blob before headers", func(h *registrytest.Hostile, r *http.Request) bool { return h.IsLayer(r, 1) }, false, "/blobs/sha256:"},
+		{"blob midway", func(h *registrytest.Hostile, r *http.Request) bool { return h.IsLayer(r, 1) }, true, "/blobs/sha256:"},
+		{"config midway", func(h *registrytest.Hostile, r *http.Request) bool { return h.IsConfig(r) }, true, "/blobs/sha256:"},
 	}
 	for _, tc := range tests {
 		for _, jobs := range []int{1, 3} {
 			t.Run(fmt.Sprintf("%s/jobs=%d", tc.name, jobs), func(t *testing.T) {
-				h := newHostile(t)
-				h.on(func(w http.ResponseWriter, r *http.Request) bool {
+				h := registrytest.New(t, nil)
+				h.On(func(w http.ResponseWriter, r *http.Request) bool {
 					if !tc.match(h, r) {
 						return false
 					}
-					h.take(r)
+					h.Take()
 					if tc.half {
-						b := h.bytes(r)
+						b := h.BlobFor(r)
 						w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-						h.write(w, b[:len(b)/2])
+						h.Write(w, b[:len(b)/2])
 						w.(http.Flusher).Flush()
 					}
-					stall(r)
+					registrytest.Stall(r)
 					return true
 				})
-				_, err := pullAll(t, t.Context(), h.ref, Options{Jobs: jobs, IdleTimeout: 200 * time.Millisecond})
-				if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), h.host) || !strings.Contains(err.Error(), tc.want) {
-					t.Fatalf("Pull = %v, want %v naming %s and %s", err, ErrStalled, h.host, tc.want)
+				_, err := pullAll(t, t.Context(), h.Ref, Options{Jobs: jobs, IdleTimeout: 200 * time.Millisecond})
+				if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), h.Host) || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("Pull = %v, want %v naming %s and %s", err, ErrStalled, h.Host, tc.want)
 				}
-				checkLine(t, err, h.host)
+				checkLine(t, err, h.Host)
 			})
 		}
 	}
@@ -427,90 +256,53 @@ func TestPullStall(t *testing.T) {
 func TestPullCancel(t *testing.T) {
 	tests := []struct {
 		name   string
-		answer func(h *hostile, w http.ResponseWriter, r *http.Request) bool
+		answer func(h *registrytest.Hostile, w http.ResponseWriter, r *http.Request) bool
 	}{
-		{"manifest stalled", func(h *hostile, w http.ResponseWriter, r *http.Request) bool {
-			if !isManifest(r) {
+		{"manifest stalled", func(h *registrytest.Hostile, w http.ResponseWriter, r *http.Request) bool {
+			if !registrytest.IsManifest(r) {
 				return false
 			}
-			h.take(r)
-			stall(r)
+			h.Take()
+			registrytest.Stall(r)
 			return true
 		}},
-		{"blob stalled midway", func(h *hostile, w http.ResponseWriter, r *http.Request) bool {
-			if !isBlob(r, h.layers[2]) {
+		{"blob stalled midway", func(h *registrytest.Hostile, w http.ResponseWriter, r *http.Request) bool {
+			if !h.IsLayer(r, 2) {
 				return false
 			}
-			h.take(r)
-			h.write(w, make([]byte, 1000))
+			h.Take()
+			h.Write(w, make([]byte, 1000))
 			w.(http.Flusher).Flush()
-			stall(r)
+			registrytest.Stall(r)
 			return true
 		}},
-		{"blob endless", func(h *hostile, w http.ResponseWriter, r *http.Request) bool {
-			if !isBlob(r, h.layers[0]) {
+		{"blob endless", func(h *registrytest.Hostile, w http.ResponseWriter, r *http.Request) bool {
+			if !h.IsLayer(r, 0) {
 				return false
 			}
-			h.take(r)
-			// Slowly, so that it is still going when cancelled.
-			for r.Context().Err() == nil && h.write(w, []byte{0}) == nil {
-				w.(http.Flusher).Flush()
-				time.Sleep(10 * time.Millisecond)
-			}
+			h.Take()
+			h.Drip(w, r)
 			return true
 		}},
 	}
 	for _, tc := range tests {
 		for _, jobs := range []int{1, 3} {
 			t.Run(fmt.Sprintf("%s/jobs=%d", tc.name, jobs), func(t *testing.T) {
-				h := newHostile(t)
-				h.on(func(w http.ResponseWriter, r *http.Request) bool { return tc.answer(h, w, r) })
-				ctx, cancel := context.WithCancel(t.Context())
-				done := make(chan error, 1)
-				go func() {
-					_, err := pullAll(t, ctx, h.ref, Options{Jobs: jobs, IdleTimeout: time.Hour})
-					done <- err
-				}()
-				<-h.reached
-				cancel()
-				select {
-				case err := <-done:
-					if !errors.Is(err, context.Canceled) {
-						t.Errorf("Pull = %v, want %v", err, context.Canceled)
-					}
-				case <-time.After(5 * time.Second): // a safety limit: it hung
-					t.Fatal("Pull still running 5 s after its context was cancelled")
-				}
+				h := registrytest.New(t, nil)
+				h.On(func(w http.ResponseWriter, r *http.Request) bool { return tc.answer(h, w, r) })
+				registrytest.Cancel(t, h.Reached(), func(ctx context.Context) error {
+					_, err := pullAll(t, ctx, h.Ref, Options{Jobs: jobs, IdleTimeout: time.Hour})
+					return err
+				})
 			})
 		}
 	}
 }
 
-// pushDuplicate pushes an image whose manifest lists its first layer
-// twice, A, B, A, and returns its ref.
-func pushDuplicate(t *testing.T, host string) string {
-	t.Helper()
-	img, err := random.Image(4096, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, _ := img.Layers()
-	img, err = mutate.AppendLayers(img, ls[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := host + "/dup/img:1"
-	if err := remote.Write(mustRef(t, ref), img); err != nil {
-		t.Fatal(err)
-	}
-	return ref
-}
-
 // TestPullDuplicateLayer: an image listing a layer twice (A, B, A), which
 // docker and containerd pull, pulls, with the blob once in the stream.
 func TestPullDuplicateLayer(t *testing.T) {
-	host := serve(t)
-	ref := pushDuplicate(t, host)
+	ref := registrytest.New(t, registrytest.DuplicateLayer(t)).Ref
 	for _, jobs := range []int{1, 3} {
 		t.Run(strconv.Itoa(jobs), func(t *testing.T) {
 			rc, err := Pull(t.Context(), ref, Options{Jobs: jobs, SpoolDir: t.TempDir()})
@@ -537,12 +329,9 @@ func TestPullDuplicateLayer(t *testing.T) {
 // as README says is read) gives the platform's image; one nested deeper
 // is not read, and the error says so.
 func TestPullNestedIndex(t *testing.T) {
-	host := serve(t)
-	amd, arm := withPlatform(t, "amd64"), withPlatform(t, "arm64")
-	inner := mutate.AppendManifests(empty.Index,
-		mutate.IndexAddendum{Add: amd, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "amd64"}}},
-		mutate.IndexAddendum{Add: arm, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "arm64"}}},
-	)
+	host := registrytest.Serve(t, nil).Host
+	amd, arm := registrytest.Platform(t, nil, "amd64"), registrytest.Platform(t, nil, "arm64")
+	inner := registrytest.Index(t, amd, arm)
 	outer := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: inner})
 	deep := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: outer})
 	for _, tc := range []struct {
@@ -590,23 +379,23 @@ func TestPullRefusesNonManifest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHostile(t)
-			h.on(func(w http.ResponseWriter, r *http.Request) bool {
-				if !isManifest(r) {
+			h := registrytest.New(t, nil)
+			h.On(func(w http.ResponseWriter, r *http.Request) bool {
+				if !registrytest.IsManifest(r) {
 					return false
 				}
-				h.take(r)
+				h.Take()
 				if tc.contentType != "" {
 					w.Header().Set("Content-Type", tc.contentType)
 				}
-				h.write(w, []byte(tc.body))
+				h.Write(w, []byte(tc.body))
 				return true
 			})
-			_, err := pullAll(t, t.Context(), h.ref, Options{})
+			_, err := pullAll(t, t.Context(), h.Ref, Options{})
 			if !errors.Is(err, ErrManifest) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Pull = %v, want %v saying %q", err, ErrManifest, tc.want)
 			}
-			checkLine(t, err, h.ref)
+			checkLine(t, err, h.Ref)
 		})
 	}
 }
@@ -614,34 +403,22 @@ func TestPullRefusesNonManifest(t *testing.T) {
 // TestPullIndexManyPlatforms: the error for an index of 40,000 platforms
 // lists a few, then how many more, in one line of bounded length.
 func TestPullIndexManyPlatforms(t *testing.T) {
-	h := newHostile(t)
-	idx := ggcr.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
-	for i := range 40000 {
-		idx.Manifests = append(idx.Manifests, ggcr.Descriptor{
-			MediaType: types.OCIManifestSchema1,
-			Size:      1,
-			Digest:    ggcr.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", i)},
-			Platform:  &ggcr.Platform{OS: "linux", Architecture: fmt.Sprintf("a%d", i)},
-		})
-	}
-	body, err := json.Marshal(idx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.on(func(w http.ResponseWriter, r *http.Request) bool {
-		if !isManifest(r) {
+	h := registrytest.New(t, nil)
+	body := registrytest.ManyPlatforms(t, 40000)
+	h.On(func(w http.ResponseWriter, r *http.Request) bool {
+		if !registrytest.IsManifest(r) {
 			return false
 		}
-		h.take(r)
+		h.Take()
 		w.Header().Set("Content-Type", string(types.OCIImageIndex))
-		h.write(w, body)
+		h.Write(w, body)
 		return true
 	})
-	_, err = pullAll(t, t.Context(), h.ref, Options{Platform: "linux/s390x"})
+	_, err := pullAll(t, t.Context(), h.Ref, Options{Platform: "linux/s390x"})
 	if !errors.Is(err, ErrPlatform) || !strings.Contains(err.Error(), "linux/a0, linux/a1") || !strings.Contains(err.Error(), "and 39992 more") {
 		t.Fatalf("Pull = %.500v, want a few platforms then how many more", err)
 	}
-	checkLine(t, err, h.ref)
+	checkLine(t, err, h.Ref)
 }
 
 // TestOneLine: whatever a registry puts in an error, it is said in one

@@ -9,10 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,10 +18,11 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/imgsave/imgsave/loader/registry/registrytest"
 )
 
 // pushFixture is an image of two layers: random bytes (incompressible)
@@ -54,23 +52,28 @@ func pushFixture(t *testing.T) (Image, [][]byte) {
 	return img, layers
 }
 
+// isUploadStart reports the POST that starts a blob upload.
+func isUploadStart(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
+}
+
+// uploadCounter serves a registry that counts the blob uploads started.
+func uploadCounter(t *testing.T) (host string, uploads *atomic.Int64) {
+	uploads = new(atomic.Int64)
+	host = registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if isUploadStart(r) {
+			uploads.Add(1)
+		}
+		return false
+	}).Host
+	return host, uploads
+}
+
 // TestPushCompressed pushes each compression twice: the layers come back
 // as they were (decompressed), the second push gives the same manifest
 // and sends no blob again.
 func TestPushCompressed(t *testing.T) {
-	var uploads atomic.Int64
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads/") {
-			uploads.Add(1)
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(s.Close)
-	u, err := url.Parse(s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	host, uploads := uploadCounter(t)
 	img, layers := pushFixture(t)
 	decompress := map[string]func(io.Reader) (io.Reader, error){
 		CompressGzip: func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) },
@@ -78,7 +81,7 @@ func TestPushCompressed(t *testing.T) {
 	}
 	for _, comp := range []string{CompressGzip, CompressZstd} {
 		t.Run(comp, func(t *testing.T) {
-			ref := u.Host + "/push/" + comp + ":1"
+			ref := host + "/push/" + comp + ":1"
 			before := uploads.Load()
 			first, err := Push(t.Context(), ref, img, PushOptions{Compress: comp})
 			if err != nil {
@@ -102,7 +105,7 @@ func TestPushCompressed(t *testing.T) {
 				if i == 1 && pl.Size >= int64(len(layers[i]))/10 {
 					t.Errorf("layer %d (zeros) compressed to %d bytes of %d", i, pl.Size, len(layers[i]))
 				}
-				d, err := name.NewDigest(u.Host + "/push/" + comp + "@" + pl.Digest)
+				d, err := name.NewDigest(host + "/push/" + comp + "@" + pl.Digest)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -128,24 +131,6 @@ func TestPushCompressed(t *testing.T) {
 	}
 }
 
-// intercepted starts an in-memory registry behind handle, which sees each
-// request first and answers it itself by returning true: a stand-in for a
-// registry that misbehaves, which the real one does not do on demand.
-func intercepted(t *testing.T, handle func(w http.ResponseWriter, r *http.Request) bool) string {
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !handle(w, r) {
-			reg.ServeHTTP(w, r)
-		}
-	}))
-	t.Cleanup(s.Close)
-	u, err := url.Parse(s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Host
-}
-
 // TestPushRedirectLoop: a registry that redirects one step of a push to
 // itself, for ever, makes Push fail instead of hang (go-containerregistry's
 // uploader follows redirects with no limit of its own).
@@ -154,9 +139,7 @@ func TestPushRedirectLoop(t *testing.T) {
 		name  string
 		match func(r *http.Request) bool
 	}{
-		{"upload start", func(r *http.Request) bool {
-			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
-		}},
+		{"upload start", isUploadStart},
 		{"upload body", func(r *http.Request) bool { return r.Method == http.MethodPatch }},
 		{"upload commit", func(r *http.Request) bool {
 			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")
@@ -167,7 +150,7 @@ func TestPushRedirectLoop(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var redirects atomic.Int64
-			host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+			host := registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool {
 				if !tc.match(r) {
 					return false
 				}
@@ -175,7 +158,7 @@ func TestPushRedirectLoop(t *testing.T) {
 				io.Copy(io.Discard, r.Body)
 				http.Redirect(w, r, r.URL.String(), http.StatusTemporaryRedirect)
 				return true
-			})
+			}).Host
 			img, _ := pushFixture(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
@@ -242,7 +225,7 @@ func (zeros) Read(p []byte) (int, error) {
 // TestPushReadsLayersOnce: each layer is opened and read through once,
 // compressing while it is sent, and closed.
 func TestPushReadsLayersOnce(t *testing.T) {
-	host := serve(t)
+	host := registrytest.Serve(t, nil).Host
 	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
 		t.Run(comp, func(t *testing.T) {
 			img, layers := pushFixture(t)
@@ -265,45 +248,25 @@ func TestPushReadsLayersOnce(t *testing.T) {
 }
 
 // pushCancelled pushes img to ref, cancels once reached is closed (the
-// push is then half-way), and returns Push's error, failing if Push does
-// not return soon after or leaves src open. The bounds only catch a hang.
+// push is then half-way), and returns Push's error, failing as
+// registrytest.Cancel does or if Push leaves src open.
 func pushCancelled(t *testing.T, ref string, img Image, opts PushOptions, reached <-chan struct{}, src *counted) error {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
+	err := registrytest.Cancel(t, reached, func(ctx context.Context) error {
 		_, err := Push(ctx, ref, img, opts)
-		done <- err
-	}()
-	select {
-	case <-reached:
-	case err := <-done:
-		t.Fatalf("Push returned %v before it was half-way", err)
-	case <-time.After(time.Minute):
-		t.Fatalf("Push never got half-way")
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Push = %v, want an error wrapping context.Canceled", err)
-		}
-		if src.closes.Load() != src.opens.Load() {
-			t.Errorf("Push returned with %d of the layer's %d opens not closed: its compression still runs", src.opens.Load()-src.closes.Load(), src.opens.Load())
-		}
 		return err
-	case <-time.After(5 * time.Second):
-		t.Fatalf("Push still running 5 s after its context was cancelled")
+	})
+	if src.closes.Load() != src.opens.Load() {
+		t.Errorf("Push returned with %d of the layer's %d opens not closed: its compression still runs", src.opens.Load()-src.closes.Load(), src.opens.Load())
 	}
-	return nil
+	return err
 }
 
 // TestPushCancelWhileCompressing: an endless layer, sent to a registry
 // that takes all it gets, stops when ctx is cancelled: every read of the
 // compression looks at ctx.
 func TestPushCancelWhileCompressing(t *testing.T) {
-	host := serve(t)
+	host := registrytest.Serve(t, nil).Host
 	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
 		t.Run(comp, func(t *testing.T) {
 			img, _ := pushFixture(t)
@@ -321,15 +284,14 @@ func TestPushCancelWhileCompressing(t *testing.T) {
 func TestPushCancelWhileSending(t *testing.T) {
 	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
 		t.Run(comp, func(t *testing.T) {
-			stalled := make(chan struct{})
-			var once sync.Once
-			host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+			h := registrytest.Serve(t, nil)
+			h.On(func(w http.ResponseWriter, r *http.Request) bool {
 				if r.Method != http.MethodPatch {
 					return false
 				}
 				io.CopyN(io.Discard, r.Body, 256<<10)
-				once.Do(func() { close(stalled) })
-				<-r.Context().Done() // the client went away
+				h.Take()
+				registrytest.Stall(r) // until the client goes away
 				return true
 			})
 			img, _ := pushFixture(t)
@@ -339,7 +301,7 @@ func TestPushCancelWhileSending(t *testing.T) {
 			img.Layers[0].Open = src.open
 			img.Layers[0].Size = int64(len(random))
 			img.Layers[0].DiffID = fmt.Sprintf("sha256:%x", sha256.Sum256(random))
-			pushCancelled(t, host+"/stalled/"+comp+":1", img, PushOptions{Compress: comp}, stalled, src)
+			pushCancelled(t, h.Host+"/stalled/"+comp+":1", img, PushOptions{Compress: comp}, h.Reached(), src)
 		})
 	}
 }
@@ -347,7 +309,7 @@ func TestPushCancelWhileSending(t *testing.T) {
 // TestPushLayerFails: a layer that cannot be read fails Push with its own
 // error, wrapped with its diff ID, not with how the upload saw it end.
 func TestPushLayerFails(t *testing.T) {
-	host := serve(t)
+	host := registrytest.Serve(t, nil).Host
 	broken := errors.New("disk on fire")
 	for _, comp := range []string{CompressGzip, CompressZstd, CompressNone} {
 		t.Run(comp, func(t *testing.T) {
@@ -367,13 +329,7 @@ func TestPushLayerFails(t *testing.T) {
 // takes the layers of the manifest there only when the registry still has
 // them; a lost one is compressed and sent again, to the same digest.
 func TestPushAgainAfterBlobLost(t *testing.T) {
-	var uploads atomic.Int64
-	host := intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/") {
-			uploads.Add(1)
-		}
-		return false
-	})
+	host, uploads := uploadCounter(t)
 	img, _ := pushFixture(t)
 	ref := host + "/lost/img:1"
 	first, err := Push(t.Context(), ref, img, PushOptions{})

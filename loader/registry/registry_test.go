@@ -7,32 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-)
 
-// serve starts an in-memory registry (go-containerregistry's, speaking
-// the distribution API) and returns its host:port.
-func serve(t *testing.T) string {
-	s := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(s.Close)
-	u, err := url.Parse(s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Host
-}
+	"github.com/imgsave/imgsave/loader/registry/registrytest"
+)
 
 func mustRef(t *testing.T, s string) name.Reference {
 	r, err := name.ParseReference(s)
@@ -40,24 +23,6 @@ func mustRef(t *testing.T, s string) name.Reference {
 		t.Fatal(err)
 	}
 	return r
-}
-
-func withPlatform(t *testing.T, arch string) ggcr.Image {
-	img, err := random.Image(512, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", arch
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
 }
 
 // members reads the tarball Pull streams, checking that every blob is
@@ -99,8 +64,8 @@ func indexOf(t *testing.T, m map[string][]byte) ggcr.IndexManifest {
 }
 
 func TestPullImage(t *testing.T) {
-	host := serve(t)
-	img := withPlatform(t, "amd64")
+	host := registrytest.Serve(t, nil).Host
+	img := registrytest.Platform(t, nil, "amd64")
 	ref := host + "/tools/align:2.1"
 	if err := remote.Write(mustRef(t, ref), img); err != nil {
 		t.Fatal(err)
@@ -148,12 +113,9 @@ func digests(t *testing.T, ls []ggcr.Layer) []ggcr.Hash {
 }
 
 func TestPullPlatform(t *testing.T) {
-	host := serve(t)
-	amd, arm := withPlatform(t, "amd64"), withPlatform(t, "arm64")
-	idx := mutate.AppendManifests(empty.Index,
-		mutate.IndexAddendum{Add: amd, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "amd64"}}},
-		mutate.IndexAddendum{Add: arm, Descriptor: ggcr.Descriptor{Platform: &ggcr.Platform{OS: "linux", Architecture: "arm64"}}},
-	)
+	host := registrytest.Serve(t, nil).Host
+	amd, arm := registrytest.Platform(t, nil, "amd64"), registrytest.Platform(t, nil, "arm64")
+	idx := registrytest.Index(t, amd, arm)
 	ref := host + "/multi:1"
 	if err := remote.WriteIndex(mustRef(t, ref), idx); err != nil {
 		t.Fatal(err)
