@@ -5,7 +5,7 @@ BIN := bin/imgsave
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: build release engines test unit demo bench fuzz lint cross
+.PHONY: build release engines apptainer test unit demo bench fuzz lint cross
 
 build:
 	$(GO) build -o $(BIN) ./cmd/imgsave
@@ -19,6 +19,12 @@ release:
 # (containerd store); idempotent. Needs root.
 engines:
 	scripts/engines.sh
+
+# Build and install Apptainer 1.5.3 from the shared vendor folder under
+# /var/lib/imgsave-ci (about 5 minutes once; idempotent), for the HPC
+# engine work of #20. Not yet part of `make test`: no test uses it yet.
+apptainer:
+	scripts/apptainer.sh
 
 # Everything: lint, unit tests, fuzz seeds, and the end-to-end scripts
 # against both real engines, git-annex and the datalad-container adapter
