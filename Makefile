@@ -5,7 +5,7 @@ BIN := bin/imgsave
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: build release engines apptainer test unit demo bench fuzz lint cross
+.PHONY: build release engines apptainer slurm test unit demo bench fuzz lint cross
 
 build:
 	$(GO) build -o $(BIN) ./cmd/imgsave
@@ -25,6 +25,11 @@ engines:
 # engine work of #20. Not yet part of `make test`: no test uses it yet.
 apptainer:
 	scripts/apptainer.sh
+
+# Start a one-node SLURM cluster (slurm-wlm, munge) on this machine, for
+# the cluster work of #20; idempotent. Not yet part of `make test`.
+slurm:
+	scripts/slurm.sh
 
 # Everything: lint, unit tests, fuzz seeds, and the end-to-end scripts
 # against both real engines, git-annex and the datalad-container adapter
