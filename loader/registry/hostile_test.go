@@ -459,3 +459,31 @@ func TestPrivateIP(t *testing.T) {
 		}
 	}
 }
+
+// TestPullPlatformNamesAreNotFormats: the platforms an index lists are the
+// registry's words, printed as they are, never read as a format string
+// (#18 review: "%d" became "%!d(MISSING)").
+func TestPullPlatformNamesAreNotFormats(t *testing.T) {
+	h := registrytest.New(t, nil)
+	idx := ggcr.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []ggcr.Descriptor{{
+		MediaType: types.OCIManifestSchema1, Size: 1,
+		Digest:   ggcr.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)},
+		Platform: &ggcr.Platform{OS: "%[2]v%w", Architecture: "%d"},
+	}}}
+	body, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.On(func(w http.ResponseWriter, r *http.Request) bool {
+		if !registrytest.IsManifest(r) {
+			return false
+		}
+		w.Header().Set("Content-Type", string(types.OCIImageIndex))
+		h.Write(w, body)
+		return true
+	})
+	_, err = pullAll(t, t.Context(), h.Ref, Options{Platform: "linux/s390x"})
+	if !errors.Is(err, ErrPlatform) || !strings.Contains(err.Error(), "it holds %[2]v%w/%d") {
+		t.Fatalf("Pull = %v, want the platform named as the registry wrote it", err)
+	}
+}

@@ -129,7 +129,9 @@ func Push(ctx context.Context, ref string, img Image, opts PushOptions) (*Pushed
 			// Whatever the request in flight made of it.
 			return nil, fmt.Errorf("push %s: %w", ref, context.Cause(ctx))
 		}
-		return nil, classify("push", ref, r, err)
+		// One line of bounded length, as Pull's: a registry's error body
+		// may be anything.
+		return nil, oneLine(classify("push", ref, r, err))
 	}
 	return out, nil
 }

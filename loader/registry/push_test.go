@@ -368,3 +368,63 @@ func TestPushAgainAfterBlobLost(t *testing.T) {
 		t.Errorf("the lost layer is still not in the registry: %v", err)
 	}
 }
+
+// slowReader takes its time before its first byte, as a layer on a busy
+// shared file system, or a zstd encoder eating hundreds of MB of zeros
+// before its first output, does.
+type slowReader struct {
+	r     io.Reader
+	pause time.Duration
+	once  sync.Once
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	s.once.Do(func() { time.Sleep(s.pause) })
+	return s.r.Read(p)
+}
+
+// TestPushSlowSourceIsNotIdleRegistry: time spent producing an upload's
+// bytes (reading, compressing) is this side's, not the registry's, so a
+// layer slower to read than the idle timeout still goes up (#18 review).
+// The pause is real time by necessity: it must outlast the timeout.
+func TestPushSlowSourceIsNotIdleRegistry(t *testing.T) {
+	host := registrytest.Serve(t, nil).Host
+	for _, comp := range []string{CompressGzip, CompressNone} {
+		t.Run(comp, func(t *testing.T) {
+			img, layers := pushFixture(t)
+			img.Layers[1].Open = func() (io.ReadCloser, error) {
+				return io.NopCloser(&slowReader{r: bytes.NewReader(layers[1]), pause: 600 * time.Millisecond}), nil
+			}
+			// That layer alone: the in-memory registry serves one
+			// upload at a time, so the others' commits would wait
+			// behind it and time out instead.
+			img.Layers = img.Layers[1:2]
+			if _, err := Push(t.Context(), host+"/slow/"+comp+":1", img, PushOptions{Compress: comp, IdleTimeout: 300 * time.Millisecond}); err != nil {
+				t.Errorf("Push of a layer slow to read, idle timeout 300ms = %v, want it pushed", err)
+			}
+		})
+	}
+}
+
+// TestPushErrorIsOneLine: a registry's error body, however long and
+// whatever it holds, reaches the caller as one line of bounded length, as
+// Pull's errors do (#18 review).
+func TestPushErrorIsOneLine(t *testing.T) {
+	body := strings.Repeat("no\n\x1b[31mway ", 3000)
+	h := registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") {
+			return false
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, body)
+		return true
+	})
+	img, _ := pushFixture(t)
+	_, err := Push(t.Context(), h.Host+"/refused/img:1", img, PushOptions{})
+	if err == nil {
+		t.Fatal("Push to a registry refusing the manifest = nil, want an error")
+	}
+	if msg := err.Error(); len(msg) > maxErr+len("…") || strings.ContainsAny(msg, "\n\r\x1b") {
+		t.Errorf("Push = %d bytes %q, want one line of at most %d bytes", len(msg), msg[:min(len(msg), 200)], maxErr)
+	}
+}

@@ -272,11 +272,12 @@ func pick(desc *remote.Descriptor, want ggcr.Platform, asked bool, ref string) (
 	if deeper > 0 {
 		why = append(why, fmt.Sprintf("%d indexes nested deeper than one level not read", deeper))
 	}
-	msg := fmt.Sprintf("pull %s: %%w %s; it holds %s", ref, want.String(), list(have, 8))
+	// The platforms are the registry's words: never a format string.
+	extra := ""
 	if len(why) > 0 {
-		msg += " (" + strings.Join(why, "; ") + ")"
+		extra = " (" + strings.Join(why, "; ") + ")"
 	}
-	return nil, fmt.Errorf(msg, ErrPlatform)
+	return nil, fmt.Errorf("pull %s: %w %s; it holds %s%s", ref, ErrPlatform, want.String(), list(have, 8), extra)
 }
 
 // pickIn looks for want among idx's images, in order, calling nested for

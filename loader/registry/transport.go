@@ -80,6 +80,9 @@ type guarded struct{ next http.RoundTripper }
 
 func (g guarded) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := checkRedirect(req); err != nil {
+		if req.Body != nil {
+			req.Body.Close() // as a RoundTripper must, even when it refuses
+		}
 		return nil, err
 	}
 	idle := idleTimeout(req.Context())
@@ -227,9 +230,10 @@ func (w *watch) explain(ctx context.Context, err error, body bool) error {
 	return fmt.Errorf("%w: no byte for %v", ErrStalled, w.idle)
 }
 
-// watchedBody restarts the idle clock for each Read of a request body
-// (the transport sends what it reads) and runs it during each Read of a
-// response body.
+// watchedBody runs the idle clock between the Reads of a request body
+// (the transport is sending what it read, or waiting to) but not during
+// them: compressing and reading the layer is this side's time, not the
+// registry's. For a response body it runs the clock during each Read.
 type watchedBody struct {
 	io.ReadCloser
 	w        *watch
@@ -238,13 +242,17 @@ type watchedBody struct {
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
+	if !b.response {
+		b.w.disarm()
+		n, err := b.ReadCloser.Read(p)
+		b.w.arm()
+		return n, err
+	}
 	b.w.arm()
 	n, err := b.ReadCloser.Read(p)
-	if b.response {
-		b.w.disarm()
-		if err != nil && err != io.EOF {
-			err = b.w.explain(b.ctx, err, true)
-		}
+	b.w.disarm()
+	if err != nil && err != io.EOF {
+		err = b.w.explain(b.ctx, err, true)
 	}
 	return n, err
 }
