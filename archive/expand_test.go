@@ -184,3 +184,23 @@ func tarHeader(t *testing.T, name string, size int64) []byte {
 }
 
 var errCancelTest = errors.New("cancelled by the test")
+
+// TestExtractBoundsBombBehindLyingHeader: a layer whose tar header claims
+// far more than the bomb that follows is bounded by the compressed bytes
+// that arrived, not by the header's claim (#18 review: a header of 100 MiB
+// before a 1 GiB zstd bomb of some 115 KB wrote 1010 MiB, then failed as a
+// truncated archive).
+func TestExtractBoundsBombBehindLyingHeader(t *testing.T) {
+	lowFloor(t)
+	bomb := zstdZeros(t, 1)
+	name := "blobs/sha256/" + strings.Repeat("ab", 32)
+	data := append(tarHeader(t, name, 100<<20), bomb...) // cut: the header's 100 MiB never come
+	err := mustFail(t, bytes.NewReader(data), Options{})
+	var ee *ExpandError
+	if !errors.As(err, &ee) {
+		t.Fatalf("Extract = %v, want an *ExpandError", err)
+	}
+	if ee.Compressed > int64(len(bomb))+64<<10 {
+		t.Errorf("Extract's bound came from %d compressed bytes, want at most the %d that arrived", ee.Compressed, len(bomb))
+	}
+}

@@ -393,7 +393,7 @@ func (x *extractor) stage(e *entry, name string, size int64, tr io.Reader) error
 		if d, ok := manifest.DigestFromPath(name); ok {
 			layer = string(d)
 		}
-		dec = startDecompress(x.ctx, f, !x.scratch, &expandReader{ratio: x.maxExpand, layer: layer, compressed: func() int64 { return size }})
+		dec = startDecompress(x.ctx, f, !x.scratch, &expandReader{ratio: x.maxExpand, layer: layer})
 		raw.workers = append(raw.workers, dec.worker)
 	} else {
 		raw.workers = append(raw.workers, fileWorker(f, !x.scratch))

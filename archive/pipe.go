@@ -167,6 +167,7 @@ type chunkReader struct {
 	in  chan *chunk
 	cur *chunk
 	off int
+	n   int64 // bytes read so far
 }
 
 func (r *chunkReader) Read(p []byte) (int, error) {
@@ -183,6 +184,7 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, r.cur.b[r.off:])
 	r.off += n
+	r.n += int64(n)
 	if r.off == len(r.cur.b) {
 		r.cur.refs.Done()
 		r.cur = nil
@@ -202,7 +204,8 @@ type decompressWorker struct {
 
 // startDecompress starts the worker, which writes the content to f
 // (fileWorker's writeback). It reads the decompressor through limit (an
-// expandReader whose r it sets), and stops at its next read once ctx ends:
+// expandReader whose r and compressed it sets), and stops at its next
+// read once ctx ends:
 // the source may be read whole long before its content is.
 func startDecompress(ctx context.Context, f *os.File, writeback bool, limit *expandReader) *decompressWorker {
 	d := &decompressWorker{
@@ -212,6 +215,10 @@ func startDecompress(ctx context.Context, f *os.File, writeback bool, limit *exp
 	go func() {
 		defer close(d.done)
 		cr := &chunkReader{in: d.in}
+		// The bound grows with the compressed bytes that have arrived,
+		// never with the size a tar header claims: a header saying 10 GB
+		// in front of a few MB of bomb would lift it a thousandfold.
+		limit.compressed = func() int64 { return cr.n }
 		d.err = d.run(ctx, bufio.NewReaderSize(cr, 64<<10), f, writeback, limit)
 		// Whatever follows the compressed stream, or all that is left
 		// after an error, is still released so that the sender goes on.
