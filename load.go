@@ -131,7 +131,12 @@ func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadR
 	}
 	// The image as sent knows its manifest digest, the ID a containerd
 	// store gives it, also when a layer's size was unknown until it was read.
-	im = sent
+	// Sent decompressed (to Docker 20.10, a classic store whose ID is the
+	// config digest), it is not the directory's image: the result keeps
+	// the directory's.
+	if !tarOpts.Decompress {
+		im = sent
+	}
 	got, err := present(ctx, eng, im)
 	if err != nil {
 		return nil, err
@@ -146,7 +151,7 @@ func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadR
 // both sides: the writer has ended when it returns. It returns the image
 // as WriteTar sent it, or im when the engine did not read it all.
 func loadStream(ctx context.Context, eng Engine, d *archive.Dir, im *archive.DirImage, tags []string, opts archive.TarOptions, progress func(int64)) (*archive.DirImage, error) {
-	src := &tarSource{d: d, im: im, tags: tags, opts: opts, progress: progress}
+	src := &tarSource{ctx: ctx, d: d, im: im, tags: tags, opts: opts, progress: progress}
 	_, err := eng.Load(ctx, src)
 	if werr := src.close(); err == nil && werr != nil {
 		err = werr
@@ -163,6 +168,7 @@ func loadStream(ctx context.Context, eng Engine, d *archive.Dir, im *archive.Dir
 // which cost a load a third of its memory moves (#14). Read serves any
 // other reader through a pipe fed by a goroutine.
 type tarSource struct {
+	ctx      context.Context
 	d        *archive.Dir
 	im       *archive.DirImage
 	tags     []string
@@ -182,7 +188,7 @@ func (s *tarSource) WriteTo(w io.Writer) (int64, error) {
 		return io.Copy(w, onlyReader{s})
 	}
 	cw := &countWriter{w: w, progress: s.progress}
-	sent, err := s.d.WriteTarWith(cw, s.im, s.tags, s.opts)
+	sent, err := s.d.WriteTarWith(s.ctx, cw, s.im, s.tags, s.opts)
 	if err == nil {
 		s.sent = sent
 	}
@@ -194,7 +200,7 @@ func (s *tarSource) Read(p []byte) (int, error) {
 		pr, pw := io.Pipe()
 		s.pr, s.done = pr, make(chan error, 1)
 		go func() {
-			sent, err := s.d.WriteTarWith(pw, s.im, s.tags, s.opts)
+			sent, err := s.d.WriteTarWith(s.ctx, pw, s.im, s.tags, s.opts)
 			if err == nil {
 				s.sent = sent // read after close has received from done
 			}
@@ -366,11 +372,13 @@ func zstdUnreadable(ctx context.Context, eng Engine, im *archive.DirImage) strin
 		return ""
 	}
 	in, err := e.Info(ctx)
-	if err != nil {
+	if err != nil || in.Shim {
 		return ""
 	}
+	// Docker's versions are years since 17.03; a docker CLI talking to
+	// podman's compatible API reports podman's (4.9.3), which reads zstd.
 	major, _, _ := strings.Cut(in.Version, ".")
-	if n, err := strconv.Atoi(major); err != nil || n >= 23 {
+	if n, err := strconv.Atoi(major); err != nil || n < 17 || n >= 23 {
 		return ""
 	}
 	return in.Version

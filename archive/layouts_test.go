@@ -138,7 +138,7 @@ func TestLayoutsDecompressed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d, im := openOne(t, tc.dir(t))
 			var buf bytes.Buffer
-			sent, err := d.WriteTarWith(&buf, im, im.RepoTags, TarOptions{Decompress: true})
+			sent, err := d.WriteTarWith(t.Context(), &buf, im, im.RepoTags, TarOptions{Decompress: true})
 			if err != nil {
 				t.Fatalf("WriteTarWith(%s, Decompress) = %v", tc.name, err)
 			}
@@ -172,7 +172,7 @@ func TestWriteTarDecompressedRejectsCorruptLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	_, err := d.WriteTarWith(&buf, im, nil, TarOptions{Decompress: true})
+	_, err := d.WriteTarWith(t.Context(), &buf, im, nil, TarOptions{Decompress: true})
 	var mismatch *DigestMismatchError
 	if !errors.As(err, &mismatch) || mismatch.Want != im.Layers[0].DiffID {
 		t.Fatalf("WriteTarWith(corrupt zstd layer, Decompress) = %v, want a DigestMismatchError for %s", err, im.Layers[0].DiffID)

@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/tar"
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ import (
 // and the OCI manifest filled in, whose ManifestDigest is the image ID a
 // containerd-store engine reports. im itself is not changed.
 func (d *Dir) WriteTar(w io.Writer, im *DirImage, tags []string) (*DirImage, error) {
-	return d.WriteTarWith(w, im, tags, TarOptions{})
+	return d.WriteTarWith(context.Background(), w, im, tags, TarOptions{})
 }
 
 // TarOptions tune [Dir.WriteTarWith].
@@ -39,13 +40,16 @@ type TarOptions struct {
 	// cannot read the compression (Docker before 23 reads no zstd, #19).
 	// A tar header states its size first, so each such layer is read
 	// twice, once for its size and diff ID, once to send; both reads are
-	// checked against the diff ID and bounded as extraction is (the
-	// default of [Options.MaxExpand]).
+	// checked against the diff ID. Like the engine that would decompress
+	// the layer itself, they are not bounded: a bound belongs where a
+	// directory is written (--max-expand), and this writes none.
 	Decompress bool
 }
 
-// WriteTarWith is [Dir.WriteTar] with options.
-func (d *Dir) WriteTarWith(w io.Writer, im *DirImage, tags []string, opts TarOptions) (*DirImage, error) {
+// WriteTarWith is [Dir.WriteTar] with options. Decompressing reads stop
+// once ctx ends: the first pass writes nowhere, so no closed writer would
+// stop it.
+func (d *Dir) WriteTarWith(ctx context.Context, w io.Writer, im *DirImage, tags []string, opts TarOptions) (*DirImage, error) {
 	sent := *im
 	sent.Layers = slices.Clone(im.Layers)
 	tw := tar.NewWriter(w)
@@ -71,7 +75,7 @@ func (d *Dir) WriteTarWith(w io.Writer, im *DirImage, tags []string, opts TarOpt
 		var n int64
 		var err error
 		if unpack {
-			n, err = d.copyDecompressed(tw, l.Path, name, l.DiffID, buf)
+			n, err = d.copyDecompressed(ctx, tw, l.Path, name, l.DiffID, buf)
 		} else {
 			n, err = d.copyFile(tw, l.Path, name, l.Digest, l.Size, buf)
 		}
@@ -167,21 +171,21 @@ func (d *Dir) copyFile(tw *tar.Writer, rel, name string, want digest.Digest, siz
 // into tw under name: a first pass learns its size (and checks diffID),
 // the second sends it and checks diffID again, so that a file changed in
 // between is caught before the manifests are written.
-func (d *Dir) copyDecompressed(tw *tar.Writer, rel, name string, diffID digest.Digest, buf []byte) (int64, error) {
-	size, err := d.decompressed(rel, diffID, io.Discard, -1, buf)
+func (d *Dir) copyDecompressed(ctx context.Context, tw *tar.Writer, rel, name string, diffID digest.Digest, buf []byte) (int64, error) {
+	size, err := d.decompressed(ctx, rel, diffID, io.Discard, -1, buf)
 	if err != nil {
 		return 0, err
 	}
 	if err := tw.WriteHeader(header(name, size)); err != nil {
 		return 0, err
 	}
-	return d.decompressed(rel, diffID, tw, size, buf)
+	return d.decompressed(ctx, rel, diffID, tw, size, buf)
 }
 
 // decompressed writes the decompression of rel to w, size bytes exactly
 // when size >= 0, and checks it against diffID.
-func (d *Dir) decompressed(rel string, diffID digest.Digest, w io.Writer, size int64, buf []byte) (int64, error) {
-	f, fi, err := d.openLayer(rel)
+func (d *Dir) decompressed(ctx context.Context, rel string, diffID digest.Digest, w io.Writer, size int64, buf []byte) (int64, error) {
+	f, _, err := d.openLayer(rel)
 	if err != nil {
 		return 0, err
 	}
@@ -191,7 +195,7 @@ func (d *Dir) decompressed(rel string, diffID digest.Digest, w io.Writer, size i
 		return 0, fmt.Errorf("%s: %w", f.Name(), err)
 	}
 	defer zr.Close()
-	var r io.Reader = &expandReader{r: zr, layer: string(diffID), compressed: func() int64 { return fi.Size() }}
+	var r io.Reader = contextReader{ctx, zr}
 	if size >= 0 {
 		r = io.LimitReader(r, size)
 	}
