@@ -34,8 +34,9 @@ var (
 const newStagingGrace = time.Minute
 
 // makeStaging makes the staging folder for dir, locked: unlock releases
-// it. Where folders cannot be locked (not on Unix) it is made unlocked,
-// and no extraction there takes it for abandoned.
+// it. Where folders cannot be locked (not on Unix, or a file system
+// without locks) it is made unlocked, and no extraction there takes it
+// for abandoned; a lock that fails otherwise fails the extraction.
 func makeStaging(dir string) (staging string, unlock func(), err error) {
 	parent, base := filepath.Dir(dir), filepath.Base(dir)
 	tmp, err := os.MkdirTemp(parent, "."+base+".imgsave-new-")
@@ -43,9 +44,10 @@ func makeStaging(dir string) (staging string, unlock func(), err error) {
 		return "", nil, err
 	}
 	staging = filepath.Join(parent, "."+base+".imgsave-"+strings.TrimPrefix(filepath.Base(tmp), "."+base+".imgsave-new-"))
-	unlock, ok := tryLockDir(tmp)
-	if !ok {
-		unlock = func() {}
+	unlock, err = lockNewDir(tmp)
+	if err != nil {
+		os.Remove(tmp)
+		return "", nil, fmt.Errorf("making a staging folder: %w", err)
 	}
 	if err := os.Rename(tmp, staging); err != nil {
 		unlock()

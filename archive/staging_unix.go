@@ -3,6 +3,8 @@
 package archive
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -20,4 +22,27 @@ func tryLockDir(p string) (unlock func(), ok bool) {
 		return nil, false
 	}
 	return func() { f.Close() }, true
+}
+
+// lockNewDir locks the folder p that this process has just made, for
+// makeStaging. A file system that has no locks (ENOLCK, EOPNOTSUPP) gives
+// an unlocked folder, which no extraction there can take for abandoned
+// either, since it cannot lock it; any other failure (EMFILE, say) is an
+// error: an unlocked folder on a file system with locks would be removed
+// by the next extraction beside it.
+func lockNewDir(p string) (unlock func(), err error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	switch err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); {
+	case err == nil:
+		return func() { f.Close() }, nil
+	case errors.Is(err, unix.ENOLCK), errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS):
+		f.Close()
+		return func() {}, nil
+	default:
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", p, err)
+	}
 }
