@@ -47,6 +47,9 @@ type LoadOptions struct {
 	// get` before loading, instead of failing with ErrContentMissing. Only
 	// a load that is needed fetches: an image the engine has runs without.
 	Fetch bool
+	// SIFCache is the folder of SIF files built for Apptainer; "" means
+	// the default (see [SIFCacheDir]).
+	SIFCache string
 }
 
 // LoadResult is what [Load] did.
@@ -61,6 +64,9 @@ type LoadResult struct {
 	// TagsKept are the image's tags that name another image in the engine
 	// and were left there.
 	TagsKept []string
+	// SIF is, on Apptainer, the SIF file built from the image, which run
+	// runs; EngineID is then the manifest digest that names it.
+	SIF string
 }
 
 // Load makes sure the engine has the directory's image and returns the ID
@@ -79,6 +85,9 @@ func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadR
 	d, im, err := opts.Selector.open(dir)
 	if err != nil {
 		return nil, err
+	}
+	if b, ok := eng.(sifBuilder); ok && isApptainer(eng) {
+		return loadSIF(ctx, b, d, im, opts)
 	}
 	if res, err := findPresent(ctx, eng, im); res != nil || err != nil {
 		return res, err

@@ -41,9 +41,10 @@ func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait 
 	return lockFile(ctx, filepath.Join(dir, hex.EncodeToString(h[:16])+".lock"), wait)
 }
 
-// lockFile takes an exclusive lock on the file name, as lockLoad does.
-func lockFile(ctx context.Context, name string, wait func()) (unlock func(), err error) {
-	l := flock.New(name)
+// lockFile takes an exclusive lock on the file name, as lockLoad does;
+// opts tune how the file is opened.
+func lockFile(ctx context.Context, name string, wait func(), opts ...flock.Option) (unlock func(), err error) {
+	l := flock.New(name, opts...)
 	unlock = func() { l.Unlock() }
 	try := func() (bool, error) {
 		ok, err := l.TryLock()

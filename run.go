@@ -75,6 +75,9 @@ type RunOptions struct {
 // are relayed to it instead, and it decides (see loader.Engine.Run). A
 // malformed option is an *OptionError, reported before anything is loaded.
 func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
+	if isApptainer(eng) {
+		return runApptainer(ctx, eng, dir, opts)
+	}
 	m := mapUser
 	if opts.User == "" && !opts.Root {
 		rootless, err := eng.Rootless(ctx)

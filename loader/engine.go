@@ -28,8 +28,8 @@ const (
 type Engine struct {
 	// Path is the absolute path of the CLI binary.
 	Path string
-	// Name is "docker" or "podman". Anything but "podman" is driven as
-	// docker.
+	// Name is "docker", "podman" or "apptainer" ([KindApptainer], also
+	// for singularity). Anything else is driven as docker.
 	Name string
 	// Env is appended to the environment of every command, after
 	// os.Environ(), so DOCKER_HOST=... here overrides the process's own. It
@@ -45,15 +45,16 @@ type Engine struct {
 }
 
 // Find resolves the engine to use. An empty name means docker, falling
-// back to podman when no docker is on $PATH; a name containing a slash is a
-// path. An engine whose base name starts with "podman", that links to
-// podman, or that is podman-docker's docker script, is podman; any other is
-// driven as docker. Find fails with an error wrapping
+// back to podman, then apptainer, then singularity, whichever is first on
+// $PATH; a name containing a slash is a path. An engine whose base name
+// starts with "podman", that links to podman, or that is podman-docker's
+// docker script, is podman; one named apptainer or singularity (or
+// linking to one) is Apptainer; any other is driven as docker. Find fails with an error wrapping
 // [ErrEngineNotFound] that names what it looked for.
 func Find(name string) (*Engine, error) {
 	names := []string{name}
 	if name == "" {
-		names = []string{"docker", "podman"}
+		names = []string{"docker", "podman", "apptainer", "singularity"}
 	}
 	var err error
 	for _, n := range names {
@@ -61,7 +62,9 @@ func Find(name string) (*Engine, error) {
 		if path, err = exec.LookPath(n); err == nil {
 			if path, err = filepath.Abs(path); err == nil {
 				e := &Engine{Path: path, Name: "docker"}
-				if isPodman(path) {
+				if isApptainer(path) {
+					e.Name = KindApptainer
+				} else if isPodman(path) {
 					e.Name = "podman"
 					e.Shim = !strings.HasPrefix(filepath.Base(path), "podman")
 				}
@@ -70,7 +73,7 @@ func Find(name string) (*Engine, error) {
 		}
 	}
 	if name == "" {
-		return nil, fmt.Errorf("%w: neither docker nor podman is in $PATH", ErrEngineNotFound)
+		return nil, fmt.Errorf("%w: none of docker, podman, apptainer, singularity is in $PATH", ErrEngineNotFound)
 	}
 	return nil, fmt.Errorf("%w: %v", ErrEngineNotFound, err)
 }
@@ -90,6 +93,9 @@ func (e *Engine) Endpoint() string {
 // Pull runs `E pull REF`, discarding its progress output. A reference the
 // registry does not have gives an error wrapping [ErrImageNotFound].
 func (e *Engine) Pull(ctx context.Context, ref string) error {
+	if err := e.noStore("pull"); err != nil {
+		return err
+	}
 	p := e.command(ctx, append([]string{"pull"}, operands(ref)...)...)
 	return p.err(p.cmd.Run())
 }
@@ -97,6 +103,9 @@ func (e *Engine) Pull(ctx context.Context, ref string) error {
 // Tag runs `E tag SRC DST`. A missing src gives an error wrapping
 // [ErrImageNotFound].
 func (e *Engine) Tag(ctx context.Context, src, dst string) error {
+	if err := e.noStore("tag"); err != nil {
+		return err
+	}
 	p := e.command(ctx, append([]string{"tag"}, operands(src, dst)...)...)
 	return p.err(p.cmd.Run())
 }

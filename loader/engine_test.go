@@ -27,9 +27,18 @@ func standIn(t *testing.T, dir, name, script string) string {
 
 func TestFind(t *testing.T) {
 	both, podmanOnly, none := t.TempDir(), t.TempDir(), t.TempDir()
+	hpc, oldHPC := t.TempDir(), t.TempDir()
 	standIn(t, both, "docker", "")
 	standIn(t, both, "podman", "")
+	standIn(t, both, "apptainer", "")
 	standIn(t, podmanOnly, "podman", "")
+	standIn(t, podmanOnly, "apptainer", "")
+	standIn(t, hpc, "apptainer", "")
+	standIn(t, hpc, "singularity", "")
+	sing := standIn(t, oldHPC, "singularity", "")
+	if err := os.Symlink(sing, filepath.Join(oldHPC, "engine")); err != nil {
+		t.Fatal(err)
+	}
 	remote := standIn(t, none, "podman-remote", "")
 
 	tests := []struct {
@@ -42,7 +51,11 @@ func TestFind(t *testing.T) {
 		{"podman fallback", podmanOnly, "", filepath.Join(podmanOnly, "podman"), "podman", ""},
 		{"named", both, "podman", filepath.Join(both, "podman"), "podman", ""},
 		{"path", none, remote, remote, "podman", ""},
-		{"none", none, "", "", "", "neither docker nor podman is in $PATH"},
+		{"apptainer fallback", hpc, "", filepath.Join(hpc, "apptainer"), "apptainer", ""},
+		{"singularity fallback", oldHPC, "", filepath.Join(oldHPC, "singularity"), "apptainer", ""},
+		{"singularity link", none, filepath.Join(oldHPC, "engine"), filepath.Join(oldHPC, "engine"), "apptainer", ""},
+		{"named apptainer", both, "apptainer", filepath.Join(both, "apptainer"), "apptainer", ""},
+		{"none", none, "", "", "", "none of docker, podman, apptainer, singularity is in $PATH"},
 		{"missing name", podmanOnly, "docker", "", "", `"docker"`},
 		{"missing path", both, "/nonexistent/docker", "", "", "/nonexistent/docker"},
 	}

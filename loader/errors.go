@@ -13,7 +13,7 @@ var (
 	// $PATH (or at the path given), and by every method whose binary has gone
 	// since. errors.Is(err, exec.ErrNotFound) holds for it too.
 	ErrEngineNotFound error = &refinedError{
-		msg:  "container engine not found (install docker or podman, or give the path to one)",
+		msg:  "container engine not found (install docker, podman or apptainer, or give the path to one)",
 		base: exec.ErrNotFound,
 	}
 

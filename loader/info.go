@@ -21,7 +21,7 @@ const (
 
 // Info describes the engine as imgsave uses it.
 type Info struct {
-	Name     string `json:"name"` // docker or podman
+	Name     string `json:"name"` // docker, podman or apptainer
 	Path     string `json:"path"`
 	Shim     bool   `json:"podman_docker_shim"` // a docker command that runs podman
 	Version  string `json:"version"`            // the daemon's or podman's
@@ -33,6 +33,10 @@ type Info struct {
 	// Via is how imgsave asks the engine about images: the daemon's unix
 	// socket, or its CLI.
 	Via string `json:"via"`
+	// Fuse, for Apptainer only, says whether the caller may use FUSE
+	// mounts (/dev/fuse), which a plain user needs to run a SIF file
+	// without unpacking it.
+	Fuse *bool `json:"fuse,omitempty"`
 }
 
 // Info asks the engine what it is: docker over its socket (GET /info) when
@@ -40,6 +44,9 @@ type Info struct {
 // gives an error wrapping ErrDaemonUnreachable or ErrPermissionDenied.
 func (e *Engine) Info(ctx context.Context) (*Info, error) {
 	in := &Info{Name: e.Name, Path: e.Path, Shim: e.Shim, Via: "CLI"}
+	if e.Name == KindApptainer {
+		return in, e.apptainerInfo(ctx, in)
+	}
 	if sock, ok := e.apiSocket(); ok && e.Name == "podman" {
 		in.Via = "unix://" + sock // for images; its info comes from the CLI
 	} else if ok {
@@ -125,7 +132,7 @@ func isPodman(path string) bool {
 	return bytes.HasPrefix(head, []byte("#!")) && bytes.Contains(head, []byte("podman"))
 }
 
-// Kind is "docker" or "podman": how the engine is driven.
+// Kind is "docker", "podman" or "apptainer": how the engine is driven.
 func (e *Engine) Kind() string { return e.Name }
 
 // Rootless reports whether containers run in a user namespace owned by
@@ -140,6 +147,9 @@ func (e *Engine) Kind() string { return e.Name }
 // ownership as a user namespace would, so that root in the container
 // writes the caller's files.
 func (e *Engine) Rootless(ctx context.Context) (bool, error) {
+	if e.Name == KindApptainer {
+		return os.Geteuid() != 0, nil
+	}
 	if e.Name == "podman" && runtime.GOOS == "linux" && e.getenv("CONTAINER_HOST") == "" && e.getenv("CONTAINER_CONNECTION") == "" {
 		return os.Geteuid() != 0, nil
 	}

@@ -33,8 +33,8 @@ for p in build-essential pkg-config libseccomp-dev libsubid-dev squashfs-tools s
 done
 if [ ${#need[@]} -gt 0 ]; then
 	log "installing ${need[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	flock /var/lock/imgsave-apt.lock apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 flock /var/lock/imgsave-apt.lock apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 if ! "$prefix/bin/apptainer" --version 2>/dev/null | grep -qx "apptainer version $version"; then

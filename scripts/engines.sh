@@ -38,15 +38,15 @@ command -v git-annex >/dev/null || need_pkgs+=(git-annex) # the dataset round tr
 command -v setpriv >/dev/null || need_pkgs+=(util-linux)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	log "installing ${need_pkgs[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+	flock /var/lock/imgsave-apt.lock apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 flock /var/lock/imgsave-apt.lock apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 # podman for save/load/inspect through its CLI; without its recommends,
 # which would bring a second container runtime stack.
 if ! command -v podman >/dev/null; then
 	log "installing podman"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends podman >/dev/null
+	flock /var/lock/imgsave-apt.lock apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 flock /var/lock/imgsave-apt.lock apt-get install -y -qq --no-install-recommends podman >/dev/null
 fi
 
 # Rootless podman, for a test user: newuidmap/newgidmap, its network and
@@ -55,8 +55,8 @@ rootless_pkgs=()
 for p in uidmap slirp4netns fuse-overlayfs; do dpkg -s "$p" >/dev/null 2>&1 || rootless_pkgs+=("$p"); done
 if [ ${#rootless_pkgs[@]} -gt 0 ]; then
 	log "installing ${rootless_pkgs[*]} (rootless podman)"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "${rootless_pkgs[@]}" >/dev/null
+	flock /var/lock/imgsave-apt.lock apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 flock /var/lock/imgsave-apt.lock apt-get install -y -qq --no-install-recommends "${rootless_pkgs[@]}" >/dev/null
 fi
 test_user=${IMGSAVE_TEST_USER:-imgsave-test}
 if ! id -u "$test_user" >/dev/null 2>&1; then
@@ -72,8 +72,8 @@ install -d -m 700 -o "$test_user" -g "$test_user" "/run/user/$test_uid"
 registry_port=${IMGSAVE_REGISTRY_PORT:-5000}
 command -v docker-registry >/dev/null || {
 	log "installing docker-registry"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
+	flock /var/lock/imgsave-apt.lock apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 flock /var/lock/imgsave-apt.lock apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
 }
 if ! curl -fsS "http://127.0.0.1:$registry_port/v2/" >/dev/null 2>&1; then
 	log "starting the registry on 127.0.0.1:$registry_port"
@@ -107,8 +107,8 @@ tls_port=$((registry_port + 1))
 tls_dir=$root/registry-tls
 command -v htpasswd >/dev/null || {
 	log "installing apache2-utils (htpasswd)"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends apache2-utils >/dev/null
+	flock /var/lock/imgsave-apt.lock apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 flock /var/lock/imgsave-apt.lock apt-get install -y -qq --no-install-recommends apache2-utils >/dev/null
 }
 if [ ! -f "$tls_dir/server.crt" ]; then
 	log "making a CA and a certificate for 127.0.0.1:$tls_port"
@@ -162,7 +162,7 @@ if [ ! -f /etc/apt/sources.list.d/trixie.sources ]; then
 	awk 'BEGIN{RS=""; ORS="\n\n"} NR==1{print; exit}' /etc/apt/sources.list.d/debian.sources |
 		sed -E 's/^Suites:.*/Suites: trixie/' >/etc/apt/sources.list.d/trixie.sources
 	printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' >/etc/apt/preferences.d/trixie-pin
-	apt-get update -qq
+	flock /var/lock/imgsave-apt.lock apt-get update -qq
 fi
 
 if [ ! -x "$d26/usr/sbin/dockerd" ]; then

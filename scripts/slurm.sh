@@ -24,8 +24,8 @@ need=()
 for p in slurm-wlm munge; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
 	log "installing ${need[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	flock /var/lock/imgsave-apt.lock apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 flock /var/lock/imgsave-apt.lock apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 # munge: the key once, its run folder, the daemon as its own user.

@@ -12,7 +12,11 @@ var selectFlags = []cli.Flag{
 	&cli.StringFlag{Name: "repo-tag", Usage: "pick the image tagged `NAME:TAG` in a directory holding several"},
 	&cli.StringFlag{Name: "config", Usage: "pick the image whose config digest starts with `PREFIX`"},
 	&cli.BoolFlag{Name: "get", Usage: "when the engine lacks the image, fetch layers that are not here with 'git annex get' instead of failing"},
+	sifCacheFlag,
 }
+
+// sifCacheFlag is where Apptainer's SIF files are built and found.
+var sifCacheFlag = &cli.StringFlag{Name: "sif-cache", EnvVars: []string{"IMGSAVE_SIF_CACHE"}, Usage: "on Apptainer, keep the SIF files built from images in `DIR` (default ~/.cache/imgsave/sif; a shared path serves a whole cluster)"}
 
 func loadCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -50,6 +54,10 @@ EXAMPLES:
 				return err
 			}
 			if !c.Bool("json") {
+				if l.SIF != "" {
+					fmt.Fprintln(e.stdout, l.SIF)
+					return nil
+				}
 				fmt.Fprintln(e.stdout, l.EngineID)
 				return nil
 			}
@@ -60,7 +68,8 @@ EXAMPLES:
 				Loaded         bool     `json:"loaded"`
 				RepoTags       []string `json:"repo_tags"`
 				Kept           []string `json:"tags_left_on_other_images"`
-			}{string(l.EngineID), string(l.Image.ID), string(l.Image.ManifestDigest), l.Loaded, nonNil(l.Image.RepoTags), l.TagsKept})
+				SIF            string   `json:"sif,omitempty"`
+			}{string(l.EngineID), string(l.Image.ID), string(l.Image.ManifestDigest), l.Loaded, nonNil(l.Image.RepoTags), l.TagsKept, l.SIF})
 		},
 	}
 }
@@ -71,5 +80,6 @@ func loadOptions(c *cli.Context, e *env) (imgsave.LoadOptions, func()) {
 		Selector: imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config")},
 		Events:   ev,
 		Fetch:    c.Bool("get"),
+		SIFCache: c.String("sif-cache"),
 	}, done
 }

@@ -1,0 +1,277 @@
+package imgsave
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"path"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/gofrs/flock"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/loader"
+	"github.com/imgsave/imgsave/manifest"
+)
+
+// sifBuilder is what an Apptainer engine offers in place of an image
+// store: *loader.Engine when its Kind is loader.KindApptainer.
+type sifBuilder interface {
+	BuildSIF(ctx context.Context, b loader.SIFBuild) error
+}
+
+func isApptainer(eng Engine) bool { return eng.Kind() == loader.KindApptainer }
+
+// SIFCacheDir is the folder holding the SIF files built for Apptainer:
+// dir when given, else imgsave/sif in the user's cache directory
+// (~/.cache/imgsave/sif on Linux).
+func SIFCacheDir(dir string) (string, error) {
+	if dir != "" {
+		return filepath.Abs(dir)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("the SIF cache: %w", err)
+	}
+	return filepath.Join(cache, "imgsave", "sif"), nil
+}
+
+// sifName is the file name of the SIF built from the image whose manifest
+// digest is m: the digest alone, so that every clone, path and node finds
+// the same file.
+func sifName(m digest.Digest) string { return m.Algorithm().String() + "-" + m.Encoded() + ".sif" }
+
+// CachedSIF returns the path of the SIF file of the image whose manifest
+// digest is m in the cache folder, or "" when it has not been built.
+func CachedSIF(cache string, m digest.Digest) string {
+	if m == "" {
+		return ""
+	}
+	p := filepath.Join(cache, sifName(m))
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+		return p
+	}
+	return ""
+}
+
+// loadSIF is [Load] on Apptainer: it makes sure the SIF cache holds the
+// SIF file of the directory's image, building it when missing.
+//
+// The file is built under a temporary name in the cache folder and renamed
+// into place, so a build that is killed or fails leaves no file under the
+// final name, and a reader never sees half a file. Concurrent builds of one
+// image are serialised by a lock file in the cache folder (flock, which
+// Linux carries over NFS as a POSIX lock, so nodes sharing the cache
+// exclude each other). Where the filesystem refuses locks (Lustre without
+// -o flock, some FUSE filesystems) imgsave builds without one: a duplicate
+// build costs time but no harm, because builds are reproducible and the
+// rename replaces the file with the same bytes.
+func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirImage, opts LoadOptions) (*LoadResult, error) {
+	cache, err := SIFCacheDir(opts.SIFCache)
+	if err != nil {
+		return nil, err
+	}
+	res := &LoadResult{EngineID: im.ManifestDigest, Image: im}
+	if res.SIF = CachedSIF(cache, im.ManifestDigest); res.SIF != "" {
+		return res, nil
+	}
+	if err := ociSource(d, im); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cache, 0o777); err != nil {
+		return nil, fmt.Errorf("the SIF cache: %w", err)
+	}
+	hex := im.ManifestDigest.Encoded()
+	// Read-only and world-readable, so that every user of a shared cache
+	// can take the lock that its first user made (flock needs no write).
+	unlock, err := lockFile(ctx, filepath.Join(cache, "."+hex+".lock"), func() {
+		opts.notice(fmt.Sprintf("waiting for another imgsave that is building the SIF of %s", short(im.ManifestDigest)))
+	}, flock.SetFlag(os.O_CREATE|os.O_RDONLY), flock.SetPermissions(0o644))
+	locked := err == nil
+	switch {
+	case locked:
+		defer unlock()
+	case ctx.Err() == nil && lockUnsupported(err):
+		opts.notice(fmt.Sprintf("%s takes no locks (%v): building without one; a build elsewhere at the same time writes the same bytes", cache, errors.Unwrap(err)))
+	default:
+		return nil, err
+	}
+	if res.SIF = CachedSIF(cache, im.ManifestDigest); res.SIF != "" {
+		return res, nil
+	}
+	if err := d.CheckPresent(im); err != nil {
+		if !opts.Fetch || !errors.Is(err, archive.ErrContentMissing) {
+			return nil, err
+		}
+		opts.notice(fmt.Sprintf("the SIF of %s is not built and its layers are not here: fetching them with git annex get", short(im.ManifestDigest)))
+		if err := annexGet(ctx, d, im); err != nil {
+			return nil, err
+		}
+		if err := d.CheckPresent(im); err != nil {
+			return nil, err
+		}
+	}
+	if locked {
+		// Under the lock, another build's temporary file is a dead one's.
+		old, _ := filepath.Glob(filepath.Join(cache, ".tmp-"+hex+"-*"))
+		for _, f := range old {
+			os.Remove(f)
+		}
+	}
+	host, _ := os.Hostname()
+	tmp := filepath.Join(cache, fmt.Sprintf(".tmp-%s-%s-%d.sif", hex, strings.ReplaceAll(host, "/", "_"), os.Getpid()))
+	os.Remove(tmp)
+	opts.notice(fmt.Sprintf("building the SIF of %s (%s) in %s; later runs reuse it", d.Path, short(im.ManifestDigest), cache))
+	var epoch int64
+	if c := im.Config.Created; c != nil && c.Unix() > 0 {
+		epoch = c.Unix()
+	}
+	err = b.BuildSIF(ctx, loader.SIFBuild{Dir: d.Path, Manifest: string(im.ManifestDigest), Dest: tmp, Epoch: epoch})
+	if err == nil {
+		err = syncFile(tmp)
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(cache, sifName(im.ManifestDigest)))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("build the SIF of %s: %w", d.Path, err)
+	}
+	syncFile(cache)
+	res.SIF, res.Loaded = filepath.Join(cache, sifName(im.ManifestDigest)), true
+	return res, nil
+}
+
+// ociSource checks that Apptainer can build im from d: an OCI layout whose
+// blobs hold the manifest Apptainer is pointed to.
+func ociSource(d *archive.Dir, im *archive.DirImage) error {
+	for _, rel := range []string{"index.json", "oci-layout", manifest.BlobPath(im.ManifestDigest)} {
+		if _, err := os.Stat(filepath.Join(d.Path, filepath.FromSlash(rel))); err != nil {
+			return fmt.Errorf("%s: Apptainer builds from an OCI layout holding manifest %s, and %s is missing (imgsave migrate %s writes imgsave's layout)", d.Path, im.ManifestDigest, rel, d.Path)
+		}
+	}
+	return nil
+}
+
+// lockUnsupported reports whether a lock failed because the filesystem
+// offers none, rather than for a reason that should stop the build.
+func lockUnsupported(err error) bool {
+	return errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.ENOSYS) ||
+		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, errors.ErrUnsupported)
+}
+
+// syncFile flushes a file, or a folder's entries, to disk.
+func syncFile(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("sync %s: %w", name, err)
+	}
+	return nil
+}
+
+// runApptainer is [Run] on Apptainer: it makes sure the SIF of the
+// directory's image is built, then runs it with `apptainer run`, which
+// follows the image's entrypoint and command as docker does, in a
+// container that keeps the host out: --containall (its own /tmp, /dev,
+// PID and IPC namespaces, an empty home) and --cleanenv (no host
+// variables; --env passes one), and --no-eval, so that arguments reach
+// the command as given, not through a shell. The caller runs as itself,
+// as Apptainer always does; --root means --fakeroot for a plain user.
+// A plain user without /dev/fuse runs the SIF unpacked (--unsquash).
+func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
+	if opts.User != "" {
+		return &OptionError{Option: "User", Value: opts.User, Want: "no user on Apptainer, which runs containers as the caller (Root for --fakeroot)"}
+	}
+	a := []string{"run", "--containall", "--cleanenv", "--no-eval"}
+	if opts.Entrypoint != nil {
+		a[0] = "exec"
+		if *opts.Entrypoint == "" && len(opts.Command) == 0 {
+			return &OptionError{Option: "Entrypoint", Value: "", Want: "a command to run (the image's entrypoint is cleared)"}
+		}
+	}
+	if opts.Root && os.Geteuid() != 0 {
+		a = append(a, "--fakeroot")
+	}
+	if os.Geteuid() != 0 && !loader.FuseUsable() {
+		a = append(a, "--unsquash")
+	}
+	// runArgs checks and renders the mounts, the working directory and
+	// the environment as docker's flags; they are translated below.
+	o := opts
+	o.EngineArgs, o.Entrypoint, o.Root = nil, nil, false
+	mounts, err := runArgs(o, mapNone, relabelNone)
+	if err != nil {
+		return err
+	}
+	wd := ""
+	for i := 0; i < len(mounts); i++ {
+		switch mounts[i] {
+		case "--mount":
+			a = append(a, "--mount", apptainerMount(mounts[i+1]))
+			i++
+		case "--workdir":
+			wd = mounts[i+1]
+			i++
+		case "--env":
+			a = append(a, "--env", mounts[i+1])
+			i++
+		}
+	}
+	d, im, err := opts.Selector.open(dir)
+	if err != nil {
+		return err
+	}
+	if wd == "" {
+		wd = imageWorkdir(im)
+	}
+	a = append(append(a, "--pwd", wd), opts.EngineArgs...)
+	b, ok := eng.(sifBuilder)
+	if !ok {
+		return fmt.Errorf("run %s: the engine cannot build SIF files", dir)
+	}
+	l, err := loadSIF(ctx, b, d, im, opts.LoadOptions)
+	if opts.AfterLoad != nil {
+		opts.AfterLoad()
+	}
+	if err != nil {
+		return err
+	}
+	if slices.Contains(a, "--unsquash") {
+		opts.notice("no usable /dev/fuse: Apptainer unpacks the image into a temporary folder for this run (--unsquash), which takes longer")
+	}
+	a = append(a, l.SIF)
+	if opts.Entrypoint != nil && *opts.Entrypoint != "" {
+		a = append(a, *opts.Entrypoint)
+	}
+	return eng.Run(ctx, append(a, opts.Command...), opts.Stdin, opts.Stdout, opts.Stderr)
+}
+
+// apptainerMount turns docker's --mount value, as bindMount writes it (a
+// CSV record, the target field quoted when it holds a comma or quote),
+// into Apptainer's, which names the target "destination".
+func apptainerMount(m string) string {
+	m = strings.Replace(m, ",target=", ",destination=", 1)
+	return strings.Replace(m, `,"target=`, `,"destination=`, 1)
+}
+
+// imageWorkdir is the working directory the image's config names, or /.
+func imageWorkdir(im *archive.DirImage) string {
+	var c struct {
+		Config struct{ WorkingDir string }
+	}
+	if json.Unmarshal(im.ConfigBytes(), &c) == nil && path.IsAbs(c.Config.WorkingDir) {
+		return c.Config.WorkingDir
+	}
+	return "/"
+}
