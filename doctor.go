@@ -15,6 +15,8 @@ type EngineReport struct {
 	UserMapping string `json:"user_mapping"`
 	// Problems are what stands in the way, each saying what to do.
 	Problems []string `json:"problems"`
+	// Notes are what works, but slower or otherwise than expected.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Doctor finds the engine as every command does (name as in loader.Find)
@@ -38,5 +40,11 @@ func Doctor(ctx context.Context, name string) (*EngineReport, error) {
 		return r, nil
 	}
 	r.UserMapping = pickMapping(runtime.GOOS, in.Name, in.Rootless || in.Desktop).String()
+	if in.Name == loader.KindApptainer {
+		r.UserMapping = "the caller (Apptainer's own way)"
+		if in.Fuse != nil && !*in.Fuse && in.Rootless {
+			r.Notes = append(r.Notes, "no usable /dev/fuse: run unpacks the image into a temporary folder each time (--unsquash)")
+		}
+	}
 	return r, nil
 }

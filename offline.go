@@ -23,6 +23,16 @@ type ImageInfo struct {
 	Size           int64    `json:"size"` // config and layers, as stored
 	AllPresent     bool     `json:"all_present"`
 	MissingFiles   []string `json:"missing_files"`
+	// SIF is the SIF file built from the image for Apptainer, when the
+	// SIF cache holds one.
+	SIF string `json:"sif,omitempty"`
+}
+
+// ListOptions tune [List].
+type ListOptions struct {
+	// SIFCache is the folder of SIF files to look in; "" means the
+	// default (see [SIFCacheDir]).
+	SIFCache string
 }
 
 // FileInfo is one file of a directory.
@@ -40,8 +50,9 @@ type Layer struct {
 }
 
 // List describes the images of a directory from its small files alone, so
-// it works in a clone whose layers were never fetched.
-func List(ctx context.Context, dir string) ([]ImageInfo, error) {
+// it works in a clone whose layers were never fetched, and says which have
+// a SIF file in the SIF cache.
+func List(ctx context.Context, dir string, opts ListOptions) ([]ImageInfo, error) {
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
@@ -49,9 +60,15 @@ func List(ctx context.Context, dir string) ([]ImageInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	cache, err := SIFCacheDir(opts.SIFCache)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]ImageInfo, 0, len(d.Images))
 	for _, im := range d.Images {
-		out = append(out, describe(d, im))
+		r := describe(d, im)
+		r.SIF = CachedSIF(cache, im.ManifestDigest)
+		out = append(out, r)
 	}
 	return out, nil
 }

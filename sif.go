@@ -118,6 +118,15 @@ func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirI
 			return nil, err
 		}
 	}
+	// Apptainer's build checks no digest (a flipped byte in a layer
+	// goes into the SIF unnoticed), so imgsave checks every file it reads.
+	rep, err := archive.Verify(ctx, d.Path, archive.VerifyOptions{Image: im})
+	if err != nil {
+		return nil, err
+	}
+	if err := reportError(d.Path, rep); err != nil {
+		return nil, err
+	}
 	if locked {
 		// Under the lock, another build's temporary file is a dead one's.
 		old, _ := filepath.Glob(filepath.Join(cache, ".tmp-"+hex+"-*"))
@@ -147,6 +156,24 @@ func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirI
 	syncFile(cache)
 	res.SIF, res.Loaded = filepath.Join(cache, sifName(im.ManifestDigest)), true
 	return res, nil
+}
+
+// reportError is the first failure of a verification report, naming the
+// file, or nil when the report is clean.
+func reportError(dir string, rep *archive.Report) error {
+	for _, f := range rep.Files {
+		switch f.Status {
+		case archive.StatusOK, archive.StatusSkipped:
+		case archive.StatusCorrupt:
+			return &archive.DigestMismatchError{Path: filepath.Join(dir, filepath.FromSlash(f.Path)), Got: f.Got, Want: f.Want}
+		default:
+			return fmt.Errorf("%s: %s: %s", dir, f.Path, f.Status)
+		}
+	}
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("%s: %s", dir, rep.Problems[0])
+	}
+	return nil
 }
 
 // ociSource checks that Apptainer can build im from d: an OCI layout whose
@@ -191,7 +218,7 @@ func syncFile(name string) error {
 // A plain user without /dev/fuse runs the SIF unpacked (--unsquash).
 func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 	if opts.User != "" {
-		return &OptionError{Option: "User", Value: opts.User, Want: "no user on Apptainer, which runs containers as the caller (Root for --fakeroot)"}
+		return &OptionError{Option: "User", Value: opts.User, Want: "none on Apptainer, which runs containers as the caller (or as root with --fakeroot)"}
 	}
 	a := []string{"run", "--containall", "--cleanenv", "--no-eval"}
 	if opts.Entrypoint != nil {

@@ -82,6 +82,11 @@ type VerifyOptions struct {
 	MetadataOnly bool
 	// Jobs is how many files are hashed at once; 0 means the CPU count.
 	Jobs int
+	// Image, when set, narrows the check to the files of that image of
+	// the directory (as OpenDir read it): its config, its layers and its
+	// manifest blob, for a caller about to hand them to a tool that
+	// checks no digest (Apptainer's build).
+	Image *DirImage
 }
 
 // Verify recomputes, offline, every digest a load relies on and reports
@@ -105,6 +110,21 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
 			v.expect(name, "index", "", "", -1)
 		}
+	}
+	if im := opts.Image; im != nil {
+		v.expect(im.ConfigPath, "config", im.ID, "", im.ConfigSize)
+		for _, l := range im.Layers {
+			v.expect(l.Path, "layer", l.Digest, l.DiffID, l.Size)
+		}
+		if p := manifest.BlobPath(im.ManifestDigest); im.ManifestDigest != "" {
+			if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(p))); err == nil {
+				v.expect(p, "blob", im.ManifestDigest, "", -1)
+			}
+		}
+		if err := v.hashAll(ctx, opts); err != nil {
+			return nil, err
+		}
+		return v.rep, nil
 	}
 	if d, err := OpenDir(dir); err != nil {
 		v.problem("%v", err)

@@ -15,15 +15,17 @@ func engineCommand(e *env) *cli.Command {
 		Name:  "engine",
 		Usage: "say which container engine imgsave uses and how, and what stands in the way",
 		Description: `Finds the engine as every command does (--engine, IMGSAVE_ENGINE, else
-docker, else podman; podman-docker's docker counts as podman) and prints its
-version, image store (classic, containerd, containers-storage), whether it is
-rootless, how imgsave asks it about images (its socket or its CLI), and how
-run maps your uid into containers. Each problem comes with what to do.
-Exits 1 when there is one.
+docker, else podman, else apptainer, else singularity; podman-docker's
+docker counts as podman) and prints its version, image store (classic,
+containerd, containers-storage, or sif for Apptainer), whether it is
+rootless, how imgsave asks it about images (its socket or its CLI), how run
+maps your uid into containers, and for Apptainer whether FUSE mounts work
+for you. Each problem comes with what to do. Exits 1 when there is one.
 
 EXAMPLES:
    imgsave engine
-   imgsave engine --engine podman --json`,
+   imgsave engine --engine podman --json
+   imgsave engine --engine apptainer`,
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
 			if _, err := args(c); err != nil {
@@ -53,6 +55,12 @@ EXAMPLES:
 					fmt.Fprintf(tw, "rootless\t%v\n", r.Rootless)
 					fmt.Fprintf(tw, "asked via\t%s\n", r.Via)
 					fmt.Fprintf(tw, "run maps you as\t%s\n", r.UserMapping)
+					if r.Fuse != nil {
+						fmt.Fprintf(tw, "fuse mounts\t%v\n", *r.Fuse)
+					}
+				}
+				for _, n := range r.Notes {
+					fmt.Fprintf(tw, "note\t%s\n", printable(n))
 				}
 				for _, p := range r.Problems {
 					fmt.Fprintf(tw, "problem\t%s\n", printable(oneLine(p)))

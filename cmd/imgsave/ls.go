@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgsave/imgsave"
+	"github.com/imgsave/imgsave/loader"
 )
 
 func lsCommand(e *env) *cli.Command {
@@ -19,26 +21,36 @@ func lsCommand(e *env) *cli.Command {
 classic store), creation time, platform, layer count and total size. Reads
 only the small files, so it works in a clone whose layers were never fetched;
 --json also gives the manifest digest and says which files are present
-locally.
+locally. With Apptainer as the engine (or when one is built), a SIF column
+gives the image's SIF file in the SIF cache, or "not built".
 
 EXAMPLES:
    imgsave ls ./img
    imgsave ls --json --no-trunc ./img | jq '.[0].layers[].digest'`,
-		Flags: []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "no-trunc", Usage: "print full digests"}},
+		Flags: []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "no-trunc", Usage: "print full digests"}, sifCacheFlag},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")
 			if err != nil {
 				return err
 			}
-			rows, err := imgsave.List(c.Context, a[0])
+			rows, err := imgsave.List(c.Context, a[0], imgsave.ListOptions{SIFCache: c.String("sif-cache")})
 			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
 				return printJSON(e.stdout, rows)
 			}
+			// The SIF column, for those who run on Apptainer or have.
+			sif := slices.ContainsFunc(rows, func(r imgsave.ImageInfo) bool { return r.SIF != "" })
+			if eng, err := engine(c); err == nil && eng.Kind() == loader.KindApptainer {
+				sif = true
+			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "REPO TAGS\tIMAGE ID\tCREATED\tPLATFORM\tLAYERS\tSIZE\tPRESENT")
+			head := "REPO TAGS\tIMAGE ID\tCREATED\tPLATFORM\tLAYERS\tSIZE\tPRESENT"
+			if sif {
+				head += "\tSIF"
+			}
+			fmt.Fprintln(tw, head)
 			for _, r := range rows {
 				id := r.ConfigDigest
 				if !c.Bool("no-trunc") {
@@ -52,7 +64,15 @@ EXAMPLES:
 				if !r.AllPresent {
 					present = fmt.Sprintf("no (%d missing)", len(r.MissingFiles))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", printable(tags), id, r.Created, printable(r.Platform), len(r.Layers), size(float64(r.Size)), present)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s", printable(tags), id, r.Created, printable(r.Platform), len(r.Layers), size(float64(r.Size)), present)
+				switch {
+				case !sif:
+				case r.SIF != "":
+					fmt.Fprintf(tw, "\t%s", printable(r.SIF))
+				default:
+					fmt.Fprint(tw, "\tnot built")
+				}
+				fmt.Fprintln(tw)
 			}
 			return tw.Flush()
 		},
