@@ -121,6 +121,16 @@ func engines(t *testing.T) []testEngine {
 		if _, err := exec.LookPath("datalad"); err != nil {
 			t.Fatalf("IMGSAVE_E2E=1 but no datalad on PATH (scripts/datalad.sh installs it)")
 		}
+		if a := os.Getenv("IMGSAVE_APPTAINER"); a == "" {
+			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_APPTAINER is unset (scripts/apptainer.sh builds Apptainer and prints it)")
+		} else if _, err := os.Stat(a); err != nil {
+			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_APPTAINER: %v", err)
+		}
+		if os.Getenv("SLURM_CONF") == "" {
+			t.Fatalf("IMGSAVE_E2E=1 but SLURM_CONF is unset (scripts/slurm.sh starts a one-node cluster and prints it)")
+		} else if _, err := exec.LookPath("sbatch"); err != nil {
+			t.Fatalf("IMGSAVE_E2E=1 but no sbatch on PATH (scripts/slurm.sh installs SLURM)")
+		}
 	}
 	return enginesList
 }
@@ -203,6 +213,8 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	env.Setenv("IMGSAVE_DATALAD_ADAPTER", os.Getenv("IMGSAVE_DATALAD_ADAPTER"))
 	env.Setenv("IMGSAVE_DATALAD_PYTHONPATH", os.Getenv("IMGSAVE_DATALAD_PYTHONPATH"))
 	env.Setenv("IMGSAVE_TEST_USER", os.Getenv("IMGSAVE_TEST_USER"))
+	env.Setenv("APPTAINER", os.Getenv("IMGSAVE_APPTAINER"))
+	env.Setenv("SLURM_CONF", os.Getenv("SLURM_CONF"))
 	env.Setenv("REGISTRY", os.Getenv("IMGSAVE_REGISTRY"))
 	env.Setenv("REGISTRY_TLS", os.Getenv("IMGSAVE_REGISTRY_TLS"))
 	env.Setenv("REGISTRY_CA", os.Getenv("IMGSAVE_REGISTRY_CA"))
@@ -291,6 +303,11 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 		return err == nil && os.Getenv("IMGSAVE_DATALAD_PYTHONPATH") != "", nil
 	case "root":
 		return os.Getuid() == 0, nil
+	case "apptainer":
+		return os.Getenv("IMGSAVE_APPTAINER") != "", nil
+	case "slurm":
+		_, err := exec.LookPath("sbatch")
+		return err == nil && os.Getenv("SLURM_CONF") != "", nil
 	case "nozstd":
 		// Docker before 23, whose load reads no zstd layers.
 		v, ok := strings.CutPrefix(e.name, "docker-")
@@ -518,7 +535,7 @@ func runRootless(t *testing.T) {
 		"IMGSAVE_TEST_CHILD=1",
 		"IMGSAVE_ENGINES=podman-rootless",
 	}
-	for _, k := range []string{"IMGSAVE_E2E", "IMGSAVE_TEST_USER", "IMGSAVE_REGISTRY", "IMGSAVE_REGISTRY_TLS", "IMGSAVE_REGISTRY_CA", "IMGSAVE_REGISTRY_DATA", "IMGSAVE_DATALAD_ADAPTER", "IMGSAVE_DATALAD_PYTHONPATH", "LANG"} {
+	for _, k := range []string{"IMGSAVE_E2E", "IMGSAVE_TEST_USER", "IMGSAVE_REGISTRY", "IMGSAVE_REGISTRY_TLS", "IMGSAVE_REGISTRY_CA", "IMGSAVE_REGISTRY_DATA", "IMGSAVE_DATALAD_ADAPTER", "IMGSAVE_DATALAD_PYTHONPATH", "IMGSAVE_APPTAINER", "SLURM_CONF", "LANG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
