@@ -57,6 +57,9 @@ mkdir -p "$dir/state" "$dir/spool"
 	echo "TaskPlugin=task/none"
 	echo "JobAcctGatherType=jobacct_gather/none"
 	echo "SelectType=select/cons_tres"
+	# Cores alone are consumed: with memory too, every job would ask for
+	# the whole node's and an array's tasks would run one at a time.
+	echo "SelectTypeParameters=CR_Core"
 	echo "ReturnToService=2"
 	echo "NodeName=$node CPUs=$(nproc) RealMemory=8000 State=UNKNOWN"
 	echo "PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8"
