@@ -21,22 +21,24 @@ engines:
 	scripts/engines.sh
 
 # Build and install Apptainer 1.5.3 from the shared vendor folder under
-# /var/lib/imgsave-ci (about 5 minutes once; idempotent), for the HPC
-# engine work of #20. Not yet part of `make test`: no test uses it yet.
+# /var/lib/imgsave-ci (about 5 minutes once; idempotent), the HPC engine.
 apptainer:
 	scripts/apptainer.sh
 
 # Start a one-node SLURM cluster (slurm-wlm, munge) on this machine, for
-# the cluster work of #20; idempotent. Not yet part of `make test`.
+# the job array tests; idempotent.
 slurm:
 	scripts/slurm.sh
 
 # Everything: lint, unit tests, fuzz seeds, and the end-to-end scripts
-# against both real engines, git-annex and the datalad-container adapter
-# (installed and started here; anything missing fails the run, never skips).
+# against the real engines (Docker 20.10 and 26, podman rootful and
+# rootless, Apptainer), a one-node SLURM cluster, git-annex and the
+# datalad-container adapter (installed and started here; anything missing
+# fails the run, never skips).
 test: lint
 	eval "$$(scripts/engines.sh)" && eval "$$(scripts/datalad.sh)" && \
-	export IMGSAVE_ENGINES IMGSAVE_TEST_USER IMGSAVE_REGISTRY IMGSAVE_REGISTRY_TLS IMGSAVE_REGISTRY_CA IMGSAVE_REGISTRY_DATA IMGSAVE_DATALAD_ADAPTER IMGSAVE_DATALAD_PYTHONPATH && \
+	eval "$$(scripts/apptainer.sh)" && eval "$$(scripts/slurm.sh)" && \
+	export IMGSAVE_ENGINES IMGSAVE_TEST_USER IMGSAVE_REGISTRY IMGSAVE_REGISTRY_TLS IMGSAVE_REGISTRY_CA IMGSAVE_REGISTRY_DATA IMGSAVE_DATALAD_ADAPTER IMGSAVE_DATALAD_PYTHONPATH IMGSAVE_APPTAINER SLURM_CONF && \
 	IMGSAVE_E2E=1 $(GO) test -count=1 -timeout 40m ./...
 
 # Tests that need no engine.

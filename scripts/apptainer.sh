@@ -6,8 +6,8 @@
 #   1. Debian's build and runtime dependencies (squashfs-tools, squashfuse,
 #      fuse2fs, fuse-overlayfs, uidmap, libseccomp-dev, libsubid-dev).
 #   2. The source from $IMGSAVE_APPTAINER_SRC, default the project's shared
-#      vendor folder (../shared/vendor from the checkout), checked against
-#      its sha256; `./mconfig --without-network`, make, make install under
+#      vendor folder (../shared/vendor beside the checkout, or beside the
+#      repository a fresh clone came from), checked against its sha256; `./mconfig --without-network`, make, make install under
 #      $IMGSAVE_ENGINES_DIR/apptainer (default /var/lib/imgsave-ci).
 #      About 5 minutes on 2 cores; Go modules come from the module proxy.
 #   3. apptainer.conf: `root default capabilities = file`, because the
@@ -24,8 +24,21 @@ version=1.5.3
 sum=7a207ea593d49c720099b295bb4514a32574c7e4b470b40b1e5a059d610d393d
 root=${IMGSAVE_ENGINES_DIR:-/var/lib/imgsave-ci}
 prefix=$root/apptainer
-src=${IMGSAVE_APPTAINER_SRC:-../shared/vendor/apptainer-$version.tar.gz}
 log() { printf 'apptainer: %s\n' "$*" >&2; }
+
+# The source: IMGSAVE_APPTAINER_SRC, else the shared vendor folder beside
+# this checkout or beside the repository it was cloned from (CI clones it
+# afresh), else upstream's release tarball, which the user downloads.
+src=${IMGSAVE_APPTAINER_SRC:-}
+if [ -z "$src" ]; then
+	cands=("../shared/vendor/apptainer-$version.tar.gz")
+	origin=$(git remote get-url origin 2>/dev/null || true)
+	[ -d "$origin" ] && cands+=("$origin/../shared/vendor/apptainer-$version.tar.gz")
+	for c in "${cands[@]}"; do
+		[ -f "$c" ] && { src=$c; break; }
+	done
+	src=${src:-${cands[0]}}
+fi
 
 need=()
 for p in build-essential pkg-config libseccomp-dev libsubid-dev squashfs-tools squashfuse fuse2fs fuse-overlayfs uidmap; do
@@ -38,7 +51,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if ! "$prefix/bin/apptainer" --version 2>/dev/null | grep -qx "apptainer version $version"; then
-	[ -f "$src" ] || { log "no source at $src (set IMGSAVE_APPTAINER_SRC to apptainer-$version.tar.gz)"; exit 1; }
+	[ -f "$src" ] || { log "no source at $src (download apptainer-$version.tar.gz from Apptainer's release page and set IMGSAVE_APPTAINER_SRC to it)"; exit 1; }
 	echo "$sum  $src" | sha256sum -c --quiet - || { log "$src: sha256 is not $sum"; exit 1; }
 	work=$(mktemp -d)
 	trap 'rm -rf "$work"' EXIT
