@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
 )
 
 // readmeSections are the README sections whose shell blocks TestReadme
@@ -132,4 +134,33 @@ func shellBlocks(readme string) map[string][]string {
 		}
 	}
 	return blocks
+}
+
+// TestReadmeJobScript holds README's SLURM job script (On a cluster) to the
+// one slurm_array.txtar submits, so that the script README shows is the
+// one tested.
+func TestReadmeJobScript(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "`job.sh`, run from the dataset's top")
+	if !ok {
+		t.Fatal("README: no job.sh under On a cluster")
+	}
+	_, block, _ := strings.Cut(after, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	ar, err := txtar.ParseFile(filepath.Join("testdata", "script", "slurm_array.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range ar.Files {
+		if f.Name == "job.sh" {
+			if string(f.Data) != block {
+				t.Errorf("README's job.sh differs from slurm_array.txtar's:\n%s\n---\n%s", block, f.Data)
+			}
+			return
+		}
+	}
+	t.Fatal("slurm_array.txtar: no job.sh")
 }
