@@ -405,3 +405,33 @@ func TestVerifyNotADirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyImage checks one image's files only (VerifyOptions.Image): its
+// corrupt layer fails, and a stray corrupt blob beside it, which a whole
+// directory's verification reports, is not read.
+func TestVerifyImage(t *testing.T) {
+	dir, _ := canonicalDir(t, "oci.tar")
+	_, im := openOne(t, dir)
+	putFile(t, dir, "blobs/sha256/"+strings.Repeat("0", 64), "stray")
+	rep, err := Verify(t.Context(), dir, VerifyOptions{Image: im})
+	if err != nil || !rep.OK() {
+		t.Fatalf("Verify(Image) = %+v, %v; want OK, the stray blob unread", rep, err)
+	}
+	if n := len(rep.Files); n != len(im.Layers)+4 {
+		t.Errorf("Verify(Image) read %d files, want index.json, manifest.json, the config, %d layers and the manifest: %+v", n, len(im.Layers), rep.Files)
+	}
+	if whole, err := Verify(t.Context(), dir, VerifyOptions{}); err != nil || whole.OK() {
+		t.Fatalf("Verify(whole) = %v, %v; want the stray blob reported", whole.OK(), err)
+	}
+	p := filepath.Join(dir, filepath.FromSlash(im.Layers[0].Path))
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	putFile(t, dir, im.Layers[0].Path, string(b))
+	rep, err = Verify(t.Context(), dir, VerifyOptions{Image: im})
+	if err != nil || rep.OK() {
+		t.Fatalf("Verify(Image) of a corrupt layer = %v, %v; want not OK", rep.OK(), err)
+	}
+}

@@ -23,7 +23,13 @@
 #           repository (every blob uploaded);
 #   pull:   `imgsave pull`, `crane pull --format oci`, `skopeo copy
 #           docker:// oci:`, each into a folder that does not exist;
-#   memory: imgsave save's and load's own peak RSS at two image sizes.
+#   memory: imgsave save's and load's own peak RSS at two image sizes;
+#   apptainer (scripts/apptainer.sh): `imgsave run DIR true` with the SIF
+#           cached against `apptainer exec SIF true` and against `apptainer
+#           run` with the flags imgsave adds; and the first run (an empty
+#           SIF cache) against `apptainer build X.sif oci:DIR@MANIFEST`
+#           plus `apptainer exec X.sif true`, on busybox and the large
+#           image.
 #
 # The test images are made offline by scripts/mkimage.sh: busybox plus
 # incompressible random data in three layers, and busybox alone.
@@ -33,6 +39,7 @@
 #   IMGSAVE_BENCH_SMALL_MB      second size for the memory rows (default 100)
 #   IMGSAVE_BENCH_RUNS          docker/imgsave runs per median (default 10)
 #   IMGSAVE_BENCH_ADAPTER_RUNS  adapter runs per median (default 5)
+#   IMGSAVE_BENCH_BUILD_RUNS    first runs (SIF builds) per median (default 3)
 #   IMGSAVE_BENCH_ENGINES       DOCKER_HOST values to benchmark besides the
 #                               default socket, separated by spaces, e.g.
 #                               IMGSAVE_BENCH_ENGINES="$IMGSAVE_ENGINES"
@@ -43,6 +50,7 @@ big_mb=${IMGSAVE_BENCH_MB:-300}
 small_mb=${IMGSAVE_BENCH_SMALL_MB:-100}
 runs=${IMGSAVE_BENCH_RUNS:-10}
 adapter_runs=${IMGSAVE_BENCH_ADAPTER_RUNS:-5}
+build_runs=${IMGSAVE_BENCH_BUILD_RUNS:-3}
 default_host=unix:///var/run/docker.sock
 imgsave=$PWD/bin/imgsave
 
@@ -430,6 +438,69 @@ bench_engine() {
 	unload "$tiny"
 }
 
+# bench_apptainer: Apptainer's rows, on images the default engine makes.
+bench_apptainer() {
+	local apptainer tiny=imgsave-bench/app-tiny-$$:1 big=imgsave-bench/app-big-$$:$big_mb name dir m cache
+	apptainer=$(scripts/apptainer.sh 2>>"$work/cmd.log" | sed -n "s/^IMGSAVE_APPTAINER='\(.*\)'$/\1/p")
+	[ -n "$apptainer" ] || die "scripts/apptainer.sh failed"
+	export DOCKER_HOST=$default_host
+	WALL=() RSS=() OWN=() NOTES=()
+	log "apptainer: making the busybox and ${big_mb} MB images"
+	make_image "$tiny" 0
+	make_image "$big" "$big_mb"
+	cd "$work/cwd"
+	for name in tiny big; do
+		dir=$(fresh "app-$name.dir")
+		if [ $name = tiny ]; then "$imgsave" -q save --pull never "$tiny" "$dir" >/dev/null; else "$imgsave" -q save --pull never "$big" "$dir" >/dev/null; fi
+		m=$(sed -n 's/.*"digest":"\(sha256:[0-9a-f]*\)".*/\1/p' "$dir/index.json" | head -n 1)
+		cache=$work/sif-$name
+		log "apptainer: first run of $name, imgsave and build + exec (x$build_runs each)"
+		repeated "$build_runs" sh -c 'rm -rf "$1" && "$2" -q run --engine "$3" --sif-cache "$1" "$4" true' sh "$cache" "$imgsave" "$apptainer" "$dir"
+		record "app_first_imgsave_$name"
+		repeated "$build_runs" sh -c 'rm -f "$1" && cd "$2" && "$3" -q build --reproducible --disable-cache "$1" "oci:.@$4" && "$3" -q exec "$1" true' sh "$work/ref-$name.sif" "$dir" "$apptainer" "$m"
+		record "app_first_ref_$name"
+		log "apptainer: cached runs of $name (x$runs each)"
+		repeated "$runs" "$apptainer" -q exec "$work/ref-$name.sif" true
+		record "app_exec_$name"
+		repeated "$runs" "$apptainer" -q run --containall --cleanenv --no-eval --mount "type=bind,source=$PWD,destination=/tmp" --pwd /tmp "$work/ref-$name.sif" true
+		record "app_run_flags_$name"
+		repeated "$runs" "$imgsave" -q run --engine "$apptainer" --sif-cache "$cache" "$dir" true
+		record "app_cached_imgsave_$name"
+	done
+	cd - >/dev/null
+	unload "$tiny"
+	unload "$big"
+	cat <<-EOF
+
+		## Apptainer $("$apptainer" version) (as $(id -un))
+
+		Busybox alone, and busybox + ${big_mb} MB of random data in 3 layers. Cached runs: medians of $runs after one warm-up; first runs (a SIF cache emptied before each): medians of $build_runs after one warm-up.
+
+		| image | command | wall s | peak RSS MiB | own peak RSS MiB |
+		|---|---|---:|---:|---:|
+		| busybox | \`apptainer exec SIF true\` | $(cell app_exec_tiny) |
+		| busybox | \`apptainer run --containall --cleanenv --no-eval --mount CWD:/tmp --pwd /tmp SIF true\` | $(cell app_run_flags_tiny) |
+		| busybox | \`imgsave -q run DIR true\` (SIF cached) | $(cell app_cached_imgsave_tiny) |
+		| busybox | \`apptainer build X.sif oci:DIR@M && apptainer exec X.sif true\` | $(cell app_first_ref_tiny) |
+		| busybox | \`imgsave -q run DIR true\` (first run: builds the SIF) | $(cell app_first_imgsave_tiny) |
+		| ${big_mb} MB | \`apptainer exec SIF true\` | $(cell app_exec_big) |
+		| ${big_mb} MB | \`imgsave -q run DIR true\` (SIF cached) | $(cell app_cached_imgsave_big) |
+		| ${big_mb} MB | \`apptainer build X.sif oci:DIR@M && apptainer exec X.sif true\` | $(cell app_first_ref_big) |
+		| ${big_mb} MB | \`imgsave -q run DIR true\` (first run: builds the SIF) | $(cell app_first_imgsave_big) |
+
+		| ratio | busybox | ${big_mb} MB |
+		|---|---:|---:|
+		| imgsave run, cached, minus apptainer exec (ms) | $(msdiff app_cached_imgsave_tiny app_exec_tiny) | $(msdiff app_cached_imgsave_big app_exec_big) |
+		| imgsave run, cached, minus apptainer run with the same flags (ms) | $(msdiff app_cached_imgsave_tiny app_run_flags_tiny) | $(msdiff app_cached_imgsave_big app_run_flags_big) |
+		| imgsave first run / build + exec | $(div "${WALL[app_first_imgsave_tiny]:-}" "${WALL[app_first_ref_tiny]:-}") | $(div "${WALL[app_first_imgsave_big]:-}" "${WALL[app_first_ref_big]:-}") |
+	EOF
+}
+
+# msdiff A B: the wall time of A minus B's, in milliseconds.
+msdiff() {
+	awk -v a="${WALL[$1]:-}" -v b="${WALL[$2]:-}" 'BEGIN {if (a == "" || b == "") print "–"; else printf "%+.0f", (a - b) * 1000}'
+}
+
 main() {
 	setup
 	local h label=none
@@ -441,6 +512,7 @@ main() {
 	for h in "${hosts[@]}"; do
 		bench_engine "$h"
 	done
+	bench_apptainer
 }
 
 main "$@"
