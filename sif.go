@@ -118,15 +118,6 @@ func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirI
 			return nil, err
 		}
 	}
-	// Apptainer's build checks no digest (a flipped byte in a layer
-	// goes into the SIF unnoticed), so imgsave checks every file it reads.
-	rep, err := archive.Verify(ctx, d.Path, archive.VerifyOptions{Image: im})
-	if err != nil {
-		return nil, err
-	}
-	if err := reportError(d.Path, rep); err != nil {
-		return nil, err
-	}
 	if locked {
 		// Under the lock, another build's temporary file is a dead one's.
 		old, _ := filepath.Glob(filepath.Join(cache, ".tmp-"+hex+"-*"))
@@ -142,7 +133,28 @@ func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirI
 	if c := im.Config.Created; c != nil && c.Unix() > 0 {
 		epoch = c.Unix()
 	}
-	err = b.BuildSIF(ctx, loader.SIFBuild{Dir: d.Path, Manifest: string(im.ManifestDigest), Dest: tmp, Epoch: epoch})
+	// Apptainer's build checks no digest (a flipped byte in a layer goes
+	// into the SIF unnoticed), so imgsave hashes every file the build
+	// reads, while it builds: a failure stops the build, and its file is
+	// never renamed into place.
+	bctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	verified := make(chan error, 1)
+	go func() {
+		rep, err := archive.Verify(bctx, d.Path, archive.VerifyOptions{Image: im})
+		if err == nil {
+			err = reportError(d.Path, rep)
+		}
+		if err != nil {
+			stop(err)
+		}
+		verified <- err
+	}()
+	err = b.BuildSIF(bctx, loader.SIFBuild{Dir: d.Path, Manifest: string(im.ManifestDigest), Dest: tmp, Epoch: epoch})
+	if verr := <-verified; verr != nil && ctx.Err() == nil {
+		os.Remove(tmp)
+		return nil, verr
+	}
 	if err == nil {
 		err = syncFile(tmp)
 	}

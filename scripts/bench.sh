@@ -40,6 +40,7 @@
 #   IMGSAVE_BENCH_RUNS          docker/imgsave runs per median (default 10)
 #   IMGSAVE_BENCH_ADAPTER_RUNS  adapter runs per median (default 5)
 #   IMGSAVE_BENCH_BUILD_RUNS    first runs (SIF builds) per median (default 3)
+#   IMGSAVE_BENCH_ONLY          "apptainer": Apptainer's rows alone
 #   IMGSAVE_BENCH_ENGINES       DOCKER_HOST values to benchmark besides the
 #                               default socket, separated by spaces, e.g.
 #                               IMGSAVE_BENCH_ENGINES="$IMGSAVE_ENGINES"
@@ -509,9 +510,11 @@ main() {
 	printf '# imgsave benchmark\n\n%s, %s cores; imgsave %s; adapter: %s\n' \
 		"$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" \
 		"$(git describe --always --dirty 2>/dev/null || echo '?')" "$label"
-	for h in "${hosts[@]}"; do
-		bench_engine "$h"
-	done
+	if [ "${IMGSAVE_BENCH_ONLY:-}" != apptainer ]; then
+		for h in "${hosts[@]}"; do
+			bench_engine "$h"
+		done
+	fi
 	bench_apptainer
 }
 
