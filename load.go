@@ -16,24 +16,44 @@ import (
 )
 
 // Selector picks one image of a directory that holds several: by repo tag,
-// or by a prefix of its config digest (with or without "sha256:"). The
-// zero Selector picks the only image.
+// by a prefix of its config digest (with or without "sha256:"), or by
+// platform ("os/arch[/variant]"). The zero Selector picks the only image,
+// or, among several platforms of one image, the one the engine runs.
 type Selector struct {
-	RepoTag string
-	Config  string
+	RepoTag  string
+	Config   string
+	Platform string
 }
 
-// open reads the directory and picks the selected image.
+// open reads the directory and picks the selected image, without an
+// engine to ask for its platform.
 func (s Selector) open(dir string) (*archive.Dir, *archive.DirImage, error) {
+	return s.openFor(context.Background(), nil, dir)
+}
+
+// openFor reads the directory and picks the selected image; among
+// several platforms of one image, the one eng runs natively (eng is asked
+// only then).
+func (s Selector) openFor(ctx context.Context, eng Engine, dir string) (*archive.Dir, *archive.DirImage, error) {
 	d, err := archive.OpenDir(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	im, err := d.Select(s.RepoTag, s.Config)
+	var native func() (string, error)
+	if p, ok := eng.(platformer); ok {
+		native = func() (string, error) { return p.Platform(ctx) }
+	}
+	im, err := d.SelectPlatform(s.RepoTag, s.Config, s.Platform, native)
 	if err != nil {
 		return nil, nil, err
 	}
 	return d, im, nil
+}
+
+// platformer is an engine that says what platform it runs natively:
+// *loader.Engine.
+type platformer interface {
+	Platform(ctx context.Context) (string, error)
 }
 
 // LoadOptions tune [Load].
@@ -82,10 +102,15 @@ type LoadResult struct {
 // when ctx does. A directory whose layers are not present locally fails
 // with an error wrapping [archive.ErrContentMissing] before anything is sent.
 func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadResult, error) {
-	d, im, err := opts.Selector.open(dir)
+	d, im, err := opts.Selector.openFor(ctx, eng, dir)
 	if err != nil {
 		return nil, err
 	}
+	return loadImage(ctx, eng, dir, d, im, opts)
+}
+
+// loadImage is [Load] of the image im of the directory d, opened already.
+func loadImage(ctx context.Context, eng Engine, dir string, d *archive.Dir, im *archive.DirImage, opts LoadOptions) (*LoadResult, error) {
 	if b, ok := eng.(sifBuilder); ok && isApptainer(eng) {
 		return loadSIF(ctx, b, d, im, opts)
 	}

@@ -97,7 +97,14 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	l, err := Load(ctx, eng, dir, opts.LoadOptions)
+	d, im, err := opts.Selector.openFor(ctx, eng, dir)
+	if err != nil {
+		return err
+	}
+	if err := checkRunnable(ctx, eng, im); err != nil {
+		return err
+	}
+	l, err := loadImage(ctx, eng, dir, d, im, opts.LoadOptions)
 	if opts.AfterLoad != nil {
 		opts.AfterLoad()
 	}

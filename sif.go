@@ -267,8 +267,11 @@ func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) 
 			i++
 		}
 	}
-	d, im, err := opts.Selector.open(dir)
+	d, im, err := opts.Selector.openFor(ctx, eng, dir)
 	if err != nil {
+		return err
+	}
+	if err := checkRunnable(ctx, eng, im); err != nil {
 		return err
 	}
 	if wd == "" {

@@ -431,14 +431,40 @@ func sameTag(t, asked string) bool {
 // Select picks one image: by repo tag, or by config digest prefix (with
 // or without "sha256:"). With neither, the directory must hold exactly one.
 func (d *Dir) Select(repoTag, configPrefix string) (*DirImage, error) {
+	return d.SelectPlatform(repoTag, configPrefix, "", nil)
+}
+
+// SelectPlatform is [Dir.Select] for a directory that may hold several
+// platforms of an image. A platform ("os/arch[/variant]") keeps only the
+// images of that platform; none is an error wrapping [ErrPlatform] that
+// lists those the directory holds. When several images still match and
+// each is another platform, native (asked only then; nil means none)
+// names the one to pick: the platform the engine runs.
+func (d *Dir) SelectPlatform(repoTag, configPrefix, platform string, native func() (string, error)) (*DirImage, error) {
 	var match []*DirImage
 	for _, im := range d.Images {
 		switch {
 		case repoTag != "" && !slices.ContainsFunc(im.RepoTags, func(t string) bool { return sameTag(t, repoTag) }):
 		case configPrefix != "" && !strings.HasPrefix(im.ID.Encoded(), strings.TrimPrefix(configPrefix, "sha256:")):
+		case platform != "" && !SamePlatform(im.Config.Platform(), platform):
 		default:
 			match = append(match, im)
 		}
+	}
+	if len(match) == 0 && platform != "" {
+		return nil, fmt.Errorf("%s: %w %s; it holds %s", d.Path, ErrPlatform, platform, strings.Join(platformsOf(d.Images), ", "))
+	}
+	if len(match) > 1 && native != nil && distinctPlatforms(match) {
+		want, err := native()
+		if err != nil {
+			return nil, err
+		}
+		for _, im := range match {
+			if SamePlatform(im.Config.Platform(), want) {
+				return im, nil
+			}
+		}
+		return nil, fmt.Errorf("%s: %w %s, the engine's; it holds %s (pick one to run under emulation)", d.Path, ErrPlatform, want, strings.Join(platformsOf(match), ", "))
 	}
 	if len(match) == 1 {
 		return match[0], nil
@@ -455,4 +481,30 @@ func (d *Dir) Select(repoTag, configPrefix string) (*DirImage, error) {
 		return nil, fmt.Errorf("%s: %w: no image matches repo tag %q and config %q; it holds: %s", d.Path, ErrSelect, repoTag, configPrefix, strings.Join(choices, "; "))
 	}
 	return nil, fmt.Errorf("%s: %w by repo tag or config digest: it holds %d: %s", d.Path, ErrSelect, len(match), strings.Join(choices, "; "))
+}
+
+// SamePlatform reports whether two "os/arch[/variant]" name the same
+// platform: a variant missing on either side matches any, and arm64's
+// default variant is v8.
+func SamePlatform(a, b string) bool {
+	pa, pb := strings.Split(a, "/"), strings.Split(b, "/")
+	if len(pa) < 2 || len(pb) < 2 || pa[0] != pb[0] || pa[1] != pb[1] {
+		return false
+	}
+	return len(pa) < 3 || len(pb) < 3 || pa[2] == pb[2]
+}
+
+func platformsOf(ims []*DirImage) []string {
+	var out []string
+	for _, im := range ims {
+		if p := im.Config.Platform(); !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// distinctPlatforms reports whether no two images share a platform.
+func distinctPlatforms(ims []*DirImage) bool {
+	return len(platformsOf(ims)) == len(ims)
 }

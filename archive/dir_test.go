@@ -774,3 +774,46 @@ func TestWriteTarLeavesImage(t *testing.T) {
 		t.Errorf("WriteTar changed its argument: layers %+v, manifest %q, want %+v, none", im.Layers, im.ManifestDigest, before.Layers)
 	}
 }
+
+// TestSelectPlatform: among platforms of one image the engine's is picked
+// (asked only when needed), --platform picks another or fails naming
+// those present, and variants match leniently.
+func TestSelectPlatform(t *testing.T) {
+	im := func(arch, variant string) *DirImage {
+		return &DirImage{ID: digest.Digest("sha256:" + strings.Repeat(arch[:1], 64)), RepoTags: []string{"x:1"},
+			Config: &manifest.Config{OS: "linux", Architecture: arch, Variant: variant}}
+	}
+	d := &Dir{Path: "img", Images: []*DirImage{im("amd64", ""), im("arm64", "v8")}}
+	asked := 0
+	native := func(p string) func() (string, error) {
+		return func() (string, error) { asked++; return p, nil }
+	}
+	for _, tc := range []struct {
+		platform, native, want, err string
+	}{
+		{"", "linux/amd64", "amd64", ""},
+		{"", "linux/arm64", "arm64", ""},
+		{"linux/arm64", "linux/amd64", "arm64", ""},
+		{"linux/arm64/v8", "", "arm64", ""},
+		{"linux/amd64", "", "amd64", ""},
+		{"linux/s390x", "linux/amd64", "", "no image for the platform linux/s390x; it holds linux/amd64, linux/arm64/v8"},
+		{"", "linux/riscv64", "", "no image for the platform linux/riscv64, the engine's; it holds linux/amd64, linux/arm64/v8"},
+	} {
+		got, err := d.SelectPlatform("", "", tc.platform, native(tc.native))
+		switch {
+		case tc.err != "":
+			if !errors.Is(err, ErrPlatform) || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("SelectPlatform(%q) with engine %s = %v, want ErrPlatform: %s", tc.platform, tc.native, err, tc.err)
+			}
+		case err != nil || got.Config.Architecture != tc.want:
+			t.Errorf("SelectPlatform(%q) with engine %s = %v, %v; want %s", tc.platform, tc.native, got, err, tc.want)
+		}
+	}
+	asked = 0
+	if _, err := d.SelectPlatform("", "", "linux/amd64", native("linux/amd64")); err != nil || asked != 0 {
+		t.Errorf("a platform named: err %v, engine asked %d times, want never", err, asked)
+	}
+	if _, err := d.SelectPlatform("", "", "", nil); !errors.Is(err, ErrSelect) {
+		t.Errorf("several platforms and no engine: %v, want ErrSelect", err)
+	}
+}

@@ -15,6 +15,11 @@ var ErrNotEmpty = errors.New("directory exists and is not empty")
 // than one, matches.
 var ErrSelect = errors.New("select one image")
 
+// ErrPlatform is wrapped by the error of [Dir.SelectPlatform] when the
+// directory holds no image for the platform asked for, or for the engine's
+// when it holds several platforms.
+var ErrPlatform = errors.New("no image for the platform")
+
 // ErrNotImageDir is returned by [CheckTarget] when Replace would remove a
 // directory that is not a previous save: it would delete user data.
 var ErrNotImageDir = errors.New("refusing to replace a directory that is not an image directory")

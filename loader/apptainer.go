@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -52,6 +53,7 @@ func (e *Engine) noStore(op string) error {
 // as the caller; Rootless means not root) and whether FUSE mounts work.
 func (e *Engine) apptainerInfo(ctx context.Context, in *Info) error {
 	in.Store, in.Rootless = StoreSIF, os.Geteuid() != 0
+	in.Platform = platformOf(runtime.GOOS, runtime.GOARCH)
 	fuse := FuseUsable()
 	in.Fuse = &fuse
 	p := e.command(ctx, "version")

@@ -33,6 +33,9 @@ type Info struct {
 	// Via is how imgsave asks the engine about images: the daemon's unix
 	// socket, or its CLI.
 	Via string `json:"via"`
+	// Platform is what the engine's containers run natively, as
+	// "os/arch[/variant]" in OCI's names ("linux/amd64", "linux/arm/v7").
+	Platform string `json:"platform"`
 	// Fuse, for Apptainer only, says whether the caller may use FUSE
 	// mounts (/dev/fuse), which a plain user needs to run a SIF file
 	// without unpacking it.
@@ -75,6 +78,8 @@ func (e *Engine) Info(ctx context.Context) (*Info, error) {
 func parseDockerInfo(b []byte, in *Info) error {
 	var d struct {
 		ServerVersion   string
+		OSType          string
+		Architecture    string
 		Driver          string
 		DriverStatus    [][2]string
 		SecurityOptions []string
@@ -84,6 +89,7 @@ func parseDockerInfo(b []byte, in *Info) error {
 		return fmt.Errorf("docker info: %w", err)
 	}
 	in.Version, in.Store = d.ServerVersion, StoreClassic
+	in.Platform = platformOf(d.OSType, d.Architecture)
 	in.Desktop = d.OperatingSystem == "Docker Desktop"
 	for _, kv := range d.DriverStatus {
 		if strings.HasPrefix(kv[1], "io.containerd.snapshotter") {
@@ -103,6 +109,9 @@ func parsePodmanInfo(b []byte, in *Info) error {
 	var p struct {
 		Host struct {
 			Security struct{ Rootless bool }
+			OS       string
+			Arch     string
+			Variant  string
 		}
 		Version struct{ Version string }
 	}
@@ -110,6 +119,10 @@ func parsePodmanInfo(b []byte, in *Info) error {
 		return fmt.Errorf("podman info: %w", err)
 	}
 	in.Version, in.Store, in.Rootless = p.Version.Version, StoreContainers, p.Host.Security.Rootless
+	in.Platform = platformOf(p.Host.OS, p.Host.Arch)
+	if p.Host.Variant != "" && !strings.Contains(in.Platform, "/v") {
+		in.Platform += "/" + p.Host.Variant
+	}
 	return nil
 }
 
@@ -161,4 +174,47 @@ func (e *Engine) Rootless(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return in.Rootless || in.Desktop, nil
+}
+
+// platformOf turns an OS and an architecture as uname or an engine names
+// them (x86_64, aarch64, armv7l) into OCI's "os/arch[/variant]".
+func platformOf(goos, arch string) string {
+	if goos == "" {
+		goos = "linux"
+	}
+	switch arch {
+	case "x86_64", "x86-64":
+		arch = "amd64"
+	case "aarch64", "arm64":
+		arch = "arm64"
+	case "armv7l", "armhf":
+		arch = "arm/v7"
+	case "armv6l", "armel":
+		arch = "arm/v6"
+	case "i386", "i486", "i586", "i686":
+		arch = "386"
+	case "":
+		arch = runtime.GOARCH
+	}
+	return goos + "/" + arch
+}
+
+// Platform is what the engine's containers run natively ([Info]'s
+// Platform): for podman on this Linux machine and for Apptainer, this
+// machine's; for docker, what the daemon says (one GET /info), since a
+// daemon may run elsewhere (a remote host, a VM).
+func (e *Engine) Platform(ctx context.Context) (string, error) {
+	local := e.Name == KindApptainer ||
+		e.Name == "podman" && runtime.GOOS == "linux" && e.getenv("CONTAINER_HOST") == "" && e.getenv("CONTAINER_CONNECTION") == ""
+	if local {
+		return platformOf(runtime.GOOS, runtime.GOARCH), nil
+	}
+	in, err := e.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	if in.Platform == "" {
+		return platformOf(runtime.GOOS, runtime.GOARCH), nil
+	}
+	return in.Platform, nil
 }

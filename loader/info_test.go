@@ -88,3 +88,25 @@ func TestFindPodman(t *testing.T) {
 		}
 	}
 }
+
+func TestPlatformOf(t *testing.T) {
+	for _, tc := range []struct{ os, arch, want string }{
+		{"linux", "x86_64", "linux/amd64"},
+		{"linux", "aarch64", "linux/arm64"},
+		{"linux", "armv7l", "linux/arm/v7"},
+		{"linux", "amd64", "linux/amd64"},
+		{"", "s390x", "linux/s390x"},
+		{"windows", "x86_64", "windows/amd64"},
+	} {
+		if got := platformOf(tc.os, tc.arch); got != tc.want {
+			t.Errorf("platformOf(%q, %q) = %q, want %q", tc.os, tc.arch, got, tc.want)
+		}
+	}
+	in := &Info{}
+	if err := parseDockerInfo([]byte(`{"ServerVersion":"26.1.5","OSType":"linux","Architecture":"aarch64"}`), in); err != nil || in.Platform != "linux/arm64" {
+		t.Errorf("docker info: %q, %v; want linux/arm64", in.Platform, err)
+	}
+	if err := parsePodmanInfo([]byte(`{"host":{"os":"linux","arch":"arm","variant":"v7"},"version":{"Version":"4.3.1"}}`), in); err != nil || in.Platform != "linux/arm/v7" {
+		t.Errorf("podman info: %q, %v; want linux/arm/v7", in.Platform, err)
+	}
+}

@@ -52,6 +52,9 @@ EXAMPLES:
 				if r.Version != "" {
 					fmt.Fprintf(tw, "version\t%s\n", printable(r.Version))
 					fmt.Fprintf(tw, "store\t%s\n", r.Store)
+					if r.Platform != "" {
+						fmt.Fprintf(tw, "platform\t%s\n", printable(r.Platform))
+					}
 					fmt.Fprintf(tw, "rootless\t%v\n", r.Rootless)
 					fmt.Fprintf(tw, "asked via\t%s\n", r.Via)
 					fmt.Fprintf(tw, "run maps you as\t%s\n", r.UserMapping)

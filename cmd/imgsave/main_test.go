@@ -126,6 +126,9 @@ func engines(t *testing.T) []testEngine {
 		} else if _, err := os.Stat(a); err != nil {
 			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_APPTAINER: %v", err)
 		}
+		if os.Getenv("IMGSAVE_ARM64_BUSYBOX") == "" {
+			t.Fatalf("IMGSAVE_E2E=1 but IMGSAVE_ARM64_BUSYBOX is unset (scripts/foreign.sh downloads it and prints it)")
+		}
 		if os.Getenv("SLURM_CONF") == "" {
 			t.Fatalf("IMGSAVE_E2E=1 but SLURM_CONF is unset (scripts/slurm.sh starts a one-node cluster and prints it)")
 		} else if _, err := exec.LookPath("sbatch"); err != nil {
@@ -159,7 +162,7 @@ func TestScript(t *testing.T) {
 				RequireUniqueNames:  true,
 				Setup:               func(env *testscript.Env) error { return setup(env, e, engs, i) },
 				Condition:           func(cond string) (bool, error) { return condition(cond, e, engs, i) },
-				Cmds:                map[string]func(*testscript.TestScript, bool, []string){"mkimage": cmdMkimage, "mktar": cmdMktar, "cmpdir": cmdCmpdir, "blobsok": cmdBlobsok, "zstdlayout": cmdZstdLayout},
+				Cmds:                map[string]func(*testscript.TestScript, bool, []string){"mkimage": cmdMkimage, "mktar": cmdMktar, "cmpdir": cmdCmpdir, "blobsok": cmdBlobsok, "zstdlayout": cmdZstdLayout, "mkmulti": cmdMkmulti},
 			})
 		})
 	}
@@ -214,6 +217,8 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	env.Setenv("IMGSAVE_DATALAD_PYTHONPATH", os.Getenv("IMGSAVE_DATALAD_PYTHONPATH"))
 	env.Setenv("IMGSAVE_TEST_USER", os.Getenv("IMGSAVE_TEST_USER"))
 	env.Setenv("APPTAINER", os.Getenv("IMGSAVE_APPTAINER"))
+	env.Setenv("ARM64_BUSYBOX", os.Getenv("IMGSAVE_ARM64_BUSYBOX"))
+	env.Setenv("EMULATION", os.Getenv("IMGSAVE_EMULATION"))
 	env.Setenv("SLURM_CONF", os.Getenv("SLURM_CONF"))
 	env.Setenv("REGISTRY", os.Getenv("IMGSAVE_REGISTRY"))
 	env.Setenv("REGISTRY_TLS", os.Getenv("IMGSAVE_REGISTRY_TLS"))
@@ -305,6 +310,11 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 		return os.Getuid() == 0, nil
 	case "apptainer":
 		return os.Getenv("IMGSAVE_APPTAINER") != "", nil
+	case "foreign":
+		return os.Getenv("IMGSAVE_ARM64_BUSYBOX") != "", nil
+	case "emulation":
+		// qemu-user-static registered for arm64 (scripts/foreign.sh says).
+		return os.Getenv("IMGSAVE_EMULATION") != "", nil
 	case "slurm":
 		_, err := exec.LookPath("sbatch")
 		return err == nil && os.Getenv("SLURM_CONF") != "", nil
@@ -535,7 +545,7 @@ func runRootless(t *testing.T) {
 		"IMGSAVE_TEST_CHILD=1",
 		"IMGSAVE_ENGINES=podman-rootless",
 	}
-	for _, k := range []string{"IMGSAVE_E2E", "IMGSAVE_TEST_USER", "IMGSAVE_REGISTRY", "IMGSAVE_REGISTRY_TLS", "IMGSAVE_REGISTRY_CA", "IMGSAVE_REGISTRY_DATA", "IMGSAVE_DATALAD_ADAPTER", "IMGSAVE_DATALAD_PYTHONPATH", "IMGSAVE_APPTAINER", "SLURM_CONF", "LANG"} {
+	for _, k := range []string{"IMGSAVE_E2E", "IMGSAVE_TEST_USER", "IMGSAVE_REGISTRY", "IMGSAVE_REGISTRY_TLS", "IMGSAVE_REGISTRY_CA", "IMGSAVE_REGISTRY_DATA", "IMGSAVE_DATALAD_ADAPTER", "IMGSAVE_DATALAD_PYTHONPATH", "IMGSAVE_APPTAINER", "SLURM_CONF", "IMGSAVE_ARM64_BUSYBOX", "IMGSAVE_EMULATION", "LANG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
@@ -601,4 +611,81 @@ func cmdZstdLayout(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Check(os.WriteFile(filepath.Join(out, "index.json"), ib, 0o644))
 	ts.Check(os.WriteFile(filepath.Join(out, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644))
+}
+
+// cmdMkmulti writes an OCI archive of one image for two platforms under one
+// name, as a multi-platform save or a registry's index holds it: linux/amd64
+// from this machine's /bin/busybox and linux/arm64 from $ARM64_BUSYBOX
+// (Debian's busybox-static for arm64, scripts/foreign.sh), each with
+// /platform naming it: mkmulti TAR REF.
+func cmdMkmulti(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkmulti TAR REF")
+	}
+	blobs := map[string][]byte{}
+	put := func(b []byte) (string, int) {
+		sum := sha256.Sum256(b)
+		d := "sha256:" + hex.EncodeToString(sum[:])
+		blobs[d] = b
+		return d, len(b)
+	}
+	mustJSON := func(v any) []byte {
+		b, err := json.Marshal(v)
+		ts.Check(err)
+		return b
+	}
+	var manifests []any
+	for _, p := range []struct{ arch, busybox string }{{"amd64", "/bin/busybox"}, {"arm64", ts.Getenv("ARM64_BUSYBOX")}} {
+		bb, err := os.ReadFile(p.busybox)
+		ts.Check(err)
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		add := func(h *tar.Header, data []byte) {
+			h.Size = int64(len(data))
+			ts.Check(tw.WriteHeader(h))
+			_, err := tw.Write(data)
+			ts.Check(err)
+		}
+		add(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
+		add(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}, nil)
+		add(&tar.Header{Name: "bin/busybox", Mode: 0o755}, bb)
+		for _, l := range []string{"sh", "cat", "echo", "uname", "true", "ls"} {
+			add(&tar.Header{Name: "bin/" + l, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}, nil)
+		}
+		add(&tar.Header{Name: "platform", Mode: 0o644}, []byte("linux/"+p.arch+"\n"))
+		add(&tar.Header{Name: ".imgsave-e2e-ref", Mode: 0o644}, []byte(args[1]))
+		ts.Check(tw.Close())
+		ld, ls := put(buf.Bytes())
+		cd, cs := put(mustJSON(map[string]any{
+			"architecture": p.arch, "os": "linux", "created": "2026-01-01T00:00:00Z",
+			"config": map[string]any{"Cmd": []string{"/bin/sh"}},
+			"rootfs": map[string]any{"type": "layers", "diff_ids": []string{ld}},
+		}))
+		md, ms := put(mustJSON(map[string]any{
+			"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+			"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+			"layers": []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ls}},
+		}))
+		manifests = append(manifests, map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+			"platform": map[string]any{"os": "linux", "architecture": p.arch}})
+	}
+	id, is := put(mustJSON(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}))
+	top := mustJSON(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{
+		map[string]any{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": id, "size": is,
+			"annotations": map[string]string{"io.containerd.image.name": args[1]}},
+	}})
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	file := func(name string, data []byte) {
+		ts.Check(tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data))}))
+		_, err := tw.Write(data)
+		ts.Check(err)
+	}
+	file("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
+	file("index.json", top)
+	for d, b := range blobs {
+		file("blobs/sha256/"+strings.TrimPrefix(d, "sha256:"), b)
+	}
+	ts.Check(tw.Close())
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), out.Bytes(), 0o644))
 }

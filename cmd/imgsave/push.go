@@ -32,7 +32,7 @@ EXAMPLES:
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "compress", Value: "gzip", Usage: "how layers travel: `gzip|zstd|none` (none keeps each blob digest equal to its diff ID)"},
 			jsonFlag, insecureFlag, timeoutFlag,
-		}, selectFlags[:2]...),
+		}, selectFlags[:3]...),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR", "IMAGE")
 			if err != nil {
@@ -51,7 +51,7 @@ EXAMPLES:
 			}
 			ev, done := events(c, e, "pushing "+a[1])
 			p, err := imgsave.Push(c.Context, a[0], a[1], imgsave.PushOptions{
-				Selector:    imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config")},
+				Selector:    imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config"), Platform: c.String("platform")},
 				Events:      ev,
 				Compress:    c.String("compress"),
 				Insecure:    c.Bool("insecure"),
