@@ -60,6 +60,14 @@ func (x *extractor) build() (*Result, error) {
 			res.Images = append(res.Images, im)
 		}
 		res.Images = merge(res.Images)
+		// A multi-platform layout's manifest.json (imgsave's) lists one
+		// platform, the one `docker load` should get; index.json has them
+		// all.
+		for _, im := range merge(fromIndex) {
+			if !slices.ContainsFunc(res.Images, func(o manifest.Image) bool { return o.Config.Digest == im.Config.Digest }) {
+				res.Images = append(res.Images, im)
+			}
+		}
 	}
 	if len(res.Images) == 0 {
 		return nil, fmt.Errorf("no platform of the image has all its blobs in the archive (missing: %s)", strings.Join(res.Dropped, ", "))
@@ -194,6 +202,7 @@ func (x *extractor) image(config string, layers []string) (manifest.Image, error
 		return im, fmt.Errorf("config %q: %d diff_ids for %d layers", config, len(cfg.RootFS.DiffIDs), len(layers))
 	}
 	im.Config = v1.Descriptor{MediaType: v1.MediaTypeImageConfig, Digest: ce.raw, Size: ce.size}
+	im.Platform = &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
 	x.use(ce, ce.raw)
 	for i, l := range layers {
 		le, err := x.lookup(l)

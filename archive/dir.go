@@ -125,11 +125,24 @@ func OpenDir(dir string) (*Dir, error) {
 				return nil, fmt.Errorf("%s: manifest.json lists config %s, which no manifest in index.json describes", dir, im.ID)
 			}
 		}
-		if i := slices.IndexFunc(d.Images, func(o *DirImage) bool { return o.ID == im.ID }); i >= 0 {
-			d.Images[i].RepoTags = append(d.Images[i].RepoTags, im.RepoTags...)
-			continue
+		d.add(im)
+	}
+	if docker != nil {
+		// The other platforms of a multi-platform image: imgsave's
+		// manifest.json lists the first alone, for `docker load`.
+		fromDocker := make(map[digest.Digest]bool)
+		for _, im := range d.Images {
+			fromDocker[im.ID] = true
 		}
-		d.Images = append(d.Images, im)
+		for i, e := range listed.entries() {
+			if !fromDocker[listed[i].m.Config.Digest] && listed[i].desc.Platform != nil {
+				im, err := d.image(e, byConfig)
+				if err != nil {
+					return nil, err
+				}
+				d.add(im)
+			}
+		}
 	}
 	if len(d.Images) == 0 {
 		// An index whose platforms are all absent: nothing to load.
@@ -261,6 +274,15 @@ func repoTag(d v1.Descriptor) (string, bool) {
 		return "", false
 	}
 	return ref.String(), true
+}
+
+// add appends im to the images, or its tags to the image with its ID.
+func (d *Dir) add(im *DirImage) {
+	if i := slices.IndexFunc(d.Images, func(o *DirImage) bool { return o.ID == im.ID }); i >= 0 {
+		d.Images[i].RepoTags = append(d.Images[i].RepoTags, im.RepoTags...)
+		return
+	}
+	d.Images = append(d.Images, im)
 }
 
 func (d *Dir) image(e manifest.Entry, blobManifests map[digest.Digest]indexed) (*DirImage, error) {

@@ -1,10 +1,14 @@
 package archive
 
 import (
+	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -579,11 +583,17 @@ func TestExtractMultiPlatform(t *testing.T) {
 		})
 	}
 	t.Run("both present", func(t *testing.T) {
-		arm.tag = "multi:1"
 		dir, res := extract(t, bytes.NewReader(mkTar(t, append(slices.Clone(base), armBlobs...)...)), Options{})
-		checkLayout(t, dir, res, amd, arm)
+		checkMultiPlatform(t, dir, res, "multi:1", amd, arm)
 		if len(res.Dropped) != 0 {
 			t.Errorf("Result.Dropped = %q, want none", res.Dropped)
+		}
+		// imgsave's own layout read back (migrate, import of a tar of
+		// it) keeps both platforms, byte for byte.
+		again, res2 := extract(t, bytes.NewReader(tarOfDir(t, dir)), Options{})
+		checkMultiPlatform(t, again, res2, "multi:1", amd, arm)
+		if a, b := readTree(t, dir), readTree(t, again); !maps.EqualFunc(a, b, func(x, y node) bool { return x.data == y.data && x.mode == y.mode }) {
+			t.Errorf("the layout re-extracted differs")
 		}
 	})
 	t.Run("no platform present", func(t *testing.T) {
@@ -592,4 +602,89 @@ func TestExtractMultiPlatform(t *testing.T) {
 			t.Errorf("Extract = %v, want it to name the missing platforms", err)
 		}
 	})
+}
+
+// checkMultiPlatform checks imgsave's layout of one image for several
+// platforms, given in canonical order: index.json names one image index
+// under tag, which lists each platform's manifest with its platform;
+// manifest.json lists the first platform alone; OpenDir reads every
+// platform back as an image under tag.
+func checkMultiPlatform(t *testing.T, dir string, res *Result, tag string, images ...testImage) {
+	t.Helper()
+	var idx v1.Index
+	if err := json.Unmarshal([]byte(readTree(t, dir)["index.json"].data), &idx); err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Manifests) != 1 || idx.Manifests[0].MediaType != v1.MediaTypeImageIndex || idx.Manifests[0].Annotations[manifest.AnnotationImageName] == "" {
+		t.Fatalf("index.json = %+v, want one named image index", idx)
+	}
+	var nested v1.Index
+	b, err := os.ReadFile(filepath.Join(dir, manifest.BlobPath(idx.Manifests[0].Digest)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &nested); err != nil {
+		t.Fatal(err)
+	}
+	if len(nested.Manifests) != len(images) {
+		t.Fatalf("nested index = %s, want %d platforms", b, len(images))
+	}
+	d, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Images) != len(images) {
+		t.Fatalf("OpenDir gave %d images, want %d", len(d.Images), len(images))
+	}
+	for i, m := range nested.Manifests {
+		if m.Platform == nil || m.Platform.Architecture != images[i].arch || m.Platform.OS != "linux" {
+			t.Errorf("nested index entry %d = %+v, want linux/%s", i, m, images[i].arch)
+		}
+		im := d.Images[slices.IndexFunc(d.Images, func(im *DirImage) bool { return im.ID == images[i].id })]
+		if im.ManifestDigest != m.Digest || !slices.Equal(im.RepoTags, []string{tag}) || im.Config.Architecture != images[i].arch {
+			t.Errorf("image %d = %s %v %s, want manifest %s under %s", i, im.ManifestDigest, im.RepoTags, im.Config.Platform(), m.Digest, tag)
+		}
+	}
+	var docker []manifest.Entry
+	if err := json.Unmarshal([]byte(readTree(t, dir)["manifest.json"].data), &docker); err != nil {
+		t.Fatal(err)
+	}
+	if len(docker) != 1 || docker[0].Config != manifest.BlobPath(images[0].id) || !slices.Equal(docker[0].RepoTags, []string{tag}) {
+		t.Errorf("manifest.json = %+v, want the first platform alone under %s", docker, tag)
+	}
+	if len(res.Images) != len(images) {
+		t.Errorf("Result has %d images, want %d", len(res.Images), len(images))
+	}
+}
+
+// tarOfDir is a tarball of the tree under dir.
+func tarOfDir(t *testing.T, dir string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if e.IsDir() {
+			return tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel) + "/", Typeflag: tar.TypeDir, Mode: 0o755})
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Mode: 0o644, Size: int64(len(b))}); err != nil {
+			return err
+		}
+		_, err = tw.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -79,11 +79,12 @@ type layoutFile struct {
 }
 
 // layout renders the small files of the canonical layout for images, in the
-// order they are written: the OCI manifests (in blobs/), index.json,
+// order they are written: the OCI manifests and the indexes of
+// multi-platform images (in blobs/), index.json,
 // manifest.json, oci-layout and .gitattributes. It also returns each image's
 // manifest digest.
 func layout(images []manifest.Image) ([]layoutFile, []digest.Digest, error) {
-	index, docker, manifests, err := manifest.Canonical(images)
+	index, docker, manifests, indexes, err := manifest.Canonical(images)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,6 +95,11 @@ func layout(images []manifest.Image) ([]layoutFile, []digest.Digest, error) {
 		digests[i] = digest.FromBytes(b)
 		files = append(files, layoutFile{manifest.BlobPath(digests[i]), b})
 		keep = append(keep, manifest.BlobPath(images[i].Config.Digest), manifest.BlobPath(digests[i]))
+	}
+	for _, b := range indexes {
+		p := manifest.BlobPath(digest.FromBytes(b))
+		files = append(files, layoutFile{p, b})
+		keep = append(keep, p)
 	}
 	files = append(files,
 		layoutFile{"index.json", index},

@@ -81,6 +81,10 @@ type Image struct {
 	Config   v1.Descriptor
 	Layers   []v1.Descriptor
 	RepoTags []string
+	// Platform is the config's os, architecture and variant; nil when
+	// unknown. Several images under the same names and of distinct
+	// platforms are one multi-platform image (see [Canonical]).
+	Platform *v1.Platform
 }
 
 // ID is the image ID a classic-store engine reports: the config digest.
@@ -110,39 +114,127 @@ func (im *Image) Manifest() ([]byte, digest.Digest, error) {
 }
 
 // Canonical renders index.json and manifest.json for images, and returns
-// the manifest blobs they point to, one per image in order. index.json has one
+// the manifest blobs they point to, one per image in order, and the
+// nested index blobs of multi-platform images. index.json has one
 // descriptor per repo tag (one without annotations for an untagged image),
 // carrying the names containerd and the OCI spec read; manifest.json points
 // into blobs/ and is what `docker load` of any version reads.
-func Canonical(images []Image) (index, docker []byte, manifests [][]byte, err error) {
+//
+// Images under the same repo tags (or all untagged) and of distinct
+// platforms are one multi-platform image: index.json names an image index
+// (a blob) listing each platform's manifest with its platform, linux/amd64
+// first, then by platform; manifest.json lists the first platform alone,
+// so that `docker load` of the folder loads one image, under its tags.
+func Canonical(images []Image) (index, docker []byte, manifests, indexes [][]byte, err error) {
 	idx := v1.Index{MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{}}
 	idx.SchemaVersion = 2
 	entries := make([]Entry, 0, len(images))
-	for _, im := range images {
+	descs := make([]v1.Descriptor, len(images))
+	for i, im := range images {
 		b, d, err := im.Manifest()
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		manifests = append(manifests, b)
-		desc := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: d, Size: int64(len(b))}
-		descs, tags, err := Named(desc, im.RepoTags)
-		if err != nil {
-			return nil, nil, nil, err
+		descs[i] = v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: d, Size: int64(len(b))}
+	}
+	for _, group := range platformGroups(images) {
+		first := images[group[0]]
+		desc := descs[group[0]]
+		if len(group) > 1 {
+			nested := v1.Index{MediaType: v1.MediaTypeImageIndex}
+			nested.SchemaVersion = 2
+			for _, i := range group {
+				d := descs[i]
+				d.Platform = images[i].Platform
+				nested.Manifests = append(nested.Manifests, d)
+			}
+			b, err := Marshal(nested)
+			if err != nil {
+				return nil, nil, nil, nil, err
+			}
+			indexes = append(indexes, b)
+			desc = v1.Descriptor{MediaType: v1.MediaTypeImageIndex, Digest: digest.FromBytes(b), Size: int64(len(b))}
 		}
-		idx.Manifests = append(idx.Manifests, descs...)
-		e := Entry{Config: BlobPath(im.Config.Digest), RepoTags: tags, Layers: make([]string, len(im.Layers))}
-		for i, l := range im.Layers {
+		named, tags, err := Named(desc, first.RepoTags)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		idx.Manifests = append(idx.Manifests, named...)
+		e := Entry{Config: BlobPath(first.Config.Digest), RepoTags: tags, Layers: make([]string, len(first.Layers))}
+		for i, l := range first.Layers {
 			e.Layers[i] = BlobPath(l.Digest)
 		}
 		entries = append(entries, e)
 	}
 	if index, err = Marshal(idx); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if docker, err = Marshal(entries); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return index, docker, manifests, nil
+	return index, docker, manifests, indexes, nil
+}
+
+// platformGroups splits images (by index) into the images of the layout:
+// one image alone, or the platforms of a multi-platform image, in
+// canonical order. Images form a group when they have the same repo tags
+// (or none) and each a distinct, known platform; the group stands where
+// its first image stood.
+func platformGroups(images []Image) [][]int {
+	key := func(im Image) string {
+		tags := slices.Clone(im.RepoTags)
+		for i, t := range tags {
+			if ref, err := ParseReference(t); err == nil {
+				tags[i] = ref.String()
+			}
+		}
+		slices.Sort(tags)
+		return strings.Join(slices.Compact(tags), "\x00")
+	}
+	var groups [][]int
+	byKey := map[string]int{}
+	for i, im := range images {
+		g, ok := byKey[key(im)]
+		if !ok || im.Platform == nil || slices.ContainsFunc(groups[g], func(j int) bool {
+			return images[j].Platform == nil || PlatformString(images[j].Platform) == PlatformString(im.Platform)
+		}) {
+			byKey[key(im)] = len(groups)
+			groups = append(groups, []int{i})
+			continue
+		}
+		groups[g] = append(groups[g], i)
+	}
+	for _, g := range groups {
+		slices.SortStableFunc(g, func(a, b int) int { return comparePlatforms(images[a].Platform, images[b].Platform) })
+	}
+	return groups
+}
+
+// PlatformString is "os/arch[/variant]".
+func PlatformString(p *v1.Platform) string {
+	if p == nil {
+		return ""
+	}
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// comparePlatforms orders platforms linux/amd64 first, then by name.
+func comparePlatforms(a, b *v1.Platform) int {
+	sa, sb := PlatformString(a), PlatformString(b)
+	switch {
+	case sa == sb:
+		return 0
+	case sa == "linux/amd64":
+		return -1
+	case sb == "linux/amd64":
+		return 1
+	}
+	return strings.Compare(sa, sb)
 }
 
 // Named returns the index descriptors that name an image manifest: one per

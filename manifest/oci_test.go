@@ -187,12 +187,12 @@ func TestCanonical(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			index, docker, manifests, err := Canonical(tc.images)
+			index, docker, manifests, _, err := Canonical(tc.images)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// Same input, same bytes.
-			index2, docker2, manifests2, err := Canonical(tc.images)
+			index2, docker2, manifests2, _, err := Canonical(tc.images)
 			if err != nil || !bytes.Equal(index, index2) || !bytes.Equal(docker, docker2) || !slices.EqualFunc(manifests, manifests2, bytes.Equal) {
 				t.Errorf("Canonical twice gave different bytes:\n%s\n%s\n%s\n%s", index, index2, docker, docker2)
 			}
@@ -243,8 +243,8 @@ func TestCanonical(t *testing.T) {
 // TestCanonicalTagOrder pins that the order of an image's tags, which
 // engines do not keep stable, does not change a byte of the output.
 func TestCanonicalTagOrder(t *testing.T) {
-	i1, d1, _, err1 := Canonical([]Image{testImage("a:1", "b:1", "c:1")})
-	i2, d2, _, err2 := Canonical([]Image{testImage("c:1", "a:1", "b:1", "a:1")})
+	i1, d1, _, _, err1 := Canonical([]Image{testImage("a:1", "b:1", "c:1")})
+	i2, d2, _, _, err2 := Canonical([]Image{testImage("c:1", "a:1", "b:1", "a:1")})
 	if err1 != nil || err2 != nil || !bytes.Equal(i1, i2) || !bytes.Equal(d1, d2) {
 		t.Errorf("Canonical with reordered tags:\n%s\n%s\n%s\n%s (%v, %v)", i1, i2, d1, d2, err1, err2)
 	}
@@ -253,7 +253,7 @@ func TestCanonicalTagOrder(t *testing.T) {
 func TestCanonicalRejectsBadTag(t *testing.T) {
 	for _, tag := range []string{"UPPER", "a b", "x@" + string(sha("d")), string(sha("id"))} {
 		t.Run(tag, func(t *testing.T) {
-			if _, _, _, err := Canonical([]Image{testImage(tag)}); err == nil {
+			if _, _, _, _, err := Canonical([]Image{testImage(tag)}); err == nil {
 				t.Errorf("Canonical(RepoTags %q) = nil, want an error", tag)
 			}
 		})
