@@ -35,6 +35,10 @@ type SaveOptions struct {
 	// MaxExpand bounds how far a compressed layer may expand, as
 	// [archive.Options.MaxExpand] says: 0 is the default, negative none.
 	MaxExpand int
+	// Platforms keeps only these platforms of a multi-platform save, as
+	// [archive.Options.Platforms] says; nil keeps every platform whose
+	// blobs the save holds.
+	Platforms []string
 }
 
 // Save runs the engine's save of refs (references as the docker CLI reads
@@ -80,7 +84,7 @@ func Save(ctx context.Context, eng Engine, refs []string, dir string, opts SaveO
 		return nil, err
 	}
 	defer rc.Close()
-	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand})
+	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Platforms: opts.Platforms})
 	if err != nil {
 		return nil, fmt.Errorf("save %s: %w", what, err)
 	}
@@ -118,5 +122,5 @@ func Import(ctx context.Context, r io.Reader, dir string, opts SaveOptions) (*ar
 		return nil, err
 	}
 	defer stop()
-	return archive.Extract(ctx, r, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand})
+	return archive.Extract(ctx, r, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Platforms: opts.Platforms})
 }

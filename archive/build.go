@@ -236,3 +236,36 @@ func merge(ims []manifest.Image) []manifest.Image {
 	}
 	return out
 }
+
+// keepPlatforms narrows res to the images of the platforms asked for, and
+// the files written to theirs: a layer two platforms share stays.
+func (x *extractor) keepPlatforms(res *Result, platforms []string) error {
+	var kept []manifest.Image
+	var have []string
+	for _, im := range res.Images {
+		have = append(have, manifest.PlatformString(im.Platform))
+	}
+	for _, p := range platforms {
+		i := slices.IndexFunc(res.Images, func(im manifest.Image) bool { return SamePlatform(manifest.PlatformString(im.Platform), p) })
+		if i < 0 {
+			return fmt.Errorf("%w %s; the save holds %s", ErrPlatform, p, strings.Join(have, ", "))
+		}
+		if !slices.ContainsFunc(kept, func(im manifest.Image) bool { return im.Config.Digest == res.Images[i].Config.Digest }) {
+			kept = append(kept, res.Images[i])
+		}
+	}
+	want := map[string]bool{}
+	for _, im := range kept {
+		want[manifest.BlobPath(im.Config.Digest)] = true
+		for _, l := range im.Layers {
+			want[manifest.BlobPath(l.Digest)] = true
+		}
+	}
+	for _, e := range x.entries {
+		if e.dest != "" && !want[e.dest] {
+			e.dest = ""
+		}
+	}
+	res.Images = kept
+	return nil
+}

@@ -42,6 +42,11 @@ type Options struct {
 	// *[ExpandError] before writing more. 0 means [DefaultMaxExpand]; a
 	// negative value lifts the bound.
 	MaxExpand int
+	// Platforms, when set, keeps only the images of these platforms
+	// ("os/arch[/variant]", matched as [SamePlatform] does) of a
+	// multi-platform save; each must be there, else Extract fails with
+	// an error wrapping [ErrPlatform] that lists those the save holds.
+	Platforms []string
 
 	// owned says which entries of a full target Replace may remove; nil
 	// means only what imgsave writes. Migrate also allows a raw save's.
@@ -116,6 +121,11 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 	res, err := x.build()
 	if err != nil {
 		return nil, err
+	}
+	if len(opts.Platforms) > 0 {
+		if err := x.keepPlatforms(res, opts.Platforms); err != nil {
+			return nil, err
+		}
 	}
 	if err := x.write(res); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", staging, err)

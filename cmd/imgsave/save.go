@@ -43,7 +43,7 @@ EXAMPLES:
    imgsave save --force --json sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741 ./tool`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image first: `missing|never|always`"},
-			forceFlag, jsonFlag, maxExpandFlag,
+			forceFlag, jsonFlag, maxExpandFlag, savePlatformFlag,
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
@@ -61,7 +61,7 @@ EXAMPLES:
 				return err
 			}
 			ev, done := events(c, e, "saving "+strings.Join(refs, " "))
-			res, err := imgsave.Save(c.Context, eng, refs, dir, imgsave.SaveOptions{Events: ev, Pull: imgsave.PullPolicy(c.String("pull")), Force: c.Bool("force"), MaxExpand: c.Int("max-expand")})
+			res, err := imgsave.Save(c.Context, eng, refs, dir, imgsave.SaveOptions{Events: ev, Pull: imgsave.PullPolicy(c.String("pull")), Force: c.Bool("force"), MaxExpand: c.Int("max-expand"), Platforms: platforms(c)})
 			done()
 			if errors.Is(err, imgsave.ErrNotInEngine) && c.String("pull") == "never" {
 				return fmt.Errorf("%w (--pull never)", err)
@@ -87,7 +87,7 @@ exactly as 'imgsave save' would, with the same checks.
 EXAMPLES:
    imgsave import busybox.tar ./busybox-tar
    docker save busybox | zstd | imgsave import - ./busybox-piped`,
-		Flags: []cli.Flag{forceFlag, jsonFlag, maxExpandFlag},
+		Flags: []cli.Flag{forceFlag, jsonFlag, maxExpandFlag, savePlatformFlag},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "TARBALL", "DIR")
 			if err != nil {
@@ -103,7 +103,7 @@ EXAMPLES:
 				src = f
 			}
 			ev, done := events(c, e, "importing "+a[0])
-			res, err := imgsave.Import(c.Context, src, a[1], imgsave.SaveOptions{Events: ev, Force: c.Bool("force"), MaxExpand: c.Int("max-expand")})
+			res, err := imgsave.Import(c.Context, src, a[1], imgsave.SaveOptions{Events: ev, Force: c.Bool("force"), MaxExpand: c.Int("max-expand"), Platforms: platforms(c)})
 			done()
 			if err != nil {
 				return fmt.Errorf("import %s: %w", a[0], err)
@@ -154,4 +154,22 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// savePlatformFlag narrows a multi-platform save to some of its platforms.
+var savePlatformFlag = &cli.StringFlag{Name: "platform", Usage: "keep only these platforms of a multi-platform image: `OS/ARCH[/VARIANT],...` (default: all the save holds)"}
+
+// platforms is --platform as a list; "all" and "" mean every platform.
+func platforms(c *cli.Context) []string {
+	v := c.String("platform")
+	if v == "" || v == "all" {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
