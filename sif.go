@@ -119,10 +119,12 @@ func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirI
 		}
 	}
 	if locked {
-		// Under the lock, another build's temporary file is a dead one's.
+		// Under the lock, another build's temporary file and layout view
+		// are a dead one's.
 		old, _ := filepath.Glob(filepath.Join(cache, ".tmp-"+hex+"-*"))
-		for _, f := range old {
-			os.Remove(f)
+		views, _ := filepath.Glob(filepath.Join(cache, ".view-"+hex[:12]+"-*"))
+		for _, f := range append(old, views...) {
+			os.RemoveAll(f)
 		}
 	}
 	host, _ := os.Hostname()
@@ -150,7 +152,14 @@ func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirI
 		}
 		verified <- err
 	}()
-	err = b.BuildSIF(bctx, loader.SIFBuild{Dir: d.Path, Manifest: string(im.ManifestDigest), Dest: tmp, Epoch: epoch})
+	view, err := ociView(cache, d, im)
+	if err != nil {
+		stop(err)
+		<-verified
+		return nil, err
+	}
+	defer os.RemoveAll(view)
+	err = b.BuildSIF(bctx, loader.SIFBuild{Dir: view, Manifest: string(im.ManifestDigest), Dest: tmp, Epoch: epoch})
 	if verr := <-verified; verr != nil && ctx.Err() == nil {
 		os.Remove(tmp)
 		return nil, verr
@@ -188,15 +197,44 @@ func reportError(dir string, rep *archive.Report) error {
 	return nil
 }
 
-// ociSource checks that Apptainer can build im from d: an OCI layout whose
-// blobs hold the manifest Apptainer is pointed to.
+// ociSource checks that Apptainer can build im from d: its manifest is a
+// blob of the directory (an OCI layout; a raw extraction of a legacy save
+// has none).
 func ociSource(d *archive.Dir, im *archive.DirImage) error {
-	for _, rel := range []string{"index.json", "oci-layout", manifest.BlobPath(im.ManifestDigest)} {
-		if _, err := os.Stat(filepath.Join(d.Path, filepath.FromSlash(rel))); err != nil {
-			return fmt.Errorf("%s: Apptainer builds from an OCI layout holding manifest %s, and %s is missing (imgsave migrate %s writes imgsave's layout)", d.Path, im.ManifestDigest, rel, d.Path)
-		}
+	rel := manifest.BlobPath(im.ManifestDigest)
+	if _, err := os.Stat(filepath.Join(d.Path, filepath.FromSlash(rel))); err != nil || im.ManifestDigest == "" {
+		return fmt.Errorf("%s: Apptainer builds from an OCI layout holding manifest %s, and %s is missing (imgsave migrate %s writes imgsave's layout)", d.Path, im.ManifestDigest, rel, d.Path)
 	}
 	return nil
+}
+
+// ociView makes, in a new folder under parent, an OCI layout of im alone
+// that reads d's blobs through a link: Apptainer finds an image only
+// among the top-level entries of index.json, not inside the image index
+// of a multi-platform directory, and this way it reads nothing else of d.
+// The folder's path is not recorded in the SIF (the build runs inside it
+// and names it "."). The caller removes it.
+func ociView(parent string, d *archive.Dir, im *archive.DirImage) (string, error) {
+	blobs, err := filepath.Abs(filepath.Join(d.Path, "blobs"))
+	if err != nil {
+		return "", err
+	}
+	view, err := os.MkdirTemp(parent, ".view-"+im.ManifestDigest.Encoded()[:12]+"-")
+	if err != nil {
+		return "", fmt.Errorf("the SIF cache: %w", err)
+	}
+	index := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":%d}]}`, im.ManifestDigest, len(im.Manifest))
+	for _, err := range []error{
+		os.WriteFile(filepath.Join(view, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644),
+		os.WriteFile(filepath.Join(view, "index.json"), []byte(index), 0o644),
+		os.Symlink(blobs, filepath.Join(view, "blobs")),
+	} {
+		if err != nil {
+			os.RemoveAll(view)
+			return "", fmt.Errorf("an OCI layout for Apptainer: %w", err)
+		}
+	}
+	return view, nil
 }
 
 // lockUnsupported reports whether a lock failed because the filesystem
