@@ -5,11 +5,14 @@
 #      runs under emulation on this amd64 machine;
 #   2. an arm64 busybox for building test images offline: Debian's
 #      busybox-static for arm64 (dpkg --add-architecture arm64, apt-get
-#      download, dpkg-deb -x) under $IMGSAVE_ENGINES_DIR/arm64.
+#      download, dpkg-deb -x) under $IMGSAVE_ENGINES_DIR/arm64;
+#   3. crane (go install, from the module proxy), a peer that writes
+#      multi-platform OCI layouts, under $IMGSAVE_ENGINES_DIR/bin.
 #
 # Prints nothing on stdout but the environment to use:
 #   IMGSAVE_ARM64_BUSYBOX='/var/lib/imgsave-ci/arm64/bin/busybox'
 #   IMGSAVE_EMULATION='linux/arm64'   (empty when registration failed)
+#   IMGSAVE_CRANE='/var/lib/imgsave-ci/bin/crane'
 # Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,5 +57,11 @@ if [ ! -x "$bb" ]; then
 	dpkg-deb -x "$work"/busybox-static_*_arm64.deb "$work/x"
 	install -D -m 755 "$work/x/bin/busybox" "$bb"
 fi
+crane=$root/bin/crane
+if ! "$crane" version >/dev/null 2>&1; then
+	log "installing crane into $root/bin"
+	GOBIN=$root/bin GOFLAGS= go install github.com/google/go-containerregistry/cmd/crane@v0.22.1 >&2
+fi
 printf "IMGSAVE_ARM64_BUSYBOX='%s'\n" "$bb"
+printf "IMGSAVE_CRANE='%s'\n" "$crane"
 printf "IMGSAVE_EMULATION='%s'\n" "$emulation"
