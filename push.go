@@ -8,6 +8,8 @@ import (
 	"hash"
 	"io"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -39,24 +41,55 @@ type PushOptions struct {
 // the image ID does not change), its layers compressed as opts says while
 // they are sent, with an OCI manifest. Every layer is checked against its
 // diff ID as it is read. Blobs the registry has already are not sent again
-// when their digest is known before compressing: see [registry.Push]. All
-// layers must be present locally (wraps [archive.ErrContentMissing]
-// otherwise). Cancelling ctx stops the push within a read of a layer; the
-// error then wraps ctx's cause. It changes nothing in dir's dataset:
-// [Register] with the result's Source as a registry records the registry
-// as the layers' source for the special remote.
+// when their digest is known before compressing: see [registry.Push].
+//
+// When the selection (by repo tag and config, with no platform) matches
+// several platforms of one image (images with the same repo tags, each
+// for another platform), Push sends each of them and an OCI image index
+// listing them in the directory's order, under ref: see
+// [registry.PushIndex]. A Selector.Platform sends that platform alone, as
+// one image. Images that are not platforms of one image are refused with
+// an error wrapping [archive.ErrSelect].
+//
+// All layers must be present locally (wraps [archive.ErrContentMissing]
+// otherwise) and stored uncompressed ([ErrCompressedLayers] otherwise),
+// in every image sent, before anything is sent. Cancelling ctx stops the
+// push within a read of a layer; the error then wraps ctx's cause. It
+// changes nothing in dir's dataset: [Register] with the result's Source
+// as a registry (each platform's, for an index) records the registry as
+// the layers' source for the special remote.
 func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pushed, error) {
-	d, im, err := opts.Selector.open(dir)
+	d, ims, err := opts.Selector.openPlatforms(dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.CheckPresent(im); err != nil {
-		return nil, err
+	var imgs []registry.Image
+	for _, im := range ims {
+		if err := d.CheckPresent(im); err != nil {
+			return nil, err
+		}
+		img, err := pushImage(d, im)
+		if err != nil {
+			return nil, err
+		}
+		imgs = append(imgs, img)
 	}
-	img := registry.Image{Config: im.ConfigBytes()}
+	ro := registry.PushOptions{Compress: opts.Compress, Insecure: opts.Insecure, IdleTimeout: opts.IdleTimeout}
+	if len(imgs) > 1 {
+		return registry.PushIndex(ctx, ref, imgs, ro)
+	}
+	return registry.Push(ctx, ref, imgs[0], ro)
+}
+
+// pushImage is the directory's image im as the registry takes it.
+func pushImage(d *archive.Dir, im *archive.DirImage) (registry.Image, error) {
+	img := registry.Image{
+		Config:   im.ConfigBytes(),
+		Platform: registry.Platform{OS: im.Config.OS, Architecture: im.Config.Architecture, Variant: im.Config.Variant},
+	}
 	for _, l := range im.Layers {
 		if l.Digest != l.DiffID {
-			return nil, fmt.Errorf("push %s: %w", dir, ErrCompressedLayers)
+			return registry.Image{}, fmt.Errorf("push %s: %w", d.Path, ErrCompressedLayers)
 		}
 		img.Layers = append(img.Layers, registry.Layer{
 			DiffID: string(l.DiffID),
@@ -66,15 +99,83 @@ func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pus
 				if err != nil {
 					return nil, err
 				}
-				return &checkedReader{rc: f, h: sha256.New(), want: l.DiffID, path: filepath.Join(dir, filepath.FromSlash(l.Path))}, nil
+				return &checkedReader{rc: f, h: sha256.New(), want: l.DiffID, path: filepath.Join(d.Path, filepath.FromSlash(l.Path))}, nil
 			},
 		})
 	}
-	pushed, err := registry.Push(ctx, ref, img, registry.PushOptions{Compress: opts.Compress, Insecure: opts.Insecure, IdleTimeout: opts.IdleTimeout})
+	return img, nil
+}
+
+// errSeveral stops [archive.Dir.SelectPlatform] where it would ask the
+// engine's platform: the selection holds several platforms.
+var errSeveral = errors.New("several platforms")
+
+// openPlatforms reads the directory and picks the selected image, or,
+// when the selection matches several platforms of one image and names no
+// platform, each of them, in the directory's order.
+func (s Selector) openPlatforms(dir string) (*archive.Dir, []*archive.DirImage, error) {
+	d, err := archive.OpenDir(dir)
 	if err != nil {
+		return nil, nil, err
+	}
+	ims, err := s.selectPlatforms(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, ims, nil
+}
+
+// selectPlatforms is openPlatforms for a directory read.
+func (s Selector) selectPlatforms(d *archive.Dir) ([]*archive.DirImage, error) {
+	// SelectPlatform asks for the native platform only when several
+	// images, each of another platform, match.
+	im, err := d.SelectPlatform(s.RepoTag, s.Config, s.Platform, func() (string, error) { return "", errSeveral })
+	if err == nil {
+		return []*archive.DirImage{im}, nil
+	}
+	if !errors.Is(err, errSeveral) {
 		return nil, err
 	}
-	return pushed, nil
+	if s.Platform != "" {
+		// A platform named is one image, even where variants leave it
+		// several ("linux/arm" for linux/arm and linux/arm/v7).
+		_, err := d.SelectPlatform(s.RepoTag, s.Config, s.Platform, nil)
+		return nil, err
+	}
+	// The same selection, one image at a time: by its whole config
+	// digest (a platform could match a variant-less image as well),
+	// keeping those the selector's own prefix keeps.
+	var ims []*archive.DirImage
+	for _, im := range d.Images {
+		if !strings.HasPrefix(im.ID.Encoded(), strings.TrimPrefix(s.Config, "sha256:")) {
+			continue
+		}
+		if got, err := d.SelectPlatform(s.RepoTag, im.ID.Encoded(), "", nil); err == nil && got == im {
+			ims = append(ims, im)
+		}
+	}
+	if len(ims) < 2 || !oneImage(ims) {
+		// Platforms of different images: the choice is the user's.
+		_, err := d.SelectPlatform(s.RepoTag, s.Config, s.Platform, nil)
+		return nil, err
+	}
+	return ims, nil
+}
+
+// oneImage reports whether ims are platforms of one image: they have the
+// same repo tags.
+func oneImage(ims []*archive.DirImage) bool {
+	tags := func(im *archive.DirImage) []string {
+		t := slices.Clone(im.RepoTags)
+		slices.Sort(t)
+		return t
+	}
+	for _, im := range ims[1:] {
+		if !slices.Equal(tags(im), tags(ims[0])) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkedReader fails its last Read when what it read does not have the

@@ -22,17 +22,25 @@ the registry has them; compressed layers are skipped only when the same image
 goes to the same place again. DIR must hold uncompressed layers ('imgsave migrate'
 makes them so) and have its content present.
 
-Prints the pushed manifest's digest on stdout (--json: also each blob). In a
-git-annex dataset with imgsave's special remote, records IMAGE (by digest) as
-a source of DIR's layers (see imgsave remote --help).
+When DIR holds several platforms of the image, all of them go, each as above
+(a layer they share once), with an OCI image index listing them under IMAGE,
+which engines pull for their platform; --platform sends one alone.
+
+Prints the pushed manifest's digest, or the index's, on stdout (--json: also
+each blob, and each platform's manifest). In a git-annex dataset with
+imgsave's special remote, records IMAGE (each platform's manifest, by digest)
+as a source of DIR's layers (see imgsave remote --help).
 
 EXAMPLES:
    imgsave push ./img 127.0.0.1:5000/tools/align:2.1
-   imgsave push --compress zstd --json ./img 127.0.0.1:5000/tools/align:2.1`,
-		Flags: append([]cli.Flag{
+   imgsave push --compress zstd --json ./img 127.0.0.1:5000/tools/align:2.1
+   imgsave push --platform linux/arm64 ./multi 127.0.0.1:5000/tools/align:2.1-arm64`,
+		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "compress", Value: "gzip", Usage: "how layers travel: `gzip|zstd|none` (none keeps each blob digest equal to its diff ID)"},
 			jsonFlag, insecureFlag, timeoutFlag,
-		}, selectFlags[:3]...),
+			selectFlags[0], selectFlags[1],
+			&cli.StringFlag{Name: "platform", Usage: "push only the image for `OS/ARCH[/VARIANT]` in a directory holding several platforms (default: all of them, with an index)"},
+		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR", "IMAGE")
 			if err != nil {
@@ -61,11 +69,23 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			registerSources(c, e, a[0], imgsave.RegisterOptions{Registries: []string{p.Source}, Insecure: c.Bool("insecure")})
+			sources := []string{p.Source}
+			if p.Index != "" {
+				// Each platform's manifest, which names its layers.
+				sources = sources[:0]
+				for _, pl := range p.Platforms {
+					sources = append(sources, pl.Source)
+				}
+			}
+			registerSources(c, e, a[0], imgsave.RegisterOptions{Registries: sources, Insecure: c.Bool("insecure")})
 			if c.Bool("json") {
 				return printJSON(e.stdout, p)
 			}
-			fmt.Fprintln(e.stdout, p.Manifest)
+			if p.Index != "" {
+				fmt.Fprintln(e.stdout, p.Index)
+			} else {
+				fmt.Fprintln(e.stdout, p.Manifest)
+			}
 			return nil
 		},
 	}

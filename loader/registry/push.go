@@ -43,6 +43,9 @@ const pushJobs = 4
 type Image struct {
 	Config []byte
 	Layers []Layer
+	// Platform is what [PushIndex] lists the image's manifest under; [Push]
+	// does not look at it.
+	Platform Platform
 }
 
 // Layer is one uncompressed layer.
@@ -66,16 +69,25 @@ type PushOptions struct {
 	IdleTimeout time.Duration
 }
 
-// Pushed is what [Push] sent.
+// Pushed is what [Push] or [PushIndex] sent. For one image, Manifest,
+// Config and Layers say what went; for an index, Index names it and
+// Platforms hold each platform's image as one image's Pushed.
 type Pushed struct {
+	// Index is the digest of the image index pushed by [PushIndex].
+	Index string `json:"index_digest,omitempty"`
+	// Platform is, in Platforms, the image's "os/arch[/variant]".
+	Platform string `json:"platform,omitempty"`
 	// Manifest is the digest of the manifest pushed.
-	Manifest string `json:"manifest_digest"`
-	// Source names what was pushed as repository@digest.
+	Manifest string `json:"manifest_digest,omitempty"`
+	// Source names what was pushed (the index, or the manifest) as
+	// repository@digest.
 	Source string `json:"source"`
 	// Config is the config's digest, the image ID of a classic store.
-	Config string `json:"config_digest"`
+	Config string `json:"config_digest,omitempty"`
 	// Layers are the layers' blob digests as pushed, with their diff IDs.
-	Layers []PushedLayer `json:"layers"`
+	Layers []PushedLayer `json:"layers,omitzero"`
+	// Platforms are, for an index, its images in its order.
+	Platforms []*Pushed `json:"platforms,omitempty"`
 }
 
 // PushedLayer is one layer as pushed.
@@ -83,6 +95,9 @@ type PushedLayer struct {
 	Digest string `json:"digest"`
 	Size   int64  `json:"size"`
 	DiffID string `json:"diff_id"`
+	// Sent is false for a layer whose bytes did not go: the registry had
+	// it, or it went once already for another image (or place) of this push.
+	Sent bool `json:"sent"`
 }
 
 // Push sends img to ref with an OCI manifest, each layer compressed as
@@ -96,7 +111,8 @@ type PushedLayer struct {
 // its diff ID), and the compressed layers of a push of this same image
 // with this compression to ref that the registry still holds. Compressed
 // layers pushed before under another name are sent again: learning their
-// digest would take a compression of its own.
+// digest would take a compression of its own. A layer listed twice is
+// sent once.
 //
 // Every read of a layer looks at ctx: when ctx ends, Push stops within a
 // read, waits for its compressions to stop, and returns an error wrapping
@@ -105,6 +121,14 @@ type PushedLayer struct {
 // with the layer's diff ID; a refusal of the registry wraps
 // [ErrUnauthorized].
 func Push(ctx context.Context, ref string, img Image, opts PushOptions) (*Pushed, error) {
+	return pushWith(ctx, ref, opts, func(ctx context.Context, p *pusher) (*Pushed, error) {
+		return p.push(ctx, img)
+	})
+}
+
+// pushWith makes the pusher of one call of [Push] or [PushIndex], runs f
+// with it, and makes f's error the one line those return.
+func pushWith(ctx context.Context, ref string, opts PushOptions, f func(context.Context, *pusher) (*Pushed, error)) (*Pushed, error) {
 	ctx = withIdleTimeout(ctx, opts.IdleTimeout)
 	r, err := parse(ref, opts.Insecure)
 	if err != nil {
@@ -122,8 +146,8 @@ func Push(ctx context.Context, ref string, img Image, opts PushOptions) (*Pushed
 	default:
 		return nil, fmt.Errorf("compression %q: want gzip, zstd or none", opts.Compress)
 	}
-	p := &pusher{ref: r, comp: comp, layerType: layerType}
-	out, err := p.push(ctx, img)
+	p := &pusher{ref: r, comp: comp, layerType: layerType, sent: map[string]*sentLayer{}}
+	out, err := p.run(ctx, f)
 	if err != nil {
 		if ctx.Err() != nil {
 			// Whatever the request in flight made of it.
@@ -136,22 +160,31 @@ func Push(ctx context.Context, ref string, img Image, opts PushOptions) (*Pushed
 	return out, nil
 }
 
-// pusher is one call of [Push].
+// pusher is one call of [Push] or [PushIndex].
 type pusher struct {
 	ref       name.Reference
 	comp      compression.Compression // "" for none
 	layerType types.MediaType
 
 	up      *remote.Pusher
-	pl      *remote.Puller     // for what an earlier push left
-	before  []*ggcr.Descriptor // layers of an earlier push of the image to ref
-	running sync.WaitGroup     // the compressions
+	pl      *remote.Puller // for what an earlier push left
+	running sync.WaitGroup // the compressions
 	opts    []remote.Option
+
+	mu   sync.Mutex
+	sent map[string]*sentLayer // by diff ID: each layer goes once
 }
 
-func (p *pusher) push(ctx context.Context, img Image) (*Pushed, error) {
-	// Nothing outlives the call: every compression stops with ctx, and the
-	// call waits for it, on every path.
+// sentLayer is a layer of the push: being sent until done is closed.
+type sentLayer struct {
+	done chan struct{}
+	d    ggcr.Descriptor
+	err  error
+}
+
+// run sets up the pusher and runs f, with nothing outliving the call:
+// every compression stops with ctx, and run waits for it, on every path.
+func (p *pusher) run(ctx context.Context, f func(context.Context, *pusher) (*Pushed, error)) (*Pushed, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer p.running.Wait()
 	defer cancel()
@@ -162,108 +195,176 @@ func (p *pusher) push(ctx context.Context, img Image) (*Pushed, error) {
 	if p.up, err = remote.NewPusher(p.opts...); err != nil {
 		return nil, err
 	}
-	repo := p.ref.Context()
-	// The config first: a small request that needs push access, so that a
-	// refusal comes before any compression.
-	cfg := static.NewLayer(img.Config, types.OCIConfigJSON)
-	cfgHash, err := cfg.Digest()
-	if err != nil {
+	if p.pl, err = remote.NewPuller(p.opts...); err != nil {
 		return nil, err
 	}
-	if err := p.up.Upload(ctx, repo, cfg); err != nil {
-		return nil, err
-	}
-	if p.comp != "" {
-		p.before = p.pushedBefore(ctx, cfgHash, len(img.Layers))
-	}
-
-	m := ggcr.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.OCIManifestSchema1,
-		Config:        ggcr.Descriptor{MediaType: types.OCIConfigJSON, Digest: cfgHash, Size: int64(len(img.Config))},
-		Layers:        make([]ggcr.Descriptor, len(img.Layers)),
-	}
-	out := &Pushed{Config: cfgHash.String(), Layers: make([]PushedLayer, len(img.Layers))}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(pushJobs)
-	for i, l := range img.Layers {
-		g.Go(func() error {
-			d, err := p.layer(gctx, i, l)
-			if err != nil {
-				return fmt.Errorf("layer %s: %w", l.DiffID, err)
-			}
-			m.Layers[i] = d
-			out.Layers[i] = PushedLayer{Digest: d.Digest.String(), Size: d.Size, DiffID: l.DiffID}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.up.Push(ctx, p.ref, rawManifest(raw)); err != nil {
-		return nil, err
-	}
-	md, _, err := ggcr.SHA256(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	out.Manifest = md.String()
-	out.Source = repo.Name() + "@" + out.Manifest
-	return out, nil
+	return f(ctx, p)
 }
 
-// layer sends the i-th layer, unless the registry has it, and returns its
-// descriptor.
-func (p *pusher) layer(ctx context.Context, i int, l Layer) (ggcr.Descriptor, error) {
+// push sends one image and its manifest, under p.ref.
+func (p *pusher) push(ctx context.Context, img Image) (*Pushed, error) {
+	before := func(ctx context.Context, _ int, cfg ggcr.Hash, n int) []*ggcr.Descriptor {
+		desc, err := p.pl.Get(ctx, p.ref)
+		if err != nil {
+			return nil
+		}
+		return p.pushedBefore(ctx, desc, cfg, n)
+	}
+	outs, raws, err := p.images(ctx, []Image{img}, before)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.up.Push(ctx, p.ref, rawManifest(raws[0])); err != nil {
+		return nil, err
+	}
+	return outs[0], nil
+}
+
+// images sends the configs of imgs, then all their layers, a few at a
+// time, each distinct layer once; it returns what it sent and each
+// image's manifest, which it does not send. before(i, cfg, n) gives the
+// descriptors of the i-th image's layers in an earlier push of it (see
+// pushedBefore), to be sent again only when the registry lost them.
+func (p *pusher) images(ctx context.Context, imgs []Image, before func(ctx context.Context, i int, cfg ggcr.Hash, n int) []*ggcr.Descriptor) ([]*Pushed, [][]byte, error) {
+	repo := p.ref.Context()
+	// The configs first: small requests that need push access, so that a
+	// refusal comes before any compression.
+	ms := make([]ggcr.Manifest, len(imgs))
+	outs := make([]*Pushed, len(imgs))
+	befores := make([][]*ggcr.Descriptor, len(imgs))
+	for i, img := range imgs {
+		cfg := static.NewLayer(img.Config, types.OCIConfigJSON)
+		cfgHash, err := cfg.Digest()
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := p.up.Upload(ctx, repo, cfg); err != nil {
+			return nil, nil, err
+		}
+		if p.comp != "" {
+			befores[i] = before(ctx, i, cfgHash, len(img.Layers))
+		}
+		ms[i] = ggcr.Manifest{
+			SchemaVersion: 2,
+			MediaType:     types.OCIManifestSchema1,
+			Config:        ggcr.Descriptor{MediaType: types.OCIConfigJSON, Digest: cfgHash, Size: int64(len(img.Config))},
+			Layers:        make([]ggcr.Descriptor, len(img.Layers)),
+		}
+		outs[i] = &Pushed{Config: cfgHash.String(), Layers: make([]PushedLayer, len(img.Layers))}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(pushJobs)
+	for i, img := range imgs {
+		for j, l := range img.Layers {
+			g.Go(func() error {
+				var prev *ggcr.Descriptor
+				if j < len(befores[i]) {
+					prev = befores[i][j]
+				}
+				d, sent, err := p.layer(gctx, l, prev)
+				if err != nil {
+					return fmt.Errorf("layer %s: %w", l.DiffID, err)
+				}
+				ms[i].Layers[j] = d
+				outs[i].Layers[j] = PushedLayer{Digest: d.Digest.String(), Size: d.Size, DiffID: l.DiffID, Sent: sent}
+				return nil
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	raws := make([][]byte, len(imgs))
+	for i := range imgs {
+		raw, err := json.Marshal(ms[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		md, _, err := ggcr.SHA256(bytes.NewReader(raw))
+		if err != nil {
+			return nil, nil, err
+		}
+		raws[i] = raw
+		outs[i].Manifest = md.String()
+		outs[i].Source = repo.Name() + "@" + outs[i].Manifest
+	}
+	return outs, raws, nil
+}
+
+// layer sends a layer, unless the registry has it (as prev, when an
+// earlier push left it there) or another image of this push sends it, and
+// returns its descriptor and whether its bytes went in this call.
+func (p *pusher) layer(ctx context.Context, l Layer, prev *ggcr.Descriptor) (ggcr.Descriptor, bool, error) {
+	p.mu.Lock()
+	s, ok := p.sent[l.DiffID]
+	if !ok {
+		s = &sentLayer{done: make(chan struct{})}
+		p.sent[l.DiffID] = s
+	}
+	p.mu.Unlock()
+	if ok {
+		select {
+		case <-s.done:
+			return s.d, false, s.err
+		case <-ctx.Done():
+			return ggcr.Descriptor{}, false, context.Cause(ctx)
+		}
+	}
+	var sent bool
+	s.d, sent, s.err = p.send(ctx, l, prev)
+	close(s.done)
+	return s.d, sent, s.err
+}
+
+// send is [pusher.layer] for the first of a push to need the layer.
+func (p *pusher) send(ctx context.Context, l Layer, prev *ggcr.Descriptor) (ggcr.Descriptor, bool, error) {
 	diffID, err := ggcr.NewHash(l.DiffID)
 	if err != nil {
-		return ggcr.Descriptor{}, err
+		return ggcr.Descriptor{}, false, err
 	}
-	var up ggcr.Layer
+	var up interface {
+		ggcr.Layer
+		sourceErr() error
+		opened() bool
+	}
 	if p.comp == "" {
 		up = &plainLayer{source: source{ctx: ctx, layer: l}, diffID: diffID}
 	} else {
-		if i < len(p.before) && p.before[i] != nil && p.has(ctx, *p.before[i]) {
-			return *p.before[i], nil
+		if prev != nil && p.has(ctx, *prev) {
+			return *prev, false, nil
 		}
 		up = &streamLayer{source: source{ctx: ctx, layer: l}, comp: p.comp, mediaType: p.layerType, diffID: diffID, running: &p.running}
 	}
 	if err := p.up.Upload(ctx, p.ref.Context(), up); err != nil {
-		if serr := up.(interface{ sourceErr() error }).sourceErr(); serr != nil && ctx.Err() == nil {
-			return ggcr.Descriptor{}, serr // the layer's own failure, not how the request reported it
+		if serr := up.sourceErr(); serr != nil && ctx.Err() == nil {
+			return ggcr.Descriptor{}, false, serr // the layer's own failure, not how the request reported it
 		}
-		return ggcr.Descriptor{}, err
+		return ggcr.Descriptor{}, false, err
 	}
 	d, err := up.Digest()
 	if err != nil {
-		return ggcr.Descriptor{}, err
+		return ggcr.Descriptor{}, false, err
 	}
 	size, err := up.Size()
 	if err != nil {
-		return ggcr.Descriptor{}, err
+		return ggcr.Descriptor{}, false, err
 	}
-	return ggcr.Descriptor{MediaType: p.layerType, Digest: d, Size: size}, nil
+	// An uncompressed layer the registry has is never opened:
+	// go-containerregistry asks for it by digest first.
+	return ggcr.Descriptor{MediaType: p.layerType, Digest: d, Size: size}, up.opened(), nil
 }
 
-// pushedBefore returns, for each layer, its descriptor in the manifest at
-// ref when that manifest is this image's (the same config, as many layers)
-// pushed with this compression, or nil. Any failure to ask means nil: this
-// only spares sending again.
+// pushedBefore returns, for each layer, its descriptor in the manifest
+// desc when that manifest is this image's (the same config, as many
+// layers) pushed with this compression, or nil. Any failure to ask means
+// nil: this only spares sending again.
 //
 // Taking a layer from there trusts the registry (and whoever may push to
 // ref) that the blob is the layer compressed, as a mount would: the diff
 // IDs of the config are what an engine and `imgsave pull` check it by.
-func (p *pusher) pushedBefore(ctx context.Context, cfg ggcr.Hash, n int) []*ggcr.Descriptor {
-	var err error
-	if p.pl, err = remote.NewPuller(p.opts...); err != nil {
-		return nil
-	}
-	desc, err := p.pl.Get(ctx, p.ref)
-	if err != nil || !desc.MediaType.IsImage() {
+func (p *pusher) pushedBefore(ctx context.Context, desc *remote.Descriptor, cfg ggcr.Hash, n int) []*ggcr.Descriptor {
+	if !desc.MediaType.IsImage() {
 		return nil
 	}
 	m, err := ggcr.ParseManifest(bytes.NewReader(desc.Manifest))
@@ -302,11 +403,15 @@ type source struct {
 	ctx   context.Context
 	layer Layer
 
-	mu  sync.Mutex
-	err error
+	mu    sync.Mutex
+	err   error
+	opens bool // opened at least once
 }
 
 func (s *source) open() (io.ReadCloser, error) {
+	s.mu.Lock()
+	s.opens = true
+	s.mu.Unlock()
 	rc, err := s.layer.Open()
 	if err != nil {
 		s.fail(err)
@@ -321,6 +426,12 @@ func (s *source) fail(err error) {
 	if s.err == nil && s.ctx.Err() == nil {
 		s.err = err
 	}
+}
+
+func (s *source) opened() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opens
 }
 
 func (s *source) sourceErr() error {
