@@ -197,8 +197,9 @@ func TestPushPlatforms(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Push --platform = %v", err)
 	}
-	if one.Index != "" || one.Config != string(d.Images[0].ID) {
-		t.Errorf("Push --platform linux/arm64 = index %q, config %s; want a manifest of %s", one.Index, one.Config, d.Images[0].ID)
+	arm := d.Images[slices.IndexFunc(d.Images, func(im *archive.DirImage) bool { return im.Config.Architecture == "arm64" })]
+	if one.Index != "" || one.Config != string(arm.ID) {
+		t.Errorf("Push --platform linux/arm64 = index %q, config %s; want a manifest of %s", one.Index, one.Config, arm.ID)
 	}
 	desc, err := remote.Get(mustRef(t, host+"/multi:arm"))
 	if err != nil || desc.MediaType != types.OCIManifestSchema1 {
