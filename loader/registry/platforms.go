@@ -129,7 +129,10 @@ func pickAll(desc *remote.Descriptor, sel selection, ref string) ([]chosen, erro
 		return nil, fmt.Errorf("pull %s: not all platforms of the index can be read%s; name the ones to pull (it holds %s)", ref, why, list(w.have, 8))
 	}
 	if len(take) > maxPlatforms {
-		return nil, fmt.Errorf("pull %s: the index holds %d platforms, more than the %d one pull takes; name the ones to pull", ref, len(take), maxPlatforms)
+		if sel.all {
+			return nil, fmt.Errorf("pull %s: the index holds %d platforms, more than the %d one pull takes; name the ones to pull", ref, len(take), maxPlatforms)
+		}
+		return nil, fmt.Errorf("pull %s: %d platforms asked for, more than the %d one pull takes", ref, len(take), maxPlatforms)
 	}
 	var out []chosen
 	for _, c := range take {
