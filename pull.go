@@ -15,7 +15,9 @@ import (
 type PullOptions struct {
 	Events
 	// Platform is "os/arch[/variant]" for a multi-platform image; "" means
-	// linux on this machine's architecture.
+	// linux on this machine's architecture. Several, separated by commas,
+	// or "all" (every platform but attestations) keep those platforms of
+	// the index in dir, one image each (#21).
 	Platform string
 	// Force replaces a previous save in the target, as for [Save].
 	Force bool
@@ -44,8 +46,8 @@ const DefaultIdleTimeout = registry.DefaultIdleTimeout
 // content against the config's diff_ids) and dir is complete or not there.
 // Credentials come from the docker CLI's config, as for `docker pull`. It
 // writes dir and nothing else: in a git-annex dataset, [Register] with
-// the result's Source as a registry records it as the layers' source for
-// the special remote.
+// the result's Sources as registries records them as the layers' sources
+// for the special remote.
 func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, error) {
 	// A wrong DIR fails before a long download.
 	if err := archive.CheckTarget(dir, opts.Force); err != nil {
@@ -60,7 +62,7 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, erro
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
-	return &Pulled{Result: res, Source: rc.Source}, nil
+	return &Pulled{Result: res, Source: rc.Source, Sources: rc.Sources}, nil
 }
 
 // Pulled is what [Pull] wrote.
@@ -68,8 +70,13 @@ type Pulled struct {
 	// Result is the directory's images, as [archive.Extract] reports them.
 	*archive.Result
 	// Source is the image pulled, as repository@digest: the tag resolved
-	// when the pull began, what [RegisterOptions] Registries wants.
+	// when the pull began. For several platforms it is the index they
+	// came from.
 	Source string
+	// Sources are the manifests pulled, one per platform, as
+	// repository@digest: what [RegisterOptions] Registries wants (an
+	// index's digest would name one platform of it there).
+	Sources []string
 }
 
 // spoolDir is where a pull keeps the layers fetched ahead: the user's cache

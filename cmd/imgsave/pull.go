@@ -20,22 +20,28 @@ every digest checked, DIR complete or not there. No container engine is
 needed. Credentials come from the docker CLI's config (docker login),
 REGISTRY_AUTH_FILE or podman's auth.json.
 
+--platform all keeps every platform of the index in DIR (attestations
+left out), a list as linux/amd64,linux/arm64 those it names (each must be
+there); a layer they share is fetched and kept once. load and run pick
+the engine's platform among them, or --platform's.
+
 Up to --jobs layers are fetched at once; those not yet written wait, still
 compressed, in imgsave's cache folder (at most --jobs of them). A broken
 connection is resumed where it broke; a registry's Retry-After is honoured.
 A registry that sends no byte for --timeout (IMGSAVE_REGISTRY_TIMEOUT) is
 left, as is one redirecting more than 10 times.
 
-Prints the image's config digest on stdout. In a git-annex dataset with
-imgsave's special remote, records IMAGE (by digest) as the source of DIR's
-layers (see imgsave remote --help).
+Prints the image's config digest on stdout, one line per platform. In a
+git-annex dataset with imgsave's special remote, records IMAGE (by digest,
+each platform's) as the source of DIR's layers (see imgsave remote --help).
 
 EXAMPLES:
    imgsave pull 127.0.0.1:5000/tools/align:2.1 ./align
    imgsave pull --platform linux/arm64 --json 127.0.0.1:5000/tools/align:2.1 ./align-arm64
+   imgsave pull --platform linux/amd64,linux/arm64 127.0.0.1:5000/tools/align:2.1 ./align-both
    imgsave pull --jobs 1 --timeout 5m 127.0.0.1:5000/tools/align:2.1 ./align-slow-link`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "platform", Usage: "the platform of a multi-platform image: `OS/ARCH[/VARIANT]` (default: linux and this machine's)"},
+			&cli.StringFlag{Name: "platform", Usage: "the platforms of a multi-platform image to keep: `OS/ARCH[/VARIANT]`, several separated by commas, or all (default: linux and this machine's)"},
 			&cli.IntFlag{Name: "jobs", Value: 3, Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
 			timeoutFlag,
 			forceFlag, jsonFlag, insecureFlag, maxExpandFlag,
@@ -60,7 +66,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			registerSources(c, e, a[1], imgsave.RegisterOptions{Registries: []string{res.Source}, Insecure: c.Bool("insecure")})
+			registerSources(c, e, a[1], imgsave.RegisterOptions{Registries: res.Sources, Insecure: c.Bool("insecure")})
 			return report(c, e, a[1], res.Result)
 		},
 	}

@@ -64,7 +64,9 @@ var ErrTooLong = errors.New("the registry sends more bytes than the manifest giv
 // Options tune [Pull].
 type Options struct {
 	// Platform is "os/arch" or "os/arch/variant"; "" means linux and the
-	// architecture this program runs on.
+	// architecture this program runs on. [Pull] also takes several,
+	// separated by commas, or "all": every platform of an index but its
+	// attestations (unknown/unknown); see [Pull].
 	Platform string
 	// Insecure speaks plain HTTP to the registry (or HTTPS without
 	// checking its certificate). Loopback registries get plain HTTP
@@ -100,8 +102,11 @@ type Pulled struct {
 	io.ReadCloser
 	// Source names the image pulled exactly, as repository@digest of its
 	// manifest (the platform's, for an index), so that it can be asked
-	// for again.
+	// for again. For several platforms it names the index they came from.
 	Source string
+	// Sources name each platform's manifest pulled, as Source does, in the
+	// stream's order: Source alone for one platform.
+	Sources []string
 	// Size is the sum of the blobs the stream carries, config and layers
 	// as the manifest lists them: the stream's length but for its tar
 	// headers and small JSON files, for progress.
@@ -112,8 +117,16 @@ type Pulled struct {
 // and returns it as an OCI image-layout tarball, streamed as it is fetched:
 // every blob as the registry serves it (layers compressed), the manifest,
 // index.json naming the image by ref, and oci-layout. Nothing is held in
-// memory but the manifest and config. The last Read reports a failed fetch.
-// Close stops the fetch and waits for it.
+// memory but the manifests and one config at a time. The last Read
+// reports a failed fetch. Close stops the fetch and waits for it.
+//
+// For several platforms of an index (Options.Platform "all" or a list),
+// index.json names instead an index, also in the stream, that lists each
+// platform's manifest in the order ref's index does, and the stream holds
+// every platform's blobs, each once. A platform of the list that the index
+// lacks is an error wrapping [ErrPlatform] that lists those it holds; so
+// is one that a single image is not. One platform chosen, whatever the
+// way, gives the stream of one.
 //
 // Every exchange with the registry has a redirect limit and an idle
 // timeout (see [Options]); a blob is refused past the size its descriptor
@@ -126,35 +139,67 @@ func Pull(ctx context.Context, ref string, opts Options) (*Pulled, error) {
 
 func pull(ctx context.Context, ref string, opts Options) (*Pulled, error) {
 	ctx, cancel := context.WithCancel(withIdleTimeout(ctx, opts.IdleTimeout))
-	r, img, err := resolve(ctx, "pull", ref, opts)
+	p, err := start(ctx, cancel, ref, opts)
 	if err != nil {
 		cancel()
+	}
+	return p, err
+}
+
+// start resolves ref to the images to pull and starts streaming them;
+// cancel, which ends ctx, stops the stream.
+func start(ctx context.Context, cancel context.CancelFunc, ref string, opts Options) (*Pulled, error) {
+	sel, err := parseSelection(opts.Platform)
+	if err != nil {
 		return nil, err
 	}
-	m, err := img.Manifest()
+	var r name.Reference
+	var imgs []chosen
+	source := ""
+	if sel.single() {
+		one := opts
+		if len(sel.want) == 1 {
+			one.Platform = sel.want[0].String() // the same one twice is one
+		}
+		var img ggcr.Image
+		if r, img, err = resolve(ctx, "pull", ref, one); err != nil {
+			return nil, err
+		}
+		imgs = []chosen{{img: img}}
+	} else {
+		var desc *remote.Descriptor
+		if r, desc, err = get(ctx, "pull", ref, opts); err != nil {
+			return nil, err
+		}
+		if imgs, err = pickAll(desc, sel, ref); err != nil {
+			return nil, err
+		}
+		if len(imgs) > 1 {
+			source = r.Context().Name() + "@" + desc.Digest.String()
+		} else {
+			imgs[0].platform = nil // the stream of one image, as for one platform
+		}
+	}
+	parts, sources, err := partsOf(imgs, r)
 	if err != nil {
-		cancel()
 		return nil, classify("pull", ref, r, err)
 	}
-	md, err := img.Digest()
-	if err != nil {
-		cancel()
-		return nil, classify("pull", ref, r, err)
-	}
-	layers, err := blobsOf(m)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("pull %s: %w", ref, err)
+	var layers []ggcr.Descriptor
+	var size int64
+	for _, p := range parts {
+		layers = append(layers, p.layers...)
+		size += p.configSize
+		for _, l := range p.layers {
+			size += l.Size
+		}
 	}
 	b, err := newBlobs(ctx, r)
 	if err != nil {
-		cancel()
 		return nil, classify("pull", ref, r, err)
 	}
 	var src layerSource = direct{ctx: ctx, b: b, layers: layers}
 	if jobs := cmp.Or(opts.Jobs, 3); jobs > 1 && len(layers) > 1 {
 		if src, err = newSpooled(ctx, b, layers, jobs, opts.SpoolDir); err != nil {
-			cancel()
 			return nil, err
 		}
 	}
@@ -162,15 +207,55 @@ func pull(ctx context.Context, ref string, opts Options) (*Pulled, error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err := write(pw, img, layers, src, ref)
+		err := write(pw, parts, src, ref)
 		src.close()
 		pw.CloseWithError(oneLine(err))
 	}()
-	size := m.Config.Size
-	for _, l := range layers {
-		size += l.Size
+	return &Pulled{ReadCloser: &pullReader{PipeReader: pr, cancel: cancel, done: done}, Source: cmp.Or(source, sources[0]), Sources: sources, Size: size}, nil
+}
+
+// part is one image of the stream: what write needs of it.
+type part struct {
+	img      ggcr.Image
+	platform *ggcr.Platform // as the nested index lists it; nil for one image
+	// config says whether the image's config is written with it: not when
+	// an image before it has the same config. configSize is what that
+	// adds to the stream.
+	config     bool
+	configSize int64
+	layers     []ggcr.Descriptor // those not written with an image before it
+}
+
+// partsOf reads the manifests of imgs and says what each adds to the
+// stream: a blob two platforms share is written with the first. It
+// returns each image's repository@digest too.
+func partsOf(imgs []chosen, r name.Reference) ([]part, []string, error) {
+	seen := map[ggcr.Hash]bool{}
+	var parts []part
+	var sources []string
+	for _, c := range imgs {
+		m, err := c.img.Manifest()
+		if err != nil {
+			return nil, nil, err
+		}
+		md, err := c.img.Digest()
+		if err != nil {
+			return nil, nil, err
+		}
+		p := part{img: c.img, platform: c.platform, config: !seen[m.Config.Digest]}
+		if p.layers, err = layersOf(m, seen); err != nil {
+			if len(imgs) > 1 {
+				err = fmt.Errorf("manifest %s: %w", md, err)
+			}
+			return nil, nil, err
+		}
+		if p.config {
+			p.configSize = m.Config.Size
+		}
+		parts = append(parts, p)
+		sources = append(sources, r.Context().Name()+"@"+md.String())
 	}
-	return &Pulled{ReadCloser: &pullReader{PipeReader: pr, cancel: cancel, done: done}, Source: r.Context().Name() + "@" + md.String(), Size: size}, nil
+	return parts, sources, nil
 }
 
 type pullReader struct {
@@ -186,15 +271,17 @@ func (p *pullReader) Close() error {
 	return nil
 }
 
-// blobsOf lists the layers of m to fetch: each once, though the manifest
+// layersOf lists the layers of m to fetch: each once, though the manifest
 // may list one twice (A, B, A: docker and containerd pull such images, and
-// the layout holds one blob per digest), and none that is the config. A
-// descriptor without a digest or with a negative size is refused.
-func blobsOf(m *ggcr.Manifest) ([]ggcr.Descriptor, error) {
+// the layout holds one blob per digest), and none that is in seen: the
+// config, or a blob of an image before it in the stream. It adds m's
+// config and layers to seen. A descriptor without a digest or with a
+// negative size is refused.
+func layersOf(m *ggcr.Manifest, seen map[ggcr.Hash]bool) ([]ggcr.Descriptor, error) {
 	if m.Config.Digest.Algorithm == "" || m.Config.Size < 0 {
 		return nil, fmt.Errorf("%w: the manifest names no config, or a negative size", ErrManifest)
 	}
-	seen := map[ggcr.Hash]bool{m.Config.Digest: true}
+	seen[m.Config.Digest] = true
 	var out []ggcr.Descriptor
 	for _, l := range m.Layers {
 		if l.Digest.Algorithm == "" || l.Size < 0 {
@@ -348,60 +435,45 @@ func list(items []string, n int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }
 
-// write streams img as an OCI image-layout tarball: config, layers (each
-// once), manifest, then index.json and oci-layout.
-func write(w io.Writer, img ggcr.Image, layers []ggcr.Descriptor, src layerSource, ref string) error {
+// write streams parts as an OCI image-layout tarball: for each image its
+// config and layers (those not written before), then its manifest; for
+// several images, the index listing them; then index.json, naming the
+// image or that index by ref, and oci-layout.
+func write(w io.Writer, parts []part, src layerSource, ref string) error {
 	tw := tar.NewWriter(w)
-	mt, err := img.MediaType()
-	if err != nil {
-		return err
-	}
-	rawManifest, err := img.RawManifest()
-	if err != nil {
-		return err
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return err
-	}
-	rawConfig, err := img.RawConfigFile()
-	if err != nil {
-		return err
-	}
-	if err := file(tw, blobName(m.Config.Digest), rawConfig); err != nil {
-		return err
-	}
-	for i, l := range layers {
-		rc := src.next(i)
-		err = stream(tw, blobName(l.Digest), l.Size, rc)
-		rc.Close()
+	var listed []ggcr.Descriptor
+	next := 0 // the layers of src written so far
+	for i := range parts {
+		d, err := writeImage(tw, parts[i], src, next)
 		if err != nil {
-			return fmt.Errorf("layer %s: %w", l.Digest, err)
+			return err
 		}
+		next += len(parts[i].layers)
+		// Its manifest and config are not needed any more: with several
+		// platforms, one config at a time is held.
+		parts[i].img = nil
+		listed = append(listed, d)
 	}
-	md, err := img.Digest()
-	if err != nil {
-		return err
-	}
-	if err := file(tw, blobName(md), rawManifest); err != nil {
-		return err
-	}
-	// Named as docker names what it pulls (docker.io/library/busybox:1.36,
-	// not go-containerregistry's index.docker.io), so that the directory
-	// is the one `docker pull` then `imgsave save` gives.
-	annotations := map[string]string{}
-	if n, err := reference.ParseNormalizedNamed(ref); err == nil {
-		if t, ok := reference.TagNameOnly(n).(reference.Tagged); ok {
-			if _, digested := n.(reference.Digested); !digested {
-				annotations["io.containerd.image.name"] = t.String()
-				annotations["org.opencontainers.image.ref.name"] = t.Tag()
-			}
+	top := listed[0]
+	if len(parts) > 1 {
+		nested, err := json.Marshal(ggcr.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: listed})
+		if err != nil {
+			return err
 		}
+		d, n, err := ggcr.SHA256(bytes.NewReader(nested))
+		if err != nil {
+			return err
+		}
+		if err := file(tw, blobName(d), nested); err != nil {
+			return err
+		}
+		top = ggcr.Descriptor{MediaType: types.OCIImageIndex, Digest: d, Size: n}
 	}
+	top.Annotations = names(ref)
 	index, err := json.Marshal(ggcr.IndexManifest{
 		SchemaVersion: 2,
 		MediaType:     types.OCIImageIndex,
-		Manifests:     []ggcr.Descriptor{{MediaType: mt, Digest: md, Size: int64(len(rawManifest)), Annotations: annotations}},
+		Manifests:     []ggcr.Descriptor{top},
 	})
 	if err != nil {
 		return err
@@ -413,6 +485,66 @@ func write(w io.Writer, img ggcr.Image, layers []ggcr.Descriptor, src layerSourc
 		return err
 	}
 	return tw.Close()
+}
+
+// writeImage writes p's config (unless an image before it did), its
+// layers, the first of which is src's layer next, and its manifest. It
+// returns the manifest's descriptor.
+func writeImage(tw *tar.Writer, p part, src layerSource, next int) (ggcr.Descriptor, error) {
+	mt, err := p.img.MediaType()
+	if err != nil {
+		return ggcr.Descriptor{}, err
+	}
+	rawManifest, err := p.img.RawManifest()
+	if err != nil {
+		return ggcr.Descriptor{}, err
+	}
+	md, err := p.img.Digest()
+	if err != nil {
+		return ggcr.Descriptor{}, err
+	}
+	if p.config {
+		m, err := p.img.Manifest()
+		if err != nil {
+			return ggcr.Descriptor{}, err
+		}
+		rawConfig, err := p.img.RawConfigFile()
+		if err != nil {
+			return ggcr.Descriptor{}, err
+		}
+		if err := file(tw, blobName(m.Config.Digest), rawConfig); err != nil {
+			return ggcr.Descriptor{}, err
+		}
+	}
+	for i, l := range p.layers {
+		rc := src.next(next + i)
+		err = stream(tw, blobName(l.Digest), l.Size, rc)
+		rc.Close()
+		if err != nil {
+			return ggcr.Descriptor{}, fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+	}
+	if err := file(tw, blobName(md), rawManifest); err != nil {
+		return ggcr.Descriptor{}, err
+	}
+	return ggcr.Descriptor{MediaType: mt, Digest: md, Size: int64(len(rawManifest)), Platform: p.platform}, nil
+}
+
+// names are the annotations of index.json's one entry: the image named as
+// docker names what it pulls (docker.io/library/busybox:1.36, not
+// go-containerregistry's index.docker.io), so that the directory is the
+// one `docker pull` then `imgsave save` gives. A ref by digest gives none.
+func names(ref string) map[string]string {
+	annotations := map[string]string{}
+	if n, err := reference.ParseNormalizedNamed(ref); err == nil {
+		if t, ok := reference.TagNameOnly(n).(reference.Tagged); ok {
+			if _, digested := n.(reference.Digested); !digested {
+				annotations["io.containerd.image.name"] = t.String()
+				annotations["org.opencontainers.image.ref.name"] = t.Tag()
+			}
+		}
+	}
+	return annotations
 }
 
 func blobName(d ggcr.Hash) string { return "blobs/" + d.Algorithm + "/" + d.Hex }
@@ -487,11 +619,26 @@ func describe(ctx context.Context, ref string, opts Options) (*Described, error)
 // resolve finds ref's image: its manifest, or the platform's in an index.
 // A repository, tag or manifest the registry lacks wraps [ErrNotFound].
 func resolve(ctx context.Context, op, ref string, opts Options) (name.Reference, ggcr.Image, error) {
-	r, err := parse(ref, opts.Insecure)
+	want, err := platform(opts.Platform)
 	if err != nil {
 		return nil, nil, err
 	}
-	want, err := platform(opts.Platform)
+	r, desc, err := get(ctx, op, ref, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := pick(desc, want, opts.Platform != "", ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, img, nil
+}
+
+// get fetches what ref names: an image's manifest or an index, checked to
+// be one (see [kind]). A repository, tag or manifest the registry lacks
+// wraps [ErrNotFound].
+func get(ctx context.Context, op, ref string, opts Options) (name.Reference, *remote.Descriptor, error) {
+	r, err := parse(ref, opts.Insecure)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -506,9 +653,5 @@ func resolve(ctx context.Context, op, ref string, opts Options) (name.Reference,
 	if desc.MediaType, err = kind(desc.Manifest, desc.MediaType); err != nil {
 		return nil, nil, fmt.Errorf("%s %s: %w", op, ref, err)
 	}
-	img, err := pick(desc, want, opts.Platform != "", ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	return r, img, nil
+	return r, desc, nil
 }
