@@ -1,13 +1,11 @@
 package archive
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -590,7 +588,7 @@ func TestExtractMultiPlatform(t *testing.T) {
 		}
 		// imgsave's own layout read back (migrate, import of a tar of
 		// it) keeps both platforms, byte for byte.
-		again, res2 := extract(t, bytes.NewReader(tarOfDir(t, dir)), Options{})
+		again, res2 := extract(t, bytes.NewReader(tarDir(t, dir)), Options{})
 		checkMultiPlatform(t, again, res2, "multi:1", amd, arm)
 		if a, b := readTree(t, dir), readTree(t, again); !maps.EqualFunc(a, b, func(x, y node) bool { return x.data == y.data && x.mode == y.mode }) {
 			t.Errorf("the layout re-extracted differs")
@@ -655,36 +653,4 @@ func checkMultiPlatform(t *testing.T, dir string, res *Result, tag string, image
 	if len(res.Images) != len(images) {
 		t.Errorf("Result has %d images, want %d", len(res.Images), len(images))
 	}
-}
-
-// tarOfDir is a tarball of the tree under dir.
-func tarOfDir(t *testing.T, dir string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if e.IsDir() {
-			return tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel) + "/", Typeflag: tar.TypeDir, Mode: 0o755})
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Mode: 0o644, Size: int64(len(b))}); err != nil {
-			return err
-		}
-		_, err = tw.Write(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/imgsave/imgsave/manifest"
 )
 
@@ -291,6 +293,17 @@ func dirSeeds(tb testing.TB) map[string][]byte {
 		damage(tb, dir, layerFile(tb, dir))
 		seeds["canonical legacy.tar, "+form] = tarDir(tb, dir)
 	}
+	// imgsave's layout of one image for two platforms (#21): an image
+	// index in blobs/, manifest.json listing the first platform alone
+	amd, arm := newImageFor(tb, "seed-amd64", "amd64"), newImageFor(tb, "seed-arm64", "arm64")
+	amdBlobs, amdDesc := amd.ociBlobs(tb, "gzip")
+	armBlobs, armDesc := arm.ociBlobs(tb, "gzip")
+	nested := []byte(indexJSON(tb, amdDesc, armDesc))
+	top := descriptor(v1.MediaTypeImageIndex, nested)
+	top.Annotations = map[string]string{manifest.AnnotationImageName: "docker.io/library/multi:1"}
+	multi := append([]member{blob(nested), file("index.json", indexJSON(tb, top)), file("oci-layout", `{"imageLayoutVersion":"1.0.0"}`)}, append(amdBlobs, armBlobs...)...)
+	dir, _ := extract(tb, bytes.NewReader(mkTar(tb, multi...)), Options{})
+	seeds["canonical multi-platform"] = tarDir(tb, dir)
 	for name, data := range fuzzSeeds(tb) {
 		if !strings.HasSuffix(name, ".gz") && !strings.HasSuffix(name, ".zst") {
 			seeds["FuzzExtract "+name] = data
