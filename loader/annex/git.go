@@ -252,7 +252,13 @@ func RegisterURLs(ctx context.Context, repo string, r *SpecialRemote, pairs [][2
 	if _, err := git(ctx, repo, urls.Bytes(), "annex", "registerurl", "--batch"); err != nil {
 		return err
 	}
-	_, err := git(ctx, repo, present.Bytes(), "annex", "setpresentkey", "--batch")
+	if _, err := git(ctx, repo, present.Bytes(), "annex", "setpresentkey", "--batch"); err != nil {
+		return err
+	}
+	// setpresentkey --batch leaves what it records in git-annex's
+	// journal (git-annex 10.20230126), where a clone made before the next
+	// git-annex command in repo does not see it; merge commits it.
+	_, err := git(ctx, repo, nil, "annex", "merge", "--quiet")
 	return err
 }
 
