@@ -38,8 +38,8 @@ slurm:
 # fails the run, never skips).
 test: lint
 	eval "$$(scripts/engines.sh)" && eval "$$(scripts/datalad.sh)" && \
-	eval "$$(scripts/apptainer.sh)" && eval "$$(scripts/slurm.sh)" && eval "$$(scripts/foreign.sh)" && \
-	export IMGSAVE_ENGINES IMGSAVE_TEST_USER IMGSAVE_REGISTRY IMGSAVE_REGISTRY_TLS IMGSAVE_REGISTRY_CA IMGSAVE_REGISTRY_DATA IMGSAVE_DATALAD_ADAPTER IMGSAVE_DATALAD_PYTHONPATH IMGSAVE_APPTAINER SLURM_CONF IMGSAVE_ARM64_BUSYBOX IMGSAVE_EMULATION IMGSAVE_CRANE && \
+	eval "$$(scripts/apptainer.sh)" && eval "$$(scripts/slurm.sh)" && eval "$$(scripts/foreign.sh)" && eval "$$(scripts/cosign.sh)" && \
+	export IMGSAVE_ENGINES IMGSAVE_TEST_USER IMGSAVE_REGISTRY IMGSAVE_REGISTRY_TLS IMGSAVE_REGISTRY_CA IMGSAVE_REGISTRY_DATA IMGSAVE_DATALAD_ADAPTER IMGSAVE_DATALAD_PYTHONPATH IMGSAVE_APPTAINER SLURM_CONF IMGSAVE_ARM64_BUSYBOX IMGSAVE_EMULATION IMGSAVE_CRANE IMGSAVE_COSIGN && \
 	IMGSAVE_E2E=1 $(GO) test -count=1 -timeout 40m ./...
 
 # Tests that need no engine.

@@ -220,6 +220,7 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	env.Setenv("ARM64_BUSYBOX", os.Getenv("IMGSAVE_ARM64_BUSYBOX"))
 	env.Setenv("EMULATION", os.Getenv("IMGSAVE_EMULATION"))
 	env.Setenv("CRANE", os.Getenv("IMGSAVE_CRANE"))
+	env.Setenv("COSIGN", os.Getenv("IMGSAVE_COSIGN"))
 	env.Setenv("SLURM_CONF", os.Getenv("SLURM_CONF"))
 	env.Setenv("REGISTRY", os.Getenv("IMGSAVE_REGISTRY"))
 	env.Setenv("REGISTRY_TLS", os.Getenv("IMGSAVE_REGISTRY_TLS"))
@@ -318,6 +319,11 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 			return false, fmt.Errorf("IMGSAVE_E2E=1 but IMGSAVE_CRANE is unset (scripts/foreign.sh installs crane and prints it)")
 		}
 		return os.Getenv("IMGSAVE_CRANE") != "", nil
+	case "cosign":
+		if os.Getenv("IMGSAVE_COSIGN") == "" && os.Getenv("IMGSAVE_E2E") == "1" {
+			return false, fmt.Errorf("IMGSAVE_E2E=1 but IMGSAVE_COSIGN is unset (scripts/cosign.sh installs cosign and prints it)")
+		}
+		return os.Getenv("IMGSAVE_COSIGN") != "", nil
 	case "emulation":
 		// qemu-user-static registered for arm64 (scripts/foreign.sh says).
 		return os.Getenv("IMGSAVE_EMULATION") != "", nil
@@ -551,7 +557,7 @@ func runRootless(t *testing.T) {
 		"IMGSAVE_TEST_CHILD=1",
 		"IMGSAVE_ENGINES=podman-rootless",
 	}
-	for _, k := range []string{"IMGSAVE_E2E", "IMGSAVE_TEST_USER", "IMGSAVE_REGISTRY", "IMGSAVE_REGISTRY_TLS", "IMGSAVE_REGISTRY_CA", "IMGSAVE_REGISTRY_DATA", "IMGSAVE_DATALAD_ADAPTER", "IMGSAVE_DATALAD_PYTHONPATH", "IMGSAVE_APPTAINER", "SLURM_CONF", "IMGSAVE_ARM64_BUSYBOX", "IMGSAVE_EMULATION", "IMGSAVE_CRANE", "LANG"} {
+	for _, k := range []string{"IMGSAVE_E2E", "IMGSAVE_TEST_USER", "IMGSAVE_REGISTRY", "IMGSAVE_REGISTRY_TLS", "IMGSAVE_REGISTRY_CA", "IMGSAVE_REGISTRY_DATA", "IMGSAVE_DATALAD_ADAPTER", "IMGSAVE_DATALAD_PYTHONPATH", "IMGSAVE_APPTAINER", "SLURM_CONF", "IMGSAVE_ARM64_BUSYBOX", "IMGSAVE_EMULATION", "IMGSAVE_CRANE", "IMGSAVE_COSIGN", "LANG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
