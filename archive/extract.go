@@ -47,6 +47,10 @@ type Options struct {
 	// multi-platform save; each must be there, else Extract fails with
 	// an error wrapping [ErrPlatform] that lists those the save holds.
 	Platforms []string
+	// Extra are files of the evidence folder written into the tree with
+	// the image's (see [EvidenceDir]), so that the directory appears with
+	// them or not at all.
+	Extra []File
 
 	// owned says which entries of a full target Replace may remove; nil
 	// means only what imgsave writes. Migrate also allows a raw save's.
@@ -128,6 +132,9 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 		}
 	}
 	if err := x.write(res); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", staging, err)
+	}
+	if err := x.writeEvidence(opts.Extra); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", staging, err)
 	}
 	if opts.Replace {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"strings"
 )
 
 // Migrate rewrites an image directory (a raw extraction of a legacy or
@@ -18,6 +19,12 @@ import (
 // locally. When ctx ends, Migrate stops and leaves dir as it was.
 func Migrate(ctx context.Context, dir string, opts Options) (*Result, error) {
 	d := newDir(dir)
+	// The evidence folder is carried over as it is.
+	extra, err := ReadExtra(dir)
+	if err != nil {
+		return nil, err
+	}
+	opts.Extra = append(opts.Extra, extra...)
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
@@ -45,6 +52,9 @@ func (d *Dir) writeAll(w io.Writer) error {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
+		if rel == EvidenceDir || strings.HasPrefix(rel, EvidenceDir+"/") {
+			return nil // carried over by Migrate, not read as the image's
+		}
 		_, err = d.copyFile(tw, rel, rel, "", -1, buf)
 		return err
 	})

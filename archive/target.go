@@ -29,6 +29,9 @@ func CheckTarget(dir string, replace bool) error {
 // ownedCanonical reports whether the entry rel of a directory is one
 // imgsave writes.
 func ownedCanonical(rel string, d fs.DirEntry) bool {
+	if ownedEvidence(rel, d) {
+		return true
+	}
 	switch rel {
 	case "oci-layout", "index.json", "manifest.json", ".gitattributes":
 		return !d.IsDir()
