@@ -144,10 +144,13 @@ func fetchArtifact(ctx context.Context, r name.Reference, opts Options) (*Artifa
 		return nil, fmt.Errorf("%s: %d layers, over %d", r, len(m.Layers), maxEvidenceLayers)
 	}
 	art := &Artifact{Manifest: *mb}
-	for _, d := range append([]ggcr.Descriptor{m.Config}, m.Layers...) {
+	descs := append([]ggcr.Descriptor{m.Config}, m.Layers...)
+	for _, d := range descs {
 		if d.Size < 0 || d.Size > maxEvidenceBlob {
 			return nil, fmt.Errorf("%s: blob %s of %d bytes, over %d", r, d.Digest, d.Size, maxEvidenceBlob)
 		}
+	}
+	for _, d := range descs {
 		l, err := remote.Layer(r.Context().Digest(d.Digest.String()), remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(defaultTransport))
 		if err != nil {
 			return nil, classify("evidence", r.String(), r, err)
