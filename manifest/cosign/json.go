@@ -29,7 +29,7 @@ func checkJSON(b []byte, limit int) error {
 			stack[n-1].wantKey = true
 		}
 	}
-	if len(bytes.TrimSpace(b)) == 0 {
+	if len(trimSpace(b)) == 0 {
 		return errors.New("empty")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -44,12 +44,8 @@ func checkJSON(b []byte, limit int) error {
 		if err != nil {
 			return fmt.Errorf("invalid JSON: %w", err)
 		}
-		if n := len(stack); n > 0 && stack[n-1].wantKey {
-			if tok == json.Delim('}') {
-				stack = stack[:n-1]
-				valueDone()
-				continue
-			}
+		switch n := len(stack); {
+		case n > 0 && stack[n-1].wantKey && tok != json.Delim('}'):
 			k := tok.(string) // the decoder allows only strings here
 			if stack[n-1].keys[k] {
 				return fmt.Errorf("invalid JSON: key %q appears twice", k)
@@ -57,26 +53,30 @@ func checkJSON(b []byte, limit int) error {
 			stack[n-1].keys[k] = true
 			stack[n-1].wantKey = false
 			continue
-		}
-		switch tok {
-		case json.Delim('{'):
+		case tok == json.Delim('{'):
 			stack = append(stack, &frame{keys: map[string]bool{}, wantKey: true})
-		case json.Delim('['):
+		case tok == json.Delim('['):
 			stack = append(stack, &frame{})
-		case json.Delim(']'), json.Delim('}'):
-			stack = stack[:len(stack)-1]
+		case tok == json.Delim(']') || tok == json.Delim('}'):
+			stack = stack[:n-1]
 			valueDone()
 		default:
 			valueDone()
 		}
 		if len(stack) == 0 {
 			// One complete value: only white space may follow.
-			if len(bytes.TrimSpace(b[dec.InputOffset():])) > 0 {
+			if len(trimSpace(b[dec.InputOffset():])) > 0 {
 				return errors.New("invalid JSON: data after the top-level value")
 			}
 			return nil
 		}
 	}
+}
+
+// trimSpace trims what JSON counts as white space, which is less than
+// bytes.TrimSpace does.
+func trimSpace(b []byte) []byte {
+	return bytes.Trim(b, " \t\r\n")
 }
 
 // object is a JSON object read by parseObject: its members by key, exactly
@@ -88,6 +88,7 @@ type object map[string]json.RawMessage
 // encoding/json matches keys without regard to case, so without this
 // {"Type":…} would be read as "type".
 func parseObject(raw json.RawMessage, required []string, optional ...string) (object, error) {
+	raw = trimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, fmt.Errorf("not a JSON object")
 	}
