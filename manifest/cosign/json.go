@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"unicode/utf8"
 )
 
-// checkJSON reads b as exactly one JSON value of at most limit bytes in
-// which no object repeats a key. encoding/json keeps the last of repeated
+// checkJSON reads b as exactly one JSON value of at most limit bytes, in
+// UTF-8, in which no object repeats a key. encoding/json keeps the last of repeated
 // keys where other readers keep the first, so a signed document with both
 // could mean one thing to cosign and another here (containers/image
 // signature/json.go refuses them for the same reason).
@@ -31,6 +32,11 @@ func checkJSON(b []byte, limit int) error {
 	}
 	if len(trimSpace(b)) == 0 {
 		return errors.New("empty")
+	}
+	// encoding/json turns invalid UTF-8 into U+FFFD; RFC 8259 section 8.1
+	// requires UTF-8, so refuse rather than read something else.
+	if !utf8.Valid(b) {
+		return errors.New("invalid JSON: not UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()

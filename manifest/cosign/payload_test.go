@@ -81,6 +81,7 @@ func TestParsePayloadRejects(t *testing.T) {
 		{"case-folded type", swap(`"type"`, `"TYPE"`), `unknown field "TYPE"`},
 		{"unknown critical field", swap(`"type":`, `"creator":"x","type":`), `unknown field "creator"`},
 		{"unknown top-level field", swap(`"optional":null`, `"optional":null,"extra":1`), `unknown field "extra"`},
+		{"not UTF-8", swap("busybox", "busy\xffbox"), "not UTF-8"},
 		{"optional array", swap(`"optional":null`, `"optional":[]`), "optional is not an object"},
 		{"too large", swap(`"optional":null`, `"optional":{"a":"`+strings.Repeat("a", maxPayload)+`"}`), "over 1048576 bytes"},
 	} {
