@@ -8,13 +8,14 @@ import (
 )
 
 // TestImportRules pins the direction of imports between this module's
-// packages (#7): manifest and loader import nothing of ours (nor does
+// packages (#7): manifest, manifest/cosign and loader import nothing of ours (nor does
 // loader/registry/registrytest, which loader/registry's tests use), archive only
 // manifest, package imgsave joins them, and the CLI sits on top.
 func TestImportRules(t *testing.T) {
 	const mod = "github.com/imgsave/imgsave"
 	allowed := map[string][]string{
 		mod + "/manifest":        {},
+		mod + "/manifest/cosign": {},
 		mod + "/loader":          {},
 		mod + "/loader/registry": {},
 		// Test support for loader/registry's own tests: nothing of ours,
