@@ -2,6 +2,7 @@ package imgsave
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/imgsave/imgsave/archive"
@@ -26,6 +27,11 @@ type ImageInfo struct {
 	// SIF is the SIF file built from the image for Apptainer, when the
 	// SIF cache holds one.
 	SIF string `json:"sif,omitempty"`
+	// Signatures counts the signatures kept for the image in the
+	// evidence folder (checked by verify --key, not here), and
+	// Attestations gives the predicate type of each attestation kept.
+	Signatures   int      `json:"signatures"`
+	Attestations []string `json:"attestations"`
 }
 
 // ListOptions tune [List].
@@ -64,10 +70,24 @@ func List(ctx context.Context, dir string, opts ListOptions) ([]ImageInfo, error
 	if err != nil {
 		return nil, err
 	}
+	// Evidence that cannot be read is verify's to report.
+	var evidence []EvidenceInfo
+	if evs, err := archive.ReadEvidence(dir); err == nil {
+		for _, ev := range evs {
+			evidence = append(evidence, checkOne(d, ev, nil))
+		}
+	}
 	out := make([]ImageInfo, 0, len(d.Images))
 	for _, im := range d.Images {
 		r := describe(d, im)
 		r.SIF = CachedSIF(cache, im.ManifestDigest)
+		r.Attestations = []string{}
+		for _, in := range evidence {
+			if slices.Contains(in.Images, string(im.ID)) {
+				r.Signatures += in.Signatures
+				r.Attestations = append(r.Attestations, in.Attestations...)
+			}
+		}
 		out = append(out, r)
 	}
 	return out, nil
@@ -106,6 +126,42 @@ type VerifyOptions = archive.VerifyOptions
 type VerifyResult struct {
 	OK bool `json:"ok"`
 	*archive.Report
+	// Evidence is what each stored signature proves ([VerifyKey] only).
+	Evidence []EvidenceInfo `json:"evidence,omitempty"`
+	// Unsigned are the config digests of the images no signature proves
+	// with the key ([VerifyKey] only).
+	Unsigned []string `json:"unsigned,omitempty"`
+}
+
+// VerifyKey is [Verify], and then [CheckEvidence] with the public key
+// (PEM): the result is OK only when every file is intact and every image
+// of the directory has a stored signature that verifies with the key down
+// to its config. Signatures that do not verify (another key's, say) are
+// reported among the evidence's problems.
+func VerifyKey(ctx context.Context, dir string, opts VerifyOptions, key []byte) (*VerifyResult, error) {
+	res, err := Verify(ctx, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	if res.Evidence, err = CheckEvidence(dir, key); err != nil {
+		return nil, err
+	}
+	d, err := archive.OpenDir(dir)
+	if err != nil {
+		res.OK = false
+		return res, nil
+	}
+	for _, im := range d.Images {
+		covered := false
+		for _, in := range res.Evidence {
+			covered = covered || in.Verified > 0 && slices.Contains(in.Images, string(im.ID))
+		}
+		if !covered {
+			res.Unsigned = append(res.Unsigned, string(im.ID))
+		}
+	}
+	res.OK = res.OK && len(res.Unsigned) == 0
+	return res, nil
 }
 
 // Verify recomputes every digest of a directory offline, as

@@ -33,6 +33,10 @@ type PullOptions struct {
 	// MaxExpand bounds how far a compressed layer may expand, as for
 	// [Save].
 	MaxExpand int
+	// NoEvidence leaves the image's cosign signatures and attestations in
+	// the registry; by default they are kept in dir's evidence folder
+	// (see [archive.EvidenceDir]) with the manifest they sign.
+	NoEvidence bool
 }
 
 // DefaultIdleTimeout is how long a registry may send or take no byte
@@ -40,7 +44,9 @@ type PullOptions struct {
 const DefaultIdleTimeout = registry.DefaultIdleTimeout
 
 // Pull fetches ref from its registry, with no engine, and writes it to dir
-// exactly as [Save] would after the engine pulled it: the registry's blobs
+// exactly as [Save] would after the engine pulled it, and keeps the
+// image's cosign signatures and attestations beside it (unless
+// NoEvidence): the registry's blobs
 // stream through [archive.Extract], so compressed layers are decompressed,
 // every digest is checked (each blob against the manifest, each layer's
 // content against the config's diff_ids) and dir is complete or not there.
@@ -58,7 +64,16 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, erro
 		return nil, err
 	}
 	defer rc.Close()
-	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand})
+	var extra []archive.File
+	if !opts.NoEvidence {
+		// Small requests, before the layers are read: the directory
+		// appears with its evidence or not at all.
+		ropts := registry.Options{Insecure: opts.Insecure, IdleTimeout: opts.IdleTimeout}
+		if extra, err = fetchEvidence(ctx, append([]string{rc.Source}, rc.Sources...), ropts); err != nil {
+			return nil, fmt.Errorf("pull %s: %w", ref, err)
+		}
+	}
+	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Extra: extra})
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}

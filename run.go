@@ -66,6 +66,10 @@ type RunOptions struct {
 	// before the container starts, whether or not a load was needed (the
 	// CLI clears its progress line there).
 	AfterLoad func()
+	// VerifyKey, when set, is a public key (PEM, as cosign.pub) a stored
+	// signature must verify with, down to the image's config, before
+	// anything is loaded or run (see [CheckSigned]).
+	VerifyKey []byte
 }
 
 // Run loads the directory's image as [Load] does, then runs it with the
@@ -103,6 +107,11 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 	}
 	if err := checkRunnable(ctx, eng, im); err != nil {
 		return err
+	}
+	if len(opts.VerifyKey) > 0 {
+		if err := CheckSigned(dir, im, opts.VerifyKey); err != nil {
+			return err
+		}
 	}
 	l, err := loadImage(ctx, eng, dir, d, im, opts.LoadOptions)
 	if opts.AfterLoad != nil {

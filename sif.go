@@ -312,6 +312,11 @@ func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) 
 	if err := checkRunnable(ctx, eng, im); err != nil {
 		return err
 	}
+	if len(opts.VerifyKey) > 0 {
+		if err := CheckSigned(dir, im, opts.VerifyKey); err != nil {
+			return err
+		}
+	}
 	if wd == "" {
 		wd = imageWorkdir(im)
 	}

@@ -22,7 +22,9 @@ classic store), creation time, platform, layer count and total size. Reads
 only the small files, so it works in a clone whose layers were never fetched;
 --json also gives the manifest digest and says which files are present
 locally. With Apptainer as the engine (or when one is built), a SIF column
-gives the image's SIF file in the SIF cache, or "not built".
+gives the image's SIF file in the SIF cache, or "not built". When DIR keeps
+signatures or attestations (see imgsave verify --key), an EVIDENCE column
+counts them (--json: signatures, and attestations' predicate types).
 
 EXAMPLES:
    imgsave ls ./img
@@ -50,6 +52,10 @@ EXAMPLES:
 			if sif {
 				head += "\tSIF"
 			}
+			evidence := slices.ContainsFunc(rows, func(r imgsave.ImageInfo) bool { return r.Signatures > 0 || len(r.Attestations) > 0 })
+			if evidence {
+				head += "\tEVIDENCE"
+			}
 			fmt.Fprintln(tw, head)
 			for _, r := range rows {
 				id := r.ConfigDigest
@@ -71,6 +77,9 @@ EXAMPLES:
 					fmt.Fprintf(tw, "\t%s", printable(r.SIF))
 				default:
 					fmt.Fprint(tw, "\tnot built")
+				}
+				if evidence {
+					fmt.Fprintf(tw, "\t%d signatures, %d attestations", r.Signatures, len(r.Attestations))
 				}
 				fmt.Fprintln(tw)
 			}

@@ -31,6 +31,10 @@ connection is resumed where it broke; a registry's Retry-After is honoured.
 A registry that sends no byte for --timeout (IMGSAVE_REGISTRY_TIMEOUT) is
 left, as is one redirecting more than 10 times.
 
+Keeps the image's cosign signatures and attestations, with the manifest
+they sign, in DIR/evidence (see imgsave verify --key); --no-evidence leaves
+them in the registry.
+
 Prints the image's config digest on stdout, one line per platform. In a
 git-annex dataset with imgsave's special remote, records IMAGE (by digest,
 each platform's) as the source of DIR's layers (see imgsave remote --help).
@@ -45,6 +49,7 @@ EXAMPLES:
 			&cli.IntFlag{Name: "jobs", Value: 3, Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
 			timeoutFlag,
 			forceFlag, jsonFlag, insecureFlag, maxExpandFlag,
+			&cli.BoolFlag{Name: "no-evidence", Usage: "leave the image's cosign signatures and attestations in the registry (kept in DIR/evidence by default)"},
 		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "IMAGE", "DIR")
@@ -61,7 +66,7 @@ EXAMPLES:
 				return err
 			}
 			ev, done := events(c, e, "pulling "+a[0])
-			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand")})
+			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand"), NoEvidence: c.Bool("no-evidence")})
 			done()
 			if err != nil {
 				return err

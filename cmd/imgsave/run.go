@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -42,6 +44,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "root", Usage: "run as the image's user (usually root), not yours"},
 			&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint"},
 			&cli.StringSliceFlag{Name: "engine-arg", Usage: "pass `ARG` to the engine's run, before the image (repeatable)"},
+			&cli.StringFlag{Name: "verify-key", EnvVars: []string{"IMGSAVE_VERIFY_KEY"}, Usage: "run only if a signature kept in DIR verifies with cosign's public key `FILE` (see imgsave verify --key)"},
 		}, selectFlags...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
@@ -84,6 +87,11 @@ EXAMPLES:
 			}
 			if !opts.NoCwdMount || c.IsSet("workdir") {
 				opts.Workdir = c.String("workdir")
+			}
+			if f := c.String("verify-key"); f != "" {
+				if opts.VerifyKey, err = os.ReadFile(f); err != nil {
+					return fmt.Errorf("--verify-key: %w", err)
+				}
 			}
 			if c.IsSet("entrypoint") {
 				ep := c.String("entrypoint")

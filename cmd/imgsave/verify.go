@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,23 +25,39 @@ config, layer (a compressed one against its blob name and, decompressed,
 its diff_id) and blob, and reports each file: ok, corrupt (got vs want),
 missing, or not-present (a git-annex file whose content is not here). A
 directory that load would refuse is reported with load's error. Files are
-hashed in parallel, streamed. Exits 0 only when all is intact.
+hashed in parallel, streamed. With --key, also checks each signature kept
+in DIR/evidence offline: the signature over its payload with the key, the
+payload's manifest digest against the stored manifest, that manifest's
+config against DIR's, whose diff_ids name the layers checked above. Exits 0
+only when all is intact (and, with --key, every image is signed).
 
 EXAMPLES:
    imgsave verify ./img
    imgsave verify --metadata-only ./img   # in a clone, before 'git annex get'
-   imgsave verify --json ./img | jq '.files[] | select(.status != "ok")'`,
+   imgsave verify --json ./img | jq '.files[] | select(.status != "ok")'
+   imgsave verify --key cosign.pub ./img`,
 		Flags: []cli.Flag{
 			jsonFlag,
 			&cli.BoolFlag{Name: "metadata-only", Usage: "check only the files kept in git (manifests, index, configs), not the layers"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "files hashed at once", DefaultText: "the CPU count"},
+			&cli.StringFlag{Name: "key", Usage: "also check the signatures kept in DIR/evidence with cosign's public key `FILE`: every image must have one that verifies, down to its config"},
 		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")
 			if err != nil {
 				return err
 			}
-			rep, err := imgsave.Verify(c.Context, a[0], imgsave.VerifyOptions{MetadataOnly: c.Bool("metadata-only"), Jobs: c.Int("jobs")})
+			vopts := imgsave.VerifyOptions{MetadataOnly: c.Bool("metadata-only"), Jobs: c.Int("jobs")}
+			var rep *imgsave.VerifyResult
+			if c.IsSet("key") {
+				key, kerr := os.ReadFile(c.String("key"))
+				if kerr != nil {
+					return fmt.Errorf("--key: %w", kerr)
+				}
+				rep, err = imgsave.VerifyKey(c.Context, a[0], vopts, key)
+			} else {
+				rep, err = imgsave.Verify(c.Context, a[0], vopts)
+			}
 			if err != nil {
 				return err
 			}
@@ -60,6 +78,15 @@ EXAMPLES:
 				}
 				for _, p := range rep.Problems {
 					fmt.Fprintf(e.stdout, "%-11s %s\n", "problem", printable(p))
+				}
+				for _, ev := range rep.Evidence {
+					fmt.Fprintf(e.stdout, "%-11s %s: %d of %d signatures verify; attestations: %s\n", "evidence", printable(ev.Path), ev.Verified, ev.Signatures, printable(strings.Join(ev.Attestations, ", ")))
+					for _, p := range ev.Problems {
+						fmt.Fprintf(e.stdout, "%-11s %s: %s\n", "problem", printable(ev.Path), printable(p))
+					}
+				}
+				for _, id := range rep.Unsigned {
+					fmt.Fprintf(e.stdout, "%-11s image %s: no signature verifies with the key\n", "unsigned", id)
 				}
 			}
 			if !rep.OK {

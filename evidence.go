@@ -1,0 +1,513 @@
+package imgsave
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/loader/registry"
+	"github.com/imgsave/imgsave/manifest"
+	"github.com/imgsave/imgsave/manifest/cosign"
+)
+
+// ErrUnsigned is wrapped by the error of [CheckSigned] (and so of [Run]
+// with a key) for an image no stored signature proves with the key.
+var ErrUnsigned = errors.New("no signature verifies with the key")
+
+// evidenceGitattributes keeps the evidence folder in git: it is small
+// JSON, read without fetching anything.
+const evidenceGitattributes = "# Written by imgsave: signatures and attestations, in git.\n* annex.largefiles=nothing\n"
+
+// evidenceFiles renders what a registry keeps beside an image as files of
+// the evidence folder (see [archive.EvidenceDir]): a cosign local layout
+// named by the signed digest. It returns nil when the registry keeps no
+// signature and no attestation, so that an unsigned image's directory is
+// what it always was.
+func evidenceFiles(ev *registry.Evidence) ([]archive.File, error) {
+	if ev == nil || ev.Sigs == nil && ev.Atts == nil {
+		return nil, nil
+	}
+	d, err := digest.Parse(ev.Subject.Digest)
+	if err != nil {
+		return nil, err
+	}
+	base := path.Join(archive.EvidenceDir, d.Encoded())
+	var files []archive.File
+	seen := map[string]bool{}
+	add := func(b registry.Blob) error {
+		bd, err := digest.Parse(b.Digest)
+		if err != nil {
+			return err
+		}
+		p := path.Join(base, manifest.BlobPath(bd))
+		if !seen[p] {
+			seen[p] = true
+			files = append(files, archive.File{Path: p, Data: b.Data})
+		}
+		return nil
+	}
+	kind := archive.KindImage
+	if manifest.IsIndex(ev.Subject.MediaType) {
+		kind = archive.KindImageIndex
+	}
+	idx := v1.Index{MediaType: v1.MediaTypeImageIndex}
+	idx.SchemaVersion = 2
+	entry := func(b registry.Blob, kind string) error {
+		bd, err := digest.Parse(b.Digest)
+		if err != nil {
+			return err
+		}
+		idx.Manifests = append(idx.Manifests, v1.Descriptor{MediaType: b.MediaType, Digest: bd, Size: int64(len(b.Data)), Annotations: map[string]string{"kind": kind}})
+		return add(b)
+	}
+	if err := entry(ev.Subject, kind); err != nil {
+		return nil, err
+	}
+	for _, c := range ev.Children {
+		if err := add(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range []struct {
+		art  *registry.Artifact
+		kind string
+	}{{ev.Sigs, archive.KindSigs}, {ev.Atts, archive.KindAtts}} {
+		if a.art == nil {
+			continue
+		}
+		if err := entry(a.art.Manifest, a.kind); err != nil {
+			return nil, err
+		}
+		for _, b := range a.art.Blobs {
+			if err := add(b); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ib, err := manifest.Marshal(idx)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files,
+		archive.File{Path: path.Join(base, "index.json"), Data: ib},
+		archive.File{Path: path.Join(base, "oci-layout"), Data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		archive.File{Path: path.Join(archive.EvidenceDir, ".gitattributes"), Data: []byte(evidenceGitattributes)},
+	)
+	return files, nil
+}
+
+// fetchEvidence fetches the evidence of each source (repository@digest),
+// once each, as files of the evidence folder.
+func fetchEvidence(ctx context.Context, sources []string, opts registry.Options) ([]archive.File, error) {
+	var files []archive.File
+	seen := map[string]bool{}
+	for _, s := range sources {
+		if s == "" || seen[s] {
+			continue
+		}
+		seen[s] = true
+		ev, err := registry.FetchEvidence(ctx, s, opts)
+		if err != nil {
+			return nil, err
+		}
+		fs, err := evidenceFiles(ev)
+		if err != nil {
+			return nil, fmt.Errorf("evidence of %s: %w", s, err)
+		}
+		for _, f := range fs {
+			if !slices.ContainsFunc(files, func(o archive.File) bool { return o.Path == f.Path }) {
+				files = append(files, f)
+			}
+		}
+	}
+	return files, nil
+}
+
+// EvidenceInfo is what one folder of the evidence folder proves, as
+// [CheckEvidence] finds it.
+type EvidenceInfo struct {
+	// Path is the folder, relative to the directory.
+	Path string `json:"path"`
+	// Subject is the digest signed: a registry's manifest or index, or
+	// imgsave's canonical manifest for `imgsave sign`.
+	Subject string `json:"subject"`
+	// Images are the config digests of the directory's images the signed
+	// manifest (or the index's manifests) name.
+	Images []string `json:"images"`
+	// Signatures counts the signatures kept; Verified those that verify
+	// with the key (0 without a key).
+	Signatures int `json:"signatures"`
+	Verified   int `json:"verified"`
+	// Attestations are the predicate types of the attestations kept,
+	// one per attestation.
+	Attestations []string `json:"attestations"`
+	// Problems are what does not hold: a signature for another image, a
+	// signature or attestation that does not verify with the key, a
+	// manifest whose config is not the directory's.
+	Problems []string `json:"problems"`
+}
+
+// CheckEvidence walks, offline, each stored signature down to the
+// directory's files: the signature over its payload with the public key
+// (PEM, as cosign.pub; nil checks everything but the signatures), the
+// payload's docker-manifest-digest against the stored manifest or index,
+// the configs it names against the directory's images. The layers are
+// then the directory's own, which [Verify] checks against the configs'
+// diff IDs. Attestations (DSSE) are checked the same way, their
+// statement's subject against the signed digest.
+func CheckEvidence(dir string, key []byte) ([]EvidenceInfo, error) {
+	d, err := archive.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var pub any
+	if key != nil {
+		if pub, err = cosign.ParsePublicKey(key); err != nil {
+			return nil, err
+		}
+	}
+	evs, err := archive.ReadEvidence(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := []EvidenceInfo{}
+	for _, ev := range evs {
+		out = append(out, checkOne(d, ev, pub))
+	}
+	return out, nil
+}
+
+func checkOne(d *archive.Dir, ev *archive.Evidence, pub any) EvidenceInfo {
+	in := EvidenceInfo{Path: ev.Path, Subject: string(ev.Subject), Images: []string{}, Attestations: []string{}, Problems: []string{}, Signatures: len(ev.Signatures)}
+	problem := func(format string, a ...any) { in.Problems = append(in.Problems, fmt.Sprintf(format, a...)) }
+	// The manifests the subject stands for, and their configs.
+	var manifests [][]byte
+	if manifest.IsIndex(ev.SubjectMediaType) {
+		idx, err := manifest.ParseIndex(bytes.NewReader(ev.SubjectData))
+		if err != nil {
+			problem("the signed index: %v", err)
+		}
+		for _, c := range idx.Manifests {
+			if b, ok := ev.Children[c.Digest]; ok {
+				manifests = append(manifests, b)
+			}
+		}
+	} else {
+		manifests = append(manifests, ev.SubjectData)
+	}
+	for _, b := range manifests {
+		var m struct {
+			Config v1.Descriptor `json:"config"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			problem("a signed manifest: %v", err)
+			continue
+		}
+		if slices.ContainsFunc(d.Images, func(im *archive.DirImage) bool { return im.ID == m.Config.Digest }) {
+			in.Images = append(in.Images, string(m.Config.Digest))
+		} else {
+			problem("the signed manifest names config %s, which is not an image of the directory", m.Config.Digest)
+		}
+	}
+	for i, s := range ev.Signatures {
+		p, err := cosign.ParsePayload(s.Payload)
+		if err != nil {
+			problem("signature %d: %v", i+1, err)
+			continue
+		}
+		if p.Critical.Image.DockerManifestDigest != string(ev.Subject) {
+			problem("signature %d is for %s, not %s", i+1, p.Critical.Image.DockerManifestDigest, ev.Subject)
+			continue
+		}
+		if pub == nil {
+			continue
+		}
+		sig, err := base64.StdEncoding.DecodeString(s.Signature)
+		if err == nil {
+			err = cosign.Verify(pub, s.Payload, sig)
+		}
+		if err != nil {
+			problem("signature %d does not verify with the key: %v", i+1, err)
+			continue
+		}
+		in.Verified++
+	}
+	for i, a := range ev.Attestations {
+		env, err := cosign.ParseEnvelope(a)
+		if err != nil {
+			problem("attestation %d: %v", i+1, err)
+			continue
+		}
+		st, err := env.Statement()
+		if err != nil {
+			problem("attestation %d: %v", i+1, err)
+			continue
+		}
+		in.Attestations = append(in.Attestations, st.PredicateType)
+		about := false
+		for _, s := range st.Subject {
+			about = about || "sha256:"+s.Digest["sha256"] == string(ev.Subject)
+		}
+		if !about {
+			problem("attestation %d (%s) is about another image", i+1, st.PredicateType)
+		}
+		if pub != nil {
+			if err := env.Verify(pub); err != nil {
+				problem("attestation %d (%s) does not verify with the key: %v", i+1, st.PredicateType, err)
+			}
+		}
+	}
+	return in
+}
+
+// CheckSigned returns nil when a stored signature verifies with key (PEM)
+// all the way to im's config, and otherwise an error wrapping
+// [ErrUnsigned] that says what failed.
+func CheckSigned(dir string, im *archive.DirImage, key []byte) error {
+	infos, err := CheckEvidence(dir, key)
+	if err != nil {
+		return err
+	}
+	var why []string
+	for _, in := range infos {
+		if !slices.Contains(in.Images, string(im.ID)) {
+			continue
+		}
+		if in.Verified > 0 {
+			return nil
+		}
+		why = append(why, in.Problems...)
+	}
+	if len(why) == 0 {
+		why = []string{"no signature is stored for it"}
+	}
+	return fmt.Errorf("%s: image %s: %w: %s", dir, short(im.ID), ErrUnsigned, strings.Join(why, "; "))
+}
+
+// readKey reads a key file named by a flag or the environment.
+func readKey(file string) ([]byte, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	return b, nil
+}
+
+// predicateTypes are cosign's --type names for the predicate types it
+// writes, so that `imgsave attestation --type spdxjson` finds what `cosign
+// attest --type spdxjson` stored.
+var predicateTypes = map[string]string{
+	"spdx":            "https://spdx.dev/Document",
+	"spdxjson":        "https://spdx.dev/Document",
+	"cyclonedx":       "https://cyclonedx.org/bom",
+	"slsaprovenance":  "https://slsa.dev/provenance/v0.2",
+	"slsaprovenance1": "https://slsa.dev/provenance/v1",
+	"link":            "https://in-toto.io/Link/v1",
+	"vuln":            "https://cosign.sigstore.dev/attestation/vuln/v1",
+	"custom":          "https://cosign.sigstore.dev/attestation/v1",
+}
+
+// Attestation is one stored attestation of an image.
+type Attestation struct {
+	PredicateType string          `json:"predicate_type"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+// Attestations returns the attestations stored for the selected image of
+// dir whose predicate type is typ (a URI, or cosign's --type name such as
+// spdxjson; "" for all), read offline. It checks no signature: see
+// [CheckEvidence] for that.
+func Attestations(dir string, sel Selector, typ string) ([]Attestation, error) {
+	_, im, err := sel.open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := predicateTypes[typ]; ok {
+		typ = t
+	}
+	evs, err := archive.ReadEvidence(dir)
+	if err != nil {
+		return nil, err
+	}
+	d, err := archive.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := []Attestation{}
+	for _, ev := range evs {
+		if !slices.Contains(checkOne(d, ev, nil).Images, string(im.ID)) {
+			continue
+		}
+		for _, a := range ev.Attestations {
+			env, err := cosign.ParseEnvelope(a)
+			if err != nil {
+				continue
+			}
+			st, err := env.Statement()
+			if err != nil || typ != "" && st.PredicateType != typ {
+				continue
+			}
+			out = append(out, Attestation{PredicateType: st.PredicateType, Predicate: st.Predicate})
+		}
+	}
+	return out, nil
+}
+
+// SignOptions tune [Sign].
+type SignOptions struct {
+	// Selector picks the image to sign; the zero Selector signs every
+	// image of the directory.
+	Selector
+	// Key is cosign's encrypted private key (cosign.key) and Password
+	// its password (COSIGN_PASSWORD).
+	Key, Password []byte
+}
+
+// Sign signs imgsave's canonical manifest digest of dir's images (the
+// engine-independent identity of an image, its ID in a containerd store
+// after a load) with a cosign signature, kept in dir's evidence folder as
+// `cosign save` would keep one, beside any signature already there. Every
+// clone can then check it offline with [CheckEvidence], and `cosign verify
+// --local-image DIR/evidence/<hex>` with cosign. It returns the digests
+// signed. Each folder is written beside the old one and renamed into
+// place: an interrupted sign leaves the old evidence as it was.
+func Sign(dir string, opts SignOptions) ([]string, error) {
+	key, err := cosign.LoadPrivateKey(opts.Key, opts.Password)
+	if err != nil {
+		return nil, err
+	}
+	d, err := archive.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	images := d.Images
+	if opts.Selector != (Selector{}) {
+		_, im, err := opts.Selector.open(dir)
+		if err != nil {
+			return nil, err
+		}
+		images = []*archive.DirImage{im}
+	}
+	evs, err := archive.ReadEvidence(dir)
+	if err != nil {
+		return nil, err
+	}
+	var signed []string
+	for _, im := range images {
+		if im.ManifestDigest == "" || len(im.Manifest) == 0 {
+			return nil, fmt.Errorf("%s: image %s: a layer's size is unknown until its content is here (git annex get)", dir, short(im.ID))
+		}
+		payload := cosign.NewPayload("", string(im.ManifestDigest))
+		sig, err := cosign.Sign(key, payload)
+		if err != nil {
+			return nil, fmt.Errorf("sign %s: %w", short(im.ID), err)
+		}
+		layers := []archive.SignatureLayer{{Payload: payload, Signature: base64.StdEncoding.EncodeToString(sig)}}
+		base := path.Join(archive.EvidenceDir, im.ManifestDigest.Encoded())
+		for _, ev := range evs {
+			if ev.Path == base {
+				layers = append(ev.Signatures, layers...)
+			}
+		}
+		if err := writeSigned(dir, base, im, layers); err != nil {
+			return nil, err
+		}
+		signed = append(signed, string(im.ManifestDigest))
+	}
+	return signed, nil
+}
+
+// writeSigned writes the evidence folder base of dir for im's canonical
+// manifest and the signature layers, as cosign lays out a signature image.
+func writeSigned(dir, base string, im *archive.DirImage, layers []archive.SignatureLayer) error {
+	files := map[string][]byte{}
+	blob := func(b []byte) v1.Descriptor {
+		d := digest.FromBytes(b)
+		files[manifest.BlobPath(d)] = b
+		return v1.Descriptor{Digest: d, Size: int64(len(b))}
+	}
+	sm := v1.Manifest{MediaType: v1.MediaTypeImageManifest}
+	sm.SchemaVersion = 2
+	var diffIDs []string
+	for _, l := range layers {
+		desc := blob(l.Payload)
+		desc.MediaType = cosign.MediaTypeSimpleSigning
+		desc.Annotations = map[string]string{cosign.AnnotationSignature: l.Signature}
+		sm.Layers = append(sm.Layers, desc)
+		diffIDs = append(diffIDs, string(desc.Digest))
+	}
+	cb, err := json.Marshal(map[string]any{"architecture": "", "os": "", "config": map[string]any{}, "rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs}})
+	if err != nil {
+		return err
+	}
+	sm.Config = blob(cb)
+	sm.Config.MediaType = v1.MediaTypeImageConfig
+	mb, err := manifest.Marshal(sm)
+	if err != nil {
+		return err
+	}
+	subject := blob(im.Manifest)
+	subject.MediaType, subject.Annotations = v1.MediaTypeImageManifest, map[string]string{"kind": archive.KindImage}
+	sigs := blob(mb)
+	sigs.MediaType, sigs.Annotations = v1.MediaTypeImageManifest, map[string]string{"kind": archive.KindSigs}
+	idx := v1.Index{MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{subject, sigs}}
+	idx.SchemaVersion = 2
+	ib, err := manifest.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	files["index.json"] = ib
+	files["oci-layout"] = []byte(`{"imageLayoutVersion":"1.0.0"}`)
+
+	top := filepath.Join(dir, archive.EvidenceDir)
+	if err := os.MkdirAll(top, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(top, ".gitattributes"), []byte(evidenceGitattributes), 0o644); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(top, ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	root, err := os.OpenRoot(tmp)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := root.MkdirAll("blobs/sha256", 0o755); err != nil {
+		return err
+	}
+	for name, b := range files {
+		if err := root.WriteFile(name, b, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	final := filepath.Join(dir, filepath.FromSlash(base))
+	old := final + ".old"
+	os.RemoveAll(old)
+	if err := os.Rename(final, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.Rename(old, final)
+		return err
+	}
+	return os.RemoveAll(old)
+}
