@@ -104,7 +104,7 @@ func oneLine(s string) string {
 // (`imgsave --quiet run` and `imgsave run --quiet`); read them with
 // [global] and [globalBool].
 func globalFlags(app bool) []cli.Flag {
-	engine := &cli.StringFlag{Name: "engine", Usage: "container engine CLI, a name on PATH or a path (default: docker, else podman)"}
+	engine := &cli.StringFlag{Name: "engine", Usage: "container engine CLI, a name on PATH or a path (default: docker, else podman, else apptainer, else singularity)"}
 	if app {
 		engine.EnvVars = []string{"IMGSAVE_ENGINE"}
 	}

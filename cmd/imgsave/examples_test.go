@@ -60,7 +60,7 @@ func noEngine(args []string) []string {
 // examplesIn finds the imgsave commands in text: each "imgsave CMD ..."
 // up to a shell operator or comment, where CMD is a command name.
 func examplesIn(text string) []string {
-	re := regexp.MustCompile(`(?m)(?:^|[|&;]\s*|^\s+)(imgsave (?:save|pull|push|import|load|run|ls|verify|migrate|engine|remote)\b[^|&#\n]*)`)
+	re := regexp.MustCompile(`(?m)(?:^|[|&;]\s*|^\s+)(imgsave (?:save|pull|push|import|load|run|ls|verify|sign|attestation|migrate|engine|remote)\b[^|&#\n]*)`)
 	var out []string
 	for _, m := range re.FindAllStringSubmatch(text, -1) {
 		out = append(out, strings.TrimSpace(m[1]))

@@ -91,7 +91,7 @@ line; --json gives [{"predicate_type": ..., "predicate": ...}]. It checks
 no signature: 'imgsave verify --key' does. Exits 1 when none is kept.
 
 EXAMPLES:
-   imgsave attestation --type spdxjson ./img > sbom.spdx.json
+   imgsave attestation --type spdxjson ./img             # the SBOM, as cosign attested it
    imgsave attestation --json ./img`,
 		Flags: append([]cli.Flag{
 			jsonFlag,
