@@ -63,6 +63,9 @@ func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pus
 	if err != nil {
 		return nil, err
 	}
+	if evs, _ := archive.ReadEvidence(dir); len(evs) > 0 {
+		opts.notice(fmt.Sprintf("%s keeps signatures of manifests this push does not send (layers go compressed, under a new manifest): none is pushed; sign the pushed image with cosign after the push", filepath.Join(dir, archive.EvidenceDir)))
+	}
 	var imgs []registry.Image
 	for _, im := range ims {
 		if err := d.CheckPresent(im); err != nil {

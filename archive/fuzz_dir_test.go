@@ -304,6 +304,10 @@ func dirSeeds(tb testing.TB) map[string][]byte {
 	multi := append([]member{blob(nested), file("index.json", indexJSON(tb, top)), file("oci-layout", `{"imageLayoutVersion":"1.0.0"}`)}, append(amdBlobs, armBlobs...)...)
 	dir, _ := extract(tb, bytes.NewReader(mkTar(tb, multi...)), Options{})
 	seeds["canonical multi-platform"] = tarDir(tb, dir)
+	// an evidence folder (#22): a signed manifest and a signature image
+	extra := evidenceFiles(amd.id)
+	signed, _ := extract(tb, bytes.NewReader(mkTar(tb, multi...)), Options{Extra: extra})
+	seeds["canonical multi-platform with evidence"] = tarDir(tb, signed)
 	for name, data := range fuzzSeeds(tb) {
 		if !strings.HasSuffix(name, ".gz") && !strings.HasSuffix(name, ".zst") {
 			seeds["FuzzExtract "+name] = data
@@ -342,6 +346,7 @@ func checkImageDir(t *testing.T, dir string) {
 	var d *Dir
 	var openErr error
 	returns(t, "OpenDir", func() { d, openErr = OpenDir(dir) })
+	returns(t, "ReadEvidence", func() { ReadEvidence(dir) })
 	ctx, cancel := context.WithTimeout(t.Context(), fuzzDirDeadline)
 	defer cancel()
 	rep, err := Verify(ctx, dir, VerifyOptions{Jobs: 2})
