@@ -1,6 +1,7 @@
 package imgsave
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -307,11 +308,41 @@ func findPresent(ctx context.Context, eng Engine, im *archive.DirImage) (*LoadRe
 // image's own, so a tag moved to another image is never taken for it. It
 // returns the engine's image, or nil when the engine lacks it.
 func present(ctx context.Context, eng Engine, im *archive.DirImage) (*loader.Image, error) {
+	// The two IDs are asked at once: one of them is the store's, and on a
+	// containerd store (ID = manifest digest) asking one after the other
+	// cost a miss of 4-6 ms on every run (#23). The answers are taken in
+	// order, as before.
 	names := []string{string(im.ID)}
 	if im.ManifestDigest != "" {
 		names = append(names, string(im.ManifestDigest))
 	}
-	for _, n := range append(names, im.RepoTags...) {
+	type answer struct {
+		img *loader.Image
+		err error
+	}
+	answers := make([]chan answer, len(names))
+	for i, n := range names {
+		answers[i] = make(chan answer, 1)
+		go func() {
+			img, err := eng.Inspect(ctx, n)
+			answers[i] <- answer{img, err}
+		}()
+	}
+	var first error
+	for _, ch := range answers {
+		a := <-ch
+		switch {
+		case errors.Is(a.err, loader.ErrImageNotFound):
+		case a.err != nil:
+			first = cmp.Or(first, a.err)
+		case same(a.img, im) && first == nil:
+			return a.img, nil
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	for _, n := range im.RepoTags {
 		got, err := eng.Inspect(ctx, n)
 		if errors.Is(err, loader.ErrImageNotFound) {
 			continue
