@@ -78,3 +78,6 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseSource -fuzztime=30s -fuzzminimizetime=10x .
 	$(GO) test -run='^$$' -fuzz=FuzzServe -fuzztime=30s -fuzzminimizetime=10x ./loader/annex
 	$(GO) test -run='^$$' -fuzz=FuzzKind -fuzztime=30s -fuzzminimizetime=10x ./loader/registry
+	$(GO) test -run='^$$' -fuzz=FuzzParsePayload -fuzztime=30s -fuzzminimizetime=10x ./manifest/cosign
+	$(GO) test -run='^$$' -fuzz=FuzzParseEnvelope -fuzztime=30s -fuzzminimizetime=10x ./manifest/cosign
+	$(GO) test -run='^$$' -fuzz=FuzzParsePublicKey -fuzztime=30s -fuzzminimizetime=10x ./manifest/cosign
