@@ -101,17 +101,9 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	d, im, err := opts.Selector.openFor(ctx, eng, dir)
+	d, im, err := openToRun(ctx, eng, dir, opts)
 	if err != nil {
 		return err
-	}
-	if err := checkRunnable(ctx, eng, im); err != nil {
-		return err
-	}
-	if len(opts.VerifyKey) > 0 {
-		if err := CheckSigned(dir, im, opts.VerifyKey); err != nil {
-			return err
-		}
 	}
 	l, err := loadImage(ctx, eng, dir, d, im, opts.LoadOptions)
 	if opts.AfterLoad != nil {
@@ -122,6 +114,25 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 	}
 	args = append(append(args, string(l.EngineID)), opts.Command...)
 	return eng.Run(ctx, args, opts.Stdin, opts.Stdout, opts.Stderr)
+}
+
+// openToRun reads the directory, picks the image to run, and refuses, before
+// anything is loaded, one the engine's host cannot run (checkRunnable) or
+// that no signature proves when a key is required (CheckSigned).
+func openToRun(ctx context.Context, eng Engine, dir string, opts RunOptions) (*archive.Dir, *archive.DirImage, error) {
+	d, im, err := opts.Selector.openFor(ctx, eng, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkRunnable(ctx, eng, im); err != nil {
+		return nil, nil, err
+	}
+	if len(opts.VerifyKey) > 0 {
+		if err := CheckSigned(dir, im, opts.VerifyKey); err != nil {
+			return nil, nil, err
+		}
+	}
+	return d, im, nil
 }
 
 // annexTop finds the folder run mounts so that annexed files (symbolic

@@ -305,17 +305,9 @@ func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) 
 			i++
 		}
 	}
-	d, im, err := opts.Selector.openFor(ctx, eng, dir)
+	d, im, err := openToRun(ctx, eng, dir, opts)
 	if err != nil {
 		return err
-	}
-	if err := checkRunnable(ctx, eng, im); err != nil {
-		return err
-	}
-	if len(opts.VerifyKey) > 0 {
-		if err := CheckSigned(dir, im, opts.VerifyKey); err != nil {
-			return err
-		}
 	}
 	if wd == "" {
 		wd = imageWorkdir(im)

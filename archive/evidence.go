@@ -59,23 +59,7 @@ func (x *extractor) writeEvidence(files []File) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range written {
-		fi, err := x.root.Stat(name)
-		if err != nil {
-			return err
-		}
-		mode := fs.FileMode(0o644)
-		if fi.IsDir() {
-			mode = 0o755
-		}
-		if err := x.root.Chmod(name, mode); err != nil {
-			return err
-		}
-		if err := x.root.Chtimes(name, modTime, modTime); err != nil {
-			return err
-		}
-	}
-	return nil
+	return x.settle(written)
 }
 
 // writeExtra writes the extra files into the staged tree; it returns the

@@ -48,9 +48,20 @@ func (x *extractor) write(res *Result) error {
 		}
 		written = append(written, f.Name)
 	}
-	for _, name := range written {
+	return x.settle(written)
+}
+
+// settle gives what was written the layout's modes (0644, folders 0755)
+// and its fixed time, so that the tree's bytes are the same whenever it
+// was written.
+func (x *extractor) settle(names []string) error {
+	for _, name := range names {
+		fi, err := x.root.Lstat(name)
+		if err != nil {
+			return err
+		}
 		mode := fs.FileMode(0o644)
-		if name == "blobs" || name == "blobs/sha256" {
+		if fi.IsDir() {
 			mode = 0o755
 		}
 		if err := x.root.Chmod(name, mode); err != nil {

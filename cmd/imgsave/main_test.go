@@ -355,10 +355,35 @@ func cmdMkimage(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
 		ts.Fatalf("usage: mkimage REF [PATH=CONTENT...]")
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
 	bb, err := os.ReadFile("/bin/busybox")
 	ts.Check(err)
+	var files [][2]string
+	for _, a := range args[1:] {
+		name, content, _ := strings.Cut(a, "=")
+		files = append(files, [2]string{name, content})
+	}
+	// A layer of its own: scripts run in parallel, and on a containerd
+	// store one script's rmi can garbage-collect a layer another script's
+	// load is importing, when both images share it.
+	files = append(files, [2]string{".imgsave-e2e-ref", args[0]})
+	buf := bytes.NewBuffer(busyboxTar(ts, bb, []string{"sh", "cat", "echo", "ls", "id", "touch", "sleep", "true", "false", "stat", "kill", "trap", "wc", "head", "env", "pwd"}, files...))
+	engine := ts.Getenv("MKIMAGE_ENGINE")
+	if engine == "" {
+		engine = "docker"
+	}
+	cmd := exec.Command(engine, "import", "-c", `CMD ["/bin/sh"]`, "-", args[0])
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+ts.Getenv("DOCKER_HOST"))
+	cmd.Stdin = buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		ts.Fatalf("%s import %s: %v: %s", engine, args[0], err, out)
+	}
+}
+
+// busyboxTar is a layer of busybox (bb), with a link to it in bin/ for
+// each applet, a /tmp, and files {name, content}, in that order.
+func busyboxTar(ts *testscript.TestScript, bb []byte, applets []string, files ...[2]string) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
 	add := func(h *tar.Header, data []byte) {
 		h.Size = int64(len(data))
 		ts.Check(tw.WriteHeader(h))
@@ -368,28 +393,14 @@ func cmdMkimage(ts *testscript.TestScript, neg bool, args []string) {
 	add(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
 	add(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}, nil)
 	add(&tar.Header{Name: "bin/busybox", Mode: 0o755}, bb)
-	for _, l := range []string{"sh", "cat", "echo", "ls", "id", "touch", "sleep", "true", "false", "stat", "kill", "trap", "wc", "head", "env", "pwd"} {
+	for _, l := range applets {
 		add(&tar.Header{Name: "bin/" + l, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}, nil)
 	}
-	for _, a := range args[1:] {
-		name, content, _ := strings.Cut(a, "=")
-		add(&tar.Header{Name: name, Mode: 0o644}, []byte(content))
+	for _, f := range files {
+		add(&tar.Header{Name: f[0], Mode: 0o644}, []byte(f[1]))
 	}
-	// A layer of its own: scripts run in parallel, and on a containerd
-	// store one script's rmi can garbage-collect a layer another script's
-	// load is importing, when both images share it.
-	add(&tar.Header{Name: ".imgsave-e2e-ref", Mode: 0o644}, []byte(args[0]))
 	ts.Check(tw.Close())
-	engine := ts.Getenv("MKIMAGE_ENGINE")
-	if engine == "" {
-		engine = "docker"
-	}
-	cmd := exec.Command(engine, "import", "-c", `CMD ["/bin/sh"]`, "-", args[0])
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+ts.Getenv("DOCKER_HOST"))
-	cmd.Stdin = &buf
-	if out, err := cmd.CombinedOutput(); err != nil {
-		ts.Fatalf("%s import %s: %v: %s", engine, args[0], err, out)
-	}
+	return buf.Bytes()
 }
 
 // cmdMktar writes a tarball with exactly the entries given, hostile ones
@@ -650,24 +661,7 @@ func cmdMkmulti(ts *testscript.TestScript, neg bool, args []string) {
 	for _, p := range []struct{ arch, busybox string }{{"amd64", "/bin/busybox"}, {"arm64", ts.Getenv("ARM64_BUSYBOX")}} {
 		bb, err := os.ReadFile(p.busybox)
 		ts.Check(err)
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		add := func(h *tar.Header, data []byte) {
-			h.Size = int64(len(data))
-			ts.Check(tw.WriteHeader(h))
-			_, err := tw.Write(data)
-			ts.Check(err)
-		}
-		add(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
-		add(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}, nil)
-		add(&tar.Header{Name: "bin/busybox", Mode: 0o755}, bb)
-		for _, l := range []string{"sh", "cat", "echo", "uname", "true", "ls"} {
-			add(&tar.Header{Name: "bin/" + l, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}, nil)
-		}
-		add(&tar.Header{Name: "platform", Mode: 0o644}, []byte("linux/"+p.arch+"\n"))
-		add(&tar.Header{Name: ".imgsave-e2e-ref", Mode: 0o644}, []byte(args[1]))
-		ts.Check(tw.Close())
-		ld, ls := put(buf.Bytes())
+		ld, ls := put(busyboxTar(ts, bb, []string{"sh", "cat", "echo", "uname", "true", "ls"}, [2]string{"platform", "linux/" + p.arch + "\n"}, [2]string{".imgsave-e2e-ref", args[1]}))
 		cd, cs := put(mustJSON(map[string]any{
 			"architecture": p.arch, "os": "linux", "created": "2026-01-01T00:00:00Z",
 			"config": map[string]any{"Cmd": []string{"/bin/sh"}},
