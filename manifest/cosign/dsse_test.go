@@ -143,13 +143,7 @@ func TestStatementRejects(t *testing.T) {
 }
 
 func TestParseEnvelopeRejects(t *testing.T) {
-	good := string(readFile(t, "ecdsa-p256.att.json"))
-	swap := func(old, new string) []byte {
-		if !strings.Contains(good, old) {
-			t.Fatalf("ecdsa-p256.att.json has no %q", old)
-		}
-		return []byte(strings.Replace(good, old, new, 1))
-	}
+	good, swap := swapper(t, "ecdsa-p256.att.json")
 	for _, tc := range []struct {
 		name string
 		in   []byte

@@ -47,13 +47,7 @@ func TestParsePayload(t *testing.T) {
 }
 
 func TestParsePayloadRejects(t *testing.T) {
-	good := string(readFile(t, "payload.json"))
-	swap := func(old, new string) []byte {
-		if !strings.Contains(good, old) {
-			t.Fatalf("payload.json has no %q", old)
-		}
-		return []byte(strings.Replace(good, old, new, 1))
-	}
+	good, swap := swapper(t, "payload.json")
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -123,5 +117,18 @@ func TestTags(t *testing.T) {
 		if got := AttestationTag(tc.d); got != tc.att {
 			t.Errorf("AttestationTag(%q) = %q, want %q", tc.d, got, tc.att)
 		}
+	}
+}
+
+// swapper reads a test vector and returns it, and a function that gives it
+// with one text replaced (which must be there).
+func swapper(t *testing.T, name string) (string, func(old, new string) []byte) {
+	t.Helper()
+	good := string(readFile(t, name))
+	return good, func(old, new string) []byte {
+		if !strings.Contains(good, old) {
+			t.Fatalf("%s has no %q", name, old)
+		}
+		return []byte(strings.Replace(good, old, new, 1))
 	}
 }
