@@ -7,7 +7,8 @@
 # non-zero only when a command fails (the adapter failing is reported in
 # the table instead, as "failed").
 #
-# What is measured, each with /usr/bin/time -f '%e %M' (wall seconds, and
+# What is measured, each with /usr/bin/time -f '%M' and bash's microsecond
+# clock around the command (wall seconds, and
 # the largest resident set of the process or of any child it waited for —
 # client side only: the daemon's memory is not counted), plus the process's
 # own peak RSS (VmHWM, children excluded, sampled every 50 ms):
@@ -40,7 +41,8 @@
 #   IMGSAVE_BENCH_RUNS          docker/imgsave runs per median (default 10)
 #   IMGSAVE_BENCH_ADAPTER_RUNS  adapter runs per median (default 5)
 #   IMGSAVE_BENCH_BUILD_RUNS    first runs (SIF builds) per median (default 3)
-#   IMGSAVE_BENCH_ONLY          "apptainer": Apptainer's rows alone
+#   IMGSAVE_BENCH_ONLY          "apptainer": Apptainer's rows alone; "run": the
+#                               run rows alone, for each engine
 #   IMGSAVE_BENCH_ENGINES       DOCKER_HOST values to benchmark besides the
 #                               default socket, separated by spaces, e.g.
 #                               IMGSAVE_BENCH_ENGINES="$IMGSAVE_ENGINES"
@@ -117,11 +119,19 @@ setup() {
 # and O (CMD's own peak RSS KiB, VmHWM, children excluded, sampled every
 # 50 ms while it runs). The caller redirects stdin.
 timed() {
-	/usr/bin/time -f '%e %M' -o "$work/time" "$@" <&0 >/dev/null 2>>"$work/cmd.log" &
-	local tpid=$! pid="" k v
+	# The wall time is taken inside, by bash's microsecond clock around
+	# CMD alone (GNU time's %e has 10 ms steps, too coarse for run's rows).
+	# shellcheck disable=SC2016 # $@ and $EPOCHREALTIME are the inner bash's
+	/usr/bin/time -f '%e %M' -o "$work/time" bash -c 's=$EPOCHREALTIME; "$@"; r=$?; echo "$s $EPOCHREALTIME" >"$0"; exit $r' "$work/wall" "$@" <&0 >/dev/null 2>>"$work/cmd.log" &
+	local tpid=$! pid="" sh="" k v
 	O=0
 	while kill -0 "$tpid" 2>/dev/null; do
-		[ -n "$pid" ] || read -r pid _ <"/proc/$tpid/task/$tpid/children" 2>/dev/null || true
+		# time's child is the clock's bash; its child is CMD.
+		# (The children files end without a newline: read fails, and sets.)
+		if [ -z "$pid" ]; then
+			[ -n "$sh" ] || read -r sh _ <"/proc/$tpid/task/$tpid/children" 2>/dev/null || true
+			[ -z "$sh" ] || read -r pid _ <"/proc/$sh/task/$sh/children" 2>/dev/null || true
+		fi
 		if [ -n "$pid" ]; then
 			while read -r k v _; do
 				[ "$k" != VmHWM: ] || [ "$v" -le "$O" ] || O=$v
@@ -135,6 +145,9 @@ timed() {
 		return 1
 	fi
 	read -r T M <"$work/time"
+	local s e
+	read -r s e <"$work/wall"
+	T=$(awk -v s="$s" -v e="$e" 'BEGIN {printf "%.4f", e - s}')
 }
 
 # median N...: the median of numbers.
@@ -293,18 +306,28 @@ bench_run() {
 	"$imgsave" -q save --pull never "$ref" "$dir" >/dev/null
 	cd "$work/cwd"
 
-	log "run: docker run --rm ID true (x$runs)"
-	repeated "$runs" docker run --rm "$id" true
-	record run_docker
-
-	log "run: docker run with imgsave run's flags (x$runs)"
-	repeated "$runs" docker run --rm --interactive --mount "type=bind,source=$PWD,target=/tmp" --workdir /tmp \
-		--user "$(id -u):$(id -g)" "$id" true
-	record run_docker_flags
-
-	log "run: imgsave run DIR true (x$runs)"
-	repeated "$runs" "$imgsave" -q run "$dir" true
-	record run_imgsave
+	# The three interleaved (docker, docker with the flags, imgsave, docker,
+	# ...), so that the machine's drift falls on all three alike (#23).
+	log "run: docker run --rm ID true, the same with imgsave run's flags, imgsave run DIR true, interleaved (x$runs)"
+	local i k kM kO ts=() fs=() is=() pairs=()
+	for ((i = 0; i <= runs; i++)); do
+		timed docker run --rm "$id" true </dev/null || return 1
+		k=$T kM=$M kO=$O
+		timed docker run --rm --interactive --mount "type=bind,source=$PWD,target=/tmp" --workdir /tmp \
+			--user "$(id -u):$(id -g)" "$id" true </dev/null || return 1
+		local f=$T M1=$M O1=$O
+		timed "$imgsave" -q run "$dir" true </dev/null || return 1
+		if [ "$i" -gt 0 ]; then # the first round warms up
+			ts+=("$k") fs+=("$f") is+=("$T")
+			pairs+=("$(awk -v a="$T" -v b="$f" 'BEGIN {printf "%.4f", a - b}')")
+		fi
+	done
+	T=$(median "${ts[@]}") M=$kM O=$kO record run_docker
+	T=$(median "${fs[@]}") M=$M1 O=$O1 record run_docker_flags
+	T=$(median "${is[@]}") record run_imgsave
+	# imgsave minus docker with the same flags, round by round: its median
+	# and spread (smallest, largest), in ms.
+	RUN_DIFF=$(printf '%s\n' "${pairs[@]}" | sort -g | awk '{a[NR] = $1 * 1000} END {m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%+.1f ms (%+.1f to %+.1f)", m, a[1], a[NR]}')
 
 	if [ ${#adapter[@]} -gt 0 ]; then
 		log "run: adapter run DIR true (x$adapter_runs)"
@@ -331,7 +354,7 @@ cell() {
 	"") echo "– | – | –" ;;
 	failed) echo "failed | failed | failed" ;;
 	*)
-		printf '%.2f | %s | %s\n' "${WALL[$1]}" "$(mib "${RSS[$1]}")" \
+		printf '%.3f | %s | %s\n' "${WALL[$1]}" "$(mib "${RSS[$1]}")" \
 			"$([ -n "${OWN[$1]}" ] && mib "${OWN[$1]}" || echo –)"
 		;;
 	esac
@@ -399,6 +422,7 @@ report() {
 		| imgsave load / docker load | $(ratio load_imgsave load_docker) |
 		| imgsave run / docker run --rm | $(ratio run_imgsave run_docker) |
 		| imgsave run / docker run, same flags | $(ratio run_imgsave run_docker_flags) |
+		| imgsave run minus docker run, same flags, per round: median (spread) | ${RUN_DIFF:-–} | | |
 		| imgsave run / adapter run | $(ratio run_imgsave run_adapter) |
 		| adapter run / docker run --rm | $(ratio run_adapter run_docker) |
 		| imgsave push / crane push | $(ratio push_imgsave push_crane) |
@@ -419,13 +443,21 @@ report() {
 # bench_engine HOST: everything, on the daemon at HOST.
 bench_engine() {
 	export DOCKER_HOST=$1
-	WALL=() RSS=() OWN=() NOTES=()
+	WALL=() RSS=() OWN=() NOTES=() RUN_DIFF=""
 	local big=imgsave-bench/big-$$:$big_mb small=imgsave-bench/small-$$:$small_mb tiny=imgsave-bench/tiny-$$:1
-	log "$DOCKER_HOST: making the ${big_mb} MB, ${small_mb} MB and busybox images"
-	make_image "$big" "$big_mb"
-	make_image "$small" "$small_mb"
+	if [ "${IMGSAVE_BENCH_ONLY:-}" != run ]; then
+		log "$DOCKER_HOST: making the ${big_mb} MB, ${small_mb} MB and busybox images"
+		make_image "$big" "$big_mb"
+		make_image "$small" "$small_mb"
+	fi
 	make_image "$tiny" 0
 
+	if [ "${IMGSAVE_BENCH_ONLY:-}" = run ]; then
+		bench_run "$tiny"
+		report "$DOCKER_HOST" "$tiny" "$tiny"
+		unload "$tiny"
+		return
+	fi
 	bench_save "$big"
 	bench_registry "$big"
 	bench_load "$big"
@@ -515,7 +547,7 @@ main() {
 			bench_engine "$h"
 		done
 	fi
-	bench_apptainer
+	[ "${IMGSAVE_BENCH_ONLY:-}" = run ] || bench_apptainer
 }
 
 main "$@"
