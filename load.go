@@ -307,8 +307,9 @@ func findPresent(ctx context.Context, eng Engine, im *archive.DirImage) (*LoadRe
 // image's own, so a tag moved to another image is never taken for it. It
 // returns the engine's image, or nil when the engine lacks it.
 func present(ctx context.Context, eng Engine, im *archive.DirImage) (*loader.Image, error) {
-	// Every name is asked at once (up to presentAtOnce), and the answers
-	// taken in this order: one of the two IDs is the store's, and an image
+	// Every name is asked at once (as many as the engine takes at once:
+	// over its socket, not through its CLI), and the answers taken in this
+	// order: one of the two IDs is the store's, and an image
 	// the engine built itself is found by tag, so asked one after the
 	// other a containerd store (ID = its own manifest digest) cost two
 	// misses, 4-6 ms each, on every run (#23).
@@ -329,12 +330,16 @@ func present(ctx context.Context, eng Engine, im *archive.DirImage) (*loader.Ima
 			answers[i] <- answer{img, err}
 		}()
 	}
-	for i := range min(len(names), presentAtOnce) {
+	atOnce := 1
+	if c, ok := eng.(interface{ InspectsAtOnce() int }); ok {
+		atOnce = max(1, c.InspectsAtOnce())
+	}
+	for i := range min(len(names), atOnce) {
 		ask(i)
 	}
 	for i := range names {
-		if i+presentAtOnce < len(names) {
-			ask(i + presentAtOnce)
+		if i+atOnce < len(names) {
+			ask(i + atOnce)
 		}
 		a := <-answers[i]
 		switch {
@@ -347,9 +352,6 @@ func present(ctx context.Context, eng Engine, im *archive.DirImage) (*loader.Ima
 	}
 	return nil, nil
 }
-
-// presentAtOnce bounds the questions present asks the engine at once.
-const presentAtOnce = 4
 
 // same reports whether the engine's image is im: same layers, and the same
 // ID on either store, or (an image loaded by another tool into a

@@ -70,6 +70,17 @@ func (e *Engine) Inspect(ctx context.Context, name string) (*Image, error) {
 	return e.inspectCLI(ctx, name)
 }
 
+// InspectsAtOnce is how many [Engine.Inspect] calls a caller may make at
+// once: several over an API socket (one request each), one through the
+// CLI, where each is a process of its own (and concurrent rootless podman
+// processes contend for its user namespace and locks).
+func (e *Engine) InspectsAtOnce() int {
+	if _, ok := e.apiSocket(); ok {
+		return 4
+	}
+	return 1
+}
+
 // podmanSocket returns the socket of podman's API service when it serves
 // the same store the CLI uses: CONTAINER_HOST's unix socket, or the
 // default one for this user (see podmanSockets) when it exists. A named
