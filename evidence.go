@@ -172,13 +172,19 @@ func CheckEvidence(dir string, key []byte) ([]EvidenceInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	return checkEvidence(d, key)
+}
+
+// checkEvidence is [CheckEvidence] of a directory opened already.
+func checkEvidence(d *archive.Dir, key []byte) ([]EvidenceInfo, error) {
 	var pub any
+	var err error
 	if key != nil {
 		if pub, err = cosign.ParsePublicKey(key); err != nil {
 			return nil, err
 		}
 	}
-	evs, err := archive.ReadEvidence(dir)
+	evs, err := archive.ReadEvidence(d.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +282,17 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any) EvidenceInfo {
 // all the way to im's config, and otherwise an error wrapping
 // [ErrUnsigned] that says what failed.
 func CheckSigned(dir string, im *archive.DirImage, key []byte) error {
-	infos, err := CheckEvidence(dir, key)
+	d, err := archive.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	return checkSigned(d, im, key)
+}
+
+// checkSigned is [CheckSigned] of a directory opened already.
+func checkSigned(d *archive.Dir, im *archive.DirImage, key []byte) error {
+	dir := d.Path
+	infos, err := checkEvidence(d, key)
 	if err != nil {
 		return err
 	}
@@ -294,15 +310,6 @@ func CheckSigned(dir string, im *archive.DirImage, key []byte) error {
 		why = []string{"no signature is stored for it"}
 	}
 	return fmt.Errorf("%s: image %s: %w: %s", dir, short(im.ID), ErrUnsigned, strings.Join(why, "; "))
-}
-
-// readKey reads a key file named by a flag or the environment.
-func readKey(file string) ([]byte, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("key: %w", err)
-	}
-	return b, nil
 }
 
 // predicateTypes are cosign's --type names for the predicate types it
@@ -330,7 +337,7 @@ type Attestation struct {
 // spdxjson; "" for all), read offline. It checks no signature: see
 // [CheckEvidence] for that.
 func Attestations(dir string, sel Selector, typ string) ([]Attestation, error) {
-	_, im, err := sel.open(dir)
+	d, im, err := sel.open(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -338,10 +345,6 @@ func Attestations(dir string, sel Selector, typ string) ([]Attestation, error) {
 		typ = t
 	}
 	evs, err := archive.ReadEvidence(dir)
-	if err != nil {
-		return nil, err
-	}
-	d, err := archive.OpenDir(dir)
 	if err != nil {
 		return nil, err
 	}

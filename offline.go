@@ -143,13 +143,13 @@ func VerifyKey(ctx context.Context, dir string, opts VerifyOptions, key []byte) 
 	if err != nil {
 		return nil, err
 	}
-	if res.Evidence, err = CheckEvidence(dir, key); err != nil {
-		return nil, err
-	}
 	d, err := archive.OpenDir(dir)
 	if err != nil {
-		res.OK = false
+		res.OK = false // Verify reported why
 		return res, nil
+	}
+	if res.Evidence, err = checkEvidence(d, key); err != nil {
+		return nil, err
 	}
 	for _, im := range d.Images {
 		covered := false

@@ -55,21 +55,21 @@ func checkRunnable(ctx context.Context, eng Engine, im *archive.DirImage) error 
 	if binfmtRegistered(arch) {
 		return nil
 	}
-	name := qemuNames[arch]
-	if name == "" {
-		name = arch
-	}
 	return fmt.Errorf("%s image %s on a %s engine: %w: binfmt_misc has no enabled qemu-%s (install qemu-user-static and binfmt-support, which register it; where %s is not mounted, mount -t binfmt_misc binfmt_misc %s first)",
-		p, short(im.ID), native, ErrNoEmulation, name, binfmtDir, binfmtDir)
+		p, short(im.ID), native, ErrNoEmulation, qemuName(arch), binfmtDir, binfmtDir)
 }
 
 // binfmtRegistered reports whether binfmt_misc has an enabled
 // interpreter for arch (an OCI architecture) under qemu's name.
 func binfmtRegistered(arch string) bool {
-	name, ok := qemuNames[arch]
-	if !ok {
-		name = arch
-	}
-	b, err := os.ReadFile(filepath.Join(binfmtDir, "qemu-"+name))
+	b, err := os.ReadFile(filepath.Join(binfmtDir, "qemu-"+qemuName(arch)))
 	return err == nil && strings.HasPrefix(string(b), "enabled")
+}
+
+// qemuName is the name qemu-user-static registers arch under.
+func qemuName(arch string) string {
+	if name, ok := qemuNames[arch]; ok {
+		return name
+	}
+	return arch
 }

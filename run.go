@@ -128,7 +128,7 @@ func openToRun(ctx context.Context, eng Engine, dir string, opts RunOptions) (*a
 		return nil, nil, err
 	}
 	if len(opts.VerifyKey) > 0 {
-		if err := CheckSigned(dir, im, opts.VerifyKey); err != nil {
+		if err := checkSigned(d, im, opts.VerifyKey); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -70,15 +71,11 @@ func (x *extractor) writeExtra(files []File) ([]string, error) {
 		if err := checkExtra(f); err != nil {
 			return nil, err
 		}
-		for d := path.Dir(f.Path); d != "."; d = path.Dir(d) {
-			if _, err := x.root.Stat(d); errors.Is(err, fs.ErrNotExist) {
-				if err := x.root.MkdirAll(d, 0o755); err != nil {
-					return nil, err
-				}
-			}
+		if err := x.root.MkdirAll(path.Dir(f.Path), 0o755); err != nil {
+			return nil, err
 		}
 		for d := path.Dir(f.Path); d != "."; d = path.Dir(d) {
-			if !contains(written, d) {
+			if !slices.Contains(written, d) {
 				written = append(written, d)
 			}
 		}
@@ -88,15 +85,6 @@ func (x *extractor) writeExtra(files []File) ([]string, error) {
 		written = append(written, f.Path)
 	}
 	return written, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ownedEvidence reports whether rel is a file or folder of the evidence

@@ -163,7 +163,7 @@ func (e *Engine) Rootless(ctx context.Context) (bool, error) {
 	if e.Name == KindApptainer {
 		return os.Geteuid() != 0, nil
 	}
-	if e.Name == "podman" && runtime.GOOS == "linux" && e.getenv("CONTAINER_HOST") == "" && e.getenv("CONTAINER_CONNECTION") == "" {
+	if e.localPodman() {
 		return os.Geteuid() != 0, nil
 	}
 	if sock, ok := e.apiSocket(); ok && e.Name != "podman" && ownedByRoot(sock) {
@@ -204,9 +204,7 @@ func platformOf(goos, arch string) string {
 // machine's; for docker, what the daemon says (one GET /info), since a
 // daemon may run elsewhere (a remote host, a VM).
 func (e *Engine) Platform(ctx context.Context) (string, error) {
-	local := e.Name == KindApptainer ||
-		e.Name == "podman" && runtime.GOOS == "linux" && e.getenv("CONTAINER_HOST") == "" && e.getenv("CONTAINER_CONNECTION") == ""
-	if local {
+	if e.Name == KindApptainer || e.localPodman() {
 		return platformOf(runtime.GOOS, runtime.GOARCH), nil
 	}
 	in, err := e.Info(ctx)
@@ -217,4 +215,10 @@ func (e *Engine) Platform(ctx context.Context) (string, error) {
 		return platformOf(runtime.GOOS, runtime.GOARCH), nil
 	}
 	return in.Platform, nil
+}
+
+// localPodman reports whether the engine is podman on this Linux machine,
+// talking to no remote service: its containers run here, as the caller.
+func (e *Engine) localPodman() bool {
+	return e.Name == "podman" && runtime.GOOS == "linux" && e.getenv("CONTAINER_HOST") == "" && e.getenv("CONTAINER_CONNECTION") == ""
 }
