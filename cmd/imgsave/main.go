@@ -38,5 +38,6 @@ func main1() int {
 		// arguments: it is `imgsave remote serve`.
 		args = append([]string{args[0], "remote", "serve"}, args[1:]...)
 	}
+	defer profile(os.Stderr)()
 	return run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 }
