@@ -148,7 +148,7 @@ func loadImage(ctx context.Context, eng Engine, dir string, d *archive.Dir, im *
 		opts.notice(fmt.Sprintf("tag %s already names another image in the engine; left as it is, loading %s by ID only", tag, short(im.ID)))
 	}
 	opts.notice(fmt.Sprintf("loading %s (%s) into the engine", dir, short(im.ID)))
-	var tarOpts archive.TarOptions
+	tarOpts := archive.TarOptions{DockerArchive: eng.Kind() == "podman"}
 	if v := zstdUnreadable(ctx, eng, im); v != "" {
 		tarOpts.Decompress = true
 		opts.notice(fmt.Sprintf("docker %s reads no zstd layers: sending %s's layers decompressed", v, short(im.ID)))

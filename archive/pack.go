@@ -44,6 +44,15 @@ type TarOptions struct {
 	// the layer itself, they are not bounded: a bound belongs where a
 	// directory is written (--max-expand), and this writes none.
 	Decompress bool
+	// DockerArchive leaves out the OCI layout (index.json, oci-layout and
+	// the OCI manifest) and names the tags in full in manifest.json: the
+	// tar then is a plain Docker archive. For podman, whose load takes a
+	// tar with index.json for an OCI archive, unpacks it whole into a
+	// temporary folder and copies the layers from there one at a time: a
+	// 1.5 GB image took 19 s that way and 11 s as a Docker archive (#23).
+	// The full names keep the names podman gives the OCI archive's
+	// images (docker.io/library/x:1, never localhost/x:1).
+	DockerArchive bool
 }
 
 // WriteTarWith is [Dir.WriteTar] with options. Decompressing reads stop
@@ -101,6 +110,12 @@ func (d *Dir) WriteTarWith(ctx context.Context, w io.Writer, im *DirImage, tags 
 	for _, l := range sent.Layers {
 		entry.Layers = append(entry.Layers, manifest.BlobPath(l.Digest))
 	}
+	if opts.DockerArchive && tags != nil {
+		entry.RepoTags = nil
+		for _, d := range descs {
+			entry.RepoTags = append(entry.RepoTags, d.Annotations[manifest.AnnotationImageName])
+		}
+	}
 	index, err := manifest.Marshal(idx)
 	if err != nil {
 		return nil, err
@@ -109,12 +124,16 @@ func (d *Dir) WriteTarWith(ctx context.Context, w io.Writer, im *DirImage, tags 
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []layoutFile{
+	files := []layoutFile{
 		{manifest.BlobPath(sent.ManifestDigest), sent.Manifest},
 		{"index.json", index},
 		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
 		{"manifest.json", docker},
-	} {
+	}
+	if opts.DockerArchive {
+		files = files[3:]
+	}
+	for _, f := range files {
 		if err := writeFile(tw, f.Name, f.Data); err != nil {
 			return nil, err
 		}
@@ -154,7 +173,12 @@ func (d *Dir) copyFile(tw *tar.Writer, rel, name string, want digest.Digest, siz
 		return size, err
 	}
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(tw, h), io.LimitReader(f, size), buf)
+	var n int64
+	if size > chunkSize {
+		n, err = sendHashed(tw, io.LimitReader(f, size), h)
+	} else {
+		n, err = io.CopyBuffer(io.MultiWriter(tw, h), io.LimitReader(f, size), buf)
+	}
 	if err != nil {
 		return size, fmt.Errorf("%s: %w", f.Name(), err)
 	}

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"hash"
 	"io"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Staging a file used to read, hash, decompress, hash again and write on
@@ -57,9 +60,10 @@ func newPool() *pool {
 // worker consumes chunks on its own goroutine; after its first error it
 // only releases them, so that the sender never blocks on it.
 type worker struct {
-	in   chan *chunk
-	done chan struct{}
-	err  error
+	in     chan *chunk
+	done   chan struct{}
+	err    error
+	failed atomic.Bool // set once err is
 }
 
 func startWorker(consume func([]byte) error) *worker {
@@ -68,7 +72,9 @@ func startWorker(consume func([]byte) error) *worker {
 		defer close(w.done)
 		for c := range w.in {
 			if w.err == nil {
-				w.err = consume(c.b)
+				if w.err = consume(c.b); w.err != nil {
+					w.failed.Store(true)
+				}
 			}
 			c.refs.Done()
 		}
@@ -80,7 +86,16 @@ func startWorker(consume func([]byte) error) *worker {
 type fanout struct {
 	pool    *pool
 	workers []*worker
+	// stopEarly ends copy, with errWorkerFailed, at the first chunk after
+	// a worker failed, instead of reading the rest of the stream for
+	// nothing. Extraction reads on (a blob's digest is reported before
+	// what its decompression made of it); a load stops.
+	stopEarly bool
 }
+
+// errWorkerFailed is copy's error when it stopped early: wait has the
+// worker's.
+var errWorkerFailed = errors.New("a worker failed")
 
 // copy reads r to its end in chunks and hands each to every worker. It
 // returns the number of bytes read and r's error; a worker's error is
@@ -88,6 +103,9 @@ type fanout struct {
 func (f *fanout) copy(r io.Reader) (int64, error) {
 	var total int64
 	for {
+		if f.stopEarly && slices.ContainsFunc(f.workers, func(w *worker) bool { return w.failed.Load() }) {
+			return total, errWorkerFailed
+		}
 		b := <-f.pool.free
 		n, err := fill(r, b)
 		if n > 0 {
@@ -137,6 +155,23 @@ func (f *fanout) wait() error {
 		errs = append(errs, w.err)
 	}
 	return firstErr(errs...)
+}
+
+// sendHashed copies r to w and into h, reading, hashing and writing on
+// three goroutines, so that w is never kept waiting while a piece is
+// hashed or read, and the disk is read while the last piece is still
+// being sent (#23: a load left the engine idle that long). Memory is the
+// pool's. It stops at w's first error and returns the bytes read.
+func sendHashed(w io.Writer, r io.Reader, h hash.Hash) (int64, error) {
+	f := &fanout{pool: newPool(), stopEarly: true, workers: []*worker{
+		hashWorker(h),
+		startWorker(func(b []byte) error { _, err := w.Write(b); return err }),
+	}}
+	n, err := f.copy(r)
+	if werr := f.wait(); werr != nil {
+		return n, werr
+	}
+	return n, err
 }
 
 func hashWorker(h hash.Hash) *worker {
