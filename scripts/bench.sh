@@ -7,24 +7,34 @@
 # non-zero only when a command fails (the adapter failing is reported in
 # the table instead, as "failed").
 #
-# What is measured, each with /usr/bin/time -f '%M' and bash's microsecond
-# clock around the command (wall seconds, and
-# the largest resident set of the process or of any child it waited for —
-# client side only: the daemon's memory is not counted), plus the process's
-# own peak RSS (VmHWM, children excluded, sampled every 50 ms):
+# Every row runs interleaved with its references (reference, imgsave,
+# reference, ... for N rounds: the machine's drift falls on all alike) and
+# prints the median and the spread (smallest to largest); a ratio is the
+# median of the per-round ratios (#23). Each command runs under
+# /usr/bin/time -f '%M' with bash's microsecond clock around it: wall
+# seconds, and the largest resident set of the process or of any child it
+# waited for (client side only: the daemon's memory is not counted), plus
+# the process's own peak RSS (VmHWM, children excluded, sampled every
+# 50 ms). For each engine:
 #   save:   `docker save IMG >/dev/null`, `docker save IMG | tar -x`,
-#           `imgsave -q save IMG DIR`, the adapter's `save IMG DIR`;
-#   load:   `docker load <TAR`, `imgsave -q load DIR`, each with the image
-#           removed from the engine first (the adapter loads only in run);
+#           `imgsave -q save IMG DIR`, the adapter's `save IMG DIR`, on the
+#           small image;
+#   load:   `docker load -i TAR`, `imgsave -q load DIR`, the large image
+#           removed from the engine before each (the adapter loads only in
+#           run);
 #   run:    `docker run --rm ID true`, the same with the flags imgsave run
-#           adds, `imgsave -q run DIR true` and the adapter's `run DIR true`,
-#           the image present: medians of several runs after one warm-up;
-#   push:   `imgsave push DIR`, `crane push TARBALL`, through the plain-HTTP
-#           loopback registry of scripts/engines.sh, each run to a new
+#           adds, `imgsave -q run DIR true` and the adapter's `run DIR
+#           true`, busybox present, after a warm-up round;
+#   memory: imgsave save's and load's own peak RSS at both sizes.
+# On the default engine, through the plain-HTTP loopback registry of
+# scripts/engines.sh, for both sizes:
+#   push:   `imgsave push DIR`, `crane push TARBALL`, each to a new
 #           repository (every blob uploaded);
-#   pull:   `imgsave pull`, `crane pull --format oci`, `skopeo copy
+#   pull:   `imgsave pull`, `crane pull --format oci` (alone, and followed
+#           by `sync -f DIR`, as durable as imgsave's), `skopeo copy
 #           docker:// oci:`, each into a folder that does not exist;
-#   memory: imgsave save's and load's own peak RSS at two image sizes;
+# and into rootful podman, the large image: `podman load -i TAR`, `podman
+# load <TAR`, `imgsave load --engine podman DIR`.
 #   apptainer (scripts/apptainer.sh): `imgsave run DIR true` with the SIF
 #           cached against `apptainer exec SIF true` and against `apptainer
 #           run` with the flags imgsave adds; and the first run (an empty
@@ -33,18 +43,23 @@
 #           image.
 #
 # The test images are made offline by scripts/mkimage.sh: busybox plus
-# incompressible random data in three layers, and busybox alone.
+# incompressible random data in three layers, and busybox alone. README's
+# Performance table comes from IMGSAVE_BENCH_MB=1500
+# IMGSAVE_BENCH_SMALL_MB=300 IMGSAVE_BENCH_ENGINES="$IMGSAVE_ENGINES".
 #
 # Environment:
 #   IMGSAVE_BENCH_MB            size of the large image in MB (default 300)
-#   IMGSAVE_BENCH_SMALL_MB      second size for the memory rows (default 100)
-#   IMGSAVE_BENCH_RUNS          docker/imgsave runs per median (default 10)
-#   IMGSAVE_BENCH_ADAPTER_RUNS  adapter runs per median (default 5)
-#   IMGSAVE_BENCH_BUILD_RUNS    first runs (SIF builds) per median (default 3)
+#   IMGSAVE_BENCH_SMALL_MB      size of the small image (default 100)
+#   IMGSAVE_BENCH_HEAVY_RUNS    rounds of save, load and podman (default 5)
+#   IMGSAVE_BENCH_RUNS          rounds of run, push, pull and cached
+#                               Apptainer runs (default 10)
+#   IMGSAVE_BENCH_ADAPTER_RUNS  rounds of the adapter's run (default 5)
+#   IMGSAVE_BENCH_BUILD_RUNS    rounds of first runs (SIF builds) (default 3)
 #   IMGSAVE_BENCH_ONLY          "apptainer": Apptainer's rows alone; "run": the
 #                               run rows alone, for each engine
 #   IMGSAVE_BENCH_ENGINES       DOCKER_HOST values to benchmark besides the
-#                               default socket, separated by spaces, e.g.
+#                               default socket, separated by spaces (podman
+#                               is measured on its own), e.g.
 #                               IMGSAVE_BENCH_ENGINES="$IMGSAVE_ENGINES"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +67,7 @@ cd "$(dirname "$0")/.."
 big_mb=${IMGSAVE_BENCH_MB:-300}
 small_mb=${IMGSAVE_BENCH_SMALL_MB:-100}
 runs=${IMGSAVE_BENCH_RUNS:-10}
+heavy_runs=${IMGSAVE_BENCH_HEAVY_RUNS:-5}
 adapter_runs=${IMGSAVE_BENCH_ADAPTER_RUNS:-5}
 build_runs=${IMGSAVE_BENCH_BUILD_RUNS:-3}
 default_host=unix:///var/run/docker.sock
@@ -95,6 +111,7 @@ setup() {
 	fi
 	hosts=("$default_host")
 	for h in ${IMGSAVE_BENCH_ENGINES:-}; do
+		[[ $h == *://* ]] || continue # podman is measured on its own
 		[[ " ${hosts[*]} " == *" $h "* ]] || hosts+=("$h")
 	done
 	mkdir -p "$work/cwd" # the (empty) current directory that runs mount
@@ -156,29 +173,71 @@ median() {
 		awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
 }
 
-# repeated N CMD...: one untimed warm-up run, then N timed runs, stdin
-# /dev/null; sets T, M and O to the medians.
-repeated() {
-	local n=$1 i ts=() ms=() os=()
-	shift
-	timed "$@" </dev/null || return 1
-	for ((i = 0; i < n; i++)); do
-		timed "$@" </dev/null || return 1
-		ts+=("$T") ms+=("$M") os+=("$O")
-	done
-	T=$(median "${ts[@]}") M=$(median "${ms[@]}") O=$(median "${os[@]}")
-}
-
 # Results for the engine being measured, by key: WALL (s), RSS and OWN
-# (KiB); WALL is "failed" for an adapter step that failed, and a key not
-# set was not measured. OWN is empty where it means nothing (a pipeline).
-# NOTES collects, for the report, the last line each failure logged.
-declare -A WALL RSS OWN
+# (KiB), medians; SPREAD the smallest and largest wall time; TIMES every
+# round's wall time in order, for per-round ratios. WALL is "failed" for an
+# adapter step that failed, and a key not set was not measured. OWN is
+# empty where it means nothing (a pipeline, a shell wrapper). NOTES
+# collects, for the report, the last line each failure logged.
+declare -A WALL RSS OWN SPREAD TIMES
 NOTES=()
 record() { WALL[$1]=$T RSS[$1]=$M OWN[$1]=$O; }
 failed() {
 	WALL[$1]=failed RSS[$1]=failed OWN[$1]=failed
 	NOTES+=("$1 failed: $(grep -v '^[[:space:]]*$' "$work/cmd.log" | tail -n 1)")
+}
+
+# rounds N WARM KEY:FUNC...: WARM untimed rounds, then N timed ones; each
+# round calls every FUNC in turn (reference, imgsave, reference, ...), so
+# that the machine's drift falls on all alike (#23). FUNC prepares what it
+# needs untimed and runs one command through timed. Records each KEY's
+# medians, spread and rounds. A FUNC that fails ends the benchmark, unless
+# its KEY names the adapter: that row is reported as failed.
+rounds() {
+	local n=$1 warm=$2 i step key fn
+	shift 2
+	local -A ts ms os dead
+	for ((i = 0; i < warm + n; i++)); do
+		for step in "$@"; do
+			key=${step%%:*} fn=${step#*:}
+			[ -z "${dead[$key]:-}" ] || continue
+			if ! "$fn"; then
+				[[ $key == *adapter* ]] || die "$key failed"
+				failed "$key"
+				dead[$key]=1
+				continue
+			fi
+			((i >= warm)) || continue
+			ts[$key]+="$T " ms[$key]+="$M " os[$key]+="${O:-} "
+		done
+	done
+	for step in "$@"; do
+		key=${step%%:*}
+		[ -z "${dead[$key]:-}" ] || continue
+		# shellcheck disable=SC2086 # the lists split on purpose
+		T=$(median ${ts[$key]}) M=$(median ${ms[$key]}) O=""
+		# shellcheck disable=SC2086
+		[ -z "${os[$key]// /}" ] || O=$(median ${os[$key]})
+		record "$key"
+		TIMES[$key]=${ts[$key]}
+		# shellcheck disable=SC2086
+		SPREAD[$key]=$(printf '%s\n' ${ts[$key]} | sort -g | awk 'NR == 1 {a = $1} {b = $1} END {printf "%.3f–%.3f", a, b}')
+	done
+}
+
+# perround A B [ms]: A's wall time against B's, round by round: the median
+# ratio and its spread ("1.02× (0.98–1.05)"), or with ms the difference in
+# milliseconds ("+4.0 ms (−38.0 to +44.0)"); "–" when either is missing.
+perround() {
+	[ -n "${TIMES[$1]:-}" ] && [ -n "${TIMES[$2]:-}" ] || { echo –; return; }
+	# shellcheck disable=SC2086 # the lists split on purpose
+	paste <(printf '%s\n' ${TIMES[$1]}) <(printf '%s\n' ${TIMES[$2]}) |
+		awk -v ms="${3:-}" '{print ms ? ($1 - $2) * 1000 : $1 / $2}' | sort -g |
+		awk -v ms="${3:-}" '{r[NR] = $1} END {
+			m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+			if (ms) printf "%+.1f ms (%+.1f to %+.1f)", m, r[1], r[NR]
+			else printf "%.2f× (%.2f–%.2f)", m, r[1], r[NR]
+		}'
 }
 
 # fresh NAME: a path under $work that does not exist (any more).
@@ -197,105 +256,64 @@ make_image() {
 	scripts/mkimage.sh "$1" "$2" >/dev/null
 }
 
-# bench_save REF: the four saves of the large image; leaves imgsave's
-# directory in $work/big.dir for the load side.
-bench_save() {
-	local ref=$1 dir
+# The steps rounds() calls. Each reads $ref (the image), $dir (imgsave's
+# directory of it) and $tar (docker's save of it) as the caller sets them.
+save_docker_null() { timed docker save "$ref" </dev/null; }
+save_docker_tar() {
+	local out
+	out=$(fresh tar.dir)
+	mkdir "$out"
+	# shellcheck disable=SC2016 # $1 and $2 are bash -c's arguments
+	timed bash -c 'docker save "$1" | tar -x -C "$2"' _ "$ref" "$out" </dev/null || return 1
+	O=""
+	rm -rf "$out"
+}
+save_imgsave() { timed "$imgsave" -q save --pull never "$ref" "$(fresh save.dir)" </dev/null; }
+save_adapter() {
+	local out
+	out=$(fresh adapter.dir)
+	timed "${adapter[@]}" save "$ref" "$out" </dev/null || return 1
+	rm -rf "$out"
+}
+load_docker() { unload "$ref" && timed docker load -i "$tar" </dev/null; }
+load_imgsave() { unload "$ref" && timed "$imgsave" -q load "$dir" </dev/null; }
+
+# bench_save_load SMALL BIG: save of SMALL (docker save >/dev/null and
+# | tar -x, imgsave save, the adapter's save) and load of BIG (docker load
+# -i TAR, imgsave load, the image removed before each), each interleaved;
+# and, once each, imgsave's save of BIG and load of SMALL for the memory
+# rows. Leaves the image BIG loaded by imgsave.
+bench_save_load() {
+	ref=$1
 	log "save: warming up the engine's cache"
 	docker save "$ref" >/dev/null
-
-	log "save: docker save >/dev/null"
-	timed docker save "$ref" </dev/null
-	record save_docker_null
-
-	log "save: docker save | tar -x"
-	dir=$(fresh tar.dir)
-	mkdir "$dir"
-	# shellcheck disable=SC2016 # $1 and $2 are bash -c's arguments
-	timed bash -c 'docker save "$1" | tar -x -C "$2"' _ "$ref" "$dir" </dev/null
-	O="" record save_docker_tar
-	rm -rf "$dir"
-
-	log "save: imgsave save"
-	timed "$imgsave" -q save --pull never "$ref" "$(fresh big.dir)" </dev/null
-	record save_imgsave
-
-	if [ ${#adapter[@]} -gt 0 ]; then
-		log "save: adapter save"
-		dir=$(fresh adapter.dir)
-		if timed "${adapter[@]}" save "$ref" "$dir" </dev/null; then record save_adapter; else failed save_adapter; fi
-		rm -rf "$dir"
-	fi
-}
-
-# bench_load REF: `docker load` of a saved tarball and `imgsave load` of
-# $work/big.dir, the image removed from the engine before each. Leaves the
-# image loaded (by imgsave).
-bench_load() {
-	local ref=$1 tar=$work/big.tar
-	docker save -o "$tar" "$ref"
-	log "load: docker load"
+	local steps=(save_docker_null:save_docker_null save_docker_tar:save_docker_tar save_imgsave:save_imgsave)
+	[ ${#adapter[@]} -eq 0 ] || steps+=(save_adapter:save_adapter)
+	log "save: ${steps[*]%%:*} of the ${small_mb} MB image, interleaved (x$heavy_runs)"
+	rounds "$heavy_runs" 0 "${steps[@]}"
+	log "memory: imgsave load of the ${small_mb} MB image"
 	unload "$ref"
-	timed docker load <"$tar"
-	record load_docker
-	rm -f "$tar"
-
-	log "load: imgsave load"
-	unload "$ref"
-	timed "$imgsave" -q load "$work/big.dir" </dev/null
-	record load_imgsave
-	rm -rf "$work/big.dir"
-}
-
-# bench_registry REF: push and pull of the large image through the
-# loopback registry: imgsave against crane and skopeo. Every run pushes
-# to a repository of its own, so that each uploads every blob, and pulls
-# into a folder that does not exist yet.
-bench_registry() {
-	local ref=$1 dir tarball
-	dir=$work/big.dir
-	tarball=$(fresh big.tar)
-	docker save "$ref" >"$tarball"
-
-	log "push: imgsave push DIR (x$runs)"
-	repeated "$runs" sh -c '"$0" -q push "$1" "$2/imgsave-bench-$$-$(date +%s%N)/big:1"' "$imgsave" "$dir" "$registry"
-	record push_imgsave
-	OWN[push_imgsave]="" # the sh -c wrapper's
-	log "push: crane push TARBALL (x$runs)"
-	repeated "$runs" sh -c '"$0" push --insecure "$1" "$2/crane-bench-$$-$(date +%s%N)/big:1"' "$crane" "$tarball" "$registry"
-	record push_crane
-	OWN[push_crane]="" # the sh -c wrapper's
-
-	local src=$registry/imgsave-bench-pull-$$/big:1
-	"$imgsave" -q push "$dir" "$src" >/dev/null
-	log "pull: imgsave pull (x$runs)"
-	repeated "$runs" sh -c 'rm -rf "$1" && "$0" -q pull "$2" "$1"' "$imgsave" "$work/pulled" "$src"
-	record pull_imgsave
-	OWN[pull_imgsave]="" # the sh -c wrapper's
-	log "pull: crane pull --format oci (x$runs)"
-	repeated "$runs" sh -c 'rm -rf "$1" && "$0" pull --insecure --format oci "$2" "$1"' "$crane" "$work/crane-pulled" "$src"
-	record pull_crane
-	OWN[pull_crane]="" # the sh -c wrapper's
-	log "pull: skopeo copy docker:// oci: (x$runs)"
-	repeated "$runs" sh -c 'rm -rf "$1" && skopeo copy -q --src-tls-verify=false "docker://$0" "oci:$1:big"' "$src" "$work/skopeo-pulled"
-	record pull_skopeo
-	OWN[pull_skopeo]="" # the sh -c wrapper's
-	rm -rf "$work/pulled" "$work/crane-pulled" "$work/skopeo-pulled" "$tarball"
-}
-
-# bench_memory REF: imgsave save and load of the second, smaller image, for
-# the memory rows (the large image's come from the save and load sides).
-bench_memory() {
-	local ref=$1 dir
-	log "memory: imgsave save and load of the ${small_mb} MB image"
-	dir=$(fresh small.dir)
-	timed "$imgsave" -q save --pull never "$ref" "$dir" </dev/null
-	record mem_save_small
-	unload "$ref"
-	timed "$imgsave" -q load "$dir" </dev/null
+	timed "$imgsave" -q load "$work/save.dir" </dev/null
 	record mem_load_small
-	rm -rf "$dir"
+	rm -rf "$work/save.dir"
+
+	ref=$2
+	log "memory: imgsave save of the ${big_mb} MB image"
+	dir=$(fresh big.dir) tar=$(fresh big.tar)
+	timed "$imgsave" -q save --pull never "$ref" "$dir" </dev/null
+	record mem_save_big
+	docker save -o "$tar" "$ref"
+	log "load: docker load -i TAR, imgsave load DIR of the ${big_mb} MB image, absent, interleaved (x$heavy_runs)"
+	rounds "$heavy_runs" 0 load_docker:load_docker load_imgsave:load_imgsave
 }
+
+run_docker() { timed docker run --rm "$id" true </dev/null; }
+run_docker_flags() {
+	timed docker run --rm --interactive --mount "type=bind,source=$PWD,target=/tmp" --workdir /tmp \
+		--user "$(id -u):$(id -g)" "$id" true </dev/null
+}
+run_imgsave() { timed "$imgsave" -q run "$dir" true </dev/null; }
+run_adapter() { timed "${adapter[@]}" run "$adir" true </dev/null; }
 
 # bench_run REF: the per-run overhead, on the busybox image, present. Runs
 # from an empty directory, since imgsave and the adapter mount it.
@@ -305,36 +323,13 @@ bench_run() {
 	dir=$(fresh tiny.dir)
 	"$imgsave" -q save --pull never "$ref" "$dir" >/dev/null
 	cd "$work/cwd"
-
-	# The three interleaved (docker, docker with the flags, imgsave, docker,
-	# ...), so that the machine's drift falls on all three alike (#23).
-	log "run: docker run --rm ID true, the same with imgsave run's flags, imgsave run DIR true, interleaved (x$runs)"
-	local i k kM kO ts=() fs=() is=() pairs=()
-	for ((i = 0; i <= runs; i++)); do
-		timed docker run --rm "$id" true </dev/null || return 1
-		k=$T kM=$M kO=$O
-		timed docker run --rm --interactive --mount "type=bind,source=$PWD,target=/tmp" --workdir /tmp \
-			--user "$(id -u):$(id -g)" "$id" true </dev/null || return 1
-		local f=$T M1=$M O1=$O
-		timed "$imgsave" -q run "$dir" true </dev/null || return 1
-		if [ "$i" -gt 0 ]; then # the first round warms up
-			ts+=("$k") fs+=("$f") is+=("$T")
-			pairs+=("$(awk -v a="$T" -v b="$f" 'BEGIN {printf "%.4f", a - b}')")
-		fi
-	done
-	T=$(median "${ts[@]}") M=$kM O=$kO record run_docker
-	T=$(median "${fs[@]}") M=$M1 O=$O1 record run_docker_flags
-	T=$(median "${is[@]}") record run_imgsave
-	# imgsave minus docker with the same flags, round by round: its median
-	# and spread (smallest, largest), in ms.
-	RUN_DIFF=$(printf '%s\n' "${pairs[@]}" | sort -g | awk '{a[NR] = $1 * 1000} END {m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%+.1f ms (%+.1f to %+.1f)", m, a[1], a[NR]}')
-
+	log "run: docker run --rm ID true, the same with imgsave run's flags, imgsave run DIR true, interleaved (x$runs after a warm-up)"
+	rounds "$runs" 1 run_docker:run_docker run_docker_flags:run_docker_flags run_imgsave:run_imgsave
 	if [ ${#adapter[@]} -gt 0 ]; then
 		log "run: adapter run DIR true (x$adapter_runs)"
 		adir=$(fresh tiny.adapter)
-		if timed "${adapter[@]}" save "$ref" "$adir" </dev/null &&
-			repeated "$adapter_runs" "${adapter[@]}" run "$adir" true; then
-			record run_adapter
+		if timed "${adapter[@]}" save "$ref" "$adir" </dev/null; then
+			rounds "$adapter_runs" 1 run_adapter:run_adapter
 		else
 			failed run_adapter
 		fi
@@ -342,19 +337,76 @@ bench_run() {
 	cd - >/dev/null
 }
 
+push_imgsave() { timed "$imgsave" -q push "$dir" "$registry/imgsave-bench-$$-$(date +%s%N)/big:1" </dev/null; }
+push_crane() { timed "$crane" push --insecure "$tar" "$registry/crane-bench-$$-$(date +%s%N)/big:1" </dev/null; }
+pull_imgsave() { timed "$imgsave" -q pull "$src" "$(fresh pulled)" </dev/null; }
+pull_crane() { timed "$crane" pull --insecure --format oci "$src" "$(fresh crane-pulled)" </dev/null; }
+# crane leaves its files to the kernel's writeback; imgsave syncs its
+# before the directory appears. This is crane's pull made as durable.
+pull_crane_sync() {
+	local out
+	out=$(fresh crane-pulled)
+	# shellcheck disable=SC2016 # $0, $1 and $2 are sh -c's
+	timed sh -c '"$0" pull --insecure --format oci "$1" "$2" && sync -f "$2"' "$crane" "$src" "$out" </dev/null && O=""
+}
+pull_skopeo() { timed skopeo copy -q --src-tls-verify=false "docker://$src" "oci:$(fresh skopeo-pulled):big" </dev/null; }
+
+# bench_registry NAME REF: push and pull of REF through the loopback
+# registry, imgsave against crane (and skopeo), interleaved. Every push
+# goes to a repository of its own, so that each uploads every blob; every
+# pull goes into a folder that does not exist yet. Results keyed NAME_*.
+bench_registry() {
+	local name=$1 ref=$2 k
+	dir=$(fresh reg.dir) tar=$(fresh reg.tar)
+	"$imgsave" -q save --pull never "$ref" "$dir" >/dev/null
+	docker save -o "$tar" "$ref"
+	src=$registry/imgsave-bench-pull-$$/$name:1
+	"$imgsave" -q push "$dir" "$src" >/dev/null
+	log "push $name: imgsave push DIR, crane push TARBALL, interleaved (x$runs)"
+	rounds "$runs" 0 "${name}_push_imgsave:push_imgsave" "${name}_push_crane:push_crane"
+	log "pull $name: imgsave pull, crane pull --format oci (and with sync), skopeo copy, interleaved (x$runs after a warm-up)"
+	rounds "$runs" 1 "${name}_pull_imgsave:pull_imgsave" "${name}_pull_crane:pull_crane" \
+		"${name}_pull_crane_sync:pull_crane_sync" "${name}_pull_skopeo:pull_skopeo"
+	rm -rf "$dir" "$tar" "$work/pulled" "$work/crane-pulled" "$work/skopeo-pulled"
+	for k in "${name}_push_crane" "${name}_pull_crane" "${name}_pull_skopeo"; do OWN[$k]=""; done
+}
+
+podman_load_file() { podman rmi -f "$pid" >/dev/null 2>&1; timed podman load -i "$tar" </dev/null; }
+podman_load_stream() {
+	podman rmi -f "$pid" >/dev/null 2>&1
+	# shellcheck disable=SC2016 # $0 is sh -c's
+	timed sh -c 'podman load <"$0"' "$tar" </dev/null && O=""
+}
+podman_load_imgsave() { podman rmi -f "$pid" >/dev/null 2>&1; timed "$imgsave" -q load --engine podman "$dir" </dev/null; }
+
+# bench_podman REF: load into rootful podman: podman load -i of docker's
+# save, the same tar on podman's standard input (which podman copies to a
+# file first), imgsave load.
+bench_podman() {
+	dir=$(fresh pod.dir) tar=$(fresh pod.tar)
+	# By ID: podman names docker's save localhost/..., imgsave's load docker.io/...
+	pid=$(docker image inspect -f '{{.Id}}' "$1")
+	"$imgsave" -q save --pull never "$1" "$dir" >/dev/null
+	docker save -o "$tar" "$1"
+	log "podman: podman load -i TAR, podman load <TAR, imgsave load, interleaved (x$heavy_runs)"
+	rounds "$heavy_runs" 0 podman_load_file:podman_load_file podman_load_stream:podman_load_stream podman_load_imgsave:podman_load_imgsave
+	podman rmi -f "$pid" >/dev/null 2>&1 || true
+	rm -rf "$dir" "$tar"
+}
+
 # ------------------------------------------------------------ reporting
 
 # mib KIB: KiB as MiB with one decimal.
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 
-# cell KEY: "wall s | peak RSS MiB | own peak RSS MiB" of a result, "–"
-# where not measured.
+# cell KEY: "wall s (spread) | peak RSS MiB | own peak RSS MiB" of a
+# result, "–" where not measured.
 cell() {
 	case ${WALL[$1]:-} in
 	"") echo "– | – | –" ;;
 	failed) echo "failed | failed | failed" ;;
 	*)
-		printf '%.3f | %s | %s\n' "${WALL[$1]}" "$(mib "${RSS[$1]}")" \
+		printf '%.3f (%s) | %s | %s\n' "${WALL[$1]}" "${SPREAD[$1]:-once}" "$(mib "${RSS[$1]}")" \
 			"$([ -n "${OWN[$1]}" ] && mib "${OWN[$1]}" || echo –)"
 		;;
 	esac
@@ -369,15 +421,15 @@ div() {
 	fi
 }
 
-# ratio A B: "wall A/B | peak RSS A/B | own peak RSS A/B".
+# ratio A B: "wall A/B per round (spread) | peak RSS A/B | own peak RSS A/B".
 ratio() {
-	echo "$(div "${WALL[$1]:-}" "${WALL[$2]:-}") | $(div "${RSS[$1]:-}" "${RSS[$2]:-}") | $(div "${OWN[$1]:-}" "${OWN[$2]:-}")"
+	echo "$(perround "$1" "$2") | $(div "${RSS[$1]:-}" "${RSS[$2]:-}") | $(div "${OWN[$1]:-}" "${OWN[$2]:-}")"
 }
 
 # own KEY: the own peak RSS in MiB, or "–".
 own() { [[ ${OWN[$1]:-} =~ ^[0-9]+$ ]] && mib "${OWN[$1]}" || echo –; }
 
-# report HOST BIG TINY: this engine's three tables.
+# report HOST BIG TINY: this engine's tables.
 report() {
 	local host=$1 store version big_bytes tiny_bytes
 	version=$(docker version -f '{{.Server.Version}}')
@@ -392,58 +444,111 @@ report() {
 
 		## Docker $version, $store — \`$host\`
 
-		Large image: busybox + ${big_mb} MB of random data in 3 layers (engine reports $((big_bytes / 1000000)) MB); memory rows also at ${small_mb} MB; run rows on busybox alone ($((tiny_bytes / 1000000)) MB), medians of $runs runs ($adapter_runs for the adapter) after one warm-up. "peak RSS" is GNU time's %M: the process or its largest waited-for child (imgsave's docker CLI child counts); "own" is the process alone (VmHWM sampled every 50 ms). The daemon's memory is not counted.
+		Images: busybox + ${small_mb} MB (save rows) or ${big_mb} MB (load rows; engine reports $((big_bytes / 1000000)) MB) of random data in 3 layers; run rows on busybox alone ($((tiny_bytes / 1000000)) MB). Save and load: $heavy_runs interleaved rounds; run: $runs rounds after a warm-up ($adapter_runs for the adapter). Wall: median (smallest–largest). Ratios: the median of the per-round ratios (spread). "peak RSS" is GNU time's %M: the process or its largest waited-for child (imgsave's docker CLI child counts); "own" is the process alone (VmHWM sampled every 50 ms). The daemon's memory is not counted.
 
 		| side | command | wall s | peak RSS MiB | own peak RSS MiB |
 		|---|---|---:|---:|---:|
-		| save | \`docker save IMG >/dev/null\` | $(cell save_docker_null) |
-		| save | \`docker save IMG \| tar -x -C DIR\` | $(cell save_docker_tar) |
-		| save | \`imgsave -q save IMG DIR\` | $(cell save_imgsave) |
-		| save | adapter \`save IMG DIR\` | $(cell save_adapter) |
-		| load | \`docker load <TAR\` | $(cell load_docker) |
-		| load | \`imgsave -q load DIR\` | $(cell load_imgsave) |
+		| save ${small_mb} MB | \`docker save IMG >/dev/null\` | $(cell save_docker_null) |
+		| save ${small_mb} MB | \`docker save IMG \| tar -x -C DIR\` | $(cell save_docker_tar) |
+		| save ${small_mb} MB | \`imgsave -q save IMG DIR\` | $(cell save_imgsave) |
+		| save ${small_mb} MB | adapter \`save IMG DIR\` | $(cell save_adapter) |
+		| load ${big_mb} MB | \`docker load -i TAR\` | $(cell load_docker) |
+		| load ${big_mb} MB | \`imgsave -q load DIR\` | $(cell load_imgsave) |
 		| load | adapter: none (loads inside \`run\`) | – | – | – |
 		| run | \`docker run --rm ID true\` | $(cell run_docker) |
 		| run | \`docker run --rm -i --mount type=bind,source=CWD,target=/tmp -w /tmp -u UID:GID ID true\` | $(cell run_docker_flags) |
 		| run | \`imgsave -q run DIR true\` (present) | $(cell run_imgsave) |
 		| run | adapter \`run DIR true\` (present) | $(cell run_adapter) |
-		| push | \`imgsave -q push DIR REG/REPO:1\` (gzip) | $(cell push_imgsave) |
-		| push | \`crane push TARBALL REG/REPO:1\` | $(cell push_crane) |
-		| pull | \`imgsave -q pull REG/REPO:1 DIR\` | $(cell pull_imgsave) |
-		| pull | \`crane pull --format oci REG/REPO:1 DIR\` | $(cell pull_crane) |
-		| pull | \`skopeo copy docker://REG/REPO:1 oci:DIR\` | $(cell pull_skopeo) |
 
-		| ratio | wall | peak RSS | own peak RSS |
+		| ratio | wall, per round | peak RSS | own peak RSS |
 		|---|---:|---:|---:|
 		| imgsave save / docker save >/dev/null | $(ratio save_imgsave save_docker_null) |
 		| imgsave save / docker save \| tar -x | $(ratio save_imgsave save_docker_tar) |
 		| imgsave save / adapter save | $(ratio save_imgsave save_adapter) |
-		| adapter save / docker save \| tar -x | $(ratio save_adapter save_docker_tar) |
-		| imgsave load / docker load | $(ratio load_imgsave load_docker) |
+		| imgsave load / docker load -i | $(ratio load_imgsave load_docker) |
 		| imgsave run / docker run --rm | $(ratio run_imgsave run_docker) |
 		| imgsave run / docker run, same flags | $(ratio run_imgsave run_docker_flags) |
-		| imgsave run minus docker run, same flags, per round: median (spread) | ${RUN_DIFF:-–} | | |
-		| imgsave run / adapter run | $(ratio run_imgsave run_adapter) |
-		| adapter run / docker run --rm | $(ratio run_adapter run_docker) |
-		| imgsave push / crane push | $(ratio push_imgsave push_crane) |
-		| imgsave pull / crane pull | $(ratio pull_imgsave pull_crane) |
-		| imgsave pull / skopeo copy | $(ratio pull_imgsave pull_skopeo) |
+		| imgsave run minus docker run, same flags | $(perround run_imgsave run_docker_flags ms) | | |
+		| adapter run / docker run --rm | $(div "${WALL[run_adapter]:-}" "${WALL[run_docker]:-}") (medians) | | |
 
 		| imgsave's own peak RSS MiB | ${small_mb} MB image | ${big_mb} MB image | growth |
 		|---|---:|---:|---:|
-		| save | $(own mem_save_small) | $(own save_imgsave) | $(div "${OWN[save_imgsave]:-}" "${OWN[mem_save_small]:-}") |
+		| save | $(own save_imgsave) | $(own mem_save_big) | $(div "${OWN[mem_save_big]:-}" "${OWN[save_imgsave]:-}") |
 		| load | $(own mem_load_small) | $(own load_imgsave) | $(div "${OWN[load_imgsave]:-}" "${OWN[mem_load_small]:-}") |
 	EOF
+	notes
+}
+
+# notes: the failures noted, as a list.
+notes() {
 	local n
 	for n in ${NOTES[@]+"${NOTES[@]}"}; do
 		printf '\n- %s\n' "$n"
 	done
 }
 
-# bench_engine HOST: everything, on the daemon at HOST.
+# report_registry: the push and pull tables, for each size measured.
+report_registry() {
+	local name mb
+	cat <<-EOF
+
+		## Registry: \`docker-registry\` on 127.0.0.1, plain HTTP
+
+		$runs interleaved rounds (pulls after a warm-up round). imgsave pushes gzip; crane pushes docker's save. \`crane pull\` leaves its files to the kernel's writeback, so the durable reference is crane with \`sync -f DIR\` after it; imgsave syncs everything before the directory appears. imgsave's own peak RSS is in the last column.
+
+		| image | command | wall s | peak RSS MiB | own peak RSS MiB |
+		|---|---|---:|---:|---:|
+	EOF
+	for name in small big; do
+		mb=$small_mb
+		[ $name = small ] || mb=$big_mb
+		[ -n "${WALL[${name}_pull_imgsave]:-}" ] || continue
+		cat <<-EOF
+			| $mb MB | \`imgsave -q push DIR REG/REPO:1\` | $(cell "${name}_push_imgsave") |
+			| $mb MB | \`crane push TARBALL REG/REPO:1\` | $(cell "${name}_push_crane") |
+			| $mb MB | \`imgsave -q pull REG/REPO:1 DIR\` | $(cell "${name}_pull_imgsave") |
+			| $mb MB | \`crane pull --format oci REG/REPO:1 DIR\` | $(cell "${name}_pull_crane") |
+			| $mb MB | \`crane pull --format oci REG/REPO:1 DIR && sync -f DIR\` | $(cell "${name}_pull_crane_sync") |
+			| $mb MB | \`skopeo copy docker://REG/REPO:1 oci:DIR\` | $(cell "${name}_pull_skopeo") |
+		EOF
+	done
+	printf '\n| ratio, per round (spread) | %s MB | %s MB |\n|---|---:|---:|\n' "$small_mb" "$big_mb"
+	local row a b
+	for row in "imgsave push / crane push:push_imgsave:push_crane" \
+		"imgsave pull / crane pull:pull_imgsave:pull_crane" \
+		"imgsave pull / crane pull && sync:pull_imgsave:pull_crane_sync" \
+		"imgsave pull / skopeo copy:pull_imgsave:pull_skopeo"; do
+		IFS=: read -r label a b <<<"$row"
+		printf '| %s | %s | %s |\n' "$label" "$(perround "small_$a" "small_$b")" "$(perround "big_$a" "big_$b")"
+	done
+}
+
+# report_podman: the podman load table.
+report_podman() {
+	cat <<-EOF
+
+		## podman $(podman version -f '{{.Server.Version}}' 2>/dev/null || podman --version), rootful: load of the ${big_mb} MB image
+
+		$heavy_runs interleaved rounds, the image removed before each. podman reads a stream (its standard input, as imgsave gives it) into a file under /var/tmp before it loads it.
+
+		| command | wall s | peak RSS MiB | own peak RSS MiB |
+		|---|---:|---:|---:|
+		| \`podman load -i TAR\` | $(cell podman_load_file) |
+		| \`podman load <TAR\` | $(cell podman_load_stream) |
+		| \`imgsave -q load --engine podman DIR\` | $(cell podman_load_imgsave) |
+
+		| ratio | wall, per round | peak RSS | own peak RSS |
+		|---|---:|---:|---:|
+		| imgsave load / podman load -i | $(ratio podman_load_imgsave podman_load_file) |
+		| imgsave load / podman load <TAR | $(ratio podman_load_imgsave podman_load_stream) |
+	EOF
+}
+
+# bench_engine HOST: everything, on the daemon at HOST; the registry and
+# podman rows on the first (default) one only.
 bench_engine() {
 	export DOCKER_HOST=$1
-	WALL=() RSS=() OWN=() NOTES=() RUN_DIFF=""
+	WALL=() RSS=() OWN=() NOTES=() SPREAD=() TIMES=()
 	local big=imgsave-bench/big-$$:$big_mb small=imgsave-bench/small-$$:$small_mb tiny=imgsave-bench/tiny-$$:1
 	if [ "${IMGSAVE_BENCH_ONLY:-}" != run ]; then
 		log "$DOCKER_HOST: making the ${big_mb} MB, ${small_mb} MB and busybox images"
@@ -458,12 +563,21 @@ bench_engine() {
 		unload "$tiny"
 		return
 	fi
-	bench_save "$big"
-	bench_registry "$big"
-	bench_load "$big"
-	bench_memory "$small"
+	bench_save_load "$small" "$big"
 	bench_run "$tiny"
 	report "$DOCKER_HOST" "$big" "$tiny"
+	if [ "$DOCKER_HOST" = "$default_host" ]; then
+		WALL=() RSS=() OWN=() NOTES=() SPREAD=() TIMES=()
+		bench_registry small "$small"
+		bench_registry big "$big"
+		report_registry
+		if command -v podman >/dev/null; then
+			WALL=() RSS=() OWN=() NOTES=() SPREAD=() TIMES=()
+			bench_podman "$big"
+			report_podman
+		fi
+	fi
+	rm -rf "$work/big.dir" "$work/big.tar"
 
 	log "$DOCKER_HOST: removing the images"
 	unload "$big"
@@ -471,13 +585,28 @@ bench_engine() {
 	unload "$tiny"
 }
 
+app_first_imgsave() {
+	rm -rf "$cache"
+	timed "$imgsave" -q run --engine "$apptainer" --sif-cache "$cache" "$dir" true </dev/null
+}
+app_first_ref() {
+	rm -f "$rsif"
+	# shellcheck disable=SC2016 # $0...$3 are sh -c's
+	timed sh -c 'cd "$1" && "$2" -q build --reproducible --disable-cache "$0" "oci:.@$3" && "$2" -q exec "$0" true' "$rsif" "$dir" "$apptainer" "$m" </dev/null && O=""
+}
+app_exec() { timed "$apptainer" -q exec "$rsif" true </dev/null; }
+app_run_flags() {
+	timed "$apptainer" -q run --containall --cleanenv --no-eval --mount "type=bind,source=$PWD,destination=/tmp" --pwd /tmp "$rsif" true </dev/null
+}
+app_cached_imgsave() { timed "$imgsave" -q run --engine "$apptainer" --sif-cache "$cache" "$dir" true </dev/null; }
+
 # bench_apptainer: Apptainer's rows, on images the default engine makes.
 bench_apptainer() {
-	local apptainer tiny=imgsave-bench/app-tiny-$$:1 big=imgsave-bench/app-big-$$:$big_mb name dir m cache
+	local tiny=imgsave-bench/app-tiny-$$:1 big=imgsave-bench/app-big-$$:$big_mb name
 	apptainer=$(scripts/apptainer.sh 2>>"$work/cmd.log" | sed -n "s/^IMGSAVE_APPTAINER='\(.*\)'$/\1/p")
 	[ -n "$apptainer" ] || die "scripts/apptainer.sh failed"
 	export DOCKER_HOST=$default_host
-	WALL=() RSS=() OWN=() NOTES=()
+	WALL=() RSS=() OWN=() NOTES=() SPREAD=() TIMES=()
 	log "apptainer: making the busybox and ${big_mb} MB images"
 	make_image "$tiny" 0
 	make_image "$big" "$big_mb"
@@ -486,19 +615,11 @@ bench_apptainer() {
 		dir=$(fresh "app-$name.dir")
 		if [ $name = tiny ]; then "$imgsave" -q save --pull never "$tiny" "$dir" >/dev/null; else "$imgsave" -q save --pull never "$big" "$dir" >/dev/null; fi
 		m=$(sed -n 's/.*"digest":"\(sha256:[0-9a-f]*\)".*/\1/p' "$dir/index.json" | head -n 1)
-		cache=$work/sif-$name
-		log "apptainer: first run of $name, imgsave and build + exec (x$build_runs each)"
-		repeated "$build_runs" sh -c 'rm -rf "$1" && "$2" -q run --engine "$3" --sif-cache "$1" "$4" true' sh "$cache" "$imgsave" "$apptainer" "$dir"
-		record "app_first_imgsave_$name"
-		repeated "$build_runs" sh -c 'rm -f "$1" && cd "$2" && "$3" -q build --reproducible --disable-cache "$1" "oci:.@$4" && "$3" -q exec "$1" true' sh "$work/ref-$name.sif" "$dir" "$apptainer" "$m"
-		record "app_first_ref_$name"
-		log "apptainer: cached runs of $name (x$runs each)"
-		repeated "$runs" "$apptainer" -q exec "$work/ref-$name.sif" true
-		record "app_exec_$name"
-		repeated "$runs" "$apptainer" -q run --containall --cleanenv --no-eval --mount "type=bind,source=$PWD,destination=/tmp" --pwd /tmp "$work/ref-$name.sif" true
-		record "app_run_flags_$name"
-		repeated "$runs" "$imgsave" -q run --engine "$apptainer" --sif-cache "$cache" "$dir" true
-		record "app_cached_imgsave_$name"
+		cache=$work/sif-$name rsif=$work/ref-$name.sif
+		log "apptainer: first run of $name, imgsave and build + exec, interleaved (x$build_runs after a warm-up)"
+		rounds "$build_runs" 1 "app_first_imgsave_$name:app_first_imgsave" "app_first_ref_$name:app_first_ref"
+		log "apptainer: cached runs of $name, interleaved (x$runs after a warm-up)"
+		rounds "$runs" 1 "app_exec_$name:app_exec" "app_run_flags_$name:app_run_flags" "app_cached_imgsave_$name:app_cached_imgsave"
 	done
 	cd - >/dev/null
 	unload "$tiny"
@@ -507,7 +628,7 @@ bench_apptainer() {
 
 		## Apptainer $("$apptainer" version) (as $(id -un))
 
-		Busybox alone, and busybox + ${big_mb} MB of random data in 3 layers. Cached runs: medians of $runs after one warm-up; first runs (a SIF cache emptied before each): medians of $build_runs after one warm-up.
+		Busybox alone, and busybox + ${big_mb} MB of random data in 3 layers. Cached runs: $runs interleaved rounds after a warm-up; first runs (a SIF cache emptied before each): $build_runs interleaved rounds after a warm-up. Wall: median (smallest–largest).
 
 		| image | command | wall s | peak RSS MiB | own peak RSS MiB |
 		|---|---|---:|---:|---:|
@@ -517,21 +638,17 @@ bench_apptainer() {
 		| busybox | \`apptainer build X.sif oci:DIR@M && apptainer exec X.sif true\` | $(cell app_first_ref_tiny) |
 		| busybox | \`imgsave -q run DIR true\` (first run: builds the SIF) | $(cell app_first_imgsave_tiny) |
 		| ${big_mb} MB | \`apptainer exec SIF true\` | $(cell app_exec_big) |
+		| ${big_mb} MB | \`apptainer run\` with the same flags | $(cell app_run_flags_big) |
 		| ${big_mb} MB | \`imgsave -q run DIR true\` (SIF cached) | $(cell app_cached_imgsave_big) |
 		| ${big_mb} MB | \`apptainer build X.sif oci:DIR@M && apptainer exec X.sif true\` | $(cell app_first_ref_big) |
 		| ${big_mb} MB | \`imgsave -q run DIR true\` (first run: builds the SIF) | $(cell app_first_imgsave_big) |
 
-		| ratio | busybox | ${big_mb} MB |
+		| per round: median (spread) | busybox | ${big_mb} MB |
 		|---|---:|---:|
-		| imgsave run, cached, minus apptainer exec (ms) | $(msdiff app_cached_imgsave_tiny app_exec_tiny) | $(msdiff app_cached_imgsave_big app_exec_big) |
-		| imgsave run, cached, minus apptainer run with the same flags (ms) | $(msdiff app_cached_imgsave_tiny app_run_flags_tiny) | $(msdiff app_cached_imgsave_big app_run_flags_big) |
-		| imgsave first run / build + exec | $(div "${WALL[app_first_imgsave_tiny]:-}" "${WALL[app_first_ref_tiny]:-}") | $(div "${WALL[app_first_imgsave_big]:-}" "${WALL[app_first_ref_big]:-}") |
+		| imgsave run, cached, minus apptainer exec | $(perround app_cached_imgsave_tiny app_exec_tiny ms) | $(perround app_cached_imgsave_big app_exec_big ms) |
+		| imgsave run, cached, minus apptainer run with the same flags | $(perround app_cached_imgsave_tiny app_run_flags_tiny ms) | $(perround app_cached_imgsave_big app_run_flags_big ms) |
+		| imgsave first run / build + exec | $(perround app_first_imgsave_tiny app_first_ref_tiny) | $(perround app_first_imgsave_big app_first_ref_big) |
 	EOF
-}
-
-# msdiff A B: the wall time of A minus B's, in milliseconds.
-msdiff() {
-	awk -v a="${WALL[$1]:-}" -v b="${WALL[$2]:-}" 'BEGIN {if (a == "" || b == "") print "–"; else printf "%+.0f", (a - b) * 1000}'
 }
 
 main() {
@@ -547,7 +664,7 @@ main() {
 			bench_engine "$h"
 		done
 	fi
-	[ "${IMGSAVE_BENCH_ONLY:-}" = run ] || bench_apptainer
+	[ -n "${IMGSAVE_BENCH_ONLY:-}" ] && [ "${IMGSAVE_BENCH_ONLY:-}" != apptainer ] || bench_apptainer
 }
 
 main "$@"
