@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # bench-remote.sh: `git annex get` of an image directory through imgsave's
 # special remote (the layers out of the engine) against a directory
-# special remote (type=directory) on the same disk, in the same run; part
-# of `make bench`. Prints a Markdown table on stdout, progress on stderr.
-# Wall seconds are medians of IMGSAVE_BENCH_RUNS (default 3) gets into a
-# fresh clone each; "peak RSS" is the largest resident set of git-annex
-# and its children (the remote included), from /usr/bin/time.
+# special remote (type=directory) on the same disk, and the engine's own
+# `docker save >/dev/null`, which bounds the remote, interleaved round by
+# round; part of `make bench`. Prints a Markdown table on stdout, progress
+# on stderr. Wall seconds are medians (and spread) of
+# IMGSAVE_BENCH_REMOTE_RUNS (default 5) rounds, each get into a fresh
+# clone; "peak RSS" is the largest resident set of git-annex and its
+# children (the remote included), from /usr/bin/time.
 #
-# Environment: IMGSAVE_BENCH_REMOTE_MB (default 1500), IMGSAVE_BENCH_RUNS,
+# Environment: IMGSAVE_BENCH_REMOTE_MB (default 1500), IMGSAVE_BENCH_REMOTE_RUNS,
 # DOCKER_HOST (the engine; default socket; `make bench` runs this again for
 # each socket in IMGSAVE_BENCH_ENGINES).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mb=${IMGSAVE_BENCH_REMOTE_MB:-1500}
-runs=${IMGSAVE_BENCH_RUNS:-3}
+runs=${IMGSAVE_BENCH_REMOTE_RUNS:-5}
 bin=$PWD/bin
 log() { printf 'bench-remote: %s\n' "$*" >&2; }
 
@@ -60,32 +62,47 @@ get() {
 	chmod -R u+w "$work/clone"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+# spread: "smallest–largest" of the numbers on stdin.
+spread() { sort -g | awk 'NR == 1 {a = $1} {b = $1} END {printf "%.1f–%.1f", a, b}'; }
 
 # The engine's own stream, which bounds the remote: seconds to the first
-# byte of `docker save` and to its end.
-log "docker save of the image, first byte and whole"
+# byte of `docker save` (once) and to its end (each round).
+log "docker save of the image, first byte"
 sync # the image just made is still being written back
 first=$( { /usr/bin/time -f '%e' sh -c "docker save '$ref' | head -c 1 >/dev/null" ; } 2>&1 | tail -n 1)
-whole=$( { /usr/bin/time -f '%e' sh -c "docker save '$ref' >/dev/null" ; } 2>&1 | tail -n 1)
 
-declare -A secs rss
-for remote in imgsave dir; do
-	: >"$work/$remote.t"
-	for i in $(seq 1 "$runs"); do
+: >"$work/imgsave.t"
+: >"$work/dir.t"
+: >"$work/save.t"
+for i in $(seq 1 "$runs"); do
+	for remote in imgsave dir; do
 		log "git annex get --from $remote ($i/$runs)"
 		get "$remote" >>"$work/$remote.t"
 	done
-	secs[$remote]=$(cut -d' ' -f1 "$work/$remote.t" | median)
-	rss[$remote]=$(cut -d' ' -f2 "$work/$remote.t" | median)
+	log "docker save >/dev/null ($i/$runs)"
+	/usr/bin/time -f '%e' -o "$work/time" sh -c "docker save '$ref' >/dev/null"
+	cat "$work/time" >>"$work/save.t"
 done
 
-ratio=$(awk -v a="${secs[imgsave]}" -v b="${secs[dir]}" 'BEGIN {printf "%.2f", a / b}')
+declare -A secs rss spr
+for remote in imgsave dir save; do
+	secs[$remote]=$(cut -d' ' -f1 "$work/$remote.t" | median)
+	spr[$remote]=$(cut -d' ' -f1 "$work/$remote.t" | spread)
+done
+for remote in imgsave dir; do
+	rss[$remote]=$(cut -d' ' -f2 "$work/$remote.t" | median)
+done
+# per-round ratios: median (spread)
+pr() { paste -d' ' <(cut -d' ' -f1 "$work/$1.t") <(cut -d' ' -f1 "$work/$2.t") | awk '{print $1 / $2}' | sort -g |
+	awk '{r[NR] = $1} END {printf "%.2f× (%.2f–%.2f)", (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2, r[1], r[NR]}'; }
+
 echo
-echo "### git annex get of a ${mb} MB image ($(docker version --format '{{.Server.Version}}'), medians of $runs)"
+echo "### git annex get of a ${mb} MB image ($(docker version --format '{{.Server.Version}}'), $runs interleaved rounds)"
 echo
-echo "| | wall | peak RSS |"
-echo "|---|---|---|"
-echo "| \`git annex get --from imgsave\` (out of the engine) | ${secs[imgsave]} s (${ratio}×) | $((rss[imgsave] / 1024)) MiB |"
-echo "| \`git annex get --from dir\` (directory special remote, same disk) | ${secs[dir]} s | $((rss[dir] / 1024)) MiB |"
-echo "| \`docker save\` of the image (the engine's stream, which bounds the remote) | first byte ${first} s, all ${whole} s | |"
+echo "| | wall s: median (spread) | per round, against the directory remote | peak RSS |"
+echo "|---|---|---|---|"
+echo "| \`git annex get --from imgsave\` (out of the engine) | ${secs[imgsave]} (${spr[imgsave]}) | $(pr imgsave dir) | $((rss[imgsave] / 1024)) MiB |"
+echo "| \`git annex get --from dir\` (directory special remote, same disk) | ${secs[dir]} (${spr[dir]}) | | $((rss[dir] / 1024)) MiB |"
+echo "| \`docker save IMG >/dev/null\` (the engine's stream, which bounds the remote; first byte ${first} s) | ${secs[save]} (${spr[save]}) | $(pr save dir) | |"
+echo "| imgsave get / docker save | | $(pr imgsave save) | |"
