@@ -362,7 +362,8 @@ func TestCancelPull(t *testing.T) {
 	}
 	parent := t.TempDir()
 	cancelHalfway(t, halfway, func(ctx context.Context) error {
-		_, err := Pull(ctx, ref, filepath.Join(parent, "img"), PullOptions{})
+		// Jobs 3, so that a layer is spooled (a loopback registry gets 1).
+		_, err := Pull(ctx, ref, filepath.Join(parent, "img"), PullOptions{Jobs: 3})
 		return err
 	})
 	assertNothingLeft(t, parent)

@@ -23,7 +23,8 @@ type PullOptions struct {
 	Force bool
 	// Insecure speaks plain HTTP to a registry that is not on loopback.
 	Insecure bool
-	// Jobs is how many layers are fetched at once (0 means 3); the ones
+	// Jobs is how many layers are fetched at once (0 means
+	// [registry.DefaultJobs]: 3, or 1 from this machine); the ones
 	// waiting to be written are kept compressed under the user's cache
 	// folder meanwhile. 1 streams each layer straight through.
 	Jobs int

@@ -152,7 +152,7 @@ timed() {
 		if [ -n "$pid" ]; then
 			while read -r k v _; do
 				[ "$k" != VmHWM: ] || [ "$v" -le "$O" ] || O=$v
-			done <"/proc/$pid/status" 2>/dev/null || true
+			done 2>/dev/null <"/proc/$pid/status" || true
 		fi
 		sleep 0.05
 	done
@@ -201,6 +201,9 @@ rounds() {
 		for step in "$@"; do
 			key=${step%%:*} fn=${step#*:}
 			[ -z "${dead[$key]:-}" ] || continue
+			# What the step before left for the kernel to write back (crane
+			# and skopeo sync nothing) is not this step's to pay for.
+			sync
 			if ! "$fn"; then
 				[[ $key == *adapter* ]] || die "$key failed"
 				failed "$key"

@@ -25,8 +25,10 @@ left out), a list as linux/amd64,linux/arm64 those it names (each must be
 there); a layer they share is fetched and kept once. load and run pick
 the engine's platform among them, or --platform's.
 
-Up to --jobs layers are fetched at once; those not yet written wait, still
-compressed, in imgsave's cache folder (at most --jobs of them). A broken
+Up to --jobs layers are fetched at once (3; from a registry on this
+machine 1, since it sends faster than layers are written); those not yet
+written wait, still compressed, in imgsave's cache folder (at most --jobs
+of them). A broken
 connection is resumed where it broke; a registry's Retry-After is honoured.
 A registry that sends no byte for --timeout (IMGSAVE_REGISTRY_TIMEOUT) is
 left, as is one redirecting more than 10 times.
@@ -46,7 +48,7 @@ EXAMPLES:
    imgsave pull --jobs 1 --timeout 5m 127.0.0.1:5000/tools/align:2.1 ./align-slow-link`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "platform", Usage: "the platforms of a multi-platform image to keep: `OS/ARCH[/VARIANT]`, several separated by commas, or all (default: linux and this machine's)"},
-			&cli.IntFlag{Name: "jobs", Value: 3, Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
+			&cli.IntFlag{Name: "jobs", DefaultText: "3; 1 for a registry on this machine", Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
 			timeoutFlag,
 			forceFlag, jsonFlag, insecureFlag, maxExpandFlag,
 			&cli.BoolFlag{Name: "no-evidence", Usage: "leave the image's cosign signatures and attestations in the registry (kept in DIR/evidence by default)"},
@@ -59,7 +61,7 @@ EXAMPLES:
 			if err := checkOrder(c, "IMAGE DIR", a[0], a[1], "imgsave pull "+shellQuote(a[1])+" "+shellQuote(a[0])); err != nil {
 				return err
 			}
-			if c.Int("jobs") < 1 {
+			if c.IsSet("jobs") && c.Int("jobs") < 1 {
 				return usagef(c, "--jobs %d: want 1 or more", c.Int("jobs"))
 			}
 			if err := checkTimeout(c); err != nil {

@@ -24,7 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"time"
@@ -72,10 +74,11 @@ type Options struct {
 	// checking its certificate). Loopback registries get plain HTTP
 	// without it, as docker does.
 	Insecure bool
-	// Jobs is how many layers are fetched at once; 0 means 3. With more
-	// than one, the layers after the one being read are kept in files
-	// under SpoolDir (the system's temporary folder for "") until read, at
-	// most Jobs at a time; with 1, each layer streams straight through.
+	// Jobs is how many layers are fetched at once; 0 means 3, or 1 for a
+	// registry on this machine (see [DefaultJobs]). With more than one,
+	// the layers after the one being read are kept in files under
+	// SpoolDir (the system's temporary folder for "") until read, at most
+	// Jobs at a time; with 1, each layer streams straight through.
 	Jobs     int
 	SpoolDir string
 	// IdleTimeout ends an exchange with the registry in which no byte
@@ -83,6 +86,28 @@ type Options struct {
 	// error wrapping [ErrStalled]; 0 means [DefaultIdleTimeout]. A blob
 	// that stalls is resumed as one whose connection broke.
 	IdleTimeout time.Duration
+}
+
+// DefaultJobs is how many layers a pull from registry (host[:port])
+// fetches at once when not told: 3, so that a remote registry's latency
+// and per-connection limits are hidden, and 1 for a registry on this
+// machine (localhost or a loopback address), which sends faster than the
+// layers are decompressed, hashed and written: fetching ahead there only
+// wrote each layer to the spool and read it back. A 1.5 GB pull from
+// the loopback registry took 2.2-2.3 s straight through against
+// 2.3-3.0 s with 3 jobs, five interleaved rounds (#23).
+func DefaultJobs(registry string) int {
+	host := strings.Trim(registry, "[]")
+	if h, _, err := net.SplitHostPort(registry); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return 1
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Unmap().IsLoopback() {
+		return 1
+	}
+	return 3
 }
 
 func parse(ref string, insecure bool) (name.Reference, error) {
@@ -198,7 +223,7 @@ func start(ctx context.Context, cancel context.CancelFunc, ref string, opts Opti
 		return nil, classify("pull", ref, r, err)
 	}
 	var src layerSource = direct{ctx: ctx, b: b, layers: layers}
-	if jobs := cmp.Or(opts.Jobs, 3); jobs > 1 && len(layers) > 1 {
+	if jobs := cmp.Or(opts.Jobs, DefaultJobs(r.Context().RegistryStr())); jobs > 1 && len(layers) > 1 {
 		if src, err = newSpooled(ctx, b, layers, jobs, opts.SpoolDir); err != nil {
 			return nil, err
 		}

@@ -154,3 +154,24 @@ func TestPullPlatform(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultJobs: a registry on this machine is read one layer at a time,
+// straight through; any other fetches ahead.
+func TestDefaultJobs(t *testing.T) {
+	for reg, want := range map[string]int{
+		"127.0.0.1:5000":    1,
+		"localhost:5000":    1,
+		"localhost":         1,
+		"[::1]:5000":        1,
+		"127.1.2.3":         1,
+		"10.0.0.1:5000":     3,
+		"registry.example":  3,
+		"index.docker.io":   3,
+		"[fe80::1]:443":     3,
+		"localhost.example": 3,
+	} {
+		if got := DefaultJobs(reg); got != want {
+			t.Errorf("DefaultJobs(%q) = %d, want %d", reg, got, want)
+		}
+	}
+}
