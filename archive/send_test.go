@@ -75,24 +75,12 @@ func (w *failAfter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// countingReader counts what is read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // TestSendHashedStopsOnWriteError: an engine that stops reading (its
 // socket or pipe fails) ends the send with that error, without the rest
 // of the file being read for nothing.
 func TestSendHashedStopsOnWriteError(t *testing.T) {
 	gone := errors.New("broken pipe")
-	src := &countingReader{r: io.LimitReader(zeros{}, 1<<30)}
+	src := &countReader{r: io.LimitReader(zeros{}, 1<<30)}
 	h := digest.SHA256.Hash()
 	_, err := sendHashed(&failAfter{n: 2 * chunkSize, err: gone}, src, h)
 	if !errors.Is(err, gone) {
