@@ -29,8 +29,9 @@ type SaveOptions struct {
 	// ignores it.
 	Pull PullPolicy
 	// Force replaces a previous save in the target, atomically once the new
-	// tree is verified. It never replaces a directory that is not an image
-	// directory ([archive.ErrNotImageDir]).
+	// tree is verified, carrying over the evidence that still applies to
+	// the new image (see [archive.Options.DropEvidence]). It never replaces
+	// a directory that is not an image directory ([archive.ErrNotImageDir]).
 	Force bool
 	// DropEvidence lets Force drop the target's signatures and
 	// attestations that do not apply to the new image; without it such a

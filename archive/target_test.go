@@ -418,3 +418,24 @@ func TestExtractReplaceFreshEvidenceWins(t *testing.T) {
 		t.Errorf("evidence after a fresh one replaced it: %v, %v; want only %s", kept, err, fresh[0].Path)
 	}
 }
+
+// TestExtractReplaceKeepsEvidenceWithoutExchange: where the swap takes two
+// renames, the evidence still travels inside the new tree, so no moment
+// has the new image in place without it.
+func TestExtractReplaceKeepsEvidenceWithoutExchange(t *testing.T) {
+	exchange = func(a, b string) error {
+		return &os.LinkError{Op: "exchange", Old: a, New: b, Err: errors.ErrUnsupported}
+	}
+	t.Cleanup(func() { exchange = exchangeDirs })
+	a := newImage(t, "keep-rename")
+	tarA := mkTar(t, a.legacy(t)...)
+	dir, _ := extract(t, bytes.NewReader(tarA), Options{Extra: evidenceFiles(a.id)})
+	before := readTree(t, dir)
+	if _, err := Extract(t.Context(), bytes.NewReader(tarA), dir, Options{Replace: true}); err != nil {
+		t.Fatalf("Extract(Replace) without exchange = %v", err)
+	}
+	if d := diffTrees(readTree(t, dir), before); d != "" {
+		t.Errorf("Extract(Replace) of the same image without exchange:\n%s", d)
+	}
+	checkEntries(t, filepath.Dir(dir), "target")
+}
