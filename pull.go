@@ -38,6 +38,9 @@ type PullOptions struct {
 	// the registry; by default they are kept in dir's evidence folder
 	// (see [archive.EvidenceDir]) with the manifest they sign.
 	NoEvidence bool
+	// DropEvidence lets Force drop the target's evidence that does not
+	// apply to the new image, as for [Save].
+	DropEvidence bool
 }
 
 // DefaultIdleTimeout is how long a registry may send or take no byte
@@ -74,7 +77,7 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, erro
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
 	}
-	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Extra: extra})
+	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, DropEvidence: opts.DropEvidence, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Extra: extra})
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}

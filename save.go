@@ -29,9 +29,15 @@ type SaveOptions struct {
 	// ignores it.
 	Pull PullPolicy
 	// Force replaces a previous save in the target, atomically once the new
-	// tree is verified. It never replaces a directory that is not an image
-	// directory ([archive.ErrNotImageDir]).
+	// tree is verified, carrying over the evidence that still applies to
+	// the new image (see [archive.Options.DropEvidence]). It never replaces
+	// a directory that is not an image directory ([archive.ErrNotImageDir]).
 	Force bool
+	// DropEvidence lets Force drop the target's signatures and
+	// attestations that do not apply to the new image; without it such a
+	// replacement fails with an *[archive.EvidenceError] and changes
+	// nothing. Evidence that still applies is always kept (#28).
+	DropEvidence bool
 	// MaxExpand bounds how far a compressed layer may expand, as
 	// [archive.Options.MaxExpand] says: 0 is the default, negative none.
 	MaxExpand int
@@ -84,7 +90,7 @@ func Save(ctx context.Context, eng Engine, refs []string, dir string, opts SaveO
 		return nil, err
 	}
 	defer rc.Close()
-	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Platforms: opts.Platforms})
+	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, DropEvidence: opts.DropEvidence, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Platforms: opts.Platforms})
 	if err != nil {
 		return nil, fmt.Errorf("save %s: %w", what, err)
 	}
@@ -122,5 +128,5 @@ func Import(ctx context.Context, r io.Reader, dir string, opts SaveOptions) (*ar
 		return nil, err
 	}
 	defer stop()
-	return archive.Extract(ctx, r, dir, archive.Options{Replace: opts.Force, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Platforms: opts.Platforms})
+	return archive.Extract(ctx, r, dir, archive.Options{Replace: opts.Force, DropEvidence: opts.DropEvidence, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Platforms: opts.Platforms})
 }

@@ -51,6 +51,10 @@ type Options struct {
 	// the image's (see [EvidenceDir]), so that the directory appears with
 	// them or not at all.
 	Extra []File
+	// DropEvidence lets Replace drop the evidence of the target that no
+	// longer applies to the new tree; without it Extract refuses with an
+	// *[EvidenceError] (see [EvidenceError] for what applies).
+	DropEvidence bool
 
 	// owned says which entries of a full target Replace may remove; nil
 	// means only what imgsave writes. Migrate also allows a raw save's.
@@ -66,6 +70,10 @@ type Result struct {
 	// Dropped lists the platforms of a multi-platform save that were left
 	// out because their blobs were not in the archive.
 	Dropped []string
+	// DroppedEvidence are the signed digests whose folders of the
+	// replaced target's evidence no longer applied and were dropped
+	// (only with [Options.DropEvidence]).
+	DroppedEvidence []digest.Digest
 }
 
 // modTime is the modification time of every file and folder imgsave writes,
@@ -138,6 +146,11 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 		return nil, fmt.Errorf("writing %s: %w", staging, err)
 	}
 	if opts.Replace {
+		// #28: a re-save keeps the signatures that still apply, in the
+		// same swap as the image.
+		if res.DroppedEvidence, err = x.carryEvidence(dir, res, opts.Extra, opts.DropEvidence); err != nil {
+			return nil, err
+		}
 		if err := x.keepAnnexLinks(ctx, dir); err != nil {
 			return nil, err
 		}

@@ -1,15 +1,20 @@
 package archive
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/imgsave/imgsave/manifest"
 )
@@ -198,3 +203,132 @@ func place(staging, dir string, replace bool, owned func(string, fs.DirEntry) bo
 // platform or file system cannot; a variable so that tests can force the
 // two-rename fallback.
 var exchange = exchangeDirs
+
+// EvidenceError is returned by [Extract] with Replace, before anything is
+// changed, when the target's evidence folder holds evidence that does not
+// apply to the new tree and [Options.DropEvidence] is not set.
+type EvidenceError struct {
+	Dir     string          // the evidence folder
+	Digests []digest.Digest // the signed digests that no longer apply
+}
+
+func (e *EvidenceError) Error() string {
+	return fmt.Sprintf("%s holds signatures or attestations for %s, which the new image does not have", e.Dir, listDigests(e.Digests))
+}
+
+// listDigests says the first 8 digests, then how many more, so that the
+// error stays one readable line however many folders the evidence holds.
+func listDigests(ds []digest.Digest) string {
+	const n = 8
+	s := make([]string, 0, n)
+	for _, d := range ds[:min(n, len(ds))] {
+		s = append(s, string(d))
+	}
+	if len(ds) > n {
+		return fmt.Sprintf("%s and %d more", strings.Join(s, ", "), len(ds)-n)
+	}
+	return strings.Join(s, ", ")
+}
+
+// carryEvidence copies into the staged tree, byte for byte, the entries
+// of dir's evidence folder that still apply to the new tree res, so that
+// a replacing save swaps them in with the image and a re-save of the same
+// image changes nothing (#28). An entry named by a signed digest
+// (evidence/<hex>, or what an interrupted write left as <hex>.old) applies
+// when that digest is a blob of the new tree (the canonical manifest
+// `imgsave sign` signs, or an index), or when a manifest it signs names a
+// config of the new tree (a registry's manifest kept by pull: what
+// verify --key checks it against). Other entries are carried as they are;
+// the folder's .gitattributes only along with something else. Entries
+// that extra writes anew are taken from extra. Evidence that does not
+// apply is an *EvidenceError unless drop, and then its digests are
+// returned.
+func (x *extractor) carryEvidence(dir string, res *Result, extra []File, drop bool) ([]digest.Digest, error) {
+	top := filepath.Join(dir, EvidenceDir)
+	entries, err := os.ReadDir(top)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	fresh := func(name string) bool {
+		return slices.ContainsFunc(extra, func(f File) bool {
+			return f.Path == EvidenceDir+"/"+name || strings.HasPrefix(f.Path, EvidenceDir+"/"+name+"/")
+		})
+	}
+	keep := map[string]bool{}
+	var dropped []digest.Digest
+	for _, e := range entries {
+		name := e.Name()
+		if fresh(name) {
+			continue
+		}
+		if len(name) >= 64 && digestHex.MatchString(name[:64]) && (len(name) == 64 || !isHexDigit(name[64])) {
+			sub := digest.NewDigestFromEncoded(digest.SHA256, name[:64])
+			if !x.applies(dir, path.Join(EvidenceDir, name), e.IsDir(), sub, res) {
+				if !slices.Contains(dropped, sub) {
+					dropped = append(dropped, sub)
+				}
+				continue
+			}
+		}
+		keep[name] = true
+	}
+	if len(dropped) > 0 && !drop {
+		return nil, &EvidenceError{Dir: top, Digests: dropped}
+	}
+	if len(keep) == 1 && keep[".gitattributes"] {
+		delete(keep, ".gitattributes")
+	}
+	if len(keep) == 0 {
+		return dropped, nil
+	}
+	files, err := ReadExtra(dir)
+	if err != nil {
+		return nil, err
+	}
+	files = slices.DeleteFunc(files, func(f File) bool {
+		name, _, _ := strings.Cut(strings.TrimPrefix(f.Path, EvidenceDir+"/"), "/")
+		return !keep[name]
+	})
+	if err := x.writeEvidence(files); err != nil {
+		return nil, fmt.Errorf("carrying %s: %w", top, err)
+	}
+	return dropped, nil
+}
+
+func isHexDigit(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
+
+// applies reports whether the evidence entry rel of dir, named by the
+// signed digest sub, applies to the staged tree res, as carryEvidence
+// says. Evidence that cannot be read applies only by its name.
+func (x *extractor) applies(dir, rel string, isDir bool, sub digest.Digest, res *Result) bool {
+	if fi, err := x.root.Lstat(manifest.BlobPath(sub)); err == nil && fi.Mode().IsRegular() {
+		return true
+	}
+	if !isDir {
+		return false
+	}
+	ev, err := readEvidence(dir, rel)
+	if err != nil {
+		return false
+	}
+	signed := [][]byte{ev.SubjectData}
+	if manifest.IsIndex(ev.SubjectMediaType) {
+		signed = slices.Collect(maps.Values(ev.Children))
+	}
+	for _, b := range signed {
+		var m struct {
+			Config struct {
+				Digest digest.Digest `json:"digest"`
+			} `json:"config"`
+		}
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		if slices.ContainsFunc(res.Images, func(im manifest.Image) bool { return im.ID() == m.Config.Digest }) {
+			return true
+		}
+	}
+	return false
+}

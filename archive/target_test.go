@@ -3,8 +3,10 @@ package archive
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -310,4 +312,130 @@ func TestExtractMakesParents(t *testing.T) {
 		t.Fatal("Extract of a non-image = nil, want an error")
 	}
 	checkEntries(t, parent, "images")
+}
+
+// evidenceSubjectOf is the signed digest an evidence folder of files is
+// named by.
+func evidenceSubjectOf(files []File) digest.Digest {
+	hex, _, _ := strings.Cut(strings.TrimPrefix(files[0].Path, EvidenceDir+"/"), "/")
+	return digest.NewDigestFromEncoded(digest.SHA256, hex)
+}
+
+// TestExtractReplaceKeepsEvidence (#28): a replacing save used to remove
+// DIR/evidence with the rest, so re-saving a signed directory dropped its
+// signatures. Evidence that still applies to the new tree (its subject is a
+// blob of the tree, or a manifest it signs names one of the tree's configs)
+// is carried over byte for byte inside the same swap; evidence that no
+// longer applies is refused, leaving DIR as it was, unless DropEvidence,
+// and then reported in Result.DroppedEvidence.
+func TestExtractReplaceKeepsEvidence(t *testing.T) {
+	a, b := newImage(t, "keep-a"), newImage(t, "keep-b")
+	tarA, tarB := mkTar(t, a.legacy(t)...), mkTar(t, b.legacy(t)...)
+	dir, res := extract(t, bytes.NewReader(tarA), Options{})
+
+	// Signed by imgsave sign: a folder named by the canonical manifest
+	// digest. Pulled: a folder named by a registry's manifest that names
+	// a's config. And one for b, which does not apply to a.
+	signed := []File{{Path: EvidenceDir + "/" + res.Manifests[0].Encoded() + "/index.json", Data: []byte(`{"signed":"by imgsave sign"}`)}}
+	pulledA, pulledB := evidenceFiles(a.id), evidenceFiles(b.id)
+	extra := append(append(append([]File{{Path: EvidenceDir + "/.gitattributes", Data: []byte("* annex.largefiles=nothing\n")}}, signed...), pulledA...), pulledB...)
+	if _, err := Extract(t.Context(), bytes.NewReader(tarA), dir, Options{Replace: true, Extra: extra}); err != nil {
+		t.Fatal(err)
+	}
+	withEvidence := readTree(t, dir)
+
+	// b's evidence does not apply to a: refused, nothing changed.
+	_, err := Extract(t.Context(), bytes.NewReader(tarA), dir, Options{Replace: true})
+	var ee *EvidenceError
+	if !errors.As(err, &ee) || !slices.Equal(ee.Digests, []digest.Digest{evidenceSubjectOf(pulledB)}) || ee.Dir != filepath.Join(dir, EvidenceDir) {
+		t.Fatalf("Extract(Replace) over evidence of another image = %v, want an *EvidenceError for %s", err, evidenceSubjectOf(pulledB))
+	}
+	if !strings.Contains(err.Error(), filepath.Join(dir, EvidenceDir)) || !strings.Contains(err.Error(), string(evidenceSubjectOf(pulledB))) {
+		t.Errorf("error %q does not name the folder and the digest", err)
+	}
+	if d := diffTrees(readTree(t, dir), withEvidence); d != "" {
+		t.Errorf("a refused Extract changed the directory:\n%s", d)
+	}
+	checkEntries(t, filepath.Dir(dir), "target")
+
+	// Dropping it keeps the rest byte for byte.
+	res, err = Extract(t.Context(), bytes.NewReader(tarA), dir, Options{Replace: true, DropEvidence: true})
+	if err != nil {
+		t.Fatalf("Extract(Replace, DropEvidence) = %v", err)
+	}
+	if !slices.Equal(res.DroppedEvidence, []digest.Digest{evidenceSubjectOf(pulledB)}) {
+		t.Errorf("DroppedEvidence = %v, want %v", res.DroppedEvidence, evidenceSubjectOf(pulledB))
+	}
+	want := maps.Clone(withEvidence)
+	for name := range want {
+		if strings.HasPrefix(name, EvidenceDir+"/"+evidenceSubjectOf(pulledB).Encoded()+"/") {
+			delete(want, name)
+		}
+	}
+	if d := diffTrees(readTree(t, dir), want); d != "" {
+		t.Errorf("Extract(Replace, DropEvidence) of the same image:\n%s", d)
+	}
+
+	// Re-saving the same image changes nothing, evidence included.
+	res, err = Extract(t.Context(), bytes.NewReader(tarA), dir, Options{Replace: true})
+	if err != nil || len(res.DroppedEvidence) != 0 {
+		t.Fatalf("Extract(Replace) of the same image = %v, dropped %v", err, res.DroppedEvidence)
+	}
+	if d := diffTrees(readTree(t, dir), want); d != "" {
+		t.Errorf("Extract(Replace) of the same image changed the directory:\n%s", d)
+	}
+
+	// Another image: all of a's evidence is refused, then dropped with
+	// the folder's .gitattributes, leaving no evidence folder.
+	_, err = Extract(t.Context(), bytes.NewReader(tarB), dir, Options{Replace: true})
+	if !errors.As(err, &ee) || len(ee.Digests) != 2 {
+		t.Fatalf("Extract(Replace) of another image = %v, want an *EvidenceError for 2 digests", err)
+	}
+	res, err = Extract(t.Context(), bytes.NewReader(tarB), dir, Options{Replace: true, DropEvidence: true})
+	if err != nil || len(res.DroppedEvidence) != 2 {
+		t.Fatalf("Extract(Replace, DropEvidence) of another image = %v, dropped %v", err, res.DroppedEvidence)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, EvidenceDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s after dropping all evidence: %v, want it gone", EvidenceDir, err)
+	}
+	checkLayout(t, dir, res, b)
+}
+
+// TestExtractReplaceFreshEvidenceWins: evidence a pull fetched again
+// (Options.Extra) replaces the old folder of the same digest instead of
+// mixing with it.
+func TestExtractReplaceFreshEvidenceWins(t *testing.T) {
+	a := newImage(t, "fresh")
+	tarA := mkTar(t, a.legacy(t)...)
+	old := evidenceFiles(a.id)
+	dir, _ := extract(t, bytes.NewReader(tarA), Options{Extra: old})
+	fresh := []File{{Path: old[0].Path[:len(EvidenceDir)+65] + "/index.json", Data: []byte(`{"fresh":true}`)}}
+	if _, err := Extract(t.Context(), bytes.NewReader(tarA), dir, Options{Replace: true, Extra: fresh}); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := ReadExtra(dir)
+	if err != nil || len(kept) != 1 || kept[0].Path != fresh[0].Path || !bytes.Equal(kept[0].Data, fresh[0].Data) {
+		t.Errorf("evidence after a fresh one replaced it: %v, %v; want only %s", kept, err, fresh[0].Path)
+	}
+}
+
+// TestExtractReplaceKeepsEvidenceWithoutExchange: where the swap takes two
+// renames, the evidence still travels inside the new tree, so no moment
+// has the new image in place without it.
+func TestExtractReplaceKeepsEvidenceWithoutExchange(t *testing.T) {
+	exchange = func(a, b string) error {
+		return &os.LinkError{Op: "exchange", Old: a, New: b, Err: errors.ErrUnsupported}
+	}
+	t.Cleanup(func() { exchange = exchangeDirs })
+	a := newImage(t, "keep-rename")
+	tarA := mkTar(t, a.legacy(t)...)
+	dir, _ := extract(t, bytes.NewReader(tarA), Options{Extra: evidenceFiles(a.id)})
+	before := readTree(t, dir)
+	if _, err := Extract(t.Context(), bytes.NewReader(tarA), dir, Options{Replace: true}); err != nil {
+		t.Fatalf("Extract(Replace) without exchange = %v", err)
+	}
+	if d := diffTrees(readTree(t, dir), before); d != "" {
+		t.Errorf("Extract(Replace) of the same image without exchange:\n%s", d)
+	}
+	checkEntries(t, filepath.Dir(dir), "target")
 }

@@ -50,7 +50,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "platform", Usage: "the platforms of a multi-platform image to keep: `OS/ARCH[/VARIANT]`, several separated by commas, or all (default: linux and this machine's)"},
 			&cli.IntFlag{Name: "jobs", DefaultText: "3; 1 for a registry on this machine", Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
 			timeoutFlag,
-			forceFlag, jsonFlag, insecureFlag, maxExpandFlag,
+			forceFlag, dropEvidenceFlag, jsonFlag, insecureFlag, maxExpandFlag,
 			&cli.BoolFlag{Name: "no-evidence", Usage: "leave the image's cosign signatures and attestations in the registry (kept in DIR/evidence by default)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -68,10 +68,10 @@ EXAMPLES:
 				return err
 			}
 			ev, done := events(c, e, "pulling "+a[0])
-			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand"), NoEvidence: c.Bool("no-evidence")})
+			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), DropEvidence: c.Bool("drop-evidence"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand"), NoEvidence: c.Bool("no-evidence")})
 			done()
 			if err != nil {
-				return err
+				return evidenceHint(err)
 			}
 			registerSources(c, e, a[1], imgsave.RegisterOptions{Registries: res.Sources, Insecure: c.Bool("insecure")})
 			return report(c, e, a[1], res.Result)

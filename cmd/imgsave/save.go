@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -13,8 +14,10 @@ import (
 )
 
 var (
-	forceFlag = &cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "replace DIR if it holds files (atomically, once the new tree is verified)"}
-	jsonFlag  = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout"}
+	forceFlag = &cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "replace DIR if it holds files (atomically, once the new tree is verified), keeping DIR/evidence that still applies"}
+	// #28: a replacement never drops signatures unasked.
+	dropEvidenceFlag = &cli.BoolFlag{Name: "drop-evidence", Usage: "with --force, drop DIR/evidence that does not apply to the new image (signatures and attestations of other digests)"}
+	jsonFlag         = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout"}
 	// #18: the bound on decompression, for a real layer that passes it.
 	maxExpandFlag = &cli.IntFlag{Name: "max-expand", Usage: "a compressed layer may expand to max(`RATIO` × its size, 2 GiB) bytes (0: 200; -1: no bound)"}
 )
@@ -43,7 +46,7 @@ EXAMPLES:
    imgsave save --force --json sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741 ./tool`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image first: `missing|never|always`"},
-			forceFlag, jsonFlag, maxExpandFlag, savePlatformFlag,
+			forceFlag, dropEvidenceFlag, jsonFlag, maxExpandFlag, savePlatformFlag,
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
@@ -61,13 +64,13 @@ EXAMPLES:
 				return err
 			}
 			ev, done := events(c, e, "saving "+strings.Join(refs, " "))
-			res, err := imgsave.Save(c.Context, eng, refs, dir, imgsave.SaveOptions{Events: ev, Pull: imgsave.PullPolicy(c.String("pull")), Force: c.Bool("force"), MaxExpand: c.Int("max-expand"), Platforms: platforms(c)})
+			res, err := imgsave.Save(c.Context, eng, refs, dir, imgsave.SaveOptions{Events: ev, Pull: imgsave.PullPolicy(c.String("pull")), Force: c.Bool("force"), DropEvidence: c.Bool("drop-evidence"), MaxExpand: c.Int("max-expand"), Platforms: platforms(c)})
 			done()
 			if errors.Is(err, imgsave.ErrNotInEngine) && c.String("pull") == "never" {
 				return fmt.Errorf("%w (--pull never)", err)
 			}
 			if err != nil {
-				return err
+				return evidenceHint(err)
 			}
 			registerSources(c, e, dir, imgsave.RegisterOptions{Engine: eng})
 			return report(c, e, dir, res)
@@ -87,7 +90,7 @@ exactly as 'imgsave save' would, with the same checks.
 EXAMPLES:
    imgsave import busybox.tar ./busybox-tar
    docker save busybox | zstd | imgsave import - ./busybox-piped`,
-		Flags: []cli.Flag{forceFlag, jsonFlag, maxExpandFlag, savePlatformFlag},
+		Flags: []cli.Flag{forceFlag, dropEvidenceFlag, jsonFlag, maxExpandFlag, savePlatformFlag},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "TARBALL", "DIR")
 			if err != nil {
@@ -103,10 +106,10 @@ EXAMPLES:
 				src = f
 			}
 			ev, done := events(c, e, "importing "+a[0])
-			res, err := imgsave.Import(c.Context, src, a[1], imgsave.SaveOptions{Events: ev, Force: c.Bool("force"), MaxExpand: c.Int("max-expand"), Platforms: platforms(c)})
+			res, err := imgsave.Import(c.Context, src, a[1], imgsave.SaveOptions{Events: ev, Force: c.Bool("force"), DropEvidence: c.Bool("drop-evidence"), MaxExpand: c.Int("max-expand"), Platforms: platforms(c)})
 			done()
 			if err != nil {
-				return fmt.Errorf("import %s: %w", a[0], err)
+				return evidenceHint(fmt.Errorf("import %s: %w", a[0], err))
 			}
 			return report(c, e, a[1], res)
 		},
@@ -122,9 +125,26 @@ type savedImage struct {
 	Size           int64    `json:"size"`
 }
 
+// evidenceHint adds the flag that lets a replacement drop evidence to
+// the error refusing to (#28).
+func evidenceHint(err error) error {
+	var ee *archive.EvidenceError
+	if errors.As(err, &ee) {
+		return fmt.Errorf("%w; --drop-evidence drops them", err)
+	}
+	return err
+}
+
 func report(c *cli.Context, e *env, dir string, res *archive.Result) error {
 	if len(res.Dropped) > 0 && !globalBool(c, "quiet") {
 		fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("%s: left out platforms whose blobs were not in the archive: %v", dir, res.Dropped)))
+	}
+	var droppedEvidence []string
+	for _, d := range res.DroppedEvidence {
+		droppedEvidence = append(droppedEvidence, string(d))
+	}
+	if len(droppedEvidence) > 0 && !globalBool(c, "quiet") {
+		fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("%s: dropped the signatures and attestations of %s, which the new image does not have", filepath.Join(dir, archive.EvidenceDir), strings.Join(droppedEvidence, ", "))))
 	}
 	if !c.Bool("json") {
 		for _, im := range res.Images {
@@ -136,7 +156,10 @@ func report(c *cli.Context, e *env, dir string, res *archive.Result) error {
 		Dir     string       `json:"dir"`
 		Images  []savedImage `json:"images"`
 		Dropped []string     `json:"dropped_platforms"`
-	}{Dir: dir, Images: []savedImage{}, Dropped: nonNil(res.Dropped)}
+		// DroppedEvidence are the signed digests whose evidence a
+		// replacement dropped (--drop-evidence).
+		DroppedEvidence []string `json:"dropped_evidence"`
+	}{Dir: dir, Images: []savedImage{}, Dropped: nonNil(res.Dropped), DroppedEvidence: nonNil(droppedEvidence)}
 	for i, im := range res.Images {
 		s := savedImage{ConfigDigest: string(im.ID()), ManifestDigest: string(res.Manifests[i]), RepoTags: nonNil(im.RepoTags), Layers: []string{}, Size: im.Config.Size}
 		for _, l := range im.Layers {
