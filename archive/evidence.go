@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -147,9 +148,32 @@ type SignatureLayer struct {
 	Signature string // base64, as cosign's annotation holds it
 }
 
+// Bounds on the evidence of one signed digest (one folder of
+// [EvidenceDir]), as it is read back and as pull takes it from a registry:
+// evidence is small JSON, and a hostile dataset or registry must not make
+// ls, verify or pull read without end.
+const (
+	// MaxEvidenceBlob bounds each file: a signed manifest or index, a
+	// signature payload, an attestation's DSSE envelope (an SBOM of a
+	// large image runs to a few MiB).
+	MaxEvidenceBlob = 16 << 20
+	// MaxEvidenceLayers bounds the signatures, and apart the
+	// attestations, kept for one digest: the layers of cosign's
+	// signature and attestation images.
+	MaxEvidenceLayers = 64
+	// MaxEvidenceBytes bounds what is read for one digest in all, each
+	// reference to a file counted: a signature image whose layers all
+	// name one blob costs as many reads as it has layers.
+	MaxEvidenceBytes = 64 << 20
+)
+
 // ReadEvidence reads every folder of dir's evidence folder; none is no
-// error. Every blob is checked against its name; sizes are bounded as for
-// the directory's own JSON files.
+// error. Every file is checked against its name and its descriptor's size;
+// each folder is bounded by [MaxEvidenceBlob], [MaxEvidenceLayers] and
+// [MaxEvidenceBytes], past which the error wraps [manifest.ErrTooLarge]. A
+// folder that an interrupted swap left as <hex>.old, with no <hex> beside
+// it, is read as <hex>: it holds the evidence until [UpdateEvidence] puts
+// it back.
 func ReadEvidence(dir string) ([]*Evidence, error) {
 	entries, err := os.ReadDir(filepath.Join(dir, EvidenceDir))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -157,10 +181,19 @@ func ReadEvidence(dir string) ([]*Evidence, error) {
 	} else if err != nil {
 		return nil, err
 	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		names[e.Name()] = e.IsDir()
+	}
 	var out []*Evidence
 	for _, e := range entries {
-		// Folders named by a digest; not what an interrupted write left.
-		if !e.IsDir() || !digestHex.MatchString(e.Name()) {
+		// Folders named by a digest, or what a swap interrupted between
+		// its renames left of one; not what an interrupted write left.
+		name := e.Name()
+		if hex, ok := strings.CutSuffix(name, ".old"); ok && !names[hex] {
+			name = hex
+		}
+		if !e.IsDir() || !digestHex.MatchString(name) {
 			continue
 		}
 		ev, err := readEvidence(dir, path.Join(EvidenceDir, e.Name()))
@@ -172,34 +205,89 @@ func ReadEvidence(dir string) ([]*Evidence, error) {
 	return out, nil
 }
 
-func readEvidence(dir, rel string) (*Evidence, error) {
-	d := newDir(dir)
-	ib, err := d.readSmall(path.Join(rel, "index.json"))
+// evidenceReader reads the files of one evidence folder within its
+// bounds.
+type evidenceReader struct {
+	d    *Dir
+	rel  string // the folder
+	read int64  // bytes read so far, each reference counted
+}
+
+// tooLarge is an error about the folder, or a file of it, past a bound.
+func (r *evidenceReader) tooLarge(rel, format string, a ...any) error {
+	return &FileError{Path: r.d.join(path.Join(r.rel, rel)), Reason: StatusTooLarge, Err: fmt.Errorf("%w: %s", manifest.ErrTooLarge, fmt.Sprintf(format, a...))}
+}
+
+// file reads the file rel of the folder, of at most size bytes.
+func (r *evidenceReader) file(rel string, size int64) ([]byte, error) {
+	if size > MaxEvidenceBlob {
+		return nil, r.tooLarge(rel, "%d bytes, over %d", size, MaxEvidenceBlob)
+	}
+	if r.read+size > MaxEvidenceBytes {
+		return nil, r.tooLarge("", "over %d bytes of evidence for one digest (each reference to a file counted)", MaxEvidenceBytes)
+	}
+	f, err := r.d.Open(path.Join(r.rel, rel))
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, size+1))
+	r.read += int64(len(b))
+	if err != nil {
+		return nil, &FileError{Path: r.d.join(path.Join(r.rel, rel)), Reason: StatusUnreadable, Err: err}
+	}
+	if int64(len(b)) > size {
+		return nil, r.tooLarge(rel, "over %d bytes", size)
+	}
+	return b, nil
+}
+
+// blob reads the blob desc names, checked against its size and digest.
+func (r *evidenceReader) blob(desc v1.Descriptor) ([]byte, error) {
+	rel := manifest.BlobPath(desc.Digest)
+	if desc.Size < 0 {
+		return nil, fmt.Errorf("%s: a size of %d", r.d.join(path.Join(r.rel, rel)), desc.Size)
+	}
+	b, err := r.file(rel, desc.Size)
+	if err != nil {
+		return nil, err
+	}
+	if isAnnexPointer(b) {
+		return nil, r.d.missing(path.Join(r.rel, rel))
+	}
+	if got := digest.FromBytes(b); got != desc.Digest {
+		return nil, &DigestMismatchError{Path: r.d.join(path.Join(r.rel, rel)), Got: got, Want: desc.Digest}
+	}
+	if int64(len(b)) != desc.Size {
+		return nil, fmt.Errorf("%s: %d bytes, want %d", r.d.join(path.Join(r.rel, rel)), len(b), desc.Size)
+	}
+	return b, nil
+}
+
+func readEvidence(dir, rel string) (*Evidence, error) {
+	r := &evidenceReader{d: newDir(dir), rel: rel}
+	ib, err := r.file("index.json", MaxEvidenceBlob)
+	if err != nil {
+		return nil, err
+	}
+	if isAnnexPointer(ib) {
+		return nil, r.d.missing(path.Join(rel, "index.json"))
 	}
 	idx, err := manifest.ParseIndex(bytes.NewReader(ib))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, rel, "index.json"), err)
 	}
 	ev := &Evidence{Path: rel, Children: map[digest.Digest][]byte{}}
-	blob := func(desc v1.Descriptor) ([]byte, error) {
-		p := path.Join(rel, manifest.BlobPath(desc.Digest))
-		b, err := d.readSmall(p)
-		if err != nil {
-			return nil, err
-		}
-		if got := digest.FromBytes(b); got != desc.Digest {
-			return nil, &DigestMismatchError{Path: filepath.Join(dir, filepath.FromSlash(p)), Got: got, Want: desc.Digest}
-		}
-		return b, nil
-	}
 	for _, desc := range idx.Manifests {
-		b, err := blob(desc)
+		kind := desc.Annotations["kind"]
+		if kind != KindImage && kind != KindImageIndex && kind != KindSigs && kind != KindAtts {
+			continue
+		}
+		b, err := r.blob(desc)
 		if err != nil {
 			return nil, err
 		}
-		switch desc.Annotations["kind"] {
+		switch kind {
 		case KindImage, KindImageIndex:
 			ev.Subject, ev.SubjectMediaType, ev.SubjectData = desc.Digest, desc.MediaType, b
 			if manifest.IsIndex(desc.MediaType) {
@@ -208,7 +296,15 @@ func readEvidence(dir, rel string) (*Evidence, error) {
 					return nil, fmt.Errorf("%s: %w", filepath.Join(dir, rel), err)
 				}
 				for _, c := range sub.Manifests {
-					if cb, err := blob(c); err == nil {
+					if _, ok := ev.Children[c.Digest]; ok {
+						continue
+					}
+					// A platform the folder lacks is no error; a
+					// bound passed is.
+					cb, err := r.blob(c)
+					if errors.Is(err, manifest.ErrTooLarge) {
+						return nil, err
+					} else if err == nil {
 						ev.Children[c.Digest] = cb
 					}
 				}
@@ -218,12 +314,20 @@ func readEvidence(dir, rel string) (*Evidence, error) {
 			if err := json.Unmarshal(b, &m); err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", filepath.Join(dir, rel), desc.Digest, err)
 			}
+			// Counted before a layer is read.
+			what, n := "signatures", len(ev.Signatures)+len(m.Layers)
+			if kind == KindAtts {
+				what, n = "attestations", len(ev.Attestations)+len(m.Layers)
+			}
+			if n > MaxEvidenceLayers {
+				return nil, r.tooLarge("", "%d %s, over %d", n, what, MaxEvidenceLayers)
+			}
 			for _, l := range m.Layers {
-				lb, err := blob(l)
+				lb, err := r.blob(l)
 				if err != nil {
 					return nil, err
 				}
-				if desc.Annotations["kind"] == KindSigs {
+				if kind == KindSigs {
 					ev.Signatures = append(ev.Signatures, SignatureLayer{Payload: lb, Signature: l.Annotations["dev.cosignproject.cosign/signature"]})
 				} else {
 					ev.Attestations = append(ev.Attestations, lb)
