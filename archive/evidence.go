@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -339,4 +341,313 @@ func readEvidence(dir, rel string) (*Evidence, error) {
 		return nil, fmt.Errorf("%s: no signed image in index.json", filepath.Join(dir, rel))
 	}
 	return ev, nil
+}
+
+// EvidenceLayout is one folder of [EvidenceDir] to write: the entries of
+// its index.json, each with its kind annotation ([KindImage] or
+// [KindImageIndex] for the signed digest, which names the folder;
+// [KindSigs], [KindAtts]), and every blob they and the manifests among
+// them name.
+type EvidenceLayout struct {
+	Manifests []v1.Descriptor
+	Blobs     [][]byte
+}
+
+// evidenceGitattributes keeps the evidence folder in git: it is small
+// JSON, read without fetching anything.
+const evidenceGitattributes = "# Written by imgsave: signatures and attestations, in git.\n* annex.largefiles=nothing\n"
+
+// render returns the name of l's folder (the signed digest's hex) and its
+// files, relative to it: the blobs, index.json and oci-layout.
+func (l EvidenceLayout) render() (string, []layoutFile, error) {
+	var subject digest.Digest
+	for _, d := range l.Manifests {
+		if k := d.Annotations["kind"]; k == KindImage || k == KindImageIndex {
+			subject = d.Digest
+		}
+	}
+	if subject.Algorithm() != digest.SHA256 || subject.Validate() != nil {
+		return "", nil, fmt.Errorf("evidence: no signed sha256 digest among %d index entries", len(l.Manifests))
+	}
+	var files []layoutFile
+	for _, b := range l.Blobs {
+		p := manifest.BlobPath(digest.FromBytes(b))
+		if !slices.ContainsFunc(files, func(f layoutFile) bool { return f.Name == p }) {
+			files = append(files, layoutFile{p, b})
+		}
+	}
+	idx := v1.Index{MediaType: v1.MediaTypeImageIndex, Manifests: l.Manifests}
+	idx.SchemaVersion = 2
+	ib, err := manifest.Marshal(idx)
+	if err != nil {
+		return "", nil, err
+	}
+	return subject.Encoded(), append(files, layoutFile{"index.json", ib}, layoutFile{"oci-layout", []byte(ociLayout)}), nil
+}
+
+// Files returns l as files of a directory ([Options.Extra]): its folder
+// evidence/<hex> and the evidence folder's .gitattributes.
+func (l EvidenceLayout) Files() ([]File, error) {
+	hex, files, err := l.render()
+	if err != nil {
+		return nil, err
+	}
+	var out []File
+	for _, f := range files {
+		out = append(out, File{Path: path.Join(EvidenceDir, hex, f.Name), Data: f.Data})
+	}
+	return append(out, File{Path: path.Join(EvidenceDir, ".gitattributes"), Data: []byte(evidenceGitattributes)}), nil
+}
+
+// ErrEvidenceBusy is wrapped by the error of [UpdateEvidence] when another
+// process is writing the evidence folder.
+var ErrEvidenceBusy = errors.New("another imgsave is writing it; try again when it is done")
+
+// evidenceStep is called between the steps of [UpdateEvidence]'s swap, so
+// that a test can kill the process there.
+var evidenceStep = func(step string) {}
+
+// exchangeEvidence is exchangeIn, a variable so that tests can force the
+// two-rename fallback.
+var exchangeEvidence = exchangeIn
+
+// UpdateEvidence rewrites the folder of dir's evidence folder for the
+// signed digest subject: update gets what it holds (nil when there is
+// none) and returns the folder to write, whose signed digest must be
+// subject. Everything is written through dir as an [os.Root]: the evidence
+// folder, its .gitattributes and the folder for subject must each be a
+// real folder or file, never a symbolic link, or nothing is written and
+// the error names the link. One process writes the evidence folder at a
+// time (a lock on it; otherwise the error wraps [ErrEvidenceBusy]).
+//
+// The new folder is staged beside the old (.tmp-*), read back within the
+// bounds of [ReadEvidence], and swapped in with the atomic exchange
+// [Extract] uses for a whole directory, or, where the file system has
+// none, two renames through <hex>.old. Whatever step a kill interrupts,
+// [ReadEvidence] reads the old folder or the new one, and the next
+// UpdateEvidence first puts back or removes what it left.
+func UpdateEvidence(dir string, subject digest.Digest, update func(old *Evidence) (EvidenceLayout, error)) error {
+	if subject.Algorithm() != digest.SHA256 || subject.Validate() != nil {
+		return fmt.Errorf("%s: evidence of %q: not a sha256 digest", dir, subject)
+	}
+	hex := subject.Encoded()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	ev, folder, err := openEvidence(root, dir)
+	if err != nil {
+		return err
+	}
+	defer ev.Close()
+	defer folder.Close() // and so unlocks
+	top := filepath.Join(dir, EvidenceDir)
+	if _, err := lockOpen(folder); errors.Is(err, syscall.EWOULDBLOCK) {
+		return fmt.Errorf("%s: %w", top, ErrEvidenceBusy)
+	} else if err != nil {
+		return fmt.Errorf("locking %s: %w", top, err)
+	}
+	if err := recoverEvidence(ev); err != nil {
+		return fmt.Errorf("%s: putting back what an interrupted write left: %w", top, err)
+	}
+	var old *Evidence
+	if fi, err := ev.Lstat(hex); err == nil {
+		if !fi.IsDir() {
+			return notFolder(filepath.Join(top, hex), fi)
+		}
+		if old, err = readEvidence(dir, path.Join(EvidenceDir, hex)); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	l, err := update(old)
+	if err != nil {
+		return err
+	}
+	name, files, err := l.render()
+	if err != nil {
+		return err
+	}
+	if name != hex {
+		return fmt.Errorf("%s: evidence of %s, not %s", top, name, subject)
+	}
+	if err := writeGitattributes(ev, top); err != nil {
+		return err
+	}
+	tmp, err := stageEvidence(ev, files)
+	if tmp != "" {
+		defer ev.RemoveAll(tmp) // gone once swapped in; what was replaced otherwise
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := readEvidence(dir, path.Join(EvidenceDir, tmp)); err != nil {
+		return err
+	}
+	return swapEvidence(ev, folder, tmp, hex)
+}
+
+// openEvidence opens dir's evidence folder in root, made if missing, as a
+// root and an open file: a symbolic link there is refused, not followed.
+func openEvidence(root *os.Root, dir string) (*os.Root, *os.File, error) {
+	top := filepath.Join(dir, EvidenceDir)
+	if err := root.Mkdir(EvidenceDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, nil, err
+	}
+	fi, err := root.Lstat(EvidenceDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.IsDir() {
+		return nil, nil, notFolder(top, fi)
+	}
+	ev, err := root.OpenRoot(EvidenceDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	folder, err := ev.Open(".")
+	if err != nil {
+		ev.Close()
+		return nil, nil, err
+	}
+	// What was checked is what was opened: no link put there meanwhile.
+	if ofi, err := folder.Stat(); err != nil || !os.SameFile(fi, ofi) {
+		folder.Close()
+		ev.Close()
+		return nil, nil, fmt.Errorf("%s: changed while it was opened", top)
+	}
+	return ev, folder, nil
+}
+
+// notFolder refuses to write through p, which should be imgsave's folder
+// or file but is a link or something else.
+func notFolder(p string, fi fs.FileInfo) error {
+	what := "not a folder"
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		what = "a symbolic link"
+	}
+	return fmt.Errorf("%s: %w: is %s; imgsave writes evidence only into folders and files of the directory, never through a link: remove it, and sign or pull again", p, ErrRefused, what)
+}
+
+// recoverEvidence puts back, in the locked evidence folder ev, the folder
+// a swap interrupted between its renames left as <hex>.old alone, removes
+// one left beside its <hex> (the swap had finished) and the staging
+// folders an interrupted write left.
+func recoverEvidence(ev *os.Root) error {
+	f, err := ev.Open(".")
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		hex, isOld := strings.CutSuffix(name, ".old")
+		switch {
+		case isOld && digestHex.MatchString(hex):
+			if _, err := ev.Lstat(hex); errors.Is(err, fs.ErrNotExist) {
+				err = ev.Rename(name, hex)
+			} else if err == nil {
+				err = ev.RemoveAll(name)
+			}
+			if err != nil {
+				return err
+			}
+		case strings.HasPrefix(name, ".tmp-"):
+			if err := ev.RemoveAll(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeGitattributes writes the evidence folder's .gitattributes, unless
+// it holds what it should: a new file renamed over the old one, never
+// written through a link.
+func writeGitattributes(ev *os.Root, top string) error {
+	const name = ".gitattributes"
+	fi, err := ev.Lstat(name)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return notFolder(filepath.Join(top, name), fi)
+	case err == nil && fi.Size() == int64(len(evidenceGitattributes)):
+		if b, err := ev.ReadFile(name); err == nil && string(b) == evidenceGitattributes {
+			return nil
+		}
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	tmp := ".tmp-" + rand.Text()
+	if err := writeNew(ev, tmp, []byte(evidenceGitattributes)); err != nil {
+		return err
+	}
+	if err := settle(ev, []string{tmp}); err != nil {
+		ev.Remove(tmp)
+		return err
+	}
+	if err := ev.Rename(tmp, name); err != nil {
+		ev.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// stageEvidence writes files into a new staging folder of ev, as every
+// layout is written (see settle), durable before it is swapped in; it
+// returns the folder's name, also with an error once it exists.
+func stageEvidence(ev *os.Root, files []layoutFile) (string, error) {
+	tmp := ".tmp-" + rand.Text()
+	if err := ev.Mkdir(tmp, 0o700); err != nil {
+		return "", err
+	}
+	sr, err := ev.OpenRoot(tmp)
+	if err != nil {
+		return tmp, err
+	}
+	defer sr.Close()
+	if err := sr.MkdirAll("blobs/sha256", 0o755); err != nil {
+		return tmp, err
+	}
+	written := []string{".", "blobs", "blobs/sha256"}
+	for _, f := range files {
+		if err := writeNew(sr, f.Name, f.Data); err != nil {
+			return tmp, err
+		}
+		written = append(written, f.Name)
+	}
+	if err := settle(sr, written); err != nil {
+		return tmp, err
+	}
+	return tmp, syncTree(sr)
+}
+
+// swapEvidence puts the staged folder tmp of ev (open as dir) in place of
+// hex: one rename when there is none, else one atomic exchange, else two
+// renames through <hex>.old. Whatever was replaced is left at tmp.
+func swapEvidence(ev *os.Root, dir *os.File, tmp, hex string) error {
+	evidenceStep("staged")
+	if _, err := ev.Lstat(hex); errors.Is(err, fs.ErrNotExist) {
+		return ev.Rename(tmp, hex)
+	}
+	if err := exchangeEvidence(dir, tmp, hex); err == nil {
+		evidenceStep("exchanged")
+		return nil
+	}
+	// No exchange here: between the renames there is <hex>.old alone,
+	// which ReadEvidence reads and recoverEvidence puts back.
+	old := hex + ".old"
+	if err := ev.Rename(hex, old); err != nil {
+		return err
+	}
+	evidenceStep("moved")
+	if err := ev.Rename(tmp, hex); err != nil {
+		return errors.Join(err, ev.Rename(old, hex))
+	}
+	evidenceStep("renamed")
+	return ev.Rename(old, tmp)
 }

@@ -3,7 +3,10 @@ package archive
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -87,38 +90,31 @@ func TestReadEvidence(t *testing.T) {
 	}
 }
 
-// signedFolder is an evidence folder for subject whose signature image
+// signedLayout is an evidence folder for subject whose signature image
 // lists sigs and whose attestation image lists atts, one layer each, in
 // order: a blob listed twice is two layers naming one file.
-func signedFolder(subject []byte, sigs, atts [][]byte) []File {
-	base := "evidence/" + digest.FromBytes(subject).Encoded() + "/"
-	var files []File
+func signedLayout(subject []byte, sigs, atts [][]byte) EvidenceLayout {
+	var l EvidenceLayout
 	put := func(b []byte) v1.Descriptor {
-		d := digest.FromBytes(b)
-		p := base + manifest.BlobPath(d)
-		if !slices.ContainsFunc(files, func(f File) bool { return f.Path == p }) {
-			files = append(files, File{Path: p, Data: b})
-		}
-		return v1.Descriptor{Digest: d, Size: int64(len(b))}
+		l.Blobs = append(l.Blobs, b)
+		return v1.Descriptor{Digest: digest.FromBytes(b), Size: int64(len(b))}
 	}
 	image := func(mediaType string, layers [][]byte) []byte {
 		m := v1.Manifest{MediaType: v1.MediaTypeImageManifest, Config: put([]byte("{}"))}
 		m.SchemaVersion = 2
 		m.Config.MediaType = v1.MediaTypeImageConfig
-		for _, l := range layers {
-			d := put(l)
+		for _, b := range layers {
+			d := put(b)
 			d.MediaType, d.Annotations = mediaType, map[string]string{"dev.cosignproject.cosign/signature": "c2ln"}
 			m.Layers = append(m.Layers, d)
 		}
 		b, _ := manifest.Marshal(m)
 		return b
 	}
-	idx := v1.Index{MediaType: v1.MediaTypeImageIndex}
-	idx.SchemaVersion = 2
 	entry := func(b []byte, kind string) {
 		d := put(b)
 		d.MediaType, d.Annotations = v1.MediaTypeImageManifest, map[string]string{"kind": kind}
-		idx.Manifests = append(idx.Manifests, d)
+		l.Manifests = append(l.Manifests, d)
 	}
 	entry(subject, KindImage)
 	if sigs != nil {
@@ -127,8 +123,17 @@ func signedFolder(subject []byte, sigs, atts [][]byte) []File {
 	if atts != nil {
 		entry(image("application/vnd.dsse.envelope.v1+json", atts), KindAtts)
 	}
-	ib, _ := manifest.Marshal(idx)
-	return append(files, File{Path: base + "index.json", Data: ib}, File{Path: base + "oci-layout", Data: []byte(`{"imageLayoutVersion":"1.0.0"}`)})
+	return l
+}
+
+// signedFolder is signedLayout's files.
+func signedFolder(t *testing.T, subject []byte, sigs, atts [][]byte) []File {
+	t.Helper()
+	files, err := signedLayout(subject, sigs, atts).Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
 
 // writeFiles writes files under dir, as a clone would hold them.
@@ -175,7 +180,7 @@ func TestReadEvidenceManyLayersOneBlob(t *testing.T) {
 	dir := t.TempDir()
 	payload := bytes.Repeat([]byte("p"), 32<<10)
 	sigs := slices.Repeat([][]byte{payload}, 4000)
-	writeFiles(t, dir, signedFolder([]byte(`{"schemaVersion":2}`), sigs, nil))
+	writeFiles(t, dir, signedFolder(t, []byte(`{"schemaVersion":2}`), sigs, nil))
 	before := bytesRead(t)
 	evs, err := ReadEvidence(dir)
 	read := bytesRead(t) - before
@@ -206,7 +211,7 @@ func TestReadEvidenceBounds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFiles(t, dir, signedFolder(subject, [][]byte{[]byte("sig")}, tc.atts))
+			writeFiles(t, dir, signedFolder(t, subject, [][]byte{[]byte("sig")}, tc.atts))
 			evs, err := ReadEvidence(dir)
 			if tc.want == "" {
 				if err != nil || len(evs) != 1 || len(evs[0].Attestations) != len(tc.atts) {
@@ -229,7 +234,7 @@ func TestReadEvidenceBounds(t *testing.T) {
 func TestReadEvidenceInterruptedSwap(t *testing.T) {
 	dir := t.TempDir()
 	subject := []byte(`{"schemaVersion":2}`)
-	writeFiles(t, dir, signedFolder(subject, [][]byte{[]byte("old")}, nil))
+	writeFiles(t, dir, signedFolder(t, subject, [][]byte{[]byte("old")}, nil))
 	hex := filepath.Join(dir, "evidence", digest.FromBytes(subject).Encoded())
 	if err := os.Rename(hex, hex+".old"); err != nil {
 		t.Fatal(err)
@@ -238,9 +243,193 @@ func TestReadEvidenceInterruptedSwap(t *testing.T) {
 	if err != nil || len(evs) != 1 || len(evs[0].Signatures) != 1 || string(evs[0].Signatures[0].Payload) != "old" {
 		t.Fatalf("ReadEvidence with only <hex>.old = %d folders, %v; want its one signature", len(evs), err)
 	}
-	writeFiles(t, dir, signedFolder(subject, [][]byte{[]byte("old"), []byte("new")}, nil))
+	writeFiles(t, dir, signedFolder(t, subject, [][]byte{[]byte("old"), []byte("new")}, nil))
 	evs, err = ReadEvidence(dir)
 	if err != nil || len(evs) != 1 || len(evs[0].Signatures) != 2 {
 		t.Errorf("ReadEvidence with <hex> and <hex>.old = %d folders, %v; want <hex> alone, two signatures", len(evs), err)
 	}
+}
+
+// killEvidenceEnv makes the test binary a helper process that adds a
+// signature "new" to the evidence of killSubject in the directory the
+// variable names, killing itself (SIGKILL) at the step of the swap
+// killStepEnv names, with the two-rename fallback when killNoExchangeEnv
+// is set. It exits 3 if it was never at that step.
+const (
+	killEvidenceEnv   = "ARCHIVE_TEST_KILL_EVIDENCE"
+	killStepEnv       = "ARCHIVE_TEST_KILL_STEP"
+	killNoExchangeEnv = "ARCHIVE_TEST_NO_EXCHANGE"
+)
+
+var killSubject = []byte(`{"schemaVersion":2,"kill":true}`)
+
+// addSignature is an update for UpdateEvidence that keeps the signatures
+// there and adds payload.
+func addSignature(payload string) func(*Evidence) (EvidenceLayout, error) {
+	return func(old *Evidence) (EvidenceLayout, error) {
+		var sigs [][]byte
+		if old != nil {
+			for _, s := range old.Signatures {
+				sigs = append(sigs, s.Payload)
+			}
+		}
+		return signedLayout(killSubject, append(sigs, []byte(payload)), nil), nil
+	}
+}
+
+func killEvidenceHelper(dir string) int {
+	step := os.Getenv(killStepEnv)
+	evidenceStep = func(s string) {
+		if s == step {
+			p, _ := os.FindProcess(os.Getpid())
+			p.Kill()
+			select {}
+		}
+	}
+	if os.Getenv(killNoExchangeEnv) != "" {
+		exchangeEvidence = func(*os.File, string, string) error { return errors.ErrUnsupported }
+	}
+	if err := UpdateEvidence(dir, digest.FromBytes(killSubject), addSignature("new")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	return 3
+}
+
+// payloads are the signatures' payloads of the one folder of dir's
+// evidence.
+func payloads(t *testing.T, dir string) []string {
+	t.Helper()
+	evs, err := ReadEvidence(dir)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("ReadEvidence = %d folders, %v; want one", len(evs), err)
+	}
+	var out []string
+	for _, s := range evs[0].Signatures {
+		out = append(out, string(s.Payload))
+	}
+	return out
+}
+
+// TestUpdateEvidenceKilled: a process killed (SIGKILL) at any step of the
+// swap, with the atomic exchange or with the two renames that stand in for
+// it, leaves evidence that reads as the old folder or the new one; the
+// next update keeps it and leaves nothing else behind. A sign killed
+// between its two renames lost every signature (#28).
+func TestUpdateEvidenceKilled(t *testing.T) {
+	for _, tc := range []struct {
+		step       string
+		noExchange bool
+	}{
+		{"staged", false},
+		{"exchanged", false},
+		{"staged", true},
+		{"moved", true},
+		{"renamed", true},
+	} {
+		name := tc.step
+		if tc.noExchange {
+			name += " without exchange"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, signedFolder(t, killSubject, [][]byte{[]byte("old")}, nil))
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), killEvidenceEnv+"="+dir, killStepEnv+"="+tc.step)
+			if tc.noExchange {
+				cmd.Env = append(cmd.Env, killNoExchangeEnv+"=1")
+			}
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != -1 {
+				t.Fatalf("helper = %v, want it killed at %q\n%s", err, tc.step, out)
+			}
+			got := payloads(t, dir)
+			if !slices.Equal(got, []string{"old"}) && !slices.Equal(got, []string{"old", "new"}) {
+				t.Errorf("after a kill at %q the signatures are %q, want [old] or [old new]", tc.step, got)
+			}
+			if err := UpdateEvidence(dir, digest.FromBytes(killSubject), addSignature("next")); err != nil {
+				t.Fatalf("UpdateEvidence after the kill = %v", err)
+			}
+			if after := payloads(t, dir); !slices.Equal(after, append(got, "next")) {
+				t.Errorf("after the next update the signatures are %q, want %q", after, append(got, "next"))
+			}
+			names, err := os.ReadDir(filepath.Join(dir, EvidenceDir))
+			if err != nil || len(names) != 2 || names[0].Name() != ".gitattributes" || names[1].Name() != digest.FromBytes(killSubject).Encoded() {
+				t.Errorf("evidence/ holds %v, %v; want .gitattributes and the folder alone", names, err)
+			}
+		})
+	}
+}
+
+// TestUpdateEvidenceRefusesLinks: a link at the evidence folder, its
+// .gitattributes or the folder replaced is refused, named, and nothing is
+// written through it; a link elsewhere inside is never followed.
+func TestUpdateEvidenceRefusesLinks(t *testing.T) {
+	hex := digest.FromBytes(killSubject).Encoded()
+	for _, tc := range []struct {
+		link string
+		file bool
+	}{
+		{"evidence", false},
+		{"evidence/.gitattributes", true},
+		{"evidence/" + hex, false},
+		{"evidence/" + hex + ".old", false},
+	} {
+		t.Run(tc.link, func(t *testing.T) {
+			dir := t.TempDir()
+			outside := filepath.Join(t.TempDir(), "outside")
+			if tc.file {
+				if err := os.WriteFile(outside, []byte("precious\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				writeFiles(t, outside, signedFolder(t, killSubject, [][]byte{[]byte("planted")}, nil))
+			}
+			link := filepath.Join(dir, filepath.FromSlash(tc.link))
+			if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			target := outside
+			if !tc.file && tc.link != "evidence" {
+				target = filepath.Join(outside, "evidence", hex)
+			}
+			if err := os.Symlink(target, link); err != nil {
+				t.Fatal(err)
+			}
+			before := listFiles(t, outside)
+			err := UpdateEvidence(dir, digest.FromBytes(killSubject), addSignature("new"))
+			if strings.HasSuffix(tc.link, ".old") {
+				// Taken for what a swap left: moved back in as the
+				// folder, a link, and then refused.
+				if err == nil || !strings.Contains(err.Error(), "symbolic link") {
+					t.Errorf("UpdateEvidence = %v, want a refusal of the link", err)
+				}
+			} else if err == nil || !strings.Contains(err.Error(), link) || !strings.Contains(err.Error(), "symbolic link") {
+				t.Errorf("UpdateEvidence = %v; want an error naming the symbolic link %s", err, link)
+			}
+			if after := listFiles(t, outside); !slices.Equal(before, after) {
+				t.Errorf("outside the directory: %q, want %q", after, before)
+			}
+		})
+	}
+}
+
+// listFiles lists the files under p with their contents, or p's content
+// for a file.
+func listFiles(t *testing.T, p string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(q)
+		out = append(out, q+"="+string(b))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
