@@ -433,3 +433,16 @@ func listFiles(t *testing.T, p string) []string {
 	}
 	return out
 }
+
+// TestEvidenceBoundsDocumented: README's table of bounds says the bounds
+// of the code.
+func TestEvidenceBoundsDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("| %d signatures and %d attestations; %d MiB a file; %d MiB read in all, each reference to a file counted", MaxEvidenceLayers, MaxEvidenceLayers, MaxEvidenceBlob>>20, MaxEvidenceBytes>>20)
+	if !bytes.Contains(b, []byte(want)) {
+		t.Errorf("README.md has no row %q", want)
+	}
+}
