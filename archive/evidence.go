@@ -399,10 +399,6 @@ func (l EvidenceLayout) Files() ([]File, error) {
 	return append(out, File{Path: path.Join(EvidenceDir, ".gitattributes"), Data: []byte(evidenceGitattributes)}), nil
 }
 
-// ErrEvidenceBusy is wrapped by the error of [UpdateEvidence] when another
-// process is writing the evidence folder.
-var ErrEvidenceBusy = errors.New("another imgsave is writing it; try again when it is done")
-
 // evidenceStep is called between the steps of [UpdateEvidence]'s swap, so
 // that a test can kill the process there.
 var evidenceStep = func(step string) {}

@@ -446,3 +446,30 @@ func TestEvidenceBoundsDocumented(t *testing.T) {
 		t.Errorf("README.md has no row %q", want)
 	}
 }
+
+// TestUpdateEvidenceBusy: while another writer holds the evidence folder,
+// an update fails at once, saying so, and changes nothing: two signs at
+// once would each keep the signatures there and add their own, and the
+// second swap would drop the first's signature.
+func TestUpdateEvidenceBusy(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, signedFolder(t, killSubject, [][]byte{[]byte("old")}, nil))
+	f, err := os.Open(filepath.Join(dir, EvidenceDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if locked, err := lockOpen(f); err != nil || !locked {
+		t.Skipf("the evidence folder cannot be locked here: %v", err)
+	}
+	if err := UpdateEvidence(dir, digest.FromBytes(killSubject), addSignature("new")); !errors.Is(err, ErrEvidenceBusy) {
+		t.Errorf("UpdateEvidence while another holds the folder = %v, want ErrEvidenceBusy", err)
+	}
+	f.Close()
+	if got := payloads(t, dir); !slices.Equal(got, []string{"old"}) {
+		t.Errorf("the signatures are %q, want [old]", got)
+	}
+	if err := UpdateEvidence(dir, digest.FromBytes(killSubject), addSignature("new")); err != nil {
+		t.Errorf("UpdateEvidence once the folder is free = %v", err)
+	}
+}
