@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -381,11 +379,13 @@ type SignOptions struct {
 // Sign signs imgsave's canonical manifest digest of dir's images (the
 // engine-independent identity of an image, its ID in a containerd store
 // after a load) with a cosign signature, kept in dir's evidence folder as
-// `cosign save` would keep one, beside any signature already there. Every
-// clone can then check it offline with [CheckEvidence], and `cosign verify
-// --local-image DIR/evidence/<hex>` with cosign. It returns the digests
-// signed. Each folder is written beside the old one and renamed into
-// place: an interrupted sign leaves the old evidence as it was.
+// `cosign save` would keep one, beside any signature already there (at
+// most [archive.MaxEvidenceLayers]). Every clone can then check it offline
+// with [CheckEvidence], and `cosign verify --local-image
+// DIR/evidence/<hex>` with cosign. It returns the digests signed. Each
+// folder is written by [archive.UpdateEvidence]: through dir, never
+// through a symbolic link, and swapped in whole, so that an interrupted
+// sign leaves the old evidence or the new.
 func Sign(dir string, opts SignOptions) ([]string, error) {
 	key, err := cosign.LoadPrivateKey(opts.Key, opts.Password)
 	if err != nil {
@@ -403,10 +403,6 @@ func Sign(dir string, opts SignOptions) ([]string, error) {
 		}
 		images = []*archive.DirImage{im}
 	}
-	evs, err := archive.ReadEvidence(dir)
-	if err != nil {
-		return nil, err
-	}
 	var signed []string
 	for _, im := range images {
 		if im.ManifestDigest == "" || len(im.Manifest) == 0 {
@@ -417,14 +413,17 @@ func Sign(dir string, opts SignOptions) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sign %s: %w", short(im.ID), err)
 		}
-		layers := []archive.SignatureLayer{{Payload: payload, Signature: base64.StdEncoding.EncodeToString(sig)}}
-		base := path.Join(archive.EvidenceDir, im.ManifestDigest.Encoded())
-		for _, ev := range evs {
-			if ev.Path == base {
-				layers = append(ev.Signatures, layers...)
+		err = archive.UpdateEvidence(dir, im.ManifestDigest, func(old *archive.Evidence) (archive.EvidenceLayout, error) {
+			var layers []archive.SignatureLayer
+			if old != nil {
+				layers = old.Signatures
 			}
-		}
-		if err := writeSigned(dir, base, im, layers); err != nil {
+			if len(layers) >= archive.MaxEvidenceLayers {
+				return archive.EvidenceLayout{}, fmt.Errorf("%s: image %s: %w: %s keeps %d signatures, the most imgsave keeps for one image", dir, short(im.ID), manifest.ErrTooLarge, old.Path, len(layers))
+			}
+			return writeSigned(im, append(layers, archive.SignatureLayer{Payload: payload, Signature: base64.StdEncoding.EncodeToString(sig)}))
+		})
+		if err != nil {
 			return nil, err
 		}
 		signed = append(signed, string(im.ManifestDigest))
@@ -432,85 +431,38 @@ func Sign(dir string, opts SignOptions) ([]string, error) {
 	return signed, nil
 }
 
-// writeSigned writes the evidence folder base of dir for im's canonical
-// manifest and the signature layers, as cosign lays out a signature image.
-func writeSigned(dir, base string, im *archive.DirImage, layers []archive.SignatureLayer) error {
-	files := map[string][]byte{}
+// writeSigned lays out the evidence folder for im's canonical manifest
+// and the signature layers, as cosign lays out a signature image.
+func writeSigned(im *archive.DirImage, layers []archive.SignatureLayer) (archive.EvidenceLayout, error) {
+	var l archive.EvidenceLayout
 	blob := func(b []byte) v1.Descriptor {
-		d := digest.FromBytes(b)
-		files[manifest.BlobPath(d)] = b
-		return v1.Descriptor{Digest: d, Size: int64(len(b))}
+		l.Blobs = append(l.Blobs, b)
+		return v1.Descriptor{Digest: digest.FromBytes(b), Size: int64(len(b))}
 	}
 	sm := v1.Manifest{MediaType: v1.MediaTypeImageManifest}
 	sm.SchemaVersion = 2
 	var diffIDs []string
-	for _, l := range layers {
-		desc := blob(l.Payload)
+	for _, s := range layers {
+		desc := blob(s.Payload)
 		desc.MediaType = cosign.MediaTypeSimpleSigning
-		desc.Annotations = map[string]string{cosign.AnnotationSignature: l.Signature}
+		desc.Annotations = map[string]string{cosign.AnnotationSignature: s.Signature}
 		sm.Layers = append(sm.Layers, desc)
 		diffIDs = append(diffIDs, string(desc.Digest))
 	}
 	cb, err := json.Marshal(map[string]any{"architecture": "", "os": "", "config": map[string]any{}, "rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs}})
 	if err != nil {
-		return err
+		return l, err
 	}
 	sm.Config = blob(cb)
 	sm.Config.MediaType = v1.MediaTypeImageConfig
 	mb, err := manifest.Marshal(sm)
 	if err != nil {
-		return err
+		return l, err
 	}
 	subject := blob(im.Manifest)
 	subject.MediaType, subject.Annotations = v1.MediaTypeImageManifest, map[string]string{"kind": archive.KindImage}
 	sigs := blob(mb)
 	sigs.MediaType, sigs.Annotations = v1.MediaTypeImageManifest, map[string]string{"kind": archive.KindSigs}
-	idx := v1.Index{MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{subject, sigs}}
-	idx.SchemaVersion = 2
-	ib, err := manifest.Marshal(idx)
-	if err != nil {
-		return err
-	}
-	files["index.json"] = ib
-	files["oci-layout"] = []byte(`{"imageLayoutVersion":"1.0.0"}`)
-
-	top := filepath.Join(dir, archive.EvidenceDir)
-	if err := os.MkdirAll(top, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(top, ".gitattributes"), []byte(evidenceGitattributes), 0o644); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(top, ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	root, err := os.OpenRoot(tmp)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	if err := root.MkdirAll("blobs/sha256", 0o755); err != nil {
-		return err
-	}
-	for name, b := range files {
-		if err := root.WriteFile(name, b, 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	final := filepath.Join(dir, filepath.FromSlash(base))
-	old := final + ".old"
-	os.RemoveAll(old)
-	if err := os.Rename(final, old); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Rename(old, final)
-		return err
-	}
-	return os.RemoveAll(old)
+	l.Manifests = []v1.Descriptor{subject, sigs}
+	return l, nil
 }

@@ -58,4 +58,14 @@
 // they appear until their extraction ends, so one that nobody holds is
 // abandoned, and the next extraction beside it removes it at once (where
 // folders can be locked: not on Windows).
+//
+// # Evidence
+//
+// Signatures and attestations live in [EvidenceDir], one cosign layout per
+// signed digest. [ReadEvidence] reads them within [MaxEvidenceBlob],
+// [MaxEvidenceLayers] and [MaxEvidenceBytes], each reference to a file
+// counted. [UpdateEvidence] rewrites one folder through an [os.Root] of
+// the directory, refusing symbolic links where it writes, and swaps it in
+// with the exchange a replacing extraction uses, so that a process killed
+// at any step leaves the old folder or the new one.
 package archive

@@ -32,6 +32,10 @@ var ErrNoManifest = errors.New("no manifest.json or index.json: not an image dir
 // contains.
 var ErrRefused = errors.New("refused")
 
+// ErrEvidenceBusy is wrapped by the error of [UpdateEvidence] when another
+// process is writing the evidence folder.
+var ErrEvidenceBusy = errors.New("another imgsave is writing it; try again when it is done")
+
 // DigestMismatchError reports content whose digest is not the one its name,
 // descriptor or config states.
 type DigestMismatchError struct {

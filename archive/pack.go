@@ -127,7 +127,7 @@ func (d *Dir) WriteTarWith(ctx context.Context, w io.Writer, im *DirImage, tags 
 	files := []layoutFile{
 		{manifest.BlobPath(sent.ManifestDigest), sent.Manifest},
 		{"index.json", index},
-		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{"oci-layout", []byte(ociLayout)},
 		{"manifest.json", docker},
 	}
 	if opts.DockerArchive {

@@ -77,6 +77,9 @@ func TestExtractRemovesAbandonedStaging(t *testing.T) {
 const holdEnv = "ARCHIVE_TEST_HOLD_STAGING"
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(killEvidenceEnv); dir != "" {
+		os.Exit(killEvidenceHelper(dir))
+	}
 	if dir := os.Getenv(holdEnv); dir != "" {
 		staging, unlock, err := makeStaging(dir)
 		if err != nil {

@@ -35,14 +35,24 @@ func lockNewDir(p string) (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	switch err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); {
-	case err == nil:
-		return func() { f.Close() }, nil
-	case errors.Is(err, unix.ENOLCK), errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS):
-		f.Close()
-		return func() {}, nil
-	default:
+	if _, err := lockOpen(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("locking %s: %w", p, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// lockOpen takes an exclusive lock on the open f without waiting, held
+// until f is closed. It reports false, and no error, on a file system
+// that has no locks (ENOLCK, EOPNOTSUPP); a lock held by another process
+// is EWOULDBLOCK.
+func lockOpen(f *os.File) (locked bool, err error) {
+	switch err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, unix.ENOLCK), errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS):
+		return false, nil
+	default:
+		return false, err
 	}
 }

@@ -54,9 +54,13 @@ func (x *extractor) write(res *Result) error {
 // settle gives what was written the layout's modes (0644, folders 0755)
 // and its fixed time, so that the tree's bytes are the same whenever it
 // was written.
-func (x *extractor) settle(names []string) error {
+func (x *extractor) settle(names []string) error { return settle(x.root, names) }
+
+// settle gives the files and folders names of root the layout's modes and
+// time.
+func settle(root *os.Root, names []string) error {
 	for _, name := range names {
-		fi, err := x.root.Lstat(name)
+		fi, err := root.Lstat(name)
 		if err != nil {
 			return err
 		}
@@ -64,10 +68,10 @@ func (x *extractor) settle(names []string) error {
 		if fi.IsDir() {
 			mode = 0o755
 		}
-		if err := x.root.Chmod(name, mode); err != nil {
+		if err := root.Chmod(name, mode); err != nil {
 			return err
 		}
-		if err := x.root.Chtimes(name, modTime, modTime); err != nil {
+		if err := root.Chtimes(name, modTime, modTime); err != nil {
 			return err
 		}
 	}
@@ -82,6 +86,9 @@ func writeNew(root *os.Root, name string, data []byte) error {
 	_, err = f.Write(data)
 	return errors.Join(err, f.Close())
 }
+
+// ociLayout is the oci-layout file of every OCI layout imgsave writes.
+const ociLayout = `{"imageLayoutVersion":"1.0.0"}`
 
 // layoutFile is one small file of the canonical layout.
 type layoutFile struct {
@@ -115,7 +122,7 @@ func layout(images []manifest.Image) ([]layoutFile, []digest.Digest, error) {
 	files = append(files,
 		layoutFile{"index.json", index},
 		layoutFile{"manifest.json", docker},
-		layoutFile{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		layoutFile{"oci-layout", []byte(ociLayout)},
 		layoutFile{".gitattributes", gitAttributes(keep)},
 	)
 	return files, digests, nil

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/imgsave/imgsave"
+	"github.com/imgsave/imgsave/archive"
 )
 
 func signCommand(e *env) *cli.Command {
@@ -17,21 +18,24 @@ func signCommand(e *env) *cli.Command {
 		Name:      "sign",
 		Usage:     "sign a directory's images with a cosign key, the signature kept in the directory",
 		ArgsUsage: "DIR",
-		Description: `Signs imgsave's canonical manifest digest of each image of DIR (or of the
+		Description: fmt.Sprintf(`Signs imgsave's canonical manifest digest of each image of DIR (or of the
 one --repo-tag, --config or --platform picks): the image's identity
 whatever engine or registry it passes through, its ID in a containerd store
 after a load. The signature is cosign's (a simple-signing payload signed
 with the key), kept in DIR/evidence/<digest> as 'cosign save' lays one out,
-beside any there already, so that every clone checks it offline with
-'imgsave verify --key' or 'imgsave run --verify-key', and cosign with
-'cosign verify --key cosign.pub --insecure-ignore-tlog --local-image
-DIR/evidence/<digest>'. The key is cosign's encrypted private key
+beside any there already (at most %d), so that every clone checks it
+offline with 'imgsave verify --key' or 'imgsave run --verify-key', and
+cosign with 'cosign verify --key cosign.pub --insecure-ignore-tlog
+--local-image DIR/evidence/<digest>'. The key is cosign's encrypted private key
 ('cosign generate-key-pair'); its password comes from COSIGN_PASSWORD, or
-is asked for at a terminal. Prints each digest signed.
+is asked for at a terminal. Prints each digest signed. Nothing is written
+through a symbolic link: one at DIR/evidence, its .gitattributes or the
+folder replaced is refused. The folder is swapped in whole: a sign
+interrupted at any point leaves the old signatures or the new ones.
 
 EXAMPLES:
    imgsave sign --key cosign.key ./img
-   imgsave sign --key cosign.key --repo-tag tool:2.1 ./images`,
+   imgsave sign --key cosign.key --repo-tag tool:2.1 ./images`, archive.MaxEvidenceLayers),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "key", Required: true, Usage: "cosign's encrypted private key `FILE` (cosign.key)"},
 		}, selectFlags[:3]...),
