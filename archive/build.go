@@ -245,6 +245,11 @@ func (x *extractor) keepPlatforms(res *Result, platforms []string) error {
 		have = append(have, manifest.PlatformString(im.Platform))
 	}
 	for _, p := range platforms {
+		pp, err := manifest.ParsePlatform(p)
+		if err != nil {
+			return err
+		}
+		p = manifest.PlatformString(&pp)
 		i := slices.IndexFunc(res.Images, func(im manifest.Image) bool { return SamePlatform(manifest.PlatformString(im.Platform), p) })
 		if i < 0 {
 			return fmt.Errorf("%w %s; the save holds %s", ErrPlatform, p, manifest.List(have, manifest.MaxListed))

@@ -519,12 +519,20 @@ func (d *Dir) Select(repoTag, configPrefix string) (*DirImage, error) {
 }
 
 // SelectPlatform is [Dir.Select] for a directory that may hold several
-// platforms of an image. A platform ("os/arch[/variant]") keeps only the
-// images of that platform; none is an error wrapping [ErrPlatform] that
-// lists those the directory holds. When several images still match and
+// platforms of an image. A platform ("os/arch[/variant]", read by
+// [manifest.ParsePlatform], whose error it returns for junk) keeps only
+// the images of that platform; none is an error wrapping [ErrPlatform]
+// that lists those the directory holds (eight, then how many more). When several images still match and
 // each is another platform, native (asked only then; nil means none)
 // names the one to pick: the platform the engine runs.
 func (d *Dir) SelectPlatform(repoTag, configPrefix, platform string, native func() (string, error)) (*DirImage, error) {
+	if platform != "" {
+		p, err := manifest.ParsePlatform(platform)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Path, err)
+		}
+		platform = manifest.PlatformString(&p)
+	}
 	var match []*DirImage
 	for _, im := range d.Images {
 		switch {

@@ -157,7 +157,7 @@ func nonNil(s []string) []string {
 }
 
 // savePlatformFlag narrows a multi-platform save to some of its platforms.
-var savePlatformFlag = &cli.StringFlag{Name: "platform", Usage: "keep only these platforms of a multi-platform image: `OS/ARCH[/VARIANT],...` (default: all the save holds)"}
+var savePlatformFlag = &cli.StringFlag{Name: "platform", Usage: "keep only these platforms of a multi-platform image: `OS/ARCH[/VARIANT],...` (default: all the save holds)", Action: checkPlatform(true)}
 
 // platforms is --platform as a list; "all" and "" mean every platform.
 func platforms(c *cli.Context) []string {
