@@ -10,6 +10,7 @@ import (
 
 	"github.com/imgsave/imgsave"
 	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/manifest"
 )
 
 var (
@@ -124,7 +125,7 @@ type savedImage struct {
 
 func report(c *cli.Context, e *env, dir string, res *archive.Result) error {
 	if len(res.Dropped) > 0 && !globalBool(c, "quiet") {
-		fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("%s: left out platforms whose blobs were not in the archive: %v", dir, res.Dropped)))
+		fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("%s: left out platforms whose blobs were not in the archive: %s", dir, manifest.List(res.Dropped, manifest.MaxListed))))
 	}
 	if !c.Bool("json") {
 		for _, im := range res.Images {
