@@ -480,10 +480,14 @@ func TestVerifyPlatformLies(t *testing.T) {
 				return m.name
 			}
 		}
-		t.Fatal("no nested index")
-		return ""
+		return "index.json"
 	}
 	arm64 := &v1.Platform{OS: "linux", Architecture: "arm64"}
+	// index.json listing the platforms' manifests itself, no nested index
+	amdBlobs, amdDesc := amd.ociBlobs(t, "")
+	fakeBlobs, fakeDesc := fake.ociBlobs(t, "")
+	fakeDesc.Platform = arm64
+	flat := append(append([]member{file("index.json", indexJSON(t, amdDesc, fakeDesc)), file("oci-layout", `{"imageLayoutVersion":"1.0.0"}`)}, amdBlobs...), fakeBlobs...)
 	tests := []struct {
 		name    string
 		ms      []member
@@ -501,6 +505,11 @@ func TestVerifyPlatformLies(t *testing.T) {
 			name:    "spoofed entry without manifest.json",
 			ms:      multiLayout(t, []testImage{amd, fake}, []*v1.Platform{nil, arm64}, -1),
 			problem: "manifests[1] says linux/arm64, its config says linux/amd64",
+		},
+		{
+			name:    "spoofed entry of index.json",
+			ms:      flat,
+			problem: "index.json: manifests[1] says linux/arm64, its config says linux/amd64",
 		},
 		{
 			name:    "spoofed first entry",
