@@ -570,9 +570,9 @@ func (d *Dir) SelectPlatform(repoTag, configPrefix, platform string, native func
 		choices = append(choices, c)
 	}
 	if len(match) == 0 && (repoTag != "" || configPrefix != "") {
-		return nil, fmt.Errorf("%s: %w: no image matches repo tag %q and config %q; it holds: %s", d.Path, ErrSelect, repoTag, configPrefix, manifest.List(choices, manifest.MaxListed))
+		return nil, fmt.Errorf("%s: %w: no image matches repo tag %q and config %q; it holds: %s", d.Path, ErrSelect, repoTag, configPrefix, manifest.ListSep(choices, manifest.MaxListed, "; "))
 	}
-	return nil, fmt.Errorf("%s: %w by repo tag or config digest: it holds %d: %s", d.Path, ErrSelect, len(match), manifest.List(choices, manifest.MaxListed))
+	return nil, fmt.Errorf("%s: %w by repo tag or config digest: it holds %d: %s", d.Path, ErrSelect, len(match), manifest.ListSep(choices, manifest.MaxListed, "; "))
 }
 
 // SamePlatform reports whether two "os/arch[/variant]" name the same

@@ -74,14 +74,18 @@ const MaxListed = 8
 // "a, b and 3 more". An error of a 400-platform directory was once a line
 // of 6 KB, and of an index with 40,000 platforms one of 680 KB (issues 18
 // and 28). No items is "no image".
-func List(items []string, n int) string {
+func List(items []string, n int) string { return ListSep(items, n, ", ") }
+
+// ListSep is [List] with another separator, for items that hold commas
+// themselves ("3f1c… (a:1, b:1); 9e2d… (c:1)").
+func ListSep(items []string, n int, sep string) string {
 	if len(items) == 0 {
 		return "no image"
 	}
 	if len(items) <= n {
-		return strings.Join(items, ", ")
+		return strings.Join(items, sep)
 	}
-	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], sep), len(items)-n)
 }
 
 // Describes reports whether the platform an index entry gives (p) is the

@@ -115,4 +115,7 @@ func TestList(t *testing.T) {
 			t.Errorf("List(%d items) = %q, want %q", len(tc.items), got, tc.want)
 		}
 	}
+	if got, want := ListSep([]string{"a (x, y)", "b", "c"}, 2, "; "), "a (x, y); b and 1 more"; got != want {
+		t.Errorf("ListSep = %q, want %q", got, want)
+	}
 }
