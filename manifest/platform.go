@@ -45,6 +45,29 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	return p, nil
 }
 
+// ParsePlatformList reads a list of platforms as --platform of save,
+// import and pull takes it: several [ParsePlatform] platforms separated by
+// commas (spaces around each ignored), or "all" alone, which gives all
+// true and no platforms. An empty entry, "all" in a list, or a platform
+// ParsePlatform refuses is an error naming the entry.
+func ParsePlatformList(s string) (platforms []v1.Platform, all bool, err error) {
+	if s == "all" {
+		return nil, true, nil
+	}
+	for _, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "all" {
+			return nil, false, fmt.Errorf("platform %q: all stands alone, not in a list", s)
+		}
+		p, err := ParsePlatform(e)
+		if err != nil {
+			return nil, false, err
+		}
+		platforms = append(platforms, p)
+	}
+	return platforms, false, nil
+}
+
 // archAliases are the architecture names containerd's normalizeArch
 // (and uname -m) use for OCI's.
 var archAliases = map[string]string{"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "i386": "386"}

@@ -119,3 +119,33 @@ func TestList(t *testing.T) {
 		t.Errorf("ListSep = %q, want %q", got, want)
 	}
 }
+
+func TestParsePlatformList(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // platforms joined by ",", "all", or "" for an error
+	}{
+		{"all", "all"},
+		{"linux/amd64", "linux/amd64"},
+		{"linux/amd64, linux/aarch64,linux/arm/v7", "linux/amd64,linux/arm64,linux/arm/v7"},
+		{"", ""},
+		{"linux/amd64,", ""},
+		{",linux/amd64", ""},
+		{"linux/amd64,all", ""},
+		{"linux/amd64,linux/amd64/../..", ""},
+		{"all,all", ""},
+	} {
+		ps, all, err := ParsePlatformList(tc.in)
+		var got []string
+		for _, p := range ps {
+			got = append(got, PlatformString(&p))
+		}
+		g := strings.Join(got, ",")
+		if all {
+			g = "all"
+		}
+		if tc.want == "" && err == nil || tc.want != "" && (err != nil || g != tc.want) {
+			t.Errorf("ParsePlatformList(%q) = %q, %v; want %q", tc.in, g, err, tc.want)
+		}
+	}
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -11,16 +9,16 @@ import (
 )
 
 // checkPlatform is the Action of every --platform flag: it reads the value
-// with manifest.ParsePlatform, the one parser of platforms, and puts the
-// normalized form back ("Linux/x86_64" is "linux/amd64"), so that junk
-// such as linux/amd64/../.. is a usage error naming the flag rather than
+// with manifest's parser of platforms and puts the normalized form back
+// ("Linux/x86_64" is "linux/amd64"), so that junk such as
+// linux/amd64/../.. is a usage error naming the flag rather than
 // linux/amd64 (#28). With list, the value may also be several platforms
 // separated by commas, or all.
 func checkPlatform(list bool) func(*cli.Context, string) error {
 	return func(c *cli.Context, v string) error {
 		norm, err := parsePlatforms(v, list)
 		if err != nil {
-			return usagef(c, "--platform %q: %v", v, err)
+			return usagef(c, "--%v", err) // "--platform "x": want ..."
 		}
 		return c.Set("platform", norm)
 	}
@@ -28,36 +26,20 @@ func checkPlatform(list bool) func(*cli.Context, string) error {
 
 // parsePlatforms normalizes a --platform value; see checkPlatform.
 func parsePlatforms(v string, list bool) (string, error) {
-	if !list || !strings.Contains(v, ",") {
-		if list && v == "all" {
-			return v, nil
-		}
+	if !list {
 		p, err := manifest.ParsePlatform(v)
 		if err != nil {
-			return "", syntax(err)
+			return "", err
 		}
 		return manifest.PlatformString(&p), nil
 	}
+	ps, all, err := manifest.ParsePlatformList(v)
+	if err != nil || all {
+		return v, err
+	}
 	var out []string
-	for _, e := range strings.Split(v, ",") {
-		e = strings.TrimSpace(e)
-		if e == "all" {
-			return "", errors.New("all stands alone, not in a list")
-		}
-		p, err := manifest.ParsePlatform(e)
-		if err != nil {
-			return "", fmt.Errorf("%q: %w", e, syntax(err))
-		}
+	for _, p := range ps {
 		out = append(out, manifest.PlatformString(&p))
 	}
 	return strings.Join(out, ","), nil
-}
-
-// syntax drops ParsePlatform's quoting of the value, which the flag's
-// message already shows.
-func syntax(err error) error {
-	if errors.Is(err, manifest.ErrPlatformSyntax) {
-		return manifest.ErrPlatformSyntax
-	}
-	return err
 }
