@@ -174,27 +174,36 @@ func (d *Dir) platformLies(listed indexedList, named []*DirImage) []string {
 		byID[im.ID] = im
 	}
 	var lies []string
-	first := make(map[string]indexed) // nested index → its first entry here
+	seen := make(map[string]bool)
+	first := make(map[string]indexed)        // nested index → its first entry here
+	nested := make(map[digest.Digest]string) // config → the first nested index listing it
 	for _, ix := range listed {
-		if _, ok := first[ix.from]; !ok && ix.from != "index.json" {
-			first[ix.from] = ix
+		if ix.from != "index.json" {
+			if _, ok := first[ix.from]; !ok {
+				first[ix.from] = ix
+			}
+			if _, ok := nested[ix.m.Config.Digest]; !ok {
+				nested[ix.m.Config.Digest] = ix.from
+			}
 		}
 		im := byID[ix.m.Config.Digest]
 		if ix.desc.Platform == nil || im == nil || im.Config.Describes(*ix.desc.Platform) {
 			continue
 		}
-		// The platform is the file's words: never a format string.
-		lie := fmt.Sprintf("%s: manifests[%d] says %s, its config says %s", ix.from, ix.entry, manifest.PlatformString(ix.desc.Platform), im.Config.Platform())
-		if !slices.Contains(lies, lie) { // one nested index under several tags
+		// The platforms are the files' words: never a format string,
+		// and cut short (a config's os may be a megabyte long).
+		lie := fmt.Sprintf("%s: manifests[%d] says %s, its config says %s", ix.from, ix.entry, clip(manifest.PlatformString(ix.desc.Platform)), clip(im.Config.Platform()))
+		if !seen[lie] { // one nested index under several tags
+			seen[lie] = true
 			lies = append(lies, lie)
 		}
 	}
 	for i, im := range named {
-		at := slices.IndexFunc(listed, func(ix indexed) bool { return ix.from != "index.json" && ix.m.Config.Digest == im.ID })
-		if at < 0 {
+		from, ok := nested[im.ID]
+		if !ok {
 			continue
 		}
-		f := first[listed[at].from]
+		f := first[from]
 		if f.m.Config.Digest == im.ID {
 			continue
 		}
@@ -202,9 +211,17 @@ func (d *Dir) platformLies(listed indexedList, named []*DirImage) []string {
 		if fi := byID[f.m.Config.Digest]; fi != nil {
 			want = fi.Config.Platform()
 		}
-		lies = append(lies, fmt.Sprintf("manifest.json: [%d] names %s (config %s), not %s, which %s lists first", i, im.Config.Platform(), im.ID, want, f.from))
+		lies = append(lies, fmt.Sprintf("manifest.json: [%d] names %s (config %s), not %s, which %s lists first", i, clip(im.Config.Platform()), im.ID, clip(want), f.from))
 	}
 	return lies
+}
+
+// clip cuts a platform from a file to 64 bytes and an ellipsis.
+func clip(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:64] + "…"
 }
 
 // indexManifests reads the single-platform manifests index.json points to,

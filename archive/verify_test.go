@@ -517,6 +517,11 @@ func TestVerifyPlatformLies(t *testing.T) {
 			problem: "manifests[0] says linux/amd64, its config says linux/arm64",
 		},
 		{
+			name:    "a megabyte of os, cut short",
+			ms:      multiLayout(t, []testImage{amd, fake}, []*v1.Platform{nil, {OS: strings.Repeat("x", 1<<20), Architecture: "arm64"}}, 0),
+			problem: "manifests[1] says " + strings.Repeat("x", 64) + "…, its config says linux/amd64",
+		},
+		{
 			name:    "manifest.json names the second platform",
 			ms:      multiLayout(t, []testImage{amd, arm}, nil, 1),
 			problem: "manifest.json: [0] names linux/arm64 (config " + string(arm.id) + "), not linux/amd64, which",
