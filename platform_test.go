@@ -73,3 +73,15 @@ func TestCheckRunnable(t *testing.T) {
 		t.Fatalf("engine of the image's platform: %v", err)
 	}
 }
+
+// TestPullRefusesJunkPlatform: Pull reads its platforms with manifest's
+// parser before it asks a registry (#28): linux/amd64/../.. is an error,
+// not linux/amd64.
+func TestPullRefusesJunkPlatform(t *testing.T) {
+	for _, junk := range []string{"linux/amd64/../..", "linux/amd64,linux/../x", "linux"} {
+		_, err := Pull(t.Context(), "127.0.0.1:9/x:1", filepath.Join(t.TempDir(), "img"), PullOptions{Platform: junk})
+		if !errors.Is(err, manifest.ErrPlatformSyntax) {
+			t.Errorf("Pull(--platform %q) = %v, want ErrPlatformSyntax", junk, err)
+		}
+	}
+}

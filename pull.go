@@ -9,6 +9,7 @@ import (
 
 	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader/registry"
+	"github.com/imgsave/imgsave/manifest"
 )
 
 // PullOptions tune [Pull].
@@ -59,9 +60,14 @@ const DefaultIdleTimeout = registry.DefaultIdleTimeout
 // the result's Sources as registries records them as the layers' sources
 // for the special remote.
 func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, error) {
-	// A wrong DIR fails before a long download.
+	// A wrong DIR or platform fails before a long download.
 	if err := archive.CheckTarget(dir, opts.Force); err != nil {
 		return nil, err
+	}
+	if opts.Platform != "" {
+		if _, _, err := manifest.ParsePlatformList(opts.Platform); err != nil {
+			return nil, fmt.Errorf("pull %s: %w", ref, err)
+		}
 	}
 	rc, err := registry.Pull(ctx, ref, registry.Options{Platform: opts.Platform, Insecure: opts.Insecure, Jobs: opts.Jobs, SpoolDir: spoolDir(), IdleTimeout: opts.IdleTimeout})
 	if err != nil {

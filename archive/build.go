@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -70,7 +69,7 @@ func (x *extractor) build() (*Result, error) {
 		}
 	}
 	if len(res.Images) == 0 {
-		return nil, fmt.Errorf("no platform of the image has all its blobs in the archive (missing: %s)", strings.Join(res.Dropped, ", "))
+		return nil, fmt.Errorf("no platform of the image has all its blobs in the archive (missing: %s)", manifest.List(res.Dropped, manifest.MaxListed))
 	}
 	return res, nil
 }
@@ -246,9 +245,14 @@ func (x *extractor) keepPlatforms(res *Result, platforms []string) error {
 		have = append(have, manifest.PlatformString(im.Platform))
 	}
 	for _, p := range platforms {
+		pp, err := manifest.ParsePlatform(p)
+		if err != nil {
+			return err
+		}
+		p = manifest.PlatformString(&pp)
 		i := slices.IndexFunc(res.Images, func(im manifest.Image) bool { return SamePlatform(manifest.PlatformString(im.Platform), p) })
 		if i < 0 {
-			return fmt.Errorf("%w %s; the save holds %s", ErrPlatform, p, strings.Join(have, ", "))
+			return fmt.Errorf("%w %s; the save holds %s", ErrPlatform, p, manifest.List(have, manifest.MaxListed))
 		}
 		if !slices.ContainsFunc(kept, func(im manifest.Image) bool { return im.Config.Digest == res.Images[i].Config.Digest }) {
 			kept = append(kept, res.Images[i])

@@ -34,6 +34,9 @@ type Dir struct {
 	Images []*DirImage
 
 	files *tree
+	// lies are where index.json, a nested index or manifest.json says
+	// another platform than the configs do (see [Dir.platformLies]).
+	lies []string
 }
 
 func newDir(path string) *Dir { return &Dir{Path: path, files: &tree{path: path}} }
@@ -115,10 +118,14 @@ func OpenDir(dir string) (*Dir, error) {
 	for _, ix := range listed {
 		byConfig[ix.m.Config.Digest] = ix
 	}
+	var named []*DirImage // manifest.json's images, in its order
 	for _, e := range entries {
 		im, err := d.image(e, byConfig)
 		if err != nil {
 			return nil, err
+		}
+		if docker != nil {
+			named = append(named, im)
 		}
 		if len(listed) > 0 {
 			if _, ok := byConfig[im.ID]; !ok {
@@ -148,7 +155,73 @@ func OpenDir(dir string) (*Dir, error) {
 		// An index whose platforms are all absent: nothing to load.
 		return nil, fmt.Errorf("%s: %w: no platform of index.json has its manifest here", dir, ErrNoManifest)
 	}
+	d.lies = d.platformLies(listed, named)
 	return d, nil
+}
+
+// platformLies lists where the directory says another platform than its
+// configs: an index entry (of index.json or a nested index) whose
+// platform is not its config's, and a manifest.json entry that names
+// another image than the first platform (present here) of the nested
+// index listing it, the one imgsave writes manifest.json for. Engines,
+// skopeo and containerd pick an image of an index by its entries'
+// platforms, and `docker load` of the folder loads manifest.json's: a lie
+// runs another image than asked for. imgsave itself goes by the configs,
+// so a lie is [Verify]'s problem, not a reason to refuse a load.
+func (d *Dir) platformLies(listed indexedList, named []*DirImage) []string {
+	byID := make(map[digest.Digest]*DirImage, len(d.Images))
+	for _, im := range d.Images {
+		byID[im.ID] = im
+	}
+	var lies []string
+	seen := make(map[string]bool)
+	first := make(map[string]indexed)        // nested index → its first entry here
+	nested := make(map[digest.Digest]string) // config → the first nested index listing it
+	for _, ix := range listed {
+		if ix.from != "index.json" {
+			if _, ok := first[ix.from]; !ok {
+				first[ix.from] = ix
+			}
+			if _, ok := nested[ix.m.Config.Digest]; !ok {
+				nested[ix.m.Config.Digest] = ix.from
+			}
+		}
+		im := byID[ix.m.Config.Digest]
+		if ix.desc.Platform == nil || im == nil || im.Config.Describes(*ix.desc.Platform) {
+			continue
+		}
+		// The platforms are the files' words: never a format string,
+		// and cut short (a config's os may be a megabyte long).
+		lie := fmt.Sprintf("%s: manifests[%d] says %s, its config says %s", ix.from, ix.entry, clip(manifest.PlatformString(ix.desc.Platform)), clip(im.Config.Platform()))
+		if !seen[lie] { // one nested index under several tags
+			seen[lie] = true
+			lies = append(lies, lie)
+		}
+	}
+	for i, im := range named {
+		from, ok := nested[im.ID]
+		if !ok {
+			continue
+		}
+		f := first[from]
+		if f.m.Config.Digest == im.ID {
+			continue
+		}
+		want := manifest.PlatformString(f.desc.Platform)
+		if fi := byID[f.m.Config.Digest]; fi != nil {
+			want = fi.Config.Platform()
+		}
+		lies = append(lies, fmt.Sprintf("manifest.json: [%d] names %s (config %s), not %s, which %s lists first", i, clip(im.Config.Platform()), im.ID, clip(want), f.from))
+	}
+	return lies
+}
+
+// clip cuts a platform from a file to 64 bytes and an ellipsis.
+func clip(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:64] + "…"
 }
 
 // indexManifests reads the single-platform manifests index.json points to,
@@ -167,13 +240,14 @@ func (d *Dir) indexManifests() (indexedList, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(d.Path, "index.json"), err)
 	}
 	out := indexedList{}
-	for _, desc := range idx.Manifests {
+	for i, desc := range idx.Manifests {
 		switch {
 		case manifest.IsManifest(desc.MediaType):
 			ix, err := d.readManifest(desc)
 			if err != nil {
 				return nil, err
 			}
+			ix.from, ix.entry = "index.json", i
 			out = append(out, ix)
 		case manifest.IsIndex(desc.MediaType):
 			nb, err := d.readBlob(desc)
@@ -184,7 +258,7 @@ func (d *Dir) indexManifests() (indexedList, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", filepath.Join(d.Path, manifest.BlobPath(desc.Digest)), err)
 			}
-			for _, c := range nested.Manifests {
+			for j, c := range nested.Manifests {
 				if c.Platform != nil && c.Platform.OS == "unknown" {
 					continue // build attestations, not runnable images
 				}
@@ -199,6 +273,7 @@ func (d *Dir) indexManifests() (indexedList, error) {
 					return nil, err
 				}
 				ix.desc.Annotations = desc.Annotations // the name is on the outer descriptor
+				ix.from, ix.entry = manifest.BlobPath(desc.Digest), j
 				out = append(out, ix)
 			}
 		default:
@@ -237,6 +312,10 @@ type indexed struct {
 	raw  []byte
 	desc v1.Descriptor
 	m    *v1.Manifest
+	// from is the index listing it (index.json or a nested index's blob)
+	// and entry its position in that index's manifests.
+	from  string
+	entry int
 }
 
 type indexedList []indexed
@@ -457,12 +536,20 @@ func (d *Dir) Select(repoTag, configPrefix string) (*DirImage, error) {
 }
 
 // SelectPlatform is [Dir.Select] for a directory that may hold several
-// platforms of an image. A platform ("os/arch[/variant]") keeps only the
-// images of that platform; none is an error wrapping [ErrPlatform] that
-// lists those the directory holds. When several images still match and
+// platforms of an image. A platform ("os/arch[/variant]", read by
+// [manifest.ParsePlatform], whose error it returns for junk) keeps only
+// the images of that platform; none is an error wrapping [ErrPlatform]
+// that lists those the directory holds (eight, then how many more). When several images still match and
 // each is another platform, native (asked only then; nil means none)
 // names the one to pick: the platform the engine runs.
 func (d *Dir) SelectPlatform(repoTag, configPrefix, platform string, native func() (string, error)) (*DirImage, error) {
+	if platform != "" {
+		p, err := manifest.ParsePlatform(platform)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Path, err)
+		}
+		platform = manifest.PlatformString(&p)
+	}
 	var match []*DirImage
 	for _, im := range d.Images {
 		switch {
@@ -474,7 +561,7 @@ func (d *Dir) SelectPlatform(repoTag, configPrefix, platform string, native func
 		}
 	}
 	if len(match) == 0 && platform != "" {
-		return nil, fmt.Errorf("%s: %w %s; it holds %s", d.Path, ErrPlatform, platform, strings.Join(platformsOf(d.Images), ", "))
+		return nil, fmt.Errorf("%s: %w %s; it holds %s", d.Path, ErrPlatform, platform, manifest.List(platformsOf(d.Images), manifest.MaxListed))
 	}
 	if len(match) > 1 && native != nil && distinctPlatforms(match) {
 		want, err := native()
@@ -486,7 +573,7 @@ func (d *Dir) SelectPlatform(repoTag, configPrefix, platform string, native func
 				return im, nil
 			}
 		}
-		return nil, fmt.Errorf("%s: %w %s, the engine's; it holds %s (pick one to run under emulation)", d.Path, ErrPlatform, want, strings.Join(platformsOf(match), ", "))
+		return nil, fmt.Errorf("%s: %w %s, the engine's; it holds %s (pick one to run under emulation)", d.Path, ErrPlatform, want, manifest.List(platformsOf(match), manifest.MaxListed))
 	}
 	if len(match) == 1 {
 		return match[0], nil
@@ -495,14 +582,14 @@ func (d *Dir) SelectPlatform(repoTag, configPrefix, platform string, native func
 	for _, im := range d.Images {
 		c := im.ID.Encoded()[:12]
 		if len(im.RepoTags) > 0 {
-			c += " (" + strings.Join(im.RepoTags, ", ") + ")"
+			c += " (" + manifest.List(im.RepoTags, manifest.MaxListed) + ")"
 		}
 		choices = append(choices, c)
 	}
 	if len(match) == 0 && (repoTag != "" || configPrefix != "") {
-		return nil, fmt.Errorf("%s: %w: no image matches repo tag %q and config %q; it holds: %s", d.Path, ErrSelect, repoTag, configPrefix, strings.Join(choices, "; "))
+		return nil, fmt.Errorf("%s: %w: no image matches repo tag %q and config %q; it holds: %s", d.Path, ErrSelect, repoTag, configPrefix, manifest.ListSep(choices, manifest.MaxListed, "; "))
 	}
-	return nil, fmt.Errorf("%s: %w by repo tag or config digest: it holds %d: %s", d.Path, ErrSelect, len(match), strings.Join(choices, "; "))
+	return nil, fmt.Errorf("%s: %w by repo tag or config digest: it holds %d: %s", d.Path, ErrSelect, len(match), manifest.ListSep(choices, manifest.MaxListed, "; "))
 }
 
 // SamePlatform reports whether two "os/arch[/variant]" name the same

@@ -817,3 +817,17 @@ func TestSelectPlatform(t *testing.T) {
 		t.Errorf("several platforms and no engine: %v, want ErrSelect", err)
 	}
 }
+
+// TestSelectPlatformRefusesJunk: a platform that is not os/arch[/variant]
+// of sane names is an error, not the platform its first parts name (#28).
+func TestSelectPlatformRefusesJunk(t *testing.T) {
+	d := &Dir{Path: "img", Images: []*DirImage{{ID: digest.Digest("sha256:" + strings.Repeat("a", 64)), Config: &manifest.Config{OS: "linux", Architecture: "amd64"}}}}
+	for _, junk := range []string{"linux/amd64/../..", "linux/amd64/..", "linux/amd64/v1/x", "linux/amd64 "} {
+		if im, err := d.SelectPlatform("", "", junk, nil); !errors.Is(err, manifest.ErrPlatformSyntax) {
+			t.Errorf("SelectPlatform(%q) = %v, %v; want ErrPlatformSyntax", junk, im, err)
+		}
+	}
+	if im, err := d.SelectPlatform("", "", "Linux/x86_64", nil); err != nil || im == nil {
+		t.Errorf("SelectPlatform(Linux/x86_64) = %v, %v; want the linux/amd64 image", im, err)
+	}
+}

@@ -304,6 +304,10 @@ func dirSeeds(tb testing.TB) map[string][]byte {
 	multi := append([]member{blob(nested), file("index.json", indexJSON(tb, top)), file("oci-layout", `{"imageLayoutVersion":"1.0.0"}`)}, append(amdBlobs, armBlobs...)...)
 	dir, _ := extract(tb, bytes.NewReader(mkTar(tb, multi...)), Options{})
 	seeds["canonical multi-platform"] = tarDir(tb, dir)
+	// a spoofed platform index (#28): an amd64 image listed as arm64, and
+	// manifest.json naming the second platform
+	fake := newImageFor(tb, "seed-fake", "amd64")
+	seeds["raw multi-platform spoofed"] = mkTar(tb, multiLayout(tb, []testImage{amd, fake}, []*v1.Platform{nil, {OS: "linux", Architecture: "arm64"}}, 1)...)
 	// an evidence folder (#22): a signed manifest and a signature image
 	extra := evidenceFiles(amd.id)
 	signed, _ := extract(tb, bytes.NewReader(mkTar(tb, multi...)), Options{Extra: extra})

@@ -129,6 +129,13 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 	if d, err := OpenDir(dir); err != nil {
 		v.problem("%v", err)
 	} else {
+		for i, lie := range d.lies {
+			if i == manifest.MaxListed {
+				v.problem("and %d more entries that say another platform than their configs", len(d.lies)-i)
+				break
+			}
+			v.problem("%s", lie)
+		}
 		for _, im := range d.Images {
 			v.expect(im.ConfigPath, "config", im.ID, "", im.ConfigSize)
 			for _, l := range im.Layers {

@@ -1,6 +1,8 @@
 package archive
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imgsave/imgsave/manifest"
 )
@@ -433,5 +436,157 @@ func TestVerifyImage(t *testing.T) {
 	rep, err = Verify(t.Context(), dir, VerifyOptions{Image: im})
 	if err != nil || rep.OK() {
 		t.Fatalf("Verify(Image) of a corrupt layer = %v, %v; want not OK", rep.OK(), err)
+	}
+}
+
+// multiLayout is the members of an OCI layout holding images as the
+// platforms of one image: index.json names a nested index that lists each
+// image's manifest with the platform given for it (nil: the config's).
+// With docker, manifest.json lists the image at that position alone.
+func multiLayout(tb testing.TB, images []testImage, platforms []*v1.Platform, docker int) []member {
+	tb.Helper()
+	var ms []member
+	var descs []v1.Descriptor
+	for i, im := range images {
+		blobs, d := im.ociBlobs(tb, "")
+		if i < len(platforms) && platforms[i] != nil {
+			d.Platform = platforms[i]
+		}
+		ms = append(ms, blobs...)
+		descs = append(descs, d)
+	}
+	nested := []byte(indexJSON(tb, descs...))
+	top := descriptor(v1.MediaTypeImageIndex, nested)
+	top.Annotations = map[string]string{manifest.AnnotationImageName: "docker.io/library/multi:1", v1.AnnotationRefName: "1"}
+	ms = append(ms, blob(nested), file("index.json", indexJSON(tb, top)), file("oci-layout", `{"imageLayoutVersion":"1.0.0"}`))
+	if docker >= 0 {
+		im := images[docker]
+		ms = append(ms, file("manifest.json", mustJSON(tb, []manifest.Entry{{Config: manifest.BlobPath(im.id), RepoTags: []string{"multi:1"}, Layers: []string{manifest.BlobPath(im.diffID)}}})))
+	}
+	return ms
+}
+
+// TestVerifyPlatformLies: an index entry whose platform is not its
+// config's, and a manifest.json naming another platform than the index's
+// first, are problems naming the file and the entry (#28). Engines,
+// skopeo and containerd pick by those fields, and `docker load` of the
+// folder by manifest.json.
+func TestVerifyPlatformLies(t *testing.T) {
+	amd, arm := newImageFor(t, "lie-amd64", "amd64"), newImageFor(t, "lie-arm64", "arm64")
+	fake := newImageFor(t, "lie-fake", "amd64") // an amd64 image passed off as arm64
+	nested := func(ms []member) string {
+		for _, m := range ms {
+			if strings.HasPrefix(m.name, "blobs/") && strings.Contains(m.body, v1.MediaTypeImageIndex) {
+				return m.name
+			}
+		}
+		return "index.json"
+	}
+	arm64 := &v1.Platform{OS: "linux", Architecture: "arm64"}
+	// index.json listing the platforms' manifests itself, no nested index
+	amdBlobs, amdDesc := amd.ociBlobs(t, "")
+	fakeBlobs, fakeDesc := fake.ociBlobs(t, "")
+	fakeDesc.Platform = arm64
+	flat := append(append([]member{file("index.json", indexJSON(t, amdDesc, fakeDesc)), file("oci-layout", `{"imageLayoutVersion":"1.0.0"}`)}, amdBlobs...), fakeBlobs...)
+	tests := []struct {
+		name    string
+		ms      []member
+		problem string // "" for none
+	}{
+		{name: "honest", ms: multiLayout(t, []testImage{amd, arm}, nil, 0)},
+		{name: "honest without manifest.json", ms: multiLayout(t, []testImage{amd, arm}, nil, -1)},
+		{name: "arm64 v8 entry, config without variant", ms: multiLayout(t, []testImage{amd, arm}, []*v1.Platform{nil, {OS: "linux", Architecture: "arm64", Variant: "v8"}}, 0)},
+		{
+			name:    "spoofed entry",
+			ms:      multiLayout(t, []testImage{amd, fake}, []*v1.Platform{nil, arm64}, 0),
+			problem: "manifests[1] says linux/arm64, its config says linux/amd64",
+		},
+		{
+			name:    "spoofed entry without manifest.json",
+			ms:      multiLayout(t, []testImage{amd, fake}, []*v1.Platform{nil, arm64}, -1),
+			problem: "manifests[1] says linux/arm64, its config says linux/amd64",
+		},
+		{
+			name:    "spoofed entry of index.json",
+			ms:      flat,
+			problem: "index.json: manifests[1] says linux/arm64, its config says linux/amd64",
+		},
+		{
+			name:    "spoofed first entry",
+			ms:      multiLayout(t, []testImage{arm, amd}, []*v1.Platform{{OS: "linux", Architecture: "amd64"}, arm64}, 0),
+			problem: "manifests[0] says linux/amd64, its config says linux/arm64",
+		},
+		{
+			name:    "a megabyte of os, cut short",
+			ms:      multiLayout(t, []testImage{amd, fake}, []*v1.Platform{nil, {OS: strings.Repeat("x", 1<<20), Architecture: "arm64"}}, 0),
+			problem: "manifests[1] says " + strings.Repeat("x", 64) + "…, its config says linux/amd64",
+		},
+		{
+			name:    "manifest.json names the second platform",
+			ms:      multiLayout(t, []testImage{amd, arm}, nil, 1),
+			problem: "manifest.json: [0] names linux/arm64 (config " + string(arm.id) + "), not linux/amd64, which",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			untar(t, mkTar(t, tc.ms...), dir)
+			rep, err := Verify(t.Context(), dir, VerifyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems := strings.Join(rep.Problems, "\n")
+			switch {
+			case tc.problem == "" && (!rep.OK() || problems != ""):
+				t.Errorf("Verify = OK %v, problems %q; want OK", rep.OK(), rep.Problems)
+			case tc.problem != "" && (rep.OK() || !strings.Contains(problems, tc.problem)):
+				t.Errorf("Verify = OK %v, problems %q; want %q", rep.OK(), rep.Problems, tc.problem)
+			case tc.problem != "" && strings.Contains(tc.problem, "manifests[") && !strings.Contains(problems, nested(tc.ms)+": manifests["):
+				t.Errorf("Verify problems %q, want them to name the nested index %s", rep.Problems, nested(tc.ms))
+			}
+		})
+	}
+}
+
+// TestPlatformListingsBounded: a directory of 400 platforms that lie about
+// themselves, and a platform it does not hold asked of it, give bounded
+// messages: 8 platforms named, then how many more (#28; the error was one
+// line of 6 KB).
+func TestPlatformListingsBounded(t *testing.T) {
+	var images []testImage
+	var claims []*v1.Platform
+	for i := range 400 {
+		images = append(images, newImageFor(t, fmt.Sprintf("many-%d", i), fmt.Sprintf("arch%03d", i)))
+		claims = append(claims, &v1.Platform{OS: "linux", Architecture: fmt.Sprintf("arch%03d", (i+1)%400)})
+	}
+	dir := t.TempDir()
+	untar(t, mkTar(t, multiLayout(t, images, claims, 0)...), dir)
+	d, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.SelectPlatform("", "", "linux/s390x", nil)
+	if !errors.Is(err, ErrPlatform) || len(err.Error()) > 600 || !strings.Contains(err.Error(), "and 392 more") {
+		t.Errorf("SelectPlatform of a platform not there: %d bytes: %.300q..., want ErrPlatform, at most 600 bytes, ending in \"and 392 more\"", len(err.Error()), err)
+	}
+	_, err = d.SelectPlatform("nothere:1", "", "", nil)
+	if !errors.Is(err, ErrSelect) || len(err.Error()) > 1200 || !strings.Contains(err.Error(), "and 392 more") {
+		t.Errorf("SelectPlatform of a tag not there: %d bytes: %.300q..., want ErrSelect, at most 1200 bytes, ending in \"and 392 more\"", len(err.Error()), err)
+	}
+	_, err = d.SelectPlatform("", "", "", func() (string, error) { return "linux/s390x", nil })
+	if !errors.Is(err, ErrPlatform) || len(err.Error()) > 700 || !strings.Contains(err.Error(), "and 392 more") {
+		t.Errorf("SelectPlatform for an engine of another platform: %d bytes: %.300q..., want ErrPlatform, at most 700 bytes", len(err.Error()), err)
+	}
+	rep, err := Verify(t.Context(), dir, VerifyOptions{MetadataOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || len(rep.Problems) > 10 || !strings.Contains(strings.Join(rep.Problems, "\n"), "392 more") {
+		t.Errorf("Verify of 400 lying entries: %d problems %.600q; want not OK, at most 10 lines, the rest counted", len(rep.Problems), rep.Problems)
+	}
+	for _, p := range rep.Problems {
+		if len(p) > 600 {
+			t.Errorf("Verify problem of %d bytes: %.300q...", len(p), p)
+		}
 	}
 }

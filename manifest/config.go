@@ -16,7 +16,11 @@ type Config struct {
 	Architecture string     `json:"architecture"`
 	OS           string     `json:"os"`
 	Variant      string     `json:"variant,omitempty"`
-	RootFS       struct {
+	// OSVersion and OSFeatures are set by Windows images; an index entry's
+	// platform may carry them too.
+	OSVersion  string   `json:"os.version,omitempty"`
+	OSFeatures []string `json:"os.features,omitempty"`
+	RootFS     struct {
 		Type    string          `json:"type"`
 		DiffIDs []digest.Digest `json:"diff_ids"`
 	} `json:"rootfs"`

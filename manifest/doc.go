@@ -7,7 +7,7 @@
 //
 // It refuses references that could leave a directory (absolute paths, ".."
 // components, backslashes, NUL bytes), digests that are not
-// "sha256:" followed by 64 lowercase hex digits, and empty or null
-// manifests. It never touches the file system and imports nothing else of
+// "sha256:" followed by 64 lowercase hex digits, empty or null
+// manifests, and platforms that are not os/arch[/variant] of sane names. It never touches the file system and imports nothing else of
 // imgsave's.
 package manifest

@@ -11,7 +11,7 @@ import (
 var selectFlags = []cli.Flag{
 	&cli.StringFlag{Name: "repo-tag", Usage: "pick the image tagged `NAME:TAG` in a directory holding several"},
 	&cli.StringFlag{Name: "config", Usage: "pick the image whose config digest starts with `PREFIX`"},
-	&cli.StringFlag{Name: "platform", Usage: "pick the image for `OS/ARCH[/VARIANT]` in a directory holding several platforms (default: the one the engine runs)"},
+	&cli.StringFlag{Name: "platform", Usage: "pick the image for `OS/ARCH[/VARIANT]` in a directory holding several platforms (default: the one the engine runs)", Action: checkPlatform(false)},
 	&cli.BoolFlag{Name: "get", Usage: "when the engine lacks the image, fetch layers that are not here with 'git annex get' instead of failing"},
 	sifCacheFlag,
 }

@@ -647,11 +647,14 @@ func cmdZstdLayout(ts *testscript.TestScript, neg bool, args []string) {
 // name, as a multi-platform save or a registry's index holds it: linux/amd64
 // from this machine's /bin/busybox and linux/arm64 from $ARM64_BUSYBOX
 // (Debian's busybox-static for arm64, scripts/foreign.sh), each with
-// /platform naming it: mkmulti TAR REF.
+// /platform naming it: mkmulti TAR REF. With a third argument, lie, the
+// arm64 entry is a lie (#28): its image is a second amd64 one, from
+// /bin/busybox, whose config says so.
 func cmdMkmulti(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: mkmulti TAR REF")
+	if neg || len(args) != 2 && (len(args) != 3 || args[2] != "lie") {
+		ts.Fatalf("usage: mkmulti TAR REF [lie]")
 	}
+	lie := len(args) == 3
 	blobs := map[string][]byte{}
 	put := func(b []byte) (string, int) {
 		sum := sha256.Sum256(b)
@@ -666,9 +669,13 @@ func cmdMkmulti(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	var manifests []any
 	for _, p := range []struct{ arch, busybox string }{{"amd64", "/bin/busybox"}, {"arm64", ts.Getenv("ARM64_BUSYBOX")}} {
+		claim := p.arch
+		if lie {
+			p.arch, p.busybox = "amd64", "/bin/busybox"
+		}
 		bb, err := os.ReadFile(p.busybox)
 		ts.Check(err)
-		ld, ls := put(busyboxTar(ts, bb, []string{"sh", "cat", "echo", "uname", "true", "ls"}, [2]string{"platform", "linux/" + p.arch + "\n"}, [2]string{".imgsave-e2e-ref", args[1]}))
+		ld, ls := put(busyboxTar(ts, bb, []string{"sh", "cat", "echo", "uname", "true", "ls"}, [2]string{"platform", "linux/" + claim + "\n"}, [2]string{".imgsave-e2e-ref", args[1]}))
 		cd, cs := put(mustJSON(map[string]any{
 			"architecture": p.arch, "os": "linux", "created": "2026-01-01T00:00:00Z",
 			"config": map[string]any{"Cmd": []string{"/bin/sh"}},
@@ -680,7 +687,7 @@ func cmdMkmulti(ts *testscript.TestScript, neg bool, args []string) {
 			"layers": []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ls}},
 		}))
 		manifests = append(manifests, map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
-			"platform": map[string]any{"os": "linux", "architecture": p.arch}})
+			"platform": map[string]any{"os": "linux", "architecture": claim}})
 	}
 	id, is := put(mustJSON(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}))
 	top := mustJSON(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{

@@ -47,7 +47,7 @@ EXAMPLES:
    imgsave pull --platform linux/amd64,linux/arm64 127.0.0.1:5000/tools/align:2.1 ./align-both
    imgsave pull --jobs 1 --timeout 5m 127.0.0.1:5000/tools/align:2.1 ./align-slow-link`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "platform", Usage: "the platforms of a multi-platform image to keep: `OS/ARCH[/VARIANT]`, several separated by commas, or all (default: linux and this machine's)"},
+			&cli.StringFlag{Name: "platform", Usage: "the platforms of a multi-platform image to keep: `OS/ARCH[/VARIANT]`, several separated by commas, or all (default: linux and this machine's)", Action: checkPlatform(true)},
 			&cli.IntFlag{Name: "jobs", DefaultText: "3; 1 for a registry on this machine", Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
 			timeoutFlag,
 			forceFlag, dropEvidenceFlag, jsonFlag, insecureFlag, maxExpandFlag,

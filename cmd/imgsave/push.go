@@ -39,7 +39,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "compress", Value: "gzip", Usage: "how layers travel: `gzip|zstd|none` (none keeps each blob digest equal to its diff ID)"},
 			jsonFlag, insecureFlag, timeoutFlag,
 			selectFlags[0], selectFlags[1],
-			&cli.StringFlag{Name: "platform", Usage: "push only the image for `OS/ARCH[/VARIANT]` in a directory holding several platforms (default: all of them, with an index)"},
+			&cli.StringFlag{Name: "platform", Usage: "push only the image for `OS/ARCH[/VARIANT]` in a directory holding several platforms (default: all of them, with an index)", Action: checkPlatform(false)},
 		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR", "IMAGE")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imgsave/imgsave"
 	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/manifest"
 )
 
 var (
@@ -137,7 +138,7 @@ func evidenceHint(err error) error {
 
 func report(c *cli.Context, e *env, dir string, res *archive.Result) error {
 	if len(res.Dropped) > 0 && !globalBool(c, "quiet") {
-		fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("%s: left out platforms whose blobs were not in the archive: %v", dir, res.Dropped)))
+		fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("%s: left out platforms whose blobs were not in the archive: %s", dir, manifest.List(res.Dropped, manifest.MaxListed))))
 	}
 	var droppedEvidence []string
 	for _, d := range res.DroppedEvidence {
@@ -180,7 +181,7 @@ func nonNil(s []string) []string {
 }
 
 // savePlatformFlag narrows a multi-platform save to some of its platforms.
-var savePlatformFlag = &cli.StringFlag{Name: "platform", Usage: "keep only these platforms of a multi-platform image: `OS/ARCH[/VARIANT],...` (default: all the save holds)"}
+var savePlatformFlag = &cli.StringFlag{Name: "platform", Usage: "keep only these platforms of a multi-platform image: `OS/ARCH[/VARIANT],...` (default: all the save holds)", Action: checkPlatform(true)}
 
 // platforms is --platform as a list; "all" and "" mean every platform.
 func platforms(c *cli.Context) []string {

@@ -24,7 +24,10 @@ func verifyCommand(e *env) *cli.Command {
 config, layer (a compressed one against its blob name and, decompressed,
 its diff_id) and blob, and reports each file: ok, corrupt (got vs want),
 missing, or not-present (a git-annex file whose content is not here). A
-directory that load would refuse is reported with load's error. Files are
+directory that load would refuse is reported with load's error. Each
+platform an index lists (index.json, a nested index) must be its config's
+os, architecture and variant, and manifest.json must name the index's
+first platform: engines, skopeo and containerd pick by those fields. Files are
 hashed in parallel, streamed. With --key, also checks each signature kept
 in DIR/evidence offline: the signature over its payload with the key, the
 payload's manifest digest against the stored manifest, that manifest's
