@@ -44,7 +44,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			key, err := os.ReadFile(c.String("key"))
+			key, err := imgsave.ReadKey(c.String("key"))
 			if err != nil {
 				return fmt.Errorf("--key: %w", err)
 			}
