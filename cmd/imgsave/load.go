@@ -30,7 +30,10 @@ of a legacy or Docker 25+ save, or an OCI layout written by skopeo, crane or
 podman) and asks the engine for it. Only when the engine lacks it does
 imgsave stream DIR into the engine's load, checking each file's digest on the
 way. A tag in DIR that already names a different image in the engine is left
-where it is.
+where it is. With --verify-key (or $IMGSAVE_VERIFY_KEY, a site's policy),
+an image no signature kept in DIR proves is refused before anything is
+loaded (see 'imgsave verify --key'), and the engine's image is taken for
+DIR's only by ID, never a look-alike with another config.
 
 Prints the ID the engine knows the image by on stdout (--json: also the
 config and manifest digests, whether it loaded, and the tags it left alone).
@@ -38,7 +41,8 @@ config and manifest digests, whether it loaded, and the tags it left alone).
 EXAMPLES:
    imgsave load ./img
    imgsave load --repo-tag busybox:1.36 ./images
-   imgsave load --json --quiet ./img`,
+   imgsave load --json --quiet ./img
+   imgsave load --verify-key cosign.pub ./img`,
 		Flags: append([]cli.Flag{jsonFlag, verifyKeyFlag("load")}, selectFlags...),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")
