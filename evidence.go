@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -153,8 +154,13 @@ type EvidenceInfo struct {
 	Attestations []string `json:"attestations"`
 	// Problems are what does not hold: a signature for another image, a
 	// signature or attestation that does not verify with the key, a
-	// manifest whose config is not the directory's.
+	// manifest whose config is not the directory's, an attestation about
+	// another image.
 	Problems []string `json:"problems"`
+	// OtherSubjects counts the attestations kept here whose in-toto
+	// subject is not Subject: they are about another image, and
+	// [VerifyKey] fails over them (#28).
+	OtherSubjects int `json:"other_subjects,omitempty"`
 }
 
 // CheckEvidence walks, offline, each stored signature down to the
@@ -260,12 +266,9 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any) EvidenceInfo {
 			continue
 		}
 		in.Attestations = append(in.Attestations, st.PredicateType)
-		about := false
-		for _, s := range st.Subject {
-			about = about || "sha256:"+s.Digest["sha256"] == string(ev.Subject)
-		}
-		if !about {
-			problem("attestation %d (%s) is about another image", i+1, st.PredicateType)
+		if !about(st, ev.Subject) {
+			in.OtherSubjects++
+			problem("attestation %d (%s) is about another image: its subject is %s, not %s", i+1, st.PredicateType, subjectDigests(st), ev.Subject)
 		}
 		if pub != nil {
 			if err := env.Verify(pub); err != nil {
@@ -274,6 +277,32 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any) EvidenceInfo {
 		}
 	}
 	return in
+}
+
+// about reports whether the statement's subject names the signed digest:
+// the image's manifest, or the index for an index's evidence.
+func about(st *cosign.Statement, signed digest.Digest) bool {
+	for _, s := range st.Subject {
+		if h, ok := s.Digest["sha256"]; ok && digest.NewDigestFromEncoded(digest.SHA256, h) == signed {
+			return true
+		}
+	}
+	return false
+}
+
+// subjectDigests lists a statement's subject digests for an error line,
+// at most 8 of them.
+func subjectDigests(st *cosign.Statement) string {
+	var ds []string
+	for _, s := range st.Subject {
+		for _, alg := range slices.Sorted(maps.Keys(s.Digest)) {
+			ds = append(ds, alg+":"+s.Digest[alg])
+		}
+	}
+	if len(ds) > 8 {
+		ds = append(ds[:8], fmt.Sprintf("and %d more", len(ds)-8))
+	}
+	return strings.Join(ds, ", ")
 }
 
 // CheckSigned returns nil when a stored signature verifies with key (PEM)
@@ -332,7 +361,10 @@ type Attestation struct {
 
 // Attestations returns the attestations stored for the selected image of
 // dir whose predicate type is typ (a URI, or cosign's --type name such as
-// spdxjson; "" for all), read offline. It checks no signature: see
+// spdxjson; "" for all), read offline: those whose in-toto subject is the
+// signed digest of an evidence folder that names the image (its manifest,
+// or the index holding it). An attestation kept there about another image
+// is never returned as this one's. It checks no signature: see
 // [CheckEvidence] for that.
 func Attestations(dir string, sel Selector, typ string) ([]Attestation, error) {
 	d, im, err := sel.open(dir)
@@ -357,7 +389,7 @@ func Attestations(dir string, sel Selector, typ string) ([]Attestation, error) {
 				continue
 			}
 			st, err := env.Statement()
-			if err != nil || typ != "" && st.PredicateType != typ {
+			if err != nil || typ != "" && st.PredicateType != typ || !about(st, ev.Subject) {
 				continue
 			}
 			out = append(out, Attestation{PredicateType: st.PredicateType, Predicate: st.Predicate})

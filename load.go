@@ -70,6 +70,16 @@ type LoadOptions struct {
 	// SIFCache is the folder of SIF files built for Apptainer; "" means
 	// the default (see [SIFCacheDir]).
 	SIFCache string
+	// VerifyKey, when not nil, is a public key (PEM, as cosign.pub) a
+	// stored signature must verify with, down to the image's config,
+	// before anything is loaded or run (see [CheckSigned]); an empty one
+	// is an error, never "no check". The engine's image then counts as the
+	// directory's only by ID, its config digest or manifest digest, both
+	// of which cover the config the signature was checked on: an image
+	// that only looks like it (same layers, creation time and platform,
+	// another Entrypoint, Env or User) is not taken for it, and the
+	// directory's own image is loaded instead.
+	VerifyKey []byte
 }
 
 // LoadResult is what [Load] did.
@@ -101,12 +111,35 @@ type LoadResult struct {
 // on a lock file, with a notice, and then find it present. Waiting ends
 // when ctx does. A directory whose layers are not present locally fails
 // with an error wrapping [archive.ErrContentMissing] before anything is sent.
+//
+// With a VerifyKey, an image no stored signature proves is refused with an
+// error wrapping [ErrUnsigned] before the engine is asked anything.
 func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadResult, error) {
 	d, im, err := opts.Selector.openFor(ctx, eng, dir)
 	if err != nil {
 		return nil, err
 	}
+	if err := opts.checkSigned(d, im); err != nil {
+		return nil, err
+	}
 	return loadImage(ctx, eng, dir, d, im, opts)
+}
+
+// checkSigned is [CheckSigned] with opts.VerifyKey, when there is one.
+func (opts LoadOptions) checkSigned(d *archive.Dir, im *archive.DirImage) error {
+	if opts.VerifyKey == nil {
+		return nil
+	}
+	return checkSigned(d, im, opts.VerifyKey)
+}
+
+// match is how the engine's image is taken for the directory's: [same],
+// or [sameID] alone under a verify key.
+func (opts LoadOptions) match() func(*loader.Image, *archive.DirImage) bool {
+	if opts.VerifyKey != nil {
+		return sameID
+	}
+	return same
 }
 
 // loadImage is [Load] of the image im of the directory d, opened already.
@@ -114,7 +147,8 @@ func loadImage(ctx context.Context, eng Engine, dir string, d *archive.Dir, im *
 	if b, ok := eng.(sifBuilder); ok && isApptainer(eng) {
 		return loadSIF(ctx, b, d, im, opts)
 	}
-	if res, err := findPresent(ctx, eng, im); res != nil || err != nil {
+	match := opts.match()
+	if res, err := findPresent(ctx, eng, im, match); res != nil || err != nil {
 		return res, err
 	}
 	unlock, err := lockLoad(ctx, opts.LockDir, eng.Endpoint(), im.ID, func() {
@@ -125,7 +159,7 @@ func loadImage(ctx context.Context, eng Engine, dir string, d *archive.Dir, im *
 	}
 	defer unlock()
 	// Another process may have loaded it while this one waited.
-	if res, err := findPresent(ctx, eng, im); res != nil || err != nil {
+	if res, err := findPresent(ctx, eng, im, match); res != nil || err != nil {
 		return res, err
 	}
 	if err := d.CheckPresent(im); err != nil {
@@ -140,7 +174,7 @@ func loadImage(ctx context.Context, eng Engine, dir string, d *archive.Dir, im *
 			return nil, err
 		}
 	}
-	t, err := sortTags(ctx, eng, im, nil)
+	t, err := sortTags(ctx, eng, im, nil, match)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +205,7 @@ func loadImage(ctx context.Context, eng Engine, dir string, d *archive.Dir, im *
 	if !tarOpts.Decompress {
 		im = sent
 	}
-	got, err := present(ctx, eng, im)
+	got, err := presentWith(ctx, eng, im, match)
 	if err != nil {
 		return nil, err
 	}
@@ -281,14 +315,14 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// findPresent returns the result for an image the engine already has, with
-// its free tags applied, or nil.
-func findPresent(ctx context.Context, eng Engine, im *archive.DirImage) (*LoadResult, error) {
-	got, err := present(ctx, eng, im)
+// findPresent returns the result for an image the engine already has, as
+// match judges it, with its free tags applied, or nil.
+func findPresent(ctx context.Context, eng Engine, im *archive.DirImage, match func(*loader.Image, *archive.DirImage) bool) (*LoadResult, error) {
+	got, err := presentWith(ctx, eng, im, match)
 	if err != nil || got == nil {
 		return nil, err
 	}
-	t, err := sortTags(ctx, eng, im, got)
+	t, err := sortTags(ctx, eng, im, got, match)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +341,11 @@ func findPresent(ctx context.Context, eng Engine, im *archive.DirImage) (*LoadRe
 // image's own, so a tag moved to another image is never taken for it. It
 // returns the engine's image, or nil when the engine lacks it.
 func present(ctx context.Context, eng Engine, im *archive.DirImage) (*loader.Image, error) {
+	return presentWith(ctx, eng, im, same)
+}
+
+// presentWith is [present], a hit judged by match ([same] or [sameID]).
+func presentWith(ctx context.Context, eng Engine, im *archive.DirImage, match func(*loader.Image, *archive.DirImage) bool) (*loader.Image, error) {
 	// The two IDs first, at once (over the engine's socket; one after the
 	// other through its CLI): one of them is the store's, and the other
 	// one's miss costs a containerd store 1 ms. The tags, which find an
@@ -318,7 +357,7 @@ func present(ctx context.Context, eng Engine, im *archive.DirImage) (*loader.Ima
 		ids = append(ids, string(im.ManifestDigest))
 	}
 	for _, names := range [][]string{ids, im.RepoTags} {
-		got, err := presentAs(ctx, eng, im, names)
+		got, err := presentAs(ctx, eng, im, names, match)
 		if got != nil || err != nil {
 			return got, err
 		}
@@ -327,8 +366,8 @@ func present(ctx context.Context, eng Engine, im *archive.DirImage) (*loader.Ima
 }
 
 // presentAs asks the engine for each of names, as many at once as it
-// takes, and returns the first, in names' order, that is im.
-func presentAs(ctx context.Context, eng Engine, im *archive.DirImage, names []string) (*loader.Image, error) {
+// takes, and returns the first, in names' order, that match takes for im.
+func presentAs(ctx context.Context, eng Engine, im *archive.DirImage, names []string, match func(*loader.Image, *archive.DirImage) bool) (*loader.Image, error) {
 	type answer struct {
 		img *loader.Image
 		err error
@@ -357,7 +396,7 @@ func presentAs(ctx context.Context, eng Engine, im *archive.DirImage, names []st
 		case errors.Is(a.err, loader.ErrImageNotFound):
 		case a.err != nil:
 			return nil, a.err
-		case same(a.img, im):
+		case match(a.img, im):
 			return a.img, nil
 		}
 	}
@@ -365,18 +404,31 @@ func presentAs(ctx context.Context, eng Engine, im *archive.DirImage, names []st
 }
 
 // same reports whether the engine's image is im: same layers, and the same
-// ID on either store, or (an image loaded by another tool into a
+// ID on either store ([sameID]), or (an image loaded by another tool into a
 // containerd store, under a manifest imgsave did not write) the same
-// creation time and platform.
+// creation time and platform. The look-alike match is kept for runs
+// without a key: a containerd store knows an image pulled or loaded by
+// another tool by that tool's manifest digest, which is neither of the
+// directory's IDs, and without it every run would load the image again.
+// It does not see the config's Entrypoint, Env or User, so a verify key
+// uses [sameID] alone (#28).
 func same(got *loader.Image, im *archive.DirImage) bool {
-	if !slices.Equal(got.DiffIDs, im.Config.RootFS.DiffIDs) {
-		return false
-	}
-	if got.ID == im.ID || (im.ManifestDigest != "" && got.ID == im.ManifestDigest) {
+	if sameID(got, im) {
 		return true
 	}
 	c := im.Config
-	return c.Created != nil && got.Created.Equal(*c.Created) && got.OS == c.OS && got.Architecture == c.Architecture
+	return slices.Equal(got.DiffIDs, c.RootFS.DiffIDs) && c.Created != nil && got.Created.Equal(*c.Created) && got.OS == c.OS && got.Architecture == c.Architecture
+}
+
+// sameID reports whether the engine's image is im by ID: its config digest
+// (classic stores, podman) or the manifest digest imgsave loads it under
+// (containerd stores). Either digest covers the config byte for byte, so
+// the image runs with the config a signature was checked on.
+func sameID(got *loader.Image, im *archive.DirImage) bool {
+	if !slices.Equal(got.DiffIDs, im.Config.RootFS.DiffIDs) {
+		return false
+	}
+	return got.ID == im.ID || (im.ManifestDigest != "" && got.ID == im.ManifestDigest)
 }
 
 // tagSort is an image's tags sorted by what they name in the engine.
@@ -389,8 +441,9 @@ type tagSort struct {
 // sortTags asks the engine what each of the image's tags names. A tag
 // among the RepoTags of found, the engine's image that present already
 // matched to im, is im's own without asking: every question is a request
-// on every run (#14).
-func sortTags(ctx context.Context, eng Engine, im *archive.DirImage, found *loader.Image) (tagSort, error) {
+// on every run (#14). A tag counts as im's when match takes its image for
+// im.
+func sortTags(ctx context.Context, eng Engine, im *archive.DirImage, found *loader.Image, match func(*loader.Image, *archive.DirImage) bool) (tagSort, error) {
 	var t tagSort
 	for _, tag := range im.RepoTags {
 		if found != nil && slices.Contains(found.RepoTags, tag) {
@@ -403,7 +456,7 @@ func sortTags(ctx context.Context, eng Engine, im *archive.DirImage, found *load
 			t.free = append(t.free, tag)
 		case err != nil:
 			return t, err
-		case same(got, im):
+		case match(got, im):
 			t.ours = append(t.ours, tag)
 		default:
 			t.others = append(t.others, tag)

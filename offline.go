@@ -134,10 +134,12 @@ type VerifyResult struct {
 }
 
 // VerifyKey is [Verify], and then [CheckEvidence] with the public key
-// (PEM): the result is OK only when every file is intact and every image
+// (PEM): the result is OK only when every file is intact, every image
 // of the directory has a stored signature that verifies with the key down
-// to its config. Signatures that do not verify (another key's, say) are
-// reported among the evidence's problems.
+// to its config, and no attestation kept is about another image than the
+// one its folder holds (EvidenceInfo.OtherSubjects). Signatures that do
+// not verify (another key's, say) are reported among the evidence's
+// problems.
 func VerifyKey(ctx context.Context, dir string, opts VerifyOptions, key []byte) (*VerifyResult, error) {
 	res, err := Verify(ctx, dir, opts)
 	if err != nil {
@@ -160,7 +162,7 @@ func VerifyKey(ctx context.Context, dir string, opts VerifyOptions, key []byte) 
 			res.Unsigned = append(res.Unsigned, string(im.ID))
 		}
 	}
-	res.OK = res.OK && len(res.Unsigned) == 0
+	res.OK = res.OK && len(res.Unsigned) == 0 && !slices.ContainsFunc(res.Evidence, func(in EvidenceInfo) bool { return in.OtherSubjects > 0 })
 	return res, nil
 }
 

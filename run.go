@@ -66,10 +66,6 @@ type RunOptions struct {
 	// before the container starts, whether or not a load was needed (the
 	// CLI clears its progress line there).
 	AfterLoad func()
-	// VerifyKey, when set, is a public key (PEM, as cosign.pub) a stored
-	// signature must verify with, down to the image's config, before
-	// anything is loaded or run (see [CheckSigned]).
-	VerifyKey []byte
 }
 
 // Run loads the directory's image as [Load] does, then runs it with the
@@ -118,7 +114,8 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 
 // openToRun reads the directory, picks the image to run, and refuses, before
 // anything is loaded, one the engine's host cannot run (checkRunnable) or
-// that no signature proves when a key is required (CheckSigned).
+// that no signature proves when a key is given (CheckSigned; an empty key
+// is an error, not "no check").
 func openToRun(ctx context.Context, eng Engine, dir string, opts RunOptions) (*archive.Dir, *archive.DirImage, error) {
 	d, im, err := opts.Selector.openFor(ctx, eng, dir)
 	if err != nil {
@@ -127,10 +124,8 @@ func openToRun(ctx context.Context, eng Engine, dir string, opts RunOptions) (*a
 	if err := checkRunnable(ctx, eng, im); err != nil {
 		return nil, nil, err
 	}
-	if len(opts.VerifyKey) > 0 {
-		if err := checkSigned(d, im, opts.VerifyKey); err != nil {
-			return nil, nil, err
-		}
+	if err := opts.checkSigned(d, im); err != nil {
+		return nil, nil, err
 	}
 	return d, im, nil
 }

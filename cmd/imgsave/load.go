@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -29,7 +30,10 @@ of a legacy or Docker 25+ save, or an OCI layout written by skopeo, crane or
 podman) and asks the engine for it. Only when the engine lacks it does
 imgsave stream DIR into the engine's load, checking each file's digest on the
 way. A tag in DIR that already names a different image in the engine is left
-where it is.
+where it is. With --verify-key (or $IMGSAVE_VERIFY_KEY, a site's policy),
+an image no signature kept in DIR proves is refused before anything is
+loaded (see 'imgsave verify --key'), and the engine's image is taken for
+DIR's only by ID, never a look-alike with another config.
 
 Prints the ID the engine knows the image by on stdout (--json: also the
 config and manifest digests, whether it loaded, and the tags it left alone).
@@ -37,10 +41,15 @@ config and manifest digests, whether it loaded, and the tags it left alone).
 EXAMPLES:
    imgsave load ./img
    imgsave load --repo-tag busybox:1.36 ./images
-   imgsave load --json --quiet ./img`,
-		Flags: append([]cli.Flag{jsonFlag}, selectFlags...),
+   imgsave load --json --quiet ./img
+   imgsave load --verify-key cosign.pub ./img`,
+		Flags: append([]cli.Flag{jsonFlag, verifyKeyFlag("load")}, selectFlags...),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")
+			if err != nil {
+				return err
+			}
+			key, err := verifyKey(c)
 			if err != nil {
 				return err
 			}
@@ -49,6 +58,7 @@ EXAMPLES:
 				return err
 			}
 			opts, done := loadOptions(c, e)
+			opts.VerifyKey = key
 			l, err := imgsave.Load(c.Context, eng, a[0], opts)
 			done()
 			if err != nil {
@@ -73,6 +83,41 @@ EXAMPLES:
 			}{string(l.EngineID), string(l.Image.ID), string(l.Image.ManifestDigest), l.Loaded, nonNil(l.Image.RepoTags), l.TagsKept, l.SIF})
 		},
 	}
+}
+
+// verifyKeyEnv is the site's signature policy: a public key every load
+// and run must verify with.
+const verifyKeyEnv = "IMGSAVE_VERIFY_KEY"
+
+// verifyKeyFlag is --verify-key of load and run (verb). It has no EnvVars:
+// verifyKey reads $IMGSAVE_VERIFY_KEY itself, to tell unset from empty
+// and to name the one at fault.
+func verifyKeyFlag(verb string) cli.Flag {
+	return &cli.StringFlag{Name: "verify-key", Usage: verb + " only if a signature kept in DIR verifies with cosign's public key `FILE` (see imgsave verify --key); default $" + verifyKeyEnv + ", a site's policy"}
+}
+
+// verifyKey reads the key of --verify-key, else of $IMGSAVE_VERIFY_KEY
+// when it is set; nil when neither is. An empty value (a script's unset
+// $KEY, also over the variable), an empty, unreadable or oversized file is
+// an error naming the flag or variable and the file, never "no check"
+// (#28).
+func verifyKey(c *cli.Context) ([]byte, error) {
+	src, file := "--verify-key", c.String("verify-key")
+	if !c.IsSet("verify-key") {
+		v, ok := os.LookupEnv(verifyKeyEnv)
+		if !ok {
+			return nil, nil
+		}
+		src, file = verifyKeyEnv, v
+	}
+	if file == "" {
+		return nil, fmt.Errorf("%s is empty: name cosign's public key FILE; an empty value does not switch the check off", src)
+	}
+	key, err := imgsave.ReadKey(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	return key, nil
 }
 
 func loadOptions(c *cli.Context, e *env) (imgsave.LoadOptions, func()) {

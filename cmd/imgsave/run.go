@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -44,7 +42,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "root", Usage: "run as the image's user (usually root), not yours"},
 			&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint"},
 			&cli.StringSliceFlag{Name: "engine-arg", Usage: "pass `ARG` to the engine's run, before the image (repeatable)"},
-			&cli.StringFlag{Name: "verify-key", EnvVars: []string{"IMGSAVE_VERIFY_KEY"}, Usage: "run only if a signature kept in DIR verifies with cosign's public key `FILE` (see imgsave verify --key)"},
+			verifyKeyFlag("run"),
 		}, selectFlags...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
@@ -66,11 +64,16 @@ EXAMPLES:
 			if c.IsSet("user") && c.String("user") == "" {
 				return usagef(c, "run: --user needs UID[:GID]; use --root for the image's own user")
 			}
+			key, err := verifyKey(c)
+			if err != nil {
+				return err
+			}
 			eng, err := engine(c)
 			if err != nil {
 				return err
 			}
 			load, done := loadOptions(c, e)
+			load.VerifyKey = key
 			opts := imgsave.RunOptions{
 				LoadOptions: load,
 				Command:     cmd,
@@ -87,11 +90,6 @@ EXAMPLES:
 			}
 			if !opts.NoCwdMount || c.IsSet("workdir") {
 				opts.Workdir = c.String("workdir")
-			}
-			if f := c.String("verify-key"); f != "" {
-				if opts.VerifyKey, err = os.ReadFile(f); err != nil {
-					return fmt.Errorf("--verify-key: %w", err)
-				}
 			}
 			if c.IsSet("entrypoint") {
 				ep := c.String("entrypoint")

@@ -44,7 +44,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			key, err := os.ReadFile(c.String("key"))
+			key, err := imgsave.ReadKey(c.String("key"))
 			if err != nil {
 				return fmt.Errorf("--key: %w", err)
 			}
@@ -90,9 +90,12 @@ func attestationCommand(e *env) *cli.Command {
 		Description: `Prints the predicate of each attestation kept for DIR's image (pulled with
 it from the registry, where 'cosign attest' put it) whose predicate type is
 --type: a URI, or cosign's --type names (spdxjson, cyclonedx,
-slsaprovenance, slsaprovenance1, vuln, custom, link). One JSON document a
-line; --json gives [{"predicate_type": ..., "predicate": ...}]. It checks
-no signature: 'imgsave verify --key' does. Exits 1 when none is kept.
+slsaprovenance, slsaprovenance1, vuln, custom, link). Only attestations
+whose in-toto subject is the signed image (its manifest, or the index
+holding it) count: one kept beside it about another image is never printed
+('imgsave verify --key' fails over it). One JSON document a line; --json
+gives [{"predicate_type": ..., "predicate": ...}]. It checks no signature:
+'imgsave verify --key' does. Exits 1 when none is kept.
 
 EXAMPLES:
    imgsave attestation --type spdxjson ./img             # the SBOM, as cosign attested it

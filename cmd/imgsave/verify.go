@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -53,7 +52,10 @@ EXAMPLES:
 			vopts := imgsave.VerifyOptions{MetadataOnly: c.Bool("metadata-only"), Jobs: c.Int("jobs")}
 			var rep *imgsave.VerifyResult
 			if c.IsSet("key") {
-				key, kerr := os.ReadFile(c.String("key"))
+				if c.String("key") == "" {
+					return usagef(c, "verify: --key needs cosign's public key FILE")
+				}
+				key, kerr := imgsave.ReadKey(c.String("key"))
 				if kerr != nil {
 					return fmt.Errorf("--key: %w", kerr)
 				}

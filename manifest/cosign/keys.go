@@ -35,9 +35,11 @@ const (
 	maxRSABits = 16384
 )
 
-// maxKeyFile bounds a key file: an encrypted 16384-bit RSA key is about
-// 13 KiB.
-const maxKeyFile = 1 << 20
+// MaxKeyFile bounds a key file, public or private: an encrypted
+// 16384-bit RSA key, the largest accepted, is about 13 KiB, its public key
+// under 3 KiB. Read a key through this bound (io.LimitReader of
+// MaxKeyFile+1), so that /dev/zero fails at once.
+const MaxKeyFile = 64 << 10
 
 // ParsePublicKey reads a PEM public key as `cosign generate-key-pair` writes
 // it to cosign.pub: one "PUBLIC KEY" block holding a PKIX
@@ -45,8 +47,8 @@ const maxKeyFile = 1 << 20
 // P-521), an ed25519.PublicKey or an *rsa.PublicKey of at least 2048 bits;
 // any other key is an error saying what it is.
 func ParsePublicKey(pemBytes []byte) (crypto.PublicKey, error) {
-	if len(pemBytes) > maxKeyFile {
-		return nil, fmt.Errorf("public key: over %d bytes", maxKeyFile)
+	if len(pemBytes) > MaxKeyFile {
+		return nil, fmt.Errorf("public key: over %d bytes", MaxKeyFile)
 	}
 	blk, rest := pem.Decode(pemBytes)
 	if blk == nil {
@@ -207,8 +209,8 @@ var scryptParams = [][3]int{
 // [ErrBadPassword]. It derives the key with scrypt, which takes about a
 // tenth of a second and 64 MiB.
 func LoadPrivateKey(pemBytes, password []byte) (crypto.Signer, error) {
-	if len(pemBytes) > maxKeyFile {
-		return nil, fmt.Errorf("private key: over %d bytes", maxKeyFile)
+	if len(pemBytes) > MaxKeyFile {
+		return nil, fmt.Errorf("private key: over %d bytes", MaxKeyFile)
 	}
 	blk, rest := pem.Decode(pemBytes)
 	if blk == nil {
@@ -274,7 +276,7 @@ func LoadPrivateKey(pemBytes, password []byte) (crypto.Signer, error) {
 // decodeEncryptedKey reads the JSON of an encrypted key with the exact
 // field names go-securesystemslib writes.
 func decodeEncryptedKey(b []byte, ek *encryptedKey) error {
-	if err := checkJSON(b, maxKeyFile); err != nil {
+	if err := checkJSON(b, MaxKeyFile); err != nil {
 		return err
 	}
 	top, err := parseObject(b, []string{"kdf", "cipher", "ciphertext"})
