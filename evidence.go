@@ -299,10 +299,7 @@ func subjectDigests(st *cosign.Statement) string {
 			ds = append(ds, alg+":"+s.Digest[alg])
 		}
 	}
-	if len(ds) > 8 {
-		ds = append(ds[:8], fmt.Sprintf("and %d more", len(ds)-8))
-	}
-	return strings.Join(ds, ", ")
+	return manifest.List(ds, 8)
 }
 
 // CheckSigned returns nil when a stored signature verifies with key (PEM)

@@ -213,21 +213,7 @@ type EvidenceError struct {
 }
 
 func (e *EvidenceError) Error() string {
-	return fmt.Sprintf("%s holds signatures or attestations for %s, which the new image does not have", e.Dir, listDigests(e.Digests))
-}
-
-// listDigests says the first 8 digests, then how many more, so that the
-// error stays one readable line however many folders the evidence holds.
-func listDigests(ds []digest.Digest) string {
-	const n = 8
-	s := make([]string, 0, n)
-	for _, d := range ds[:min(n, len(ds))] {
-		s = append(s, string(d))
-	}
-	if len(ds) > n {
-		return fmt.Sprintf("%s and %d more", strings.Join(s, ", "), len(ds)-n)
-	}
-	return strings.Join(s, ", ")
+	return fmt.Sprintf("%s holds signatures or attestations for %s, which the new image does not have", e.Dir, manifest.List(digestStrings(e.Digests), 8))
 }
 
 // carryEvidence copies into the staged tree, byte for byte, the entries
@@ -295,6 +281,14 @@ func (x *extractor) carryEvidence(dir string, res *Result, extra []File, drop bo
 		return nil, fmt.Errorf("carrying %s: %w", top, err)
 	}
 	return dropped, nil
+}
+
+func digestStrings(ds []digest.Digest) []string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = string(d)
+	}
+	return s
 }
 
 func isHexDigit(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
