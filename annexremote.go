@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -420,12 +421,20 @@ func keyProgress(c *annex.Conn, key string, total int64) func(read int64) {
 	}
 	last := int64(-1)
 	return func(read int64) {
-		pct := min(read*100/total, 100)
+		pct := share(min(max(read, 0), total), 100, total)
 		if pct != last {
 			last = pct
-			c.Progress(size * pct / 100)
+			c.Progress(share(size, pct, 100))
 		}
 	}
+}
+
+// share is n×num/den for 0 ≤ num ≤ den and n ≥ 0, without the overflow
+// of n×num: a key's size, or a stream's, may be near MaxInt64 (#28).
+func share(n, num, den int64) int64 {
+	hi, lo := bits.Mul64(uint64(n), uint64(num))
+	q, _ := bits.Div64(hi, lo, uint64(den)) // hi < den since num ≤ den
+	return int64(q)
 }
 
 // inEngine finds the engine's image of s, by config digest or manifest

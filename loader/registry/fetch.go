@@ -180,6 +180,9 @@ type resumable struct {
 }
 
 func (r *resumable) Read(p []byte) (int, error) {
+	if r.size < 0 {
+		return 0, fmt.Errorf("GET %s: a negative size, %d", r.url, r.size)
+	}
 	for {
 		if r.body == nil {
 			if r.broke != nil && !r.pause() {
@@ -200,8 +203,13 @@ func (r *resumable) Read(p []byte) (int, error) {
 		}
 		// One byte past the descriptor's size is read, to refuse it: a
 		// layer that goes on is never spooled beyond what was promised
-		// (containerd's fetcher does the same).
-		n, err := r.body.Read(p[:min(int64(len(p)), r.size-r.off+1)])
+		// (containerd's fetcher does the same). The registry gave the
+		// size: size-off+1 would overflow for MaxInt64 (#28).
+		want := int64(len(p))
+		if left := r.size - r.off; left < want {
+			want = left + 1
+		}
+		n, err := r.body.Read(p[:want])
 		r.off += int64(n)
 		if r.off > r.size {
 			return 0, fmt.Errorf("GET %s: %w (%d)", r.url, ErrTooLong, r.size)

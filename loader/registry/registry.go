@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -213,9 +214,13 @@ func start(ctx context.Context, cancel context.CancelFunc, ref string, opts Opti
 	var size int64
 	for _, p := range parts {
 		layers = append(layers, p.layers...)
-		size += p.configSize
+		if size, err = addSize(size, p.configSize, p.configDigest); err != nil {
+			return nil, fmt.Errorf("pull %s: %w", ref, err)
+		}
 		for _, l := range p.layers {
-			size += l.Size
+			if size, err = addSize(size, l.Size, l.Digest); err != nil {
+				return nil, fmt.Errorf("pull %s: %w", ref, err)
+			}
 		}
 	}
 	b, err := newBlobs(ctx, r)
@@ -246,9 +251,10 @@ type part struct {
 	// config says whether the image's config is written with it: not when
 	// an image before it has the same config. configSize is what that
 	// adds to the stream.
-	config     bool
-	configSize int64
-	layers     []ggcr.Descriptor // those not written with an image before it
+	config       bool
+	configSize   int64
+	configDigest ggcr.Hash
+	layers       []ggcr.Descriptor // those not written with an image before it
 }
 
 // partsOf reads the manifests of imgs and says what each adds to the
@@ -275,7 +281,7 @@ func partsOf(imgs []chosen, r name.Reference) ([]part, []string, error) {
 			return nil, nil, err
 		}
 		if p.config {
-			p.configSize = m.Config.Size
+			p.configSize, p.configDigest = m.Config.Size, m.Config.Digest
 		}
 		parts = append(parts, p)
 		sources = append(sources, r.Context().Name()+"@"+md.String())
@@ -296,6 +302,17 @@ func (p *pullReader) Close() error {
 	return nil
 }
 
+// addSize adds a blob's size, as a registry gave it, to the total of the
+// image(s) pulled: a negative size, or one whose sum with the others
+// would wrap past MaxInt64 (and then pass every later check of a size
+// against what was read), is an error naming the blob (#28).
+func addSize(total, n int64, d ggcr.Hash) (int64, error) {
+	if n < 0 || n > math.MaxInt64-total {
+		return 0, fmt.Errorf("%w: blob %s has the size %d, which is negative or, with the %d bytes of the blobs before it, more than any image can be", ErrManifest, d, n, total)
+	}
+	return total + n, nil
+}
+
 // layersOf lists the layers of m to fetch: each once, though the manifest
 // may list one twice (A, B, A: docker and containerd pull such images, and
 // the layout holds one blob per digest), and none that is in seen: the
@@ -303,14 +320,20 @@ func (p *pullReader) Close() error {
 // config and layers to seen. A descriptor without a digest or with a
 // negative size is refused.
 func layersOf(m *ggcr.Manifest, seen map[ggcr.Hash]bool) ([]ggcr.Descriptor, error) {
-	if m.Config.Digest.Algorithm == "" || m.Config.Size < 0 {
-		return nil, fmt.Errorf("%w: the manifest names no config, or a negative size", ErrManifest)
+	if m.Config.Digest.Algorithm == "" {
+		return nil, fmt.Errorf("%w: the manifest names no config", ErrManifest)
+	}
+	if m.Config.Size < 0 {
+		return nil, fmt.Errorf("%w: config %s has the negative size %d", ErrManifest, m.Config.Digest, m.Config.Size)
 	}
 	seen[m.Config.Digest] = true
 	var out []ggcr.Descriptor
 	for _, l := range m.Layers {
-		if l.Digest.Algorithm == "" || l.Size < 0 {
-			return nil, fmt.Errorf("%w: a layer without a digest, or with a negative size", ErrManifest)
+		if l.Digest.Algorithm == "" {
+			return nil, fmt.Errorf("%w: a layer without a digest", ErrManifest)
+		}
+		if l.Size < 0 {
+			return nil, fmt.Errorf("%w: layer %s has the negative size %d", ErrManifest, l.Digest, l.Size)
 		}
 		if !seen[l.Digest] {
 			seen[l.Digest] = true

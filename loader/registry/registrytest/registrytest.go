@@ -383,3 +383,41 @@ func Index(t testing.TB, imgs ...v1.Image) v1.ImageIndex {
 	}
 	return mutate.AppendManifests(empty.Index, adds...)
 }
+
+// Sizes sets a script that answers every manifest request (by tag or
+// digest) with Img's manifest, its layer sizes replaced by sizes in
+// order, and returns that manifest's digest: the sizes a hostile
+// registry may claim, MaxInt64 or negative ones (#28). Blobs are the
+// registry's.
+func (h *Hostile) Sizes(sizes ...int64) v1.Hash {
+	h.t.Helper()
+	m, err := h.Img.Manifest()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	m = m.DeepCopy()
+	for i, s := range sizes {
+		m.Layers[i].Size = s
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	d, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.On(func(w http.ResponseWriter, r *http.Request) bool {
+		if !IsManifest(r) {
+			return false
+		}
+		w.Header().Set("Content-Type", string(m.MediaType))
+		w.Header().Set("Docker-Content-Digest", d.String())
+		w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+		if r.Method != http.MethodHead {
+			w.Write(raw)
+		}
+		return true
+	})
+	return d
+}
