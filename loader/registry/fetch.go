@@ -30,6 +30,14 @@ var (
 	resumePause = 500 * time.Millisecond
 )
 
+// maxIdleEnds is how many attempts at a blob may end in the idle timeout
+// with no new byte between them: a registry that stalls at the same byte
+// every time is left after two idle timeouts (the attempt that stalled
+// there and one resumption that brought nothing), not after resumeTries
+// of them (#28). Attempts that bring bytes before they stall are resumed
+// as broken ones are.
+const maxIdleEnds = 2
+
 // retryAfter is the transport under every request: it waits out a 429 or
 // 503 for as long as the registry's Retry-After says, then asks again.
 // Without a Retry-After, or one over maxRetryAfter, the answer goes up as
@@ -177,6 +185,7 @@ type resumable struct {
 	body      io.ReadCloser
 	broke     error // why the last connection ended early
 	tries     int   // resumptions so far
+	idleEnds  int   // attempts ended by the idle timeout since the last new byte
 }
 
 func (r *resumable) Read(p []byte) (int, error) {
@@ -197,7 +206,7 @@ func (r *resumable) Read(p []byte) (int, error) {
 				if errors.As(err, &terr) || errors.As(err, &ref) || errors.Is(err, ErrTooLong) || r.ctx.Err() != nil {
 					return 0, err
 				}
-				r.broke = err
+				r.ended(err)
 				continue
 			}
 		}
@@ -211,6 +220,9 @@ func (r *resumable) Read(p []byte) (int, error) {
 		}
 		n, err := r.body.Read(p[:want])
 		r.off += int64(n)
+		if n > 0 {
+			r.idleEnds = 0
+		}
 		if r.off > r.size {
 			return 0, fmt.Errorf("GET %s: %w (%d)", r.url, ErrTooLong, r.size)
 		}
@@ -226,17 +238,27 @@ func (r *resumable) Read(p []byte) (int, error) {
 		// from r.off.
 		r.body.Close()
 		r.body = nil
-		r.broke = err
+		r.ended(err)
 		if n > 0 {
 			return n, nil
 		}
 	}
 }
 
+// ended records why an attempt ended early, counting it when it ended in
+// the idle timeout.
+func (r *resumable) ended(err error) {
+	r.broke = err
+	if errors.Is(err, ErrStalled) {
+		r.idleEnds++
+	}
+}
+
 // pause waits before the next resumption, longer each time; false when
-// there are no more or ctx ended.
+// there are no more, when the idle timeout ended maxIdleEnds attempts
+// with no byte between them, or when ctx ended.
 func (r *resumable) pause() bool {
-	if r.tries >= resumeTries || sleep(r.ctx, resumePause<<r.tries) != nil {
+	if r.tries >= resumeTries || r.idleEnds >= maxIdleEnds || sleep(r.ctx, resumePause<<r.tries) != nil {
 		return false
 	}
 	r.tries++
