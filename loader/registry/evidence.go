@@ -16,14 +16,30 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Bounds on what [FetchEvidence] takes from a registry: evidence is small
 // JSON, and a hostile registry must not make a pull fetch without end.
+// evidenceBlobMax is README's 16 MiB per blob of evidence, also above the
+// 8 MiB that capped gives other small answers.
 const (
-	maxEvidenceBlob   = 16 << 20 // a signature payload, an attestation envelope, a manifest
+	evidenceBlobMax   = 16 << 20 // a signature payload, an attestation envelope, a manifest
 	maxEvidenceLayers = 64       // layers of one signature or attestation image
 )
+
+// The media types and annotation that make an image one of cosign's
+// (cosign pkg/types/media.go and pkg/oci/static; the same strings as
+// imgsave's manifest/cosign, which this package does not import).
+const (
+	mediaTypeSimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
+	mediaTypeDSSE          = "application/vnd.dsse.envelope.v1+json"
+	annotationSignature    = "dev.cosignproject.cosign/signature"
+)
+
+// errNotCosign is why an answer at a signature or attestation tag is
+// skipped: it is some other image.
+var errNotCosign = errors.New("not a cosign signature or attestation image")
 
 // Blob is one small file of evidence, exactly as the registry served it.
 type Blob struct {
@@ -52,13 +68,30 @@ type Evidence struct {
 	Children []Blob // the platform manifests of an index subject
 	Sigs     *Artifact
 	Atts     *Artifact
+	// Skipped are the tags whose manifest is no cosign signature or
+	// attestation image (by its media types and annotations): a
+	// registry, or a proxy, that answers any tag with some image. Their
+	// artifact is nil.
+	Skipped []string
+	// Failed are why a signature or attestation image could not be
+	// taken (a manifest that does not parse, a blob refused, missing or
+	// over the bound), one line each naming the tag. Their artifact is
+	// nil; the other one is kept.
+	Failed []error
 }
 
 // FetchEvidence fetches the evidence of the image ref names by digest
 // (repository@sha256:...): every blob bounded and checked against its
 // digest, under the same transport, idle timeout and redirect limit as a
-// pull. A signature or attestation tag the registry lacks is no error.
+// pull. A signature or attestation tag the registry lacks is no error;
+// one that holds something else is in Skipped, one that cannot be
+// fetched in Failed: the error is for the image's own manifests.
 func FetchEvidence(ctx context.Context, ref string, opts Options) (*Evidence, error) {
+	ev, err := fetchEvidence(ctx, ref, opts)
+	return ev, oneLine(err)
+}
+
+func fetchEvidence(ctx context.Context, ref string, opts Options) (*Evidence, error) {
 	ctx = withIdleTimeout(ctx, opts.IdleTimeout)
 	r, err := parse(ref, opts.Insecure)
 	if err != nil {
@@ -102,11 +135,16 @@ func FetchEvidence(ctx context.Context, ref string, opts Options) (*Evidence, er
 		suffix string
 		into   **Artifact
 	}{{".sig", &ev.Sigs}, {".att", &ev.Atts}} {
-		art, err := fetchArtifact(ctx, r.Context().Tag("sha256-"+hexDigest+a.suffix), opts)
-		if err != nil {
-			return nil, fmt.Errorf("evidence of %s: %w", ref, err)
+		tag := r.Context().Tag("sha256-" + hexDigest + a.suffix)
+		art, err := fetchArtifact(ctx, tag, a.suffix == ".sig", opts)
+		switch {
+		case errors.Is(err, errNotCosign):
+			ev.Skipped = append(ev.Skipped, tag.String())
+		case err != nil:
+			ev.Failed = append(ev.Failed, oneLine(err))
+		default:
+			*a.into = art
 		}
-		*a.into = art
 	}
 	return ev, nil
 }
@@ -122,22 +160,30 @@ func fetchManifest(ctx context.Context, r name.Reference, opts Options) (*Blob, 
 		}
 		return nil, classify("evidence", r.String(), r, err)
 	}
-	if len(desc.Manifest) > maxEvidenceBlob {
-		return nil, fmt.Errorf("%s: a manifest of %d bytes, over %d", r, len(desc.Manifest), maxEvidenceBlob)
+	if len(desc.Manifest) > evidenceBlobMax {
+		return nil, fmt.Errorf("%s: a manifest of %d bytes, over %d", r, len(desc.Manifest), evidenceBlobMax)
 	}
 	b := &Blob{MediaType: string(desc.MediaType), Digest: desc.Digest.String(), Data: desc.Manifest}
 	return b, checkBlob(*b)
 }
 
-// fetchArtifact fetches one of cosign's images by tag, with its config
-// and layers; nil when the registry has no such tag.
-func fetchArtifact(ctx context.Context, r name.Reference, opts Options) (*Artifact, error) {
+// fetchArtifact fetches one of cosign's images by tag, a signature image
+// (sig) or an attestation image, with its config and layers; nil when the
+// registry has no such tag, and an error wrapping errNotCosign when the
+// tag holds another kind of image, whose blobs are not fetched.
+func fetchArtifact(ctx context.Context, r name.Reference, sig bool, opts Options) (*Artifact, error) {
 	mb, err := fetchManifest(ctx, r, opts)
 	if err != nil || mb == nil {
 		return nil, err
 	}
+	if !types.MediaType(mb.MediaType).IsImage() {
+		return nil, fmt.Errorf("%s: %w: a %s", r, errNotCosign, truncate(mb.MediaType, 80))
+	}
 	m, err := ggcr.ParseManifest(bytes.NewReader(mb.Data))
 	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r, err)
+	}
+	if err := checkCosign(m, sig); err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)
 	}
 	if len(m.Layers) > maxEvidenceLayers {
@@ -146,10 +192,13 @@ func fetchArtifact(ctx context.Context, r name.Reference, opts Options) (*Artifa
 	art := &Artifact{Manifest: *mb}
 	descs := append([]ggcr.Descriptor{m.Config}, m.Layers...)
 	for _, d := range descs {
-		if d.Size < 0 || d.Size > maxEvidenceBlob {
-			return nil, fmt.Errorf("%s: blob %s of %d bytes, over %d", r, d.Digest, d.Size, maxEvidenceBlob)
+		if d.Size < 0 || d.Size > evidenceBlobMax {
+			return nil, fmt.Errorf("%s: blob %s of %d bytes, over %d", r, d.Digest, d.Size, evidenceBlobMax)
 		}
 	}
+	// Its blobs may be up to evidenceBlobMax, over the cap of other small
+	// answers.
+	ctx = context.WithValue(ctx, capKey{}, int64(evidenceBlobMax))
 	for _, d := range descs {
 		l, err := remote.Layer(r.Context().Digest(d.Digest.String()), remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(defaultTransport))
 		if err != nil {
@@ -174,6 +223,34 @@ func fetchArtifact(ctx context.Context, r name.Reference, opts Options) (*Artifa
 		art.Blobs = append(art.Blobs, b)
 	}
 	return art, nil
+}
+
+// checkCosign refuses, with errNotCosign, an image that is not one of
+// cosign's of that kind: its config an image config, and each of its
+// layers (one at least) a simple-signing payload with its signature
+// annotation for a signature image, a DSSE envelope for an attestation
+// image. The image's own manifest, served by a registry that answers any
+// tag with it, is neither (#28).
+func checkCosign(m *ggcr.Manifest, sig bool) error {
+	if m.Config.MediaType != types.OCIConfigJSON && m.Config.MediaType != types.DockerConfigJSON {
+		return fmt.Errorf("%w: its config is a %s", errNotCosign, truncate(string(m.Config.MediaType), 80))
+	}
+	if len(m.Layers) == 0 {
+		return fmt.Errorf("%w: no layer", errNotCosign)
+	}
+	want := types.MediaType(mediaTypeDSSE)
+	if sig {
+		want = mediaTypeSimpleSigning
+	}
+	for _, l := range m.Layers {
+		if l.MediaType != want {
+			return fmt.Errorf("%w: a layer is a %s", errNotCosign, truncate(string(l.MediaType), 80))
+		}
+		if sig && l.Annotations[annotationSignature] == "" {
+			return fmt.Errorf("%w: a layer has no %s annotation", errNotCosign, annotationSignature)
+		}
+	}
+	return nil
 }
 
 // checkBlob checks a blob's bytes against its sha256 digest.

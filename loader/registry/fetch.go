@@ -55,8 +55,13 @@ var defaultTransport http.RoundTripper = retryAfter{capped{guarded{base}}}
 const maxSmall = 8 << 20
 
 // layerKey marks the requests of a layer's fetch in their context: the
-// only answers allowed to be larger than maxSmall.
+// only answers allowed to be larger than maxSmall, but for those capKey
+// gives another bound.
 type layerKey struct{}
+
+// capKey carries, in a request's context, the bound of its answer in
+// place of maxSmall: evidenceBlobMax for the blobs of evidence.
+type capKey struct{}
 
 // capped refuses, before go-containerregistry reads it into memory, an
 // answer larger than maxSmall to anything but a layer's fetch: a manifest
@@ -68,25 +73,30 @@ func (t capped) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || req.Method != http.MethodGet || req.Context().Value(layerKey{}) != nil || resp.StatusCode != http.StatusOK {
 		return resp, err
 	}
-	if resp.ContentLength > maxSmall {
-		resp.Body.Close()
-		return nil, fmt.Errorf("GET %s: the registry sends %d bytes; a manifest or config is at most %d", req.URL.Redacted(), resp.ContentLength, maxSmall)
+	limit, what := int64(maxSmall), "a manifest or config"
+	if c, ok := req.Context().Value(capKey{}).(int64); ok {
+		limit, what = c, "a blob of evidence"
 	}
-	resp.Body = &limitedBody{ReadCloser: resp.Body, url: req.URL.Redacted(), left: maxSmall}
+	if resp.ContentLength > limit {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: the registry sends %d bytes; %s is at most %d", req.URL.Redacted(), resp.ContentLength, what, limit)
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, url: req.URL.Redacted(), limit: limit, left: limit, what: what}
 	return resp, nil
 }
 
 type limitedBody struct {
 	io.ReadCloser
-	url  string
-	left int64
+	url         string
+	limit, left int64
+	what        string
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p[:min(int64(len(p)), b.left+1)])
 	b.left -= int64(n)
 	if b.left < 0 {
-		return 0, fmt.Errorf("GET %s: the registry sends more than %d bytes; a manifest or config is at most %[2]d", b.url, maxSmall)
+		return 0, fmt.Errorf("GET %s: the registry sends more than %d bytes; %s is at most %[2]d", b.url, b.limit, b.what)
 	}
 	return n, err
 }
