@@ -108,18 +108,38 @@ func evidenceFiles(ev *registry.Evidence) ([]archive.File, error) {
 }
 
 // fetchEvidence fetches the evidence of each source (repository@digest),
-// once each, as files of the evidence folder.
-func fetchEvidence(ctx context.Context, sources []string, opts registry.Options) ([]archive.File, error) {
+// once each, as files of the evidence folder. Evidence is optional: what
+// cannot be fetched (the image's manifests again, a signature or
+// attestation image unparsable, refused or over its bounds) is left out
+// with a notice, and a tag that holds no cosign image is left out
+// silently. With require, each of those fails instead, naming the image
+// or the tag, and so does finding no signature or attestation at all.
+func fetchEvidence(ctx context.Context, sources []string, opts registry.Options, require bool, notice func(string)) ([]archive.File, error) {
 	var files []archive.File
-	seen := map[string]bool{}
+	var asked []string
 	for _, s := range sources {
-		if s == "" || seen[s] {
+		if s == "" || slices.Contains(asked, s) {
 			continue
 		}
-		seen[s] = true
+		asked = append(asked, s)
 		ev, err := registry.FetchEvidence(ctx, s, opts)
 		if err != nil {
-			return nil, err
+			if require {
+				return nil, err
+			}
+			notice(fmt.Sprintf("signatures and attestations left out: %v", err))
+			continue
+		}
+		for _, tag := range ev.Skipped {
+			if require {
+				return nil, fmt.Errorf("evidence of %s: %s holds no cosign signature or attestation image", s, tag)
+			}
+		}
+		for _, err := range ev.Failed {
+			if require {
+				return nil, fmt.Errorf("evidence of %s: %w", s, err)
+			}
+			notice(fmt.Sprintf("evidence left out: %v", err))
 		}
 		fs, err := evidenceFiles(ev)
 		if err != nil {
@@ -130,6 +150,9 @@ func fetchEvidence(ctx context.Context, sources []string, opts registry.Options)
 				files = append(files, f)
 			}
 		}
+	}
+	if require && len(files) == 0 {
+		return nil, fmt.Errorf("evidence of %s: %w", strings.Join(asked, ", "), ErrNoEvidence)
 	}
 	return files, nil
 }

@@ -2,6 +2,7 @@ package imgsave
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,7 +43,18 @@ type PullOptions struct {
 	// DropEvidence lets Force drop the target's evidence that does not
 	// apply to the new image, as for [Save].
 	DropEvidence bool
+	// RequireEvidence fails the pull, naming the image or the tag, when
+	// its evidence cannot be kept whole: a signature or attestation
+	// image that cannot be fetched, a tag holding something else, or
+	// none at all ([ErrNoEvidence]). Without it, what cannot be fetched
+	// is left out with a notice and the image is pulled.
+	RequireEvidence bool
 }
+
+// ErrNoEvidence is wrapped by the error of [Pull] with RequireEvidence
+// when the registry keeps no signature and no attestation for the image
+// (at cosign's tags sha256-<hex>.sig and .att).
+var ErrNoEvidence = errors.New("the registry keeps no signature or attestation for it (cosign's tags sha256-<hex>.sig and .att)")
 
 // DefaultIdleTimeout is how long a registry may send or take no byte
 // before a pull, a push or the special remote gives up on it.
@@ -51,7 +63,8 @@ const DefaultIdleTimeout = registry.DefaultIdleTimeout
 // Pull fetches ref from its registry, with no engine, and writes it to dir
 // exactly as [Save] would after the engine pulled it, and keeps the
 // image's cosign signatures and attestations beside it (unless
-// NoEvidence): the registry's blobs
+// NoEvidence; what cannot be fetched is a notice, or an error with
+// RequireEvidence): the registry's blobs
 // stream through [archive.Extract], so compressed layers are decompressed,
 // every digest is checked (each blob against the manifest, each layer's
 // content against the config's diff_ids) and dir is complete or not there.
@@ -60,6 +73,9 @@ const DefaultIdleTimeout = registry.DefaultIdleTimeout
 // the result's Sources as registries records them as the layers' sources
 // for the special remote.
 func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, error) {
+	if opts.NoEvidence && opts.RequireEvidence {
+		return nil, fmt.Errorf("pull %s: NoEvidence and RequireEvidence both asked for", ref)
+	}
 	// A wrong DIR or platform fails before a long download.
 	if err := archive.CheckTarget(dir, opts.Force); err != nil {
 		return nil, err
@@ -79,7 +95,7 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, erro
 		// Small requests, before the layers are read: the directory
 		// appears with its evidence or not at all.
 		ropts := registry.Options{Insecure: opts.Insecure, IdleTimeout: opts.IdleTimeout}
-		if extra, err = fetchEvidence(ctx, append([]string{rc.Source}, rc.Sources...), ropts); err != nil {
+		if extra, err = fetchEvidence(ctx, append([]string{rc.Source}, rc.Sources...), ropts, opts.RequireEvidence, opts.notice); err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
 	}

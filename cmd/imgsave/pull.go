@@ -35,7 +35,11 @@ left, as is one redirecting more than 10 times.
 
 Keeps the image's cosign signatures and attestations, with the manifest
 they sign, in DIR/evidence (see imgsave verify --key); --no-evidence leaves
-them in the registry.
+them in the registry. Only cosign's images are kept from its tags (what
+else a registry serves there is left out); one that cannot be fetched is
+left out with a notice, and the image pulled. --require-evidence fails the
+pull instead, naming the tag, and fails it when the registry keeps no
+signature or attestation for the image.
 
 Prints the image's config digest on stdout, one line per platform. In a
 git-annex dataset with imgsave's special remote, records IMAGE (by digest,
@@ -52,6 +56,7 @@ EXAMPLES:
 			timeoutFlag,
 			forceFlag, dropEvidenceFlag, jsonFlag, insecureFlag, maxExpandFlag,
 			&cli.BoolFlag{Name: "no-evidence", Usage: "leave the image's cosign signatures and attestations in the registry (kept in DIR/evidence by default)"},
+			&cli.BoolFlag{Name: "require-evidence", Usage: "fail unless the image's cosign signatures or attestations are found and kept whole"},
 		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "IMAGE", "DIR")
@@ -67,8 +72,11 @@ EXAMPLES:
 			if err := checkTimeout(c); err != nil {
 				return err
 			}
+			if c.Bool("no-evidence") && c.Bool("require-evidence") {
+				return usagef(c, "--no-evidence and --require-evidence: choose one")
+			}
 			ev, done := events(c, e, "pulling "+a[0])
-			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), DropEvidence: c.Bool("drop-evidence"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand"), NoEvidence: c.Bool("no-evidence")})
+			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), DropEvidence: c.Bool("drop-evidence"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand"), NoEvidence: c.Bool("no-evidence"), RequireEvidence: c.Bool("require-evidence")})
 			done()
 			if err != nil {
 				return evidenceHint(err)
