@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/loader/registry"
 	"github.com/imgsave/imgsave/loader/registry/registrytest"
 	"github.com/imgsave/imgsave/manifest/cosign"
 )
@@ -139,5 +140,23 @@ func TestPullEvidenceIsWhatItClaims(t *testing.T) {
 	}
 	if _, err := Pull(t.Context(), "127.0.0.1:1/x:1", t.TempDir(), PullOptions{NoEvidence: true, RequireEvidence: true}); err == nil {
 		t.Error("Pull with NoEvidence and RequireEvidence = nil, want an error")
+	}
+}
+
+// TestEvidenceBoundsAgree: a pull keeps evidence within the bounds ls and
+// verify read it back with (loader/registry cannot import archive, so the
+// two sets of constants are kept equal here).
+func TestEvidenceBoundsAgree(t *testing.T) {
+	for _, b := range []struct {
+		name            string
+		registry, archv int64
+	}{
+		{"bytes a blob", registry.MaxEvidenceBlob, archive.MaxEvidenceBlob},
+		{"layers an image", registry.MaxEvidenceLayers, archive.MaxEvidenceLayers},
+		{"bytes a digest in all", registry.MaxEvidenceBytes, archive.MaxEvidenceBytes},
+	} {
+		if b.registry != b.archv {
+			t.Errorf("evidence %s: a pull keeps %d, ls and verify read %d", b.name, b.registry, b.archv)
+		}
 	}
 }

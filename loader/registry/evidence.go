@@ -21,11 +21,15 @@ import (
 
 // Bounds on what [FetchEvidence] takes from a registry: evidence is small
 // JSON, and a hostile registry must not make a pull fetch without end.
-// evidenceBlobMax is README's 16 MiB per blob of evidence, also above the
-// 8 MiB that capped gives other small answers.
+// They are the bounds imgsave reads a directory's evidence with (its
+// archive package, which this package does not import; a test of
+// package imgsave keeps the two equal), so that what a pull stores is
+// what ls and verify read back. MaxEvidenceBlob is also above the 8 MiB
+// that capped gives other small answers.
 const (
-	evidenceBlobMax   = 16 << 20 // a signature payload, an attestation envelope, a manifest
-	maxEvidenceLayers = 64       // layers of one signature or attestation image
+	MaxEvidenceBlob   = 16 << 20 // a signature payload, an attestation envelope, a manifest
+	MaxEvidenceLayers = 64       // layers of one signature or attestation image
+	MaxEvidenceBytes  = 64 << 20 // one image's manifest and blobs in all, each reference counted
 )
 
 // The media types and annotation that make an image one of cosign's
@@ -56,6 +60,15 @@ type Blob struct {
 type Artifact struct {
 	Manifest Blob
 	Blobs    []Blob
+}
+
+// size is the bytes of a's manifest and blobs.
+func (a *Artifact) size() int64 {
+	n := int64(len(a.Manifest.Data))
+	for _, b := range a.Blobs {
+		n += int64(len(b.Data))
+	}
+	return n
 }
 
 // Evidence is what a registry keeps beside one image: the manifest (or
@@ -130,20 +143,27 @@ func fetchEvidence(ctx context.Context, ref string, opts Options) (*Evidence, er
 			}
 		}
 	}
+	// What ls and verify will read of this digest's folder, each blob
+	// reference counted, stays within MaxEvidenceBytes.
+	used := int64(len(ev.Subject.Data))
+	for _, c := range ev.Children {
+		used += int64(len(c.Data))
+	}
 	hexDigest := strings.TrimPrefix(dg.DigestStr(), "sha256:")
 	for _, a := range []struct {
 		suffix string
 		into   **Artifact
 	}{{".sig", &ev.Sigs}, {".att", &ev.Atts}} {
 		tag := r.Context().Tag("sha256-" + hexDigest + a.suffix)
-		art, err := fetchArtifact(ctx, tag, a.suffix == ".sig", opts)
+		art, err := fetchArtifact(ctx, tag, a.suffix == ".sig", MaxEvidenceBytes-used, opts)
 		switch {
 		case errors.Is(err, errNotCosign):
 			ev.Skipped = append(ev.Skipped, tag.String())
 		case err != nil:
 			ev.Failed = append(ev.Failed, oneLine(err))
-		default:
+		case art != nil:
 			*a.into = art
+			used += art.size()
 		}
 	}
 	return ev, nil
@@ -160,8 +180,8 @@ func fetchManifest(ctx context.Context, r name.Reference, opts Options) (*Blob, 
 		}
 		return nil, classify("evidence", r.String(), r, err)
 	}
-	if len(desc.Manifest) > evidenceBlobMax {
-		return nil, fmt.Errorf("%s: a manifest of %d bytes, over %d", r, len(desc.Manifest), evidenceBlobMax)
+	if len(desc.Manifest) > MaxEvidenceBlob {
+		return nil, fmt.Errorf("%s: a manifest of %d bytes, over %d", r, len(desc.Manifest), MaxEvidenceBlob)
 	}
 	b := &Blob{MediaType: string(desc.MediaType), Digest: desc.Digest.String(), Data: desc.Manifest}
 	return b, checkBlob(*b)
@@ -171,7 +191,10 @@ func fetchManifest(ctx context.Context, r name.Reference, opts Options) (*Blob, 
 // (sig) or an attestation image, with its config and layers; nil when the
 // registry has no such tag, and an error wrapping errNotCosign when the
 // tag holds another kind of image, whose blobs are not fetched.
-func fetchArtifact(ctx context.Context, r name.Reference, sig bool, opts Options) (*Artifact, error) {
+//
+// budget is how many bytes the image may hold in all, its manifest and
+// each blob reference counted.
+func fetchArtifact(ctx context.Context, r name.Reference, sig bool, budget int64, opts Options) (*Artifact, error) {
 	mb, err := fetchManifest(ctx, r, opts)
 	if err != nil || mb == nil {
 		return nil, err
@@ -186,19 +209,25 @@ func fetchArtifact(ctx context.Context, r name.Reference, sig bool, opts Options
 	if err := checkCosign(m, sig); err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)
 	}
-	if len(m.Layers) > maxEvidenceLayers {
-		return nil, fmt.Errorf("%s: %d layers, over %d", r, len(m.Layers), maxEvidenceLayers)
+	if len(m.Layers) > MaxEvidenceLayers {
+		return nil, fmt.Errorf("%s: %d layers, over %d", r, len(m.Layers), MaxEvidenceLayers)
 	}
 	art := &Artifact{Manifest: *mb}
 	descs := append([]ggcr.Descriptor{m.Config}, m.Layers...)
+	total := int64(len(mb.Data))
 	for _, d := range descs {
-		if d.Size < 0 || d.Size > evidenceBlobMax {
-			return nil, fmt.Errorf("%s: blob %s of %d bytes, over %d", r, d.Digest, d.Size, evidenceBlobMax)
+		if d.Size < 0 || d.Size > MaxEvidenceBlob {
+			return nil, fmt.Errorf("%s: blob %s of %d bytes, over %d", r, d.Digest, d.Size, MaxEvidenceBlob)
+		}
+		// Each size is at most MaxEvidenceBlob and there are at most
+		// MaxEvidenceLayers+1, so the sum cannot overflow.
+		if total += d.Size; total > budget {
+			return nil, fmt.Errorf("%s: over %d bytes of evidence for one digest in all (each blob reference counted)", r, MaxEvidenceBytes)
 		}
 	}
-	// Its blobs may be up to evidenceBlobMax, over the cap of other small
+	// Its blobs may be up to MaxEvidenceBlob, over the cap of other small
 	// answers.
-	ctx = context.WithValue(ctx, capKey{}, int64(evidenceBlobMax))
+	ctx = context.WithValue(ctx, capKey{}, int64(MaxEvidenceBlob))
 	for _, d := range descs {
 		l, err := remote.Layer(r.Context().Digest(d.Digest.String()), remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("imgsave"), remote.WithTransport(defaultTransport))
 		if err != nil {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -28,6 +29,19 @@ func signatureImage(t *testing.T, payload string) ggcr.Image {
 		t.Fatal(err)
 	}
 	return mutate.MediaType(img, types.OCIManifestSchema1)
+}
+
+// serveLayers answers with an image manifest of n layers of mediaType,
+// each naming a blob of size bytes (that no one serves: the bound is met
+// before a blob is asked for).
+func serveLayers(w http.ResponseWriter, mediaType string, n int, size int64) bool {
+	layers := make([]string, n)
+	for i := range layers {
+		layers[i] = fmt.Sprintf(`{"mediaType":%q,"digest":"sha256:%064x","size":%d}`, mediaType, i+1, size)
+	}
+	w.Header().Set("Content-Type", string(types.OCIManifestSchema1))
+	fmt.Fprintf(w, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":2},"layers":[%s]}`, strings.Repeat("a", 64), strings.Join(layers, ","))
+	return true
 }
 
 // TestFetchEvidence: the manifest as served and the .sig image come back,
@@ -122,6 +136,7 @@ func TestFetchEvidenceTakesOnlyCosignImages(t *testing.T) {
 	// 12 MiB: over the 8 MiB of manifests and configs, under the 16 MiB of
 	// a blob of evidence.
 	bigAtt := attestationImage(t, append([]byte(`{"payload":"`), make([]byte, 12<<20)...))
+	bigSig := signatureImage(t, strings.Repeat(" ", 12<<20)+"{}")
 	bad := strings.Repeat("z", 64)
 	for _, tc := range []struct {
 		name                 string
@@ -129,6 +144,7 @@ func TestFetchEvidenceTakesOnlyCosignImages(t *testing.T) {
 		script               func(w http.ResponseWriter, r *http.Request) bool
 		wantSig, wantAtt     bool
 		wantSkipped, wantBad []string // tag suffixes
+		wantWhy              string   // in the failure, when set
 	}{
 		{name: "cosign's", sig: sig, att: att, wantSig: true, wantAtt: true},
 		{name: "the image's own manifest at every tag", sig: img, att: img, wantSkipped: []string{".sig", ".att"}},
@@ -150,6 +166,15 @@ func TestFetchEvidenceTakesOnlyCosignImages(t *testing.T) {
 			w.Header().Set("Content-Type", string(types.OCIManifestSchema1))
 			w.Write([]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + strings.Repeat("a", 64) + `","size":2},"layers":[{"mediaType":"application/vnd.dsse.envelope.v1+json","digest":"sha256:` + strings.Repeat("b", 64) + `","size":16777217}]}`))
 			return true
+		}},
+		// What ls and verify read of one digest's evidence is bounded in
+		// all, each blob reference counted (archive.MaxEvidenceBytes):
+		// a pull keeps no more than they will read back.
+		{name: "an attestation over the bytes of one digest in all", sig: sig, att: nil, wantSig: true, wantBad: []string{".att"}, wantWhy: "in all", script: func(w http.ResponseWriter, r *http.Request) bool {
+			return strings.HasSuffix(r.URL.Path, ".att") && serveLayers(w, "application/vnd.dsse.envelope.v1+json", 5, 15<<20)
+		}},
+		{name: "a signature that leaves no room for the attestation", sig: bigSig, att: nil, wantSig: true, wantBad: []string{".att"}, wantWhy: "in all", script: func(w http.ResponseWriter, r *http.Request) bool {
+			return strings.HasSuffix(r.URL.Path, ".att") && serveLayers(w, "application/vnd.dsse.envelope.v1+json", 4, 14<<20)
 		}},
 		{name: "an unparsable signature manifest", sig: nil, att: att, wantAtt: true, wantBad: []string{".sig"}, script: func(w http.ResponseWriter, r *http.Request) bool {
 			if !strings.HasSuffix(r.URL.Path, ".sig") {
@@ -208,6 +233,9 @@ func TestFetchEvidenceTakesOnlyCosignImages(t *testing.T) {
 			for i, s := range tc.wantBad {
 				if i < len(ev.Failed) && !strings.Contains(ev.Failed[i].Error(), "sha256-"+d.Hex+s) {
 					t.Errorf("Failed[%d] = %v, want it to name the %s tag", i, ev.Failed[i], s)
+				}
+				if i < len(ev.Failed) && !strings.Contains(ev.Failed[i].Error(), tc.wantWhy) {
+					t.Errorf("Failed[%d] = %v, want it to say %q", i, ev.Failed[i], tc.wantWhy)
 				}
 			}
 			if n := layerGets.Load(); n != 0 {

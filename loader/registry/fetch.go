@@ -60,7 +60,7 @@ const maxSmall = 8 << 20
 type layerKey struct{}
 
 // capKey carries, in a request's context, the bound of its answer in
-// place of maxSmall: evidenceBlobMax for the blobs of evidence.
+// place of maxSmall: MaxEvidenceBlob for the blobs of evidence.
 type capKey struct{}
 
 // capped refuses, before go-containerregistry reads it into memory, an
