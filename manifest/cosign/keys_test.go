@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -353,4 +354,16 @@ func (k ed25519ph) Sign(r io.Reader, msg []byte, _ crypto.SignerOpts) ([]byte, e
 	h := crypto.SHA512.New()
 	h.Write(msg)
 	return k.PrivateKey.Sign(r, h.Sum(nil), &ed25519.Options{Hash: crypto.SHA512})
+}
+
+// TestKeyBoundDocumented: README's "What is bounded" table says the key
+// file bound of the code (#28).
+func TestKeyBoundDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("| a key file (`--verify-key`, `verify --key`, `sign --key`) | %d KiB, read through the bound", MaxKeyFile>>10); !strings.Contains(string(b), want) {
+		t.Errorf("README.md has no row %q", want)
+	}
 }
