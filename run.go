@@ -291,6 +291,56 @@ func csvField(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
+// bind is a bind mount of run's: the host path src at dst in the
+// container, read-only or not.
+type bind struct {
+	src, dst string
+	ro       bool
+}
+
+// runBinds is what run mounts and where it starts: the current directory
+// (or the top of its dataset, see annexTop) at o.Workdir unless
+// o.NoCwdMount (cwd.src is "" then), o.Mounts with their sources made
+// absolute and checked, and the working directory ("" for the image's).
+// A malformed mount is an *OptionError.
+func runBinds(o RunOptions) (cwd bind, mounts []bind, workdir string, err error) {
+	workdir = o.Workdir
+	if !o.NoCwdMount {
+		if workdir == "" {
+			workdir = "/tmp"
+		}
+		src := o.Cwd
+		if src == "" {
+			if src, err = os.Getwd(); err != nil {
+				return bind{}, nil, "", err
+			}
+		}
+		cwd = bind{src: src, dst: workdir}
+		if !o.CwdOnly {
+			if top, rel := annexTop(src); top != "" {
+				cwd.src, workdir = top, path.Join(workdir, filepath.ToSlash(rel))
+			}
+		}
+	}
+	for _, m := range o.Mounts {
+		src, dst, ro, ok := parseMount(runtime.GOOS, m)
+		if !ok {
+			return bind{}, nil, "", &OptionError{Option: "Mounts", Value: m, Want: "SRC:DST[:ro|:rw] with DST absolute"}
+		}
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return bind{}, nil, "", err
+		}
+		// The engine would create a missing source as an empty root-owned
+		// folder (docker -v) or fail later with less to say.
+		if _, err := os.Stat(abs); err != nil {
+			return bind{}, nil, "", fmt.Errorf("mount %s: %w", m, err)
+		}
+		mounts = append(mounts, bind{src: abs, dst: dst, ro: ro})
+	}
+	return cwd, mounts, workdir, nil
+}
+
 // userMapping is how the caller's uid reaches the container.
 type userMapping int
 
@@ -334,51 +384,25 @@ func runArgs(o RunOptions, m userMapping, sel relabelMode) ([]string, error) {
 	if o.TTY {
 		a = append(a, "--tty")
 	}
-	workdir := o.Workdir
-	if workdir == "" {
-		workdir = "/tmp"
+	cwd, mounts, wd, err := runBinds(o)
+	if err != nil {
+		return nil, err
 	}
-	if !o.NoCwdMount {
-		cwd := o.Cwd
-		if cwd == "" {
-			var err error
-			if cwd, err = os.Getwd(); err != nil {
-				return nil, err
-			}
-		}
-		src, wd := cwd, workdir
-		if !o.CwdOnly {
-			if top, rel := annexTop(cwd); top != "" {
-				src, wd = top, path.Join(workdir, filepath.ToSlash(rel))
-			}
-		}
-		mount, err := bindMount(src, workdir, false, sel)
-		if err != nil {
-			return nil, err
-		}
-		a = append(append(a, mount...), "--workdir", wd)
-	} else if o.Workdir != "" {
-		a = append(a, "--workdir", o.Workdir)
+	if cwd.src != "" {
+		mounts = append([]bind{cwd}, mounts...)
 	}
-	for _, m := range o.Mounts {
-		src, dst, ro, ok := parseMount(runtime.GOOS, m)
-		if !ok {
-			return nil, &OptionError{Option: "Mounts", Value: m, Want: "SRC:DST[:ro|:rw] with DST absolute"}
-		}
-		abs, err := filepath.Abs(src)
-		if err != nil {
-			return nil, err
-		}
-		// The engine would create a missing source as an empty root-owned
-		// folder (docker -v) or fail later with less to say.
-		if _, err := os.Stat(abs); err != nil {
-			return nil, fmt.Errorf("mount %s: %w", m, err)
-		}
-		mount, err := bindMount(abs, dst, ro, sel)
+	for i, b := range mounts {
+		mount, err := bindMount(b.src, b.dst, b.ro, sel)
 		if err != nil {
 			return nil, err
 		}
 		a = append(a, mount...)
+		if i == 0 && cwd.src != "" {
+			a = append(a, "--workdir", wd)
+		}
+	}
+	if cwd.src == "" && wd != "" {
+		a = append(a, "--workdir", wd)
 	}
 	for _, kv := range o.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {

@@ -261,11 +261,14 @@ func syncFile(name string) error {
 // directory's image is built, then runs it with `apptainer run`, which
 // follows the image's entrypoint and command as docker does, in a
 // container that keeps the host out: --containall (its own /tmp, /dev,
-// PID and IPC namespaces, an empty home) and --cleanenv (no host
-// variables; --env passes one), and --no-eval, so that arguments reach
-// the command as given, not through a shell. The caller runs as itself,
-// as Apptainer always does; --root means --fakeroot for a plain user.
-// A plain user without /dev/fuse runs the SIF unpacked (--unsquash).
+// PID and IPC namespaces, an empty home), --cleanenv (no host
+// variables), and none of the host's variables by which Apptainer would
+// change the container (APPTAINERENV_*, APPTAINER_BIND...: see
+// loader.Engine.RunSIF, which also sets opts.Env byte for byte), and
+// --no-eval, so that arguments reach the command as given, not through a
+// shell. The caller runs as itself, as Apptainer always does; --root
+// means --fakeroot for a plain user. A plain user without /dev/fuse runs
+// the SIF unpacked (--unsquash).
 func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 	if opts.User != "" {
 		return &OptionError{Option: "User", Value: opts.User, Want: "none on Apptainer, which runs containers as the caller (or as root with --fakeroot)"}
@@ -283,27 +286,23 @@ func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) 
 	if os.Geteuid() != 0 && !loader.FuseUsable() {
 		a = append(a, "--unsquash")
 	}
-	// runArgs checks and renders the mounts, the working directory and
-	// the environment as docker's flags; they are translated below.
-	o := opts
-	o.EngineArgs, o.Entrypoint, o.Root = nil, nil, false
-	mounts, err := runArgs(o, mapNone, relabelNone)
+	cwd, mounts, wd, err := runBinds(opts)
 	if err != nil {
 		return err
 	}
-	wd := ""
-	for i := 0; i < len(mounts); i++ {
-		switch mounts[i] {
-		case "--mount":
-			a = append(a, "--mount", apptainerMount(mounts[i+1]))
-			i++
-		case "--workdir":
-			wd = mounts[i+1]
-			i++
-		case "--env":
-			a = append(a, "--env", mounts[i+1])
-			i++
-		}
+	if cwd.src != "" {
+		mounts = append([]bind{cwd}, mounts...)
+	}
+	for _, m := range mounts {
+		a = append(a, "--mount", apptainerMount(m))
+	}
+	if err := checkSIFEnv(opts.Env); err != nil {
+		return err
+	}
+	r, ok := eng.(sifRunner)
+	b, ok2 := eng.(sifBuilder)
+	if !ok || !ok2 {
+		return fmt.Errorf("run %s: the engine cannot build and run SIF files", dir)
 	}
 	d, im, err := openToRun(ctx, eng, dir, opts)
 	if err != nil {
@@ -313,10 +312,6 @@ func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) 
 		wd = imageWorkdir(im)
 	}
 	a = append(append(a, "--pwd", wd), opts.EngineArgs...)
-	b, ok := eng.(sifBuilder)
-	if !ok {
-		return fmt.Errorf("run %s: the engine cannot build SIF files", dir)
-	}
 	l, err := loadSIF(ctx, b, d, im, opts.LoadOptions)
 	if opts.AfterLoad != nil {
 		opts.AfterLoad()
@@ -331,15 +326,19 @@ func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) 
 	if opts.Entrypoint != nil && *opts.Entrypoint != "" {
 		a = append(a, *opts.Entrypoint)
 	}
-	return eng.Run(ctx, append(a, opts.Command...), opts.Stdin, opts.Stdout, opts.Stderr)
+	return r.RunSIF(ctx, append(a, opts.Command...), opts.Env, opts.Stdin, opts.Stdout, opts.Stderr)
 }
 
-// apptainerMount turns docker's --mount value, as bindMount writes it (a
-// CSV record, the target field quoted when it holds a comma or quote),
-// into Apptainer's, which names the target "destination".
-func apptainerMount(m string) string {
-	m = strings.Replace(m, ",target=", ",destination=", 1)
-	return strings.Replace(m, `,"target=`, `,"destination=`, 1)
+// apptainerMount is Apptainer's --mount value for m: a CSV record as
+// docker's (Apptainer parses it with encoding/csv), each field quoted when
+// it holds a comma, quote or line break, so that a source such as
+// "a,target=b" stays one path.
+func apptainerMount(m bind) string {
+	f := []string{"type=bind", csvField("source=" + m.src), csvField("destination=" + m.dst)}
+	if m.ro {
+		f = append(f, "ro")
+	}
+	return strings.Join(f, ",")
 }
 
 // imageWorkdir is the working directory the image's config names, or /.

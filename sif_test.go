@@ -6,9 +6,10 @@ import (
 	"testing"
 )
 
-// TestApptainerMount: docker's --mount value, as bindMount renders it,
-// becomes Apptainer's with the target named "destination", and the CSV
-// quoting of awkward paths survives.
+// TestApptainerMount: a bind mount becomes Apptainer's --mount value,
+// built from the paths themselves, so that a source holding ",target="
+// (which a rewrite of docker's value turned into another path, #28),
+// commas, quotes or a line break arrives as it is.
 func TestApptainerMount(t *testing.T) {
 	for _, tc := range []struct{ src, dst string }{
 		{"/data", "/tmp"},
@@ -16,19 +17,18 @@ func TestApptainerMount(t *testing.T) {
 		{"/data", "/re,f"},
 		{`/da"ta`, `/r"ef`},
 		{"/a:b", "/c"},
+		{"/in,target=/etc", "/ref"},
+		{`/in,"target=/etc"`, "/ref"},
+		{"/a\nb\n", "/ref"},
 	} {
-		m, err := bindMount(tc.src, tc.dst, true, relabelNone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := apptainerMount(m[1])
+		got := apptainerMount(bind{src: tc.src, dst: tc.dst, ro: true})
 		fields, err := csv.NewReader(strings.NewReader(got)).Read()
 		if err != nil {
-			t.Fatalf("apptainerMount(%q) = %q: %v", m[1], got, err)
+			t.Fatalf("apptainerMount(%q, %q) = %q: %v", tc.src, tc.dst, got, err)
 		}
-		want := []string{"type=bind", "source=" + tc.src, "destination=" + tc.dst, "readonly"}
+		want := []string{"type=bind", "source=" + tc.src, "destination=" + tc.dst, "ro"}
 		if strings.Join(fields, "\n") != strings.Join(want, "\n") {
-			t.Errorf("apptainerMount(%q) = %q, want fields %q", m[1], fields, want)
+			t.Errorf("apptainerMount(%q, %q) = %q, want fields %q", tc.src, tc.dst, fields, want)
 		}
 	}
 }

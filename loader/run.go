@@ -35,7 +35,16 @@ import (
 // container runs on. So for podman's run Run asks for the container's ID
 // (--cidfile) and signals the container by it (`podman kill`), again and
 // again until podman takes it or the run ends.
+//
+// Apptainer's run gets the environment less what would change the
+// container (see [Engine.RunSIF]).
 func (e *Engine) Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return e.run(ctx, args, nil, stdin, stdout, stderr)
+}
+
+// run is Run, with env set in an Apptainer container (see
+// apptainerEnviron).
+func (e *Engine) run(ctx context.Context, args, env []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var cidFile string
 	if e.Name == "podman" && len(args) > 0 && args[0] == "run" && !slices.ContainsFunc(args, isCidfileFlag) {
 		dir, err := os.MkdirTemp("", "imgsave-run-")
@@ -47,6 +56,9 @@ func (e *Engine) Run(ctx context.Context, args []string, stdin io.Reader, stdout
 		args = slices.Concat([]string{"run", "--cidfile", cidFile}, args[1:])
 	}
 	p := e.command(context.WithoutCancel(ctx), args...)
+	if e.Name == KindApptainer {
+		p.cmd.Env = apptainerEnviron(append(os.Environ(), e.Env...), env)
+	}
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = stdin, stdout, stderr
 
 	// Notify before starting, so that no signal in between takes the
