@@ -36,8 +36,10 @@ EXAMPLES:
 			&cli.StringFlag{Name: "workdir", Value: "/tmp", Usage: "where the current directory is mounted, and the working directory"},
 			&cli.BoolFlag{Name: "no-cwd-mount", Usage: "do not mount the current directory"},
 			&cli.BoolFlag{Name: "cwd-only", Usage: "mount only the current directory, not the top of its git-annex dataset (datalad-container's way)"},
-			&cli.StringSliceFlag{Name: "mount", Usage: "also mount `SRC:DST[:ro|:rw]` (repeatable)"},
-			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `K=V` in the container (repeatable)"},
+			// KeepSpace: a value's spaces and line breaks are its own, as
+			// on docker (#28).
+			&cli.StringSliceFlag{Name: "mount", KeepSpace: true, Usage: "also mount `SRC:DST[:ro|:rw]` (repeatable)"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, KeepSpace: true, Usage: "set `K=V` in the container (repeatable)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `UID[:GID]` (default: yours)"},
 			&cli.BoolFlag{Name: "root", Usage: "run as the image's user (usually root), not yours"},
 			&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint"},
