@@ -41,7 +41,9 @@ type RunOptions struct {
 	// Mounts are more bind mounts, "SRC:DST" or "SRC:DST:ro"; a relative
 	// SRC is taken from the current directory.
 	Mounts []string
-	// Env sets variables in the container, each "K=V".
+	// Env sets variables in the container, each "K=V", V byte for byte.
+	// On Apptainer K must be a shell variable name other than HOME, UID,
+	// GID, PREPEND_PATH and APPEND_PATH (see loader.CheckSIFEnv).
 	Env []string
 	// User runs the container as "UID[:GID]"; "" maps the caller, so that
 	// the files the container writes are the caller's: --user UID:GID on
