@@ -42,8 +42,8 @@ type RunOptions struct {
 	// SRC is taken from the current directory.
 	Mounts []string
 	// Env sets variables in the container, each "K=V", V byte for byte.
-	// On Apptainer K must be a shell variable name other than HOME, UID,
-	// GID, PREPEND_PATH and APPEND_PATH (see loader.CheckSIFEnv).
+	// On Apptainer K must be a shell variable name that Apptainer passes
+	// as given (see loader.CheckSIFEnv).
 	Env []string
 	// User runs the container as "UID[:GID]"; "" maps the caller, so that
 	// the files the container writes are the caller's: --user UID:GID on

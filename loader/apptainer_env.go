@@ -62,10 +62,14 @@ func keepForApptainer(kv string) bool {
 	return true
 }
 
-// apptainerEnvTaken are names Apptainer does not set as given through
-// APPTAINERENV_: HOME it refuses (the container's home is its own), UID and
-// GID it skips, PREPEND_PATH and APPEND_PATH it adds to PATH instead.
-var apptainerEnvTaken = []string{"HOME", "UID", "GID", "PREPEND_PATH", "APPEND_PATH"}
+// apptainerEnvTaken are names Apptainer does not set in the container as
+// given through APPTAINERENV_ (measured with Apptainer 1.5.3 against
+// docker): HOME it refuses (the container's home is its own); UID, GID,
+// EUID, IFS, OPTIND and PWD its shell drops; PROMPT_COMMAND it extends;
+// PREPEND_PATH and APPEND_PATH it adds to PATH; and its own APPTAINER_ and
+// SINGULARITY_ variables it sets itself (SINGULARITY_ENVIRONMENT, the
+// APPNAME) or drops.
+var apptainerEnvTaken = []string{"HOME", "UID", "GID", "EUID", "IFS", "OPTIND", "PWD", "PROMPT_COMMAND", "PREPEND_PATH", "APPEND_PATH"}
 
 // EnvError reports a variable for a container that Apptainer cannot set
 // as given.
@@ -80,17 +84,19 @@ func (e *EnvError) Error() string { return fmt.Sprintf("%q: want %s", e.Var, e.W
 // Apptainer cannot set in a container as given: K must be a shell
 // variable name (letters, digits and _, not starting with a digit), since
 // Apptainer exports it in a shell script inside the container, and not one
-// of the names Apptainer keeps for itself (HOME, UID, GID, PREPEND_PATH,
-// APPEND_PATH). V may hold any bytes. One difference remains: Apptainer
-// appends ":/.singularity.d/libs" to a non-empty LD_LIBRARY_PATH.
+// that Apptainer sets, drops or rewrites there (HOME, UID, GID, EUID, IFS,
+// OPTIND, PWD, PROMPT_COMMAND, PREPEND_PATH, APPEND_PATH, APPTAINER_* and
+// SINGULARITY_*). V may hold any bytes. What remains different from
+// docker: Apptainer appends ":/.singularity.d/libs" to LD_LIBRARY_PATH and
+// adds PREPEND_LD_LIBRARY_PATH and APPEND_LD_LIBRARY_PATH to it.
 func CheckSIFEnv(env []string) error {
 	for _, kv := range env {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || !shellName(k) {
 			return &EnvError{Var: kv, Want: "K=V with K a shell variable name (letters, digits, _), as Apptainer sets it through a shell"}
 		}
-		if slices.Contains(apptainerEnvTaken, k) {
-			return &EnvError{Var: kv, Want: "another name: Apptainer does not let " + k + " be set in the container"}
+		if slices.Contains(apptainerEnvTaken, k) || strings.HasPrefix(k, "APPTAINER_") || strings.HasPrefix(k, "SINGULARITY_") {
+			return &EnvError{Var: kv, Want: "another name: Apptainer sets, drops or rewrites " + k + " in the container"}
 		}
 	}
 	return nil

@@ -93,7 +93,7 @@ func TestRunSIFSetsEnv(t *testing.T) {
 		t.Errorf("RunSIF(%q) gave apptainer %q, want %q", env, got, want)
 	}
 
-	for _, kv := range []string{"X", "=1", "1X=1", "A-B=1", "A B=1", "É=1", "HOME=/x", "UID=0", "GID=0", "PREPEND_PATH=/x", "APPEND_PATH=/x"} {
+	for _, kv := range []string{"X", "=1", "1X=1", "A-B=1", "A B=1", "É=1", "HOME=/x", "UID=0", "GID=0", "EUID=0", "IFS=,", "OPTIND=1", "PWD=/", "PROMPT_COMMAND=x", "PREPEND_PATH=/x", "APPEND_PATH=/x", "APPTAINER_BIND=/etc", "SINGULARITY_ENVIRONMENT=/x"} {
 		err := eng.RunSIF(t.Context(), []string{"run", "x.sif"}, []string{"OK=1", kv}, nil, io.Discard, io.Discard)
 		var ee *EnvError
 		if !errors.As(err, &ee) || ee.Var != kv {
