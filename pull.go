@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/imgsave/imgsave/archive"
@@ -43,6 +44,12 @@ type PullOptions struct {
 	// DropEvidence lets Force drop the target's evidence that does not
 	// apply to the new image, as for [Save].
 	DropEvidence bool
+	// VerifyKey, when set, is a public key (PEM, as cosign.pub) that a
+	// kept signature must verify with, down to every image's config, as
+	// [LoadOptions] VerifyKey asks of load and run: a site's policy. It
+	// implies RequireEvidence, and a pull that does not verify puts
+	// nothing in place (#28).
+	VerifyKey []byte
 	// RequireEvidence fails the pull, naming the image or the tag, when
 	// its evidence cannot be kept whole: a signature or attestation
 	// image that cannot be fetched, a tag holding something else, or
@@ -95,16 +102,50 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, erro
 		// Small requests, before the layers are read: the directory
 		// appears with its evidence or not at all.
 		ropts := registry.Options{Insecure: opts.Insecure, IdleTimeout: opts.IdleTimeout}
-		if extra, err = fetchEvidence(ctx, append([]string{rc.Source}, rc.Sources...), ropts, opts.RequireEvidence, opts.notice); err != nil {
+		require := opts.RequireEvidence || opts.VerifyKey != nil
+		if extra, err = fetchEvidence(ctx, append([]string{rc.Source}, rc.Sources...), ropts, require, opts.notice); err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
 	}
-	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, DropEvidence: opts.DropEvidence, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Extra: extra})
+	var check func(string) error
+	if opts.VerifyKey != nil {
+		if opts.NoEvidence {
+			return nil, fmt.Errorf("pull %s: NoEvidence and a VerifyKey both asked for", ref)
+		}
+		check = func(staged string) error { return checkAllSigned(staged, dir, opts.VerifyKey) }
+	}
+	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, DropEvidence: opts.DropEvidence, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Extra: extra, Check: check})
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
 	return &Pulled{Result: res, Source: rc.Source, Sources: rc.Sources}, nil
 }
+
+// checkAllSigned checks that every image of the tree staged for dir is
+// signed with key, as run and load will ask; errors name dir, not the
+// temporary folder.
+func checkAllSigned(staged, dir string, key []byte) error {
+	d, err := archive.OpenDir(staged)
+	if err != nil {
+		return err
+	}
+	for _, im := range d.Images {
+		if err := checkSigned(d, im, key); err != nil {
+			return stagedError{err, staged, dir}
+		}
+	}
+	return nil
+}
+
+// stagedError is an error about a staged tree that names the directory
+// it is staged for instead.
+type stagedError struct {
+	error
+	staged, dir string
+}
+
+func (e stagedError) Error() string { return strings.ReplaceAll(e.error.Error(), e.staged, e.dir) }
+func (e stagedError) Unwrap() error { return e.error }
 
 // Pulled is what [Pull] wrote.
 type Pulled struct {

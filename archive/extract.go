@@ -55,6 +55,11 @@ type Options struct {
 	// longer applies to the new tree; without it Extract refuses with an
 	// *[EvidenceError] (see [EvidenceError] for what applies).
 	DropEvidence bool
+	// Check, when set, is called with the path of the complete tree,
+	// still under its temporary name, before it is put in place; its
+	// error stops Extract and leaves the target as it was (a pull under a
+	// verify key checks the signatures there).
+	Check func(staged string) error
 
 	// owned says which entries of a full target Replace may remove; nil
 	// means only what imgsave writes. Migrate also allows a raw save's.
@@ -155,6 +160,11 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 			return nil, err
 		}
 		if err := root.Chtimes("blobs/sha256", modTime, modTime); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Check != nil {
+		if err := opts.Check(staging); err != nil {
 			return nil, err
 		}
 	}

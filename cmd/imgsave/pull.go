@@ -39,7 +39,10 @@ them in the registry. Only cosign's images are kept from its tags (what
 else a registry serves there is left out); one that cannot be fetched is
 left out with a notice, and the image pulled. --require-evidence fails the
 pull instead, naming the tag, and fails it when the registry keeps no
-signature or attestation for the image.
+signature or attestation for the image. With --verify-key (or
+$IMGSAVE_VERIFY_KEY, a site's policy, as for load and run) the evidence is
+required and a kept signature must verify with the key down to every
+image's config before DIR is put in place; otherwise nothing is written.
 
 Prints the image's config digest on stdout, one line per platform. In a
 git-annex dataset with imgsave's special remote, records IMAGE (by digest,
@@ -57,6 +60,7 @@ EXAMPLES:
 			forceFlag, dropEvidenceFlag, jsonFlag, insecureFlag, maxExpandFlag,
 			&cli.BoolFlag{Name: "no-evidence", Usage: "leave the image's cosign signatures and attestations in the registry (kept in DIR/evidence by default)"},
 			&cli.BoolFlag{Name: "require-evidence", Usage: "fail unless the image's cosign signatures or attestations are found and kept whole"},
+			verifyKeyFlag("pull"),
 		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "IMAGE", "DIR")
@@ -75,8 +79,15 @@ EXAMPLES:
 			if c.Bool("no-evidence") && c.Bool("require-evidence") {
 				return usagef(c, "--no-evidence and --require-evidence: choose one")
 			}
+			key, err := verifyKey(c)
+			if err != nil {
+				return err
+			}
+			if key != nil && c.Bool("no-evidence") {
+				return usagef(c, "--no-evidence under a verify key (--verify-key or $%s): the signatures are what is checked", verifyKeyEnv)
+			}
 			ev, done := events(c, e, "pulling "+a[0])
-			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), DropEvidence: c.Bool("drop-evidence"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand"), NoEvidence: c.Bool("no-evidence"), RequireEvidence: c.Bool("require-evidence")})
+			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), DropEvidence: c.Bool("drop-evidence"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand"), NoEvidence: c.Bool("no-evidence"), RequireEvidence: c.Bool("require-evidence"), VerifyKey: key})
 			done()
 			if err != nil {
 				return evidenceHint(err)
