@@ -13,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/gofrs/flock"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imgsave/imgsave/archive"
@@ -89,11 +88,11 @@ func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirI
 		return nil, fmt.Errorf("the SIF cache: %w", err)
 	}
 	hex := im.ManifestDigest.Encoded()
-	// Read-only and world-readable, so that every user of a shared cache
-	// can take the lock that its first user made (flock needs no write).
-	unlock, err := lockFile(ctx, filepath.Join(cache, "."+hex+".lock"), func() {
+	// World-readable, so that every user of a shared cache can take the
+	// lock that its first user made.
+	unlock, err := lockFileMode(ctx, filepath.Join(cache, "."+hex+".lock"), func() {
 		opts.notice(fmt.Sprintf("waiting for another imgsave that is building the SIF of %s", short(im.ManifestDigest)))
-	}, flock.SetFlag(os.O_CREATE|os.O_RDONLY), flock.SetPermissions(0o644))
+	}, 0o644)
 	locked := err == nil
 	switch {
 	case locked:
@@ -241,7 +240,8 @@ func ociView(parent string, d *archive.Dir, im *archive.DirImage) (string, error
 // offers none, rather than for a reason that should stop the build.
 func lockUnsupported(err error) bool {
 	return errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.ENOSYS) ||
-		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, errors.ErrUnsupported)
+		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, errors.ErrUnsupported) ||
+		errors.Is(err, syscall.EBADF)
 }
 
 // syncFile flushes a file, or a folder's entries, to disk.
