@@ -155,13 +155,25 @@ func findSIF(dir string, m digest.Digest, t *sifTrust) (string, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
-	if err != nil {
+	if err := t.checkDir(dir); err != nil {
+		if f != nil {
+			f.Close()
+		}
 		return "", err
+	}
+	if err != nil {
+		// A link, or a file the caller may not read: whose is it?
+		if fi, lerr := os.Lstat(p); lerr == nil {
+			if err := t.check(p, fi); err != nil {
+				return "", err
+			}
+		}
+		if bad := (*BadSIFError)(nil); errors.As(err, &bad) {
+			return "", err
+		}
+		return "", &BadSIFError{Path: p, Why: fmt.Sprintf("cannot be read (%v)", errors.Unwrap(err))}
 	}
 	defer f.Close()
-	if err := t.checkDir(dir); err != nil {
-		return "", err
-	}
 	fi, err := f.Stat()
 	if err != nil {
 		return "", err

@@ -154,8 +154,8 @@ func TestLoadSIFRefusesPlanted(t *testing.T) {
 }
 
 // TestLoadSIFRebuildsBad: a truncated SIF under the final name, one built
-// from another image and a file that is no SIF are rebuilt, and the
-// notice names the file (#28).
+// from another image, a file that is no SIF and a link are rebuilt, and
+// the notice names the file (#28).
 func TestLoadSIFRebuildsBad(t *testing.T) {
 	tests := []struct {
 		name, notice string
@@ -165,12 +165,23 @@ func TestLoadSIFRebuildsBad(t *testing.T) {
 		{"another image's", "was built from", func(m digest.Digest) []byte { return fakeSIF(".@"+string(digest.FromString("other")), 0) }},
 		{"built by hand", "was built from", func(m digest.Digest) []byte { return fakeSIF("docker://busybox", 0) }},
 		{"not a SIF", "is not a SIF file", func(m digest.Digest) []byte { return []byte("hello") }},
+		{"a symbolic link", "is a symbolic link", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d, im, _ := sifFixture(t)
 			cache := t.TempDir()
-			p := plant(t, cache, im.ManifestDigest, tc.body(im.ManifestDigest), os.Getuid(), os.Getgid())
+			var p string
+			if tc.body == nil {
+				// A link to a whole SIF of the image elsewhere.
+				elsewhere := plant(t, t.TempDir(), im.ManifestDigest, fakeSIF(".@"+string(im.ManifestDigest), 0), os.Getuid(), os.Getgid())
+				p = filepath.Join(cache, sifName(im.ManifestDigest))
+				if err := os.Symlink(elsewhere, p); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				p = plant(t, cache, im.ManifestDigest, tc.body(im.ManifestDigest), os.Getuid(), os.Getgid())
+			}
 			var notices []string
 			b := &fakeBuilder{}
 			opts := LoadOptions{SIFCache: cache}

@@ -98,7 +98,11 @@ func (t *sifTrust) check(p string, fi fs.FileInfo) error {
 	owner := ownerName(fi)
 	e := &UntrustedSIFError{Path: p, Owner: owner}
 	sticky := fi.IsDir() && fi.Mode()&fs.ModeSticky != 0
-	switch perm := fi.Mode().Perm(); {
+	perm := fi.Mode().Perm()
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		perm = 0 // a link's own mode means nothing
+	}
+	switch {
 	case !t.trusts(st.Uid):
 		e.Why, e.Fix = "belongs to "+owner, "trust them with --sif-trust-owner "+owner
 	case perm&0o002 != 0 && !sticky:
