@@ -22,7 +22,9 @@ func TestBuildSIFEndsItsGroup(t *testing.T) {
 	e := &Engine{Path: standIn(t, dir, "apptainer", `sleep 300 & echo $! > "$PIDFILE"; wait`), Name: KindApptainer, Env: []string{"PIDFILE=" + pidFile}}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- e.BuildSIF(ctx, SIFBuild{Dir: dir, Manifest: "sha256:0", Dest: filepath.Join(dir, "x.sif")}) }()
+	go func() {
+		done <- e.BuildSIF(ctx, SIFBuild{Dir: dir, Manifest: "sha256:0", Dest: filepath.Join(dir, "x.sif")})
+	}()
 	var pid int
 	for i := 0; pid == 0 && i < 500; i++ {
 		time.Sleep(10 * time.Millisecond)
