@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -315,5 +316,23 @@ func TestLoadSIFBuildsPrivately(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(cache, ".[tv]*"))
 	if len(left) != 0 {
 		t.Errorf("leftovers %q", left)
+	}
+}
+
+// TestSIFTrustNames: trusted owners are users or %groups of this system,
+// by name or number; anything else is an *OptionError, never ignored.
+func TestSIFTrustNames(t *testing.T) {
+	for _, tc := range []struct {
+		owner string
+		ok    bool
+	}{
+		{"root", true}, {"0", true}, {"%root", true}, {"%0", true}, {" root ", true},
+		{"no-such-user-imgsave", false}, {"%no-such-group-imgsave", false}, {"%", false}, {"-1", false},
+	} {
+		_, err := newSIFTrust([]string{tc.owner})
+		var opt *OptionError
+		if tc.ok != (err == nil) || (err != nil && !errors.As(err, &opt)) {
+			t.Errorf("newSIFTrust(%q) = %v, want ok=%v or an *OptionError", tc.owner, err, tc.ok)
+		}
 	}
 }
