@@ -336,3 +336,18 @@ func TestSIFTrustNames(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCheckSIF: checkSIF reads any bytes without panicking, and accepts
+// only a file whose recorded source is the image's and whose objects lie
+// inside it.
+func FuzzCheckSIF(f *testing.F) {
+	m := digest.FromString("manifest")
+	f.Add(fakeSIF(".@"+string(m), 0))
+	f.Add(fakeSIF(".@"+string(m), 1500))
+	f.Add(fakeSIF("docker://x", 0))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if checkSIF(bytes.NewReader(b), int64(len(b)), m) == "" && !bytes.Contains(b, []byte("from: .@"+string(m))) {
+			t.Errorf("checkSIF accepted a file that does not record %s", m)
+		}
+	})
+}
