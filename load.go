@@ -70,6 +70,12 @@ type LoadOptions struct {
 	// SIFCache is the folder of SIF files built for Apptainer; "" means
 	// the default (see [SIFCacheDir]).
 	SIFCache string
+	// SIFSiteCaches are read-only SIF caches, filled by an administrator or
+	// a service account, consulted before SIFCache.
+	SIFSiteCaches []string
+	// SIFTrustedOwners are users (names or uids) and %groups, besides the
+	// caller and root, whose SIF files Apptainer may run (see [Load]).
+	SIFTrustedOwners []string
 	// VerifyKey, when not nil, is a public key (PEM, as cosign.pub) a
 	// stored signature must verify with, down to the image's config,
 	// before anything is loaded or run (see [CheckSigned]); an empty one

@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/gofrs/flock"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -23,9 +21,9 @@ var lockPoll = 50 * time.Millisecond
 // calls wait once if another process holds the lock, and gives up with the
 // context's cause when ctx ends first.
 //
-// The lock is gofrs/flock's: flock(2) on Linux and macOS (the lock earlier
-// versions took, so that they exclude each other too) and LockFileEx on
-// Windows; the system drops it when the process dies.
+// The lock is flock(2) on Linux and macOS (the lock earlier versions took
+// through gofrs/flock, so that they exclude each other too) and gofrs/flock's
+// LockFileEx on Windows; the system drops it when the process dies.
 func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait func()) (unlock func(), err error) {
 	if dir == "" {
 		cache, err := os.UserCacheDir()
@@ -41,20 +39,35 @@ func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait 
 	return lockFile(ctx, filepath.Join(dir, hex.EncodeToString(h[:16])+".lock"), wait)
 }
 
-// lockFile takes an exclusive lock on the file name, as lockLoad does;
-// opts tune how the file is opened.
-func lockFile(ctx context.Context, name string, wait func(), opts ...flock.Option) (unlock func(), err error) {
-	l := flock.New(name, opts...)
-	unlock = func() { l.Unlock() }
+// lockFile takes an exclusive lock on the file name, as lockLoad does,
+// creating it private (0600) when missing.
+func lockFile(ctx context.Context, name string, wait func()) (unlock func(), err error) {
+	return lockFileMode(ctx, name, wait, 0o600)
+}
+
+// lockFileMode is lockFile creating a missing lock file with mode perm,
+// exactly (it is set after the create, so the umask cannot narrow it).
+//
+// The file is opened without following a link and without blocking, and
+// must be a regular file: a symbolic link or FIFO planted at its name
+// fails with an error naming it, instead of making the caller create or
+// lock a file elsewhere, or hang (#28). See openLock for how the open
+// makes flock work on NFS.
+func lockFileMode(ctx context.Context, name string, wait func(), perm fs.FileMode) (unlock func(), err error) {
+	l, err := openLock(name, perm)
+	if err != nil {
+		return nil, err
+	}
 	try := func() (bool, error) {
-		ok, err := l.TryLock()
-		if pe := (*fs.PathError)(nil); err != nil && !errors.As(err, &pe) {
-			err = fmt.Errorf("locking %s: %w", name, err)
+		ok, err := l.tryLock()
+		if err != nil {
+			l.close()
+			return false, fmt.Errorf("locking %s: %w", name, err)
 		}
-		return ok, err
+		return ok, nil
 	}
 	if ok, err := try(); ok || err != nil {
-		return unlock, err
+		return l.close, err
 	}
 	wait()
 	// Polling rather than a blocking lock, so that the wait ends with ctx
@@ -64,10 +77,11 @@ func lockFile(ctx context.Context, name string, wait func(), opts ...flock.Optio
 	for {
 		select {
 		case <-ctx.Done():
+			l.close()
 			return nil, fmt.Errorf("waiting for lock %s: %w", name, context.Cause(ctx))
 		case <-t.C:
 			if ok, err := try(); ok || err != nil {
-				return unlock, err
+				return l.close, err
 			}
 		}
 	}

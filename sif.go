@@ -13,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/gofrs/flock"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imgsave/imgsave/archive"
@@ -49,51 +48,82 @@ func SIFCacheDir(dir string) (string, error) {
 func sifName(m digest.Digest) string { return m.Algorithm().String() + "-" + m.Encoded() + ".sif" }
 
 // CachedSIF returns the path of the SIF file of the image whose manifest
-// digest is m in the cache folder, or "" when it has not been built.
+// digest is m in the cache folder, or "" when it has not been built, or
+// when the file there is not one imgsave would run (see [Load]): another
+// user could have written it, or it is not whole, or it was built from
+// another image.
 func CachedSIF(cache string, m digest.Digest) string {
 	if m == "" {
 		return ""
 	}
-	p := filepath.Join(cache, sifName(m))
-	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
-		return p
+	t, _ := newSIFTrust(nil)
+	dir, err := filepath.EvalSymlinks(cache)
+	if err != nil {
+		return ""
 	}
-	return ""
+	p, _ := findSIF(dir, m, t)
+	return p
 }
 
-// loadSIF is [Load] on Apptainer: it makes sure the SIF cache holds the
-// SIF file of the directory's image, building it when missing.
+// loadSIF is [Load] on Apptainer: it finds the SIF file of the
+// directory's image in the site caches or the caller's cache, and builds
+// it into the caller's cache when none holds it.
 //
-// The file is built under a temporary name in the cache folder and renamed
-// into place, so a build that is killed or fails leaves no file under the
+// A SIF is run only when no one but the caller, root and the trusted
+// owners (opts.SIFTrustedOwners) could have put it there: the file and
+// every folder above it belong to them, and no folder is writable by
+// others unless sticky. It must also be whole and record the image's
+// manifest digest (see checkSIF). A SIF of a site cache that fails this is
+// named in a notice and skipped; one in the caller's cache is rebuilt, or,
+// when the cache is shared and the file another user's, built into the
+// caller's own default cache instead.
+//
+// The file is built in a private folder in the cache and renamed into
+// place, so a build that is killed or fails leaves no file under the
 // final name, and a reader never sees half a file. Concurrent builds of one
 // image are serialised by a lock file in the cache folder (flock, which
 // Linux carries over NFS as a POSIX lock, so nodes sharing the cache
 // exclude each other). Where the filesystem refuses locks (Lustre without
-// -o flock, some FUSE filesystems) imgsave builds without one: a duplicate
-// build costs time but no harm, because builds are reproducible and the
-// rename replaces the file with the same bytes.
+// -o flock, some FUSE filesystems, NFS for a lock file read-only to the
+// caller) imgsave builds without one: a duplicate build costs time but no
+// harm, because builds are reproducible and the rename replaces the file
+// with the same bytes.
 func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirImage, opts LoadOptions) (*LoadResult, error) {
-	cache, err := SIFCacheDir(opts.SIFCache)
+	trust, err := newSIFTrust(opts.SIFTrustedOwners)
 	if err != nil {
 		return nil, err
 	}
-	res := &LoadResult{EngineID: im.ManifestDigest, Image: im}
-	if res.SIF = CachedSIF(cache, im.ManifestDigest); res.SIF != "" {
-		return res, nil
+	m := im.ManifestDigest
+	res := &LoadResult{EngineID: m, Image: im}
+	for _, site := range opts.SIFSiteCaches {
+		if site == "" {
+			continue
+		}
+		dir, err := filepath.EvalSymlinks(site)
+		if err == nil {
+			res.SIF, err = findSIF(dir, m, trust)
+		}
+		if res.SIF != "" {
+			return res, nil
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			opts.notice(fmt.Sprintf("site SIF cache: %v", err))
+		}
+	}
+	cache, err := writableSIFCache(opts, trust, m)
+	if err != nil {
+		return nil, err
+	}
+	if res.SIF, err = findSIF(cache, m, trust); res.SIF != "" || !canRebuild(err) {
+		return res, err
 	}
 	if err := ociSource(d, im); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cache, 0o777); err != nil {
-		return nil, fmt.Errorf("the SIF cache: %w", err)
-	}
-	hex := im.ManifestDigest.Encoded()
-	// Read-only and world-readable, so that every user of a shared cache
-	// can take the lock that its first user made (flock needs no write).
-	unlock, err := lockFile(ctx, filepath.Join(cache, "."+hex+".lock"), func() {
-		opts.notice(fmt.Sprintf("waiting for another imgsave that is building the SIF of %s", short(im.ManifestDigest)))
-	}, flock.SetFlag(os.O_CREATE|os.O_RDONLY), flock.SetPermissions(0o644))
+	hex := m.Encoded()
+	unlock, err := lockFileMode(ctx, filepath.Join(cache, "."+hex+".lock"), func() {
+		opts.notice(fmt.Sprintf("waiting for another imgsave that is building the SIF of %s", short(m)))
+	}, lockMode(cache))
 	locked := err == nil
 	switch {
 	case locked:
@@ -103,14 +133,18 @@ func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirI
 	default:
 		return nil, err
 	}
-	if res.SIF = CachedSIF(cache, im.ManifestDigest); res.SIF != "" {
-		return res, nil
+	res.SIF, err = findSIF(cache, m, trust)
+	switch bad := (*BadSIFError)(nil); {
+	case res.SIF != "" || !canRebuild(err):
+		return res, err
+	case errors.As(err, &bad):
+		opts.notice(fmt.Sprintf("%v: rebuilding it", err))
 	}
 	if err := d.CheckPresent(im); err != nil {
 		if !opts.Fetch || !errors.Is(err, archive.ErrContentMissing) {
 			return nil, err
 		}
-		opts.notice(fmt.Sprintf("the SIF of %s is not built and its layers are not here: fetching them with git annex get", short(im.ManifestDigest)))
+		opts.notice(fmt.Sprintf("the SIF of %s is not built and its layers are not here: fetching them with git annex get", short(m)))
 		if err := annexGet(ctx, d, im); err != nil {
 			return nil, err
 		}
@@ -119,18 +153,19 @@ func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirI
 		}
 	}
 	if locked {
-		// Under the lock, another build's temporary file and layout view
-		// are a dead one's.
-		old, _ := filepath.Glob(filepath.Join(cache, ".tmp-"+hex+"-*"))
-		views, _ := filepath.Glob(filepath.Join(cache, ".view-"+hex[:12]+"-*"))
-		for _, f := range append(old, views...) {
-			os.RemoveAll(f)
-		}
+		// Under the lock, another build's folder is a dead one's.
+		sweepSIF(cache, m, opts.notice)
 	}
-	host, _ := os.Hostname()
-	tmp := filepath.Join(cache, fmt.Sprintf(".tmp-%s-%s-%d.sif", hex, strings.ReplaceAll(host, "/", "_"), os.Getpid()))
-	os.Remove(tmp)
-	opts.notice(fmt.Sprintf("building the SIF of %s (%s) in %s; later runs reuse it", d.Path, short(im.ManifestDigest), cache))
+	// A private folder (0700, made by mkdir, which never follows a link)
+	// holds the build's layout view and its output: nothing another user
+	// plants in the cache can redirect what the build writes.
+	work, err := os.MkdirTemp(cache, ".tmp-"+hex+"-")
+	if err != nil {
+		return nil, fmt.Errorf("the SIF cache: %w", err)
+	}
+	defer os.RemoveAll(work)
+	tmp := filepath.Join(work, "image.sif")
+	opts.notice(fmt.Sprintf("building the SIF of %s (%s) in %s; later runs reuse it", d.Path, short(m), cache))
 	var epoch int64
 	if c := im.Config.Created; c != nil && c.Unix() > 0 {
 		epoch = c.Unix()
@@ -152,31 +187,84 @@ func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirI
 		}
 		verified <- err
 	}()
-	view, err := ociView(cache, d, im)
+	view, err := ociView(work, d, im)
 	if err != nil {
 		stop(err)
 		<-verified
 		return nil, err
 	}
-	defer os.RemoveAll(view)
-	err = b.BuildSIF(bctx, loader.SIFBuild{Dir: view, Manifest: string(im.ManifestDigest), Dest: tmp, Epoch: epoch})
+	err = b.BuildSIF(bctx, loader.SIFBuild{Dir: view, Manifest: string(m), Dest: tmp, Epoch: epoch})
 	if verr := <-verified; verr != nil && ctx.Err() == nil {
-		os.Remove(tmp)
 		return nil, verr
+	}
+	final := filepath.Join(cache, sifName(m))
+	if err == nil {
+		err = os.Chmod(tmp, sharedMode(cache, 0o600))
 	}
 	if err == nil {
 		err = syncFile(tmp)
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(cache, sifName(im.ManifestDigest)))
+		err = os.Rename(tmp, final)
 	}
 	if err != nil {
-		os.Remove(tmp)
 		return nil, fmt.Errorf("build the SIF of %s: %w", d.Path, err)
 	}
 	syncFile(cache)
-	res.SIF, res.Loaded = filepath.Join(cache, sifName(im.ManifestDigest)), true
+	res.SIF, res.Loaded = final, true
 	return res, nil
+}
+
+// canRebuild reports whether findSIF's err leaves the file to be
+// (re)built: none is there, or the one there is not the image's SIF.
+func canRebuild(err error) bool {
+	bad := (*BadSIFError)(nil)
+	return err == nil || errors.As(err, &bad)
+}
+
+// writableSIFCache is the folder, without links, where the caller builds
+// SIFs: opts.SIFCache, or the default cache when that is not given, or
+// when the folder or the image's SIF in it belongs to someone untrusted
+// (a shared cache), with a notice. The error names what is untrusted.
+func writableSIFCache(opts LoadOptions, trust *sifTrust, m digest.Digest) (string, error) {
+	dirs := []string{opts.SIFCache}
+	if opts.SIFCache != "" {
+		dirs = append(dirs, "")
+	}
+	var prev error
+	for _, d := range dirs {
+		d, err := SIFCacheDir(d)
+		if err != nil {
+			return "", err
+		}
+		if prev != nil {
+			opts.notice(fmt.Sprintf("%v: building the SIF in %s instead", prev, d))
+		}
+		cache, err := cacheFolder(d, trust)
+		if err == nil {
+			if _, err = findSIF(cache, m, trust); canRebuild(err) {
+				return cache, nil
+			}
+		}
+		if u := (*UntrustedSIFError)(nil); !errors.As(err, &u) {
+			return "", err
+		}
+		prev = err
+	}
+	return "", prev
+}
+
+// lockMode is the mode of a lock file imgsave creates in the cache folder
+// dir: readable by those who may enter the folder, so that they can take
+// the lock too, and writable by the group when the group may write the
+// folder (it could replace the file anyway), because flock on NFS needs a
+// file open for writing.
+func lockMode(dir string) fs.FileMode {
+	m := sharedMode(dir, 0o600)
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o020 != 0 {
+		m |= 0o020
+	}
+	return m
 }
 
 // reportError is the first failure of a verification report, naming the
@@ -241,7 +329,8 @@ func ociView(parent string, d *archive.Dir, im *archive.DirImage) (string, error
 // offers none, rather than for a reason that should stop the build.
 func lockUnsupported(err error) bool {
 	return errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.ENOSYS) ||
-		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, errors.ErrUnsupported)
+		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, errors.ErrUnsupported) ||
+		errors.Is(err, syscall.EBADF)
 }
 
 // syncFile flushes a file, or a folder's entries, to disk.

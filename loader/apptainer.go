@@ -99,7 +99,9 @@ type SIFBuild struct {
 // and from a source reference that names no host path, so that the SIF
 // file is the same bytes whatever the directory's path (Apptainer records
 // the source in the file's build definition). Cancelling ctx interrupts
-// the build; what it leaves at Dest is the caller's to remove.
+// the build and every process it started (they share a process group of
+// their own), and the kernel kills the build if imgsave dies; what it
+// leaves at Dest is the caller's to remove.
 func (e *Engine) BuildSIF(ctx context.Context, b SIFBuild) error {
 	if e.Name != KindApptainer {
 		return fmt.Errorf("build SIF: %s is not apptainer", e.Path)
@@ -115,5 +117,11 @@ func (e *Engine) BuildSIF(ctx context.Context, b SIFBuild) error {
 	if b.TmpDir != "" {
 		p.cmd.Env = append(p.cmd.Env, "APPTAINER_TMPDIR="+b.TmpDir, "SINGULARITY_TMPDIR="+b.TmpDir)
 	}
-	return p.err(p.cmd.Run())
+	// Pdeathsig follows the thread that started the build: keep it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	end := ownGroup(p.cmd)
+	err = p.cmd.Run()
+	end()
+	return p.err(err)
 }

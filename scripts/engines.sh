@@ -66,6 +66,17 @@ if ! id -u "$test_user" >/dev/null 2>&1; then
 fi
 grep -q "^$test_user:" /etc/subuid || usermod --add-subuids 200000-265535 --add-subgids 200000-265535 "$test_user"
 test_uid=$(id -u "$test_user")
+# A second plain user and a group of both, for a SIF cache shared by a
+# group (apptainer_shared.txtar, #28): ${test_user}2 and ${test_user}-lab.
+if ! id -u "${test_user}2" >/dev/null 2>&1; then
+	log "adding the second test user ${test_user}2 (shared SIF cache)"
+	useradd -m -s /bin/sh "${test_user}2"
+fi
+grep -q "^${test_user}2:" /etc/subuid || usermod --add-subuids 300000-365535 --add-subgids 300000-365535 "${test_user}2"
+getent group "${test_user}-lab" >/dev/null || groupadd "${test_user}-lab"
+for u in "$test_user" "${test_user}2"; do
+	id -nG "$u" | tr ' ' '\n' | grep -qx -- "${test_user}-lab" || usermod -aG "${test_user}-lab" "$u"
+done
 install -d -m 700 -o "$test_user" -g "$test_user" "/run/user/$test_uid"
 
 # A registry on loopback for pull (Debian's docker-registry, distribution

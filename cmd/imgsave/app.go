@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // optionFlags names the flag behind each field of an *imgsave.OptionError.
-var optionFlags = map[string]string{"Pull": "--pull", "Mounts": "--mount", "Env": "--env", "User": "--user"}
+var optionFlags = map[string]string{"Pull": "--pull", "Mounts": "--mount", "Env": "--env", "User": "--user", "SIFTrustedOwners": "--sif-trust-owner"}
 
 // hint is what to type next, for the library errors that a flag remedies.
 func hint(err error) string {

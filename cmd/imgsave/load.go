@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -15,10 +16,12 @@ var selectFlags = []cli.Flag{
 	&cli.StringFlag{Name: "platform", Usage: "pick the image for `OS/ARCH[/VARIANT]` in a directory holding several platforms (default: the one the engine runs)", Action: checkPlatform(false)},
 	&cli.BoolFlag{Name: "get", Usage: "when the engine lacks the image, fetch layers that are not here with 'git annex get' instead of failing"},
 	sifCacheFlag,
+	&cli.StringFlag{Name: "sif-site-cache", EnvVars: []string{"IMGSAVE_SIF_SITE_CACHE"}, Usage: "on Apptainer, look first in the read-only SIF caches `DIR[:DIR...]` that a site fills (their owner must be trusted)"},
+	&cli.StringSliceFlag{Name: "sif-trust-owner", EnvVars: []string{"IMGSAVE_SIF_TRUST"}, Usage: "on Apptainer, also run SIF files that `USER` or the members of %GROUP put in a cache (repeat, or separate with commas; the caller and root are always trusted)"},
 }
 
 // sifCacheFlag is where Apptainer's SIF files are built and found.
-var sifCacheFlag = &cli.StringFlag{Name: "sif-cache", EnvVars: []string{"IMGSAVE_SIF_CACHE"}, Usage: "on Apptainer, keep the SIF files built from images in `DIR` (default ~/.cache/imgsave/sif; a shared path serves a whole cluster)"}
+var sifCacheFlag = &cli.StringFlag{Name: "sif-cache", EnvVars: []string{"IMGSAVE_SIF_CACHE"}, Usage: "on Apptainer, keep the SIF files built from images in `DIR` (default ~/.cache/imgsave/sif; a group's shared cache: see README, On a cluster)"}
 
 func loadCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -127,5 +130,8 @@ func loadOptions(c *cli.Context, e *env) (imgsave.LoadOptions, func()) {
 		Events:   ev,
 		Fetch:    c.Bool("get"),
 		SIFCache: c.String("sif-cache"),
+		// A site's list of caches is a search path, as PATH is.
+		SIFSiteCaches:    filepath.SplitList(c.String("sif-site-cache")),
+		SIFTrustedOwners: c.StringSlice("sif-trust-owner"),
 	}, done
 }
