@@ -98,3 +98,31 @@ func FuzzParseIndex(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePlatform: whatever a command line holds, ParsePlatform never
+// panics, and a platform it accepts is of sane names only (no '/', '..',
+// space or control byte can reach a path or a message through it) and
+// reads back to itself.
+func FuzzParsePlatform(f *testing.F) {
+	for _, s := range []string{"linux/amd64", "linux/arm64/v8", "Linux/X86_64", "linux/amd64/../..", "linux//amd64", "windows/amd64/10.0", "a/b/c/d", "linux/arm\x1b[2J", "macos/aarch64"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePlatform(s)
+		if err != nil {
+			return
+		}
+		for _, part := range []string{p.OS, p.Architecture, p.Variant} {
+			if part != "" && !saneName(part) {
+				t.Fatalf("ParsePlatform(%q) = %+v: part %q is not sane", s, p, part)
+			}
+		}
+		back := p.OS + "/" + p.Architecture
+		if p.Variant != "" {
+			back += "/" + p.Variant
+		}
+		if q, err := ParsePlatform(back); err != nil || q.OS != p.OS || q.Architecture != p.Architecture || q.Variant != p.Variant {
+			t.Fatalf("ParsePlatform(%q) = %+v, which reads back as %+v, %v", s, p, q, err)
+		}
+	})
+}
