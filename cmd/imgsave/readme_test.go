@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -209,4 +210,73 @@ func TestReadmeJobScript(t *testing.T) {
 		}
 	}
 	t.Fatal("slurm_array.txtar: no job.sh")
+}
+
+// TestDocLinks: every relative link of README.md and docs/*.md names a
+// file that exists and, after #, a heading of it (GitHub's anchor), so
+// that text moved between files leaves no link behind (#29).
+func TestDocLinks(t *testing.T) {
+	root := filepath.Join("..", "..")
+	files, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, filepath.Join(root, "README.md"))
+	anchors := map[string]map[string]bool{}
+	heads := func(f string) map[string]bool {
+		if a, ok := anchors[f]; ok {
+			return a
+		}
+		a := map[string]bool{}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := false
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "```") {
+				in = !in
+			}
+			if in || !strings.HasPrefix(line, "#") {
+				continue
+			}
+			var slug strings.Builder
+			for _, r := range strings.ToLower(strings.TrimLeft(line, "# ")) {
+				switch {
+				case r == ' ':
+					slug.WriteRune('-')
+				case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+					slug.WriteRune(r)
+				}
+			}
+			a[slug.String()] = true
+		}
+		anchors[f] = a
+		return a
+	}
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") {
+				continue
+			}
+			path, anchor, _ := strings.Cut(target, "#")
+			dest := f
+			if path != "" {
+				dest = filepath.Join(filepath.Dir(f), path)
+				if _, err := os.Stat(dest); err != nil {
+					t.Errorf("%s: link %s: %v", f, target, err)
+					continue
+				}
+			}
+			if anchor != "" && !heads(dest)[anchor] {
+				t.Errorf("%s: link %s: no heading %q in %s", f, target, anchor, dest)
+			}
+		}
+	}
 }
