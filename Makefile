@@ -5,7 +5,7 @@ BIN := bin/imgsave
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: build release engines apptainer slurm test unit demo bench fuzz lint cross
+.PHONY: build release engines apptainer slurm test unit demo bench fuzz lint cross man
 
 build:
 	$(GO) build -o $(BIN) ./cmd/imgsave
@@ -58,6 +58,12 @@ cross:
 		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./... && \
 		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/imgsave || exit 1; \
 	done
+
+# The manual page and docs/cli.md, made from the command definitions
+# (imgsave man); TestDocsGenerated fails while they are stale.
+man:
+	$(GO) run ./cmd/imgsave man >docs/imgsave.1
+	$(GO) run ./cmd/imgsave man --markdown >docs/cli.md
 
 # Build imgsave, make a tiny busybox image offline, save it, run it.
 demo: build

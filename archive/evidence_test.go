@@ -434,10 +434,10 @@ func listFiles(t *testing.T, p string) []string {
 	return out
 }
 
-// TestBoundsDocumented: the rows of README's "What is bounded" table that
+// TestBoundsDocumented: the rows of the "What is bounded" table (docs/security.md) that
 // archive sets say the figures of the code (#28).
 func TestBoundsDocumented(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	b, err := os.ReadFile(filepath.Join("..", "docs", "security.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +448,7 @@ func TestBoundsDocumented(t *testing.T) {
 		fmt.Sprintf("| files open while a save syncs | %d |", maxSyncing),
 	} {
 		if !bytes.Contains(b, []byte(want)) {
-			t.Errorf("README.md has no row %q", want)
+			t.Errorf("docs/security.md has no row %q", want)
 		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestExamplesParse runs every example that --help and README.md print,
+// TestExamplesParse runs every example that --help, README.md and docs/ print,
 // with an engine that does not exist, in an empty directory: each must get
 // past the command line (exit status other than 2), so that no printed
 // example names a flag or an argument count imgsave does not take (#7).
@@ -23,11 +23,17 @@ func TestExamplesParse(t *testing.T) {
 		}
 	}
 	examples = append(examples, examplesIn(app.CustomAppHelpTemplate)...)
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	docs, err := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	examples = append(examples, examplesIn(string(readme))...)
+	for _, f := range append([]string{filepath.Join("..", "..", "README.md")}, docs...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		examples = append(examples, examplesIn(string(b))...)
+	}
 	if len(examples) < 20 {
 		t.Fatalf("found %d examples, want every command's: %q", len(examples), examples)
 	}

@@ -21,7 +21,7 @@ var selectFlags = []cli.Flag{
 }
 
 // sifCacheFlag is where Apptainer's SIF files are built and found.
-var sifCacheFlag = &cli.StringFlag{Name: "sif-cache", EnvVars: []string{"IMGSAVE_SIF_CACHE"}, Usage: "on Apptainer, keep the SIF files built from images in `DIR` (default ~/.cache/imgsave/sif; a group's shared cache: see README, On a cluster)"}
+var sifCacheFlag = &cli.StringFlag{Name: "sif-cache", EnvVars: []string{"IMGSAVE_SIF_CACHE"}, Usage: "on Apptainer, keep the SIF files built from images in `DIR` (default ~/.cache/imgsave/sif; a group's shared cache: see docs/cluster.md)"}
 
 func loadCommand(e *env) *cli.Command {
 	return &cli.Command{

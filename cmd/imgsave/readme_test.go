@@ -6,22 +6,32 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/txtar"
 )
 
-// readmeSections are the README sections whose shell blocks TestReadme
-// runs, in this order, as one script: what a newcomer types (#19).
-var readmeSections = []string{"Using imgsave in a dataset", "DataLad", "Getting layers back"}
+// guide is what TestReadme runs, in this order, as one script: the shell
+// blocks of a "## " section of README.md or of a file under docs/, what a
+// newcomer types (#19, #29). Text that moves must move here too:
+// TestGuideSections fails, without any engine, when a section is gone.
+var guide = []struct{ file, section string }{
+	{"README.md", "A dataset"},
+	{"README.md", "DataLad"},
+	{"docs/datasets.md", "Getting layers back"},
+	{"README.md", "A registry"},
+	{"README.md", "Evidence"},
+}
 
-// TestReadme executes README: the shell blocks of the sections above, in
-// order, in one bash script in an empty folder, with the real engine (the
-// first of IMGSAVE_ENGINES), git-annex, DataLad and the loopback registry,
-// so that README cannot drift from the tool. The Quick start's demo runs
-// first, from the checkout; its other line is `make test`, which runs this
-// test. README's conventions, applied here and nowhere else:
+// TestReadme executes README and docs/: the shell blocks of the guide's
+// sections, in order, in one bash script in an empty folder, with the real
+// engine (the first of IMGSAVE_ENGINES), git-annex, DataLad, cosign and the
+// loopback registry, so that the guide cannot drift from the tool. The
+// Quick start's demo runs first, from the checkout; its other line is
+// `make test`, which runs this test. The conventions of README and docs/,
+// applied here and nowhere else:
 //
 //   - a command whose comment starts with "# fails" must fail (the script
 //     stops if it succeeds), the others must succeed (bash -e);
@@ -39,11 +49,10 @@ func TestReadme(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	blocks, err := guideBlocks(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := shellBlocks(string(readme))
 	bin := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(bin, "imgsave"), "./cmd/imgsave")
 	build.Dir = root
@@ -52,7 +61,7 @@ func TestReadme(t *testing.T) {
 	}
 	home := t.TempDir()
 	env := append(os.Environ(),
-		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PATH="+bin+string(os.PathListSeparator)+filepath.Dir(os.Getenv("IMGSAVE_COSIGN"))+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
 		"DOCKER_HOST="+engs[0].host,
 		"PYTHONPATH="+os.Getenv("IMGSAVE_DATALAD_PYTHONPATH"),
@@ -64,13 +73,13 @@ func TestReadme(t *testing.T) {
 		cmd.Dir, cmd.Env = dir, env
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Fatalf("README script failed: %v\n--- script ---\n%s\n--- output ---\n%s", err, script, out)
+			t.Fatalf("guide script failed: %v\n--- script ---\n%s\n--- output ---\n%s", err, script, out)
 		}
-		t.Logf("README script:\n%s\n--- output ---\n%s", script, out)
+		t.Logf("guide script:\n%s\n--- output ---\n%s", script, out)
 	}
 
 	// The Quick start's first line; its second is `make test`.
-	quick := blocks["Quick start"]
+	quick := blocks["README.md"]["Quick start"]
 	if len(quick) != 2 || !strings.HasPrefix(quick[0], "make demo") || !strings.HasPrefix(quick[1], "make test") {
 		t.Fatalf("Quick start is %q, want make demo then make test", quick)
 	}
@@ -79,12 +88,9 @@ func TestReadme(t *testing.T) {
 	bash(root, "scripts/mkimage.sh busybox:1.36 >/dev/null")
 	t.Cleanup(func() { exec.Command("docker", "-H", engs[0].host, "rmi", "-f", "busybox:1.36").Run() })
 	var script []string
-	for _, s := range readmeSections {
-		if len(blocks[s]) == 0 {
-			t.Fatalf("README has no shell block in the section %q", s)
-		}
-		script = append(script, "# ## "+s)
-		script = append(script, blocks[s]...)
+	for _, g := range guide {
+		script = append(script, "# ## "+g.file+": "+g.section)
+		script = append(script, blocks[g.file][g.section]...)
 	}
 	registry := os.Getenv("IMGSAVE_REGISTRY")
 	for i, line := range script {
@@ -93,7 +99,48 @@ func TestReadme(t *testing.T) {
 	bash(t.TempDir(), strings.Join(script, "\n"))
 }
 
-// shellBlocks returns the commands of README's ```sh blocks by section
+// guideBlocks reads README.md and every docs/*.md under root and returns
+// their shell blocks by file (relative to root) and section, after
+// checking that each section of the guide has one.
+func guideBlocks(root string) (map[string]map[string][]string, error) {
+	files, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		return nil, err
+	}
+	blocks := map[string]map[string][]string{}
+	for _, f := range append([]string{filepath.Join(root, "README.md")}, files...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		rel, err := filepath.Rel(root, f)
+		if err != nil {
+			return nil, err
+		}
+		blocks[filepath.ToSlash(rel)] = shellBlocks(string(b))
+	}
+	for _, g := range guide {
+		if len(blocks[g.file][g.section]) == 0 {
+			return nil, fmt.Errorf("%s has no shell block in the section %q", g.file, g.section)
+		}
+	}
+	return blocks, nil
+}
+
+// TestGuideSections: every section TestReadme runs is where the guide
+// says, so that moving text in README or docs/ cannot leave it untested
+// (TestReadme itself runs only under IMGSAVE_E2E=1).
+func TestGuideSections(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := guideBlocks(root); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shellBlocks returns the commands of a Markdown file's ```sh blocks by section
 // ("## " heading), one per line (continued lines joined), each turned
 // into a line of bash: "# fails" commands wrapped so that success stops
 // the script.
@@ -136,17 +183,17 @@ func shellBlocks(readme string) map[string][]string {
 	return blocks
 }
 
-// TestReadmeJobScript holds README's SLURM job script (On a cluster) to the
-// one slurm_array.txtar submits, so that the script README shows is the
+// TestReadmeJobScript holds the SLURM job script of docs/cluster.md to the
+// one slurm_array.txtar submits, so that the script the docs show is the
 // one tested.
 func TestReadmeJobScript(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "..", "docs", "cluster.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, after, ok := strings.Cut(string(readme), "`job.sh`, run from the dataset's top")
 	if !ok {
-		t.Fatal("README: no job.sh under On a cluster")
+		t.Fatal("docs/cluster.md: no job.sh")
 	}
 	_, block, _ := strings.Cut(after, "```sh\n")
 	block, _, _ = strings.Cut(block, "```")
@@ -157,10 +204,79 @@ func TestReadmeJobScript(t *testing.T) {
 	for _, f := range ar.Files {
 		if f.Name == "job.sh" {
 			if string(f.Data) != block {
-				t.Errorf("README's job.sh differs from slurm_array.txtar's:\n%s\n---\n%s", block, f.Data)
+				t.Errorf("docs/cluster.md's job.sh differs from slurm_array.txtar's:\n%s\n---\n%s", block, f.Data)
 			}
 			return
 		}
 	}
 	t.Fatal("slurm_array.txtar: no job.sh")
+}
+
+// TestDocLinks: every relative link of README.md and docs/*.md names a
+// file that exists and, after #, a heading of it (GitHub's anchor), so
+// that text moved between files leaves no link behind (#29).
+func TestDocLinks(t *testing.T) {
+	root := filepath.Join("..", "..")
+	files, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, filepath.Join(root, "README.md"))
+	anchors := map[string]map[string]bool{}
+	heads := func(f string) map[string]bool {
+		if a, ok := anchors[f]; ok {
+			return a
+		}
+		a := map[string]bool{}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := false
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "```") {
+				in = !in
+			}
+			if in || !strings.HasPrefix(line, "#") {
+				continue
+			}
+			var slug strings.Builder
+			for _, r := range strings.ToLower(strings.TrimLeft(line, "# ")) {
+				switch {
+				case r == ' ':
+					slug.WriteRune('-')
+				case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+					slug.WriteRune(r)
+				}
+			}
+			a[slug.String()] = true
+		}
+		anchors[f] = a
+		return a
+	}
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") {
+				continue
+			}
+			path, anchor, _ := strings.Cut(target, "#")
+			dest := f
+			if path != "" {
+				dest = filepath.Join(filepath.Dir(f), path)
+				if _, err := os.Stat(dest); err != nil {
+					t.Errorf("%s: link %s: %v", f, target, err)
+					continue
+				}
+			}
+			if anchor != "" && !heads(dest)[anchor] {
+				t.Errorf("%s: link %s: no heading %q in %s", f, target, anchor, dest)
+			}
+		}
+	}
 }

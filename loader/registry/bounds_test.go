@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// TestBoundsDocumented: the rows of README's "What is bounded" table
+// TestBoundsDocumented: the rows of the "What is bounded" table (docs/security.md)
 // that this package sets say the figures the code uses (#28).
 func TestBoundsDocumented(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "security.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func TestBoundsDocumented(t *testing.T) {
 		fmt.Sprintf("| one error line | %d KiB for registry errors", maxErr>>10),
 	} {
 		if !strings.Contains(string(b), row) {
-			t.Errorf("README.md has no row starting %q", row)
+			t.Errorf("docs/security.md has no row starting %q", row)
 		}
 	}
 }

@@ -356,14 +356,14 @@ func (k ed25519ph) Sign(r io.Reader, msg []byte, _ crypto.SignerOpts) ([]byte, e
 	return k.PrivateKey.Sign(r, h.Sum(nil), &ed25519.Options{Hash: crypto.SHA512})
 }
 
-// TestKeyBoundDocumented: README's "What is bounded" table says the key
+// TestKeyBoundDocumented: the "What is bounded" table (docs/security.md) says the key
 // file bound of the code (#28).
 func TestKeyBoundDocumented(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "security.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := fmt.Sprintf("| a key file (`--verify-key`, `verify --key`, `sign --key`) | %d KiB, read through the bound", MaxKeyFile>>10); !strings.Contains(string(b), want) {
-		t.Errorf("README.md has no row %q", want)
+		t.Errorf("docs/security.md has no row %q", want)
 	}
 }
