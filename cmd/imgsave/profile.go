@@ -8,7 +8,7 @@ import (
 )
 
 // profile starts a CPU profile into the file IMGSAVE_CPUPROFILE names, for
-// the notes behind README's Performance table (#23); the returned function
+// the notes behind docs/performance.md's table (#23); the returned function
 // stops it. Without the variable it does nothing.
 func profile(stderr io.Writer) func() {
 	path := os.Getenv("IMGSAVE_CPUPROFILE")
