@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 
@@ -25,59 +24,34 @@ import (
 // with a key) for an image no stored signature proves with the key.
 var ErrUnsigned = errors.New("no signature verifies with the key")
 
-// evidenceGitattributes keeps the evidence folder in git: it is small
-// JSON, read without fetching anything.
-const evidenceGitattributes = "# Written by imgsave: signatures and attestations, in git.\n* annex.largefiles=nothing\n"
-
 // evidenceFiles renders what a registry keeps beside an image as files of
 // the evidence folder (see [archive.EvidenceDir]): a cosign local layout
-// named by the signed digest. It returns nil when the registry keeps no
-// signature and no attestation, so that an unsigned image's directory is
-// what it always was.
+// named by the signed digest, written by [archive.EvidenceLayout] as sign's
+// is. It returns nil when the registry keeps no signature and no
+// attestation, so that an unsigned image's directory is what it always was.
 func evidenceFiles(ev *registry.Evidence) ([]archive.File, error) {
 	if ev == nil || ev.Sigs == nil && ev.Atts == nil {
 		return nil, nil
 	}
-	d, err := digest.Parse(ev.Subject.Digest)
-	if err != nil {
-		return nil, err
-	}
-	base := path.Join(archive.EvidenceDir, d.Encoded())
-	var files []archive.File
-	seen := map[string]bool{}
-	add := func(b registry.Blob) error {
+	var l archive.EvidenceLayout
+	entry := func(b registry.Blob, kind string) error {
 		bd, err := digest.Parse(b.Digest)
 		if err != nil {
 			return err
 		}
-		p := path.Join(base, manifest.BlobPath(bd))
-		if !seen[p] {
-			seen[p] = true
-			files = append(files, archive.File{Path: p, Data: b.Data})
-		}
+		l.Manifests = append(l.Manifests, v1.Descriptor{MediaType: b.MediaType, Digest: bd, Size: int64(len(b.Data)), Annotations: map[string]string{"kind": kind}})
+		l.Blobs = append(l.Blobs, b.Data)
 		return nil
 	}
 	kind := archive.KindImage
 	if manifest.IsIndex(ev.Subject.MediaType) {
 		kind = archive.KindImageIndex
 	}
-	idx := v1.Index{MediaType: v1.MediaTypeImageIndex}
-	idx.SchemaVersion = 2
-	entry := func(b registry.Blob, kind string) error {
-		bd, err := digest.Parse(b.Digest)
-		if err != nil {
-			return err
-		}
-		idx.Manifests = append(idx.Manifests, v1.Descriptor{MediaType: b.MediaType, Digest: bd, Size: int64(len(b.Data)), Annotations: map[string]string{"kind": kind}})
-		return add(b)
-	}
 	if err := entry(ev.Subject, kind); err != nil {
 		return nil, err
 	}
 	for _, c := range ev.Children {
-		if err := add(c); err != nil {
-			return nil, err
-		}
+		l.Blobs = append(l.Blobs, c.Data)
 	}
 	for _, a := range []struct {
 		art  *registry.Artifact
@@ -90,21 +64,10 @@ func evidenceFiles(ev *registry.Evidence) ([]archive.File, error) {
 			return nil, err
 		}
 		for _, b := range a.art.Blobs {
-			if err := add(b); err != nil {
-				return nil, err
-			}
+			l.Blobs = append(l.Blobs, b.Data)
 		}
 	}
-	ib, err := manifest.Marshal(idx)
-	if err != nil {
-		return nil, err
-	}
-	files = append(files,
-		archive.File{Path: path.Join(base, "index.json"), Data: ib},
-		archive.File{Path: path.Join(base, "oci-layout"), Data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		archive.File{Path: path.Join(archive.EvidenceDir, ".gitattributes"), Data: []byte(evidenceGitattributes)},
-	)
-	return files, nil
+	return l.Files()
 }
 
 // fetchEvidence fetches the evidence of each source (repository@digest),
