@@ -156,8 +156,13 @@ type EvidenceInfo struct {
 // the configs it names against the directory's images. The layers are
 // then the directory's own, which [Verify] checks against the configs'
 // diff IDs. Attestations (DSSE) are checked the same way, their
-// statement's subject against the signed digest.
-func CheckEvidence(dir string, key []byte) ([]EvidenceInfo, error) {
+// statement's subject against the signed digest. It returns one
+// EvidenceInfo per folder of the evidence folder, none for a directory
+// without one; an unreadable key or evidence folder is an error.
+func CheckEvidence(ctx context.Context, dir string, key []byte) ([]EvidenceInfo, error) {
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
 	d, err := archive.OpenDir(dir)
 	if err != nil {
 		return nil, err
@@ -289,10 +294,15 @@ func subjectDigests(st *cosign.Statement) string {
 }
 
 // CheckSigned returns nil when a stored signature verifies with key (PEM)
-// all the way to im's config, and otherwise an error wrapping
-// [ErrUnsigned] that says what failed.
-func CheckSigned(dir string, im *archive.DirImage, key []byte) error {
-	d, err := archive.OpenDir(dir)
+// all the way to the config of the image of dir that sel picks (as [Load]
+// picks it, the zero Selector when dir holds one image), and otherwise an
+// error wrapping [ErrUnsigned] that says what failed. It reads dir alone,
+// offline; [Load] and [Run] with a VerifyKey make the same check.
+func CheckSigned(ctx context.Context, dir string, sel Selector, key []byte) error {
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	d, im, err := sel.open(dir)
 	if err != nil {
 		return err
 	}
@@ -336,6 +346,22 @@ var predicateTypes = map[string]string{
 	"custom":          "https://cosign.sigstore.dev/attestation/v1",
 }
 
+// PredicateName is cosign's --type name for an attestation's predicate
+// type (spdxjson for https://spdx.dev/Document), or the URI itself when
+// cosign has none: the short form `imgsave ls` shows and `imgsave
+// attestation --type` takes.
+func PredicateName(uri string) string {
+	if uri == predicateTypes["spdxjson"] {
+		return "spdxjson" // not spdx, its older alias
+	}
+	for name, t := range predicateTypes {
+		if t == uri {
+			return name
+		}
+	}
+	return uri
+}
+
 // Attestation is one stored attestation of an image.
 type Attestation struct {
 	PredicateType string          `json:"predicate_type"`
@@ -348,8 +374,11 @@ type Attestation struct {
 // signed digest of an evidence folder that names the image (its manifest,
 // or the index holding it). An attestation kept there about another image
 // is never returned as this one's. It checks no signature: see
-// [CheckEvidence] for that.
-func Attestations(dir string, sel Selector, typ string) ([]Attestation, error) {
+// [CheckEvidence] for that. An image with none gives an empty slice.
+func Attestations(ctx context.Context, dir string, sel Selector, typ string) ([]Attestation, error) {
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
 	d, im, err := sel.open(dir)
 	if err != nil {
 		return nil, err
@@ -400,8 +429,12 @@ type SignOptions struct {
 // DIR/evidence/<hex>` with cosign. It returns the digests signed. Each
 // folder is written by [archive.UpdateEvidence]: through dir, never
 // through a symbolic link, and swapped in whole, so that an interrupted
-// sign leaves the old evidence or the new.
-func Sign(dir string, opts SignOptions) ([]string, error) {
+// sign leaves the old evidence or the new. In a dataset the new files
+// are the caller's to commit (git annex add, datalad save).
+func Sign(ctx context.Context, dir string, opts SignOptions) ([]string, error) {
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
 	key, err := cosign.LoadPrivateKey(opts.Key, opts.Password)
 	if err != nil {
 		return nil, err
