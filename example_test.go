@@ -11,24 +11,12 @@ import (
 	"github.com/imgsave/imgsave/loader"
 )
 
-// A directory from a save stream (here a checked-in `docker save` of the
-// OCI kind; [imgsave.Save] takes it from an engine), checked offline.
+// Verify an image directory offline: every digest recomputed from the
+// files, and the images it holds listed.
 func ExampleVerify() {
 	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "imgsave-example")
-	if err != nil {
-		log.Fatal(err)
-	}
+	tmp, dir := exampleDir(ctx)
 	defer os.RemoveAll(tmp)
-	f, err := os.Open(filepath.Join("testdata", "oci.tar"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer f.Close()
-	dir := filepath.Join(tmp, "img")
-	if _, err := imgsave.Import(ctx, f, dir, imgsave.SaveOptions{}); err != nil {
-		log.Fatal(err)
-	}
 
 	res, err := imgsave.Verify(ctx, dir, imgsave.VerifyOptions{})
 	if err != nil {
@@ -51,20 +39,8 @@ func ExampleVerify() {
 // offline, as a clone of the dataset would before a run.
 func ExampleSign() {
 	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "imgsave-example")
-	if err != nil {
-		log.Fatal(err)
-	}
+	tmp, dir := exampleDir(ctx)
 	defer os.RemoveAll(tmp)
-	f, err := os.Open(filepath.Join("testdata", "oci.tar"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer f.Close()
-	dir := filepath.Join(tmp, "img")
-	if _, err := imgsave.Import(ctx, f, dir, imgsave.SaveOptions{}); err != nil {
-		log.Fatal(err)
-	}
 	// cosign generate-key-pair made these; the password is the key's.
 	priv, err := imgsave.ReadKey(filepath.Join("manifest", "cosign", "testdata", "ecdsa-p256.key"))
 	if err != nil {
@@ -134,4 +110,24 @@ func ExamplePull() {
 		log.Fatal(err)
 	}
 	fmt.Println("pulled", p.Source)
+}
+
+// exampleDir imports a checked-in save stream (a `docker save` of the OCI
+// kind; [imgsave.Save] takes one from an engine) as the image directory
+// dir, in the temporary folder tmp.
+func exampleDir(ctx context.Context) (tmp, dir string) {
+	tmp, err := os.MkdirTemp("", "imgsave-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join("testdata", "oci.tar"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	dir = filepath.Join(tmp, "img")
+	if _, err := imgsave.Import(ctx, f, dir, imgsave.SaveOptions{}); err != nil {
+		log.Fatal(err)
+	}
+	return tmp, dir
 }
