@@ -87,7 +87,7 @@ func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pus
 		return nil, err
 	}
 	if evs, _ := archive.ReadEvidence(dir); len(evs) > 0 && !signedPushed(evs, p) {
-		opts.notice(fmt.Sprintf("%s keeps signatures of manifests this push does not send (layers go compressed, under a new manifest): none is pushed; sign the pushed image with cosign after the push", filepath.Join(dir, archive.EvidenceDir)))
+		opts.notice(fmt.Sprintf("%s keeps signatures of manifests this push does not send (it sent %s): none applies to it, and none is pushed; sign the pushed image with cosign", filepath.Join(dir, archive.EvidenceDir), p.Source))
 	}
 	return p, nil
 }
