@@ -59,6 +59,10 @@ type PushOptions struct {
 // changes nothing in dir's dataset: [Register] with the result's Source
 // as a registry (each platform's, for an index) records the registry as
 // the layers' source for the special remote.
+//
+// opts.Progress gets the bytes of layer files read so far, across every
+// image sent; opts.Notice is told, after the push, when dir keeps
+// signatures none of which signs a digest the push sent.
 func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pushed, error) {
 	d, ims, err := opts.Selector.openPlatforms(dir)
 	if err != nil {
