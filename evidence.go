@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 
@@ -25,59 +24,34 @@ import (
 // with a key) for an image no stored signature proves with the key.
 var ErrUnsigned = errors.New("no signature verifies with the key")
 
-// evidenceGitattributes keeps the evidence folder in git: it is small
-// JSON, read without fetching anything.
-const evidenceGitattributes = "# Written by imgsave: signatures and attestations, in git.\n* annex.largefiles=nothing\n"
-
 // evidenceFiles renders what a registry keeps beside an image as files of
 // the evidence folder (see [archive.EvidenceDir]): a cosign local layout
-// named by the signed digest. It returns nil when the registry keeps no
-// signature and no attestation, so that an unsigned image's directory is
-// what it always was.
+// named by the signed digest, written by [archive.EvidenceLayout] as sign's
+// is. It returns nil when the registry keeps no signature and no
+// attestation, so that an unsigned image's directory is what it always was.
 func evidenceFiles(ev *registry.Evidence) ([]archive.File, error) {
 	if ev == nil || ev.Sigs == nil && ev.Atts == nil {
 		return nil, nil
 	}
-	d, err := digest.Parse(ev.Subject.Digest)
-	if err != nil {
-		return nil, err
-	}
-	base := path.Join(archive.EvidenceDir, d.Encoded())
-	var files []archive.File
-	seen := map[string]bool{}
-	add := func(b registry.Blob) error {
+	var l archive.EvidenceLayout
+	entry := func(b registry.Blob, kind string) error {
 		bd, err := digest.Parse(b.Digest)
 		if err != nil {
 			return err
 		}
-		p := path.Join(base, manifest.BlobPath(bd))
-		if !seen[p] {
-			seen[p] = true
-			files = append(files, archive.File{Path: p, Data: b.Data})
-		}
+		l.Manifests = append(l.Manifests, v1.Descriptor{MediaType: b.MediaType, Digest: bd, Size: int64(len(b.Data)), Annotations: map[string]string{"kind": kind}})
+		l.Blobs = append(l.Blobs, b.Data)
 		return nil
 	}
 	kind := archive.KindImage
 	if manifest.IsIndex(ev.Subject.MediaType) {
 		kind = archive.KindImageIndex
 	}
-	idx := v1.Index{MediaType: v1.MediaTypeImageIndex}
-	idx.SchemaVersion = 2
-	entry := func(b registry.Blob, kind string) error {
-		bd, err := digest.Parse(b.Digest)
-		if err != nil {
-			return err
-		}
-		idx.Manifests = append(idx.Manifests, v1.Descriptor{MediaType: b.MediaType, Digest: bd, Size: int64(len(b.Data)), Annotations: map[string]string{"kind": kind}})
-		return add(b)
-	}
 	if err := entry(ev.Subject, kind); err != nil {
 		return nil, err
 	}
 	for _, c := range ev.Children {
-		if err := add(c); err != nil {
-			return nil, err
-		}
+		l.Blobs = append(l.Blobs, c.Data)
 	}
 	for _, a := range []struct {
 		art  *registry.Artifact
@@ -90,21 +64,10 @@ func evidenceFiles(ev *registry.Evidence) ([]archive.File, error) {
 			return nil, err
 		}
 		for _, b := range a.art.Blobs {
-			if err := add(b); err != nil {
-				return nil, err
-			}
+			l.Blobs = append(l.Blobs, b.Data)
 		}
 	}
-	ib, err := manifest.Marshal(idx)
-	if err != nil {
-		return nil, err
-	}
-	files = append(files,
-		archive.File{Path: path.Join(base, "index.json"), Data: ib},
-		archive.File{Path: path.Join(base, "oci-layout"), Data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		archive.File{Path: path.Join(archive.EvidenceDir, ".gitattributes"), Data: []byte(evidenceGitattributes)},
-	)
-	return files, nil
+	return l.Files()
 }
 
 // fetchEvidence fetches the evidence of each source (repository@digest),
@@ -193,8 +156,13 @@ type EvidenceInfo struct {
 // the configs it names against the directory's images. The layers are
 // then the directory's own, which [Verify] checks against the configs'
 // diff IDs. Attestations (DSSE) are checked the same way, their
-// statement's subject against the signed digest.
-func CheckEvidence(dir string, key []byte) ([]EvidenceInfo, error) {
+// statement's subject against the signed digest. It returns one
+// EvidenceInfo per folder of the evidence folder, none for a directory
+// without one; an unreadable key or evidence folder is an error.
+func CheckEvidence(ctx context.Context, dir string, key []byte) ([]EvidenceInfo, error) {
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
 	d, err := archive.OpenDir(dir)
 	if err != nil {
 		return nil, err
@@ -326,10 +294,15 @@ func subjectDigests(st *cosign.Statement) string {
 }
 
 // CheckSigned returns nil when a stored signature verifies with key (PEM)
-// all the way to im's config, and otherwise an error wrapping
-// [ErrUnsigned] that says what failed.
-func CheckSigned(dir string, im *archive.DirImage, key []byte) error {
-	d, err := archive.OpenDir(dir)
+// all the way to the config of the image of dir that sel picks (as [Load]
+// picks it, the zero Selector when dir holds one image), and otherwise an
+// error wrapping [ErrUnsigned] that says what failed. It reads dir alone,
+// offline; [Load] and [Run] with a VerifyKey make the same check.
+func CheckSigned(ctx context.Context, dir string, sel Selector, key []byte) error {
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	d, im, err := sel.open(dir)
 	if err != nil {
 		return err
 	}
@@ -373,6 +346,22 @@ var predicateTypes = map[string]string{
 	"custom":          "https://cosign.sigstore.dev/attestation/v1",
 }
 
+// PredicateName is cosign's --type name for an attestation's predicate
+// type (spdxjson for https://spdx.dev/Document), or the URI itself when
+// cosign has none: the short form `imgsave ls` shows and `imgsave
+// attestation --type` takes.
+func PredicateName(uri string) string {
+	if uri == predicateTypes["spdxjson"] {
+		return "spdxjson" // not spdx, its older alias
+	}
+	for name, t := range predicateTypes {
+		if t == uri {
+			return name
+		}
+	}
+	return uri
+}
+
 // Attestation is one stored attestation of an image.
 type Attestation struct {
 	PredicateType string          `json:"predicate_type"`
@@ -385,8 +374,11 @@ type Attestation struct {
 // signed digest of an evidence folder that names the image (its manifest,
 // or the index holding it). An attestation kept there about another image
 // is never returned as this one's. It checks no signature: see
-// [CheckEvidence] for that.
-func Attestations(dir string, sel Selector, typ string) ([]Attestation, error) {
+// [CheckEvidence] for that. An image with none gives an empty slice.
+func Attestations(ctx context.Context, dir string, sel Selector, typ string) ([]Attestation, error) {
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
 	d, im, err := sel.open(dir)
 	if err != nil {
 		return nil, err
@@ -416,105 +408,4 @@ func Attestations(dir string, sel Selector, typ string) ([]Attestation, error) {
 		}
 	}
 	return out, nil
-}
-
-// SignOptions tune [Sign].
-type SignOptions struct {
-	// Selector picks the image to sign; the zero Selector signs every
-	// image of the directory.
-	Selector
-	// Key is cosign's encrypted private key (cosign.key) and Password
-	// its password (COSIGN_PASSWORD).
-	Key, Password []byte
-}
-
-// Sign signs imgsave's canonical manifest digest of dir's images (the
-// engine-independent identity of an image, its ID in a containerd store
-// after a load) with a cosign signature, kept in dir's evidence folder as
-// `cosign save` would keep one, beside any signature already there (at
-// most [archive.MaxEvidenceLayers]). Every clone can then check it offline
-// with [CheckEvidence], and `cosign verify --local-image
-// DIR/evidence/<hex>` with cosign. It returns the digests signed. Each
-// folder is written by [archive.UpdateEvidence]: through dir, never
-// through a symbolic link, and swapped in whole, so that an interrupted
-// sign leaves the old evidence or the new.
-func Sign(dir string, opts SignOptions) ([]string, error) {
-	key, err := cosign.LoadPrivateKey(opts.Key, opts.Password)
-	if err != nil {
-		return nil, err
-	}
-	d, err := archive.OpenDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	images := d.Images
-	if opts.Selector != (Selector{}) {
-		_, im, err := opts.Selector.open(dir)
-		if err != nil {
-			return nil, err
-		}
-		images = []*archive.DirImage{im}
-	}
-	var signed []string
-	for _, im := range images {
-		if im.ManifestDigest == "" || len(im.Manifest) == 0 {
-			return nil, fmt.Errorf("%s: image %s: a layer's size is unknown until its content is here (git annex get)", dir, short(im.ID))
-		}
-		payload := cosign.NewPayload("", string(im.ManifestDigest))
-		sig, err := cosign.Sign(key, payload)
-		if err != nil {
-			return nil, fmt.Errorf("sign %s: %w", short(im.ID), err)
-		}
-		err = archive.UpdateEvidence(dir, im.ManifestDigest, func(old *archive.Evidence) (archive.EvidenceLayout, error) {
-			var layers []archive.SignatureLayer
-			if old != nil {
-				layers = old.Signatures
-			}
-			if len(layers) >= archive.MaxEvidenceLayers {
-				return archive.EvidenceLayout{}, fmt.Errorf("%s: image %s: %w: %s keeps %d signatures, the most imgsave keeps for one image", dir, short(im.ID), manifest.ErrTooLarge, old.Path, len(layers))
-			}
-			return writeSigned(im, append(layers, archive.SignatureLayer{Payload: payload, Signature: base64.StdEncoding.EncodeToString(sig)}))
-		})
-		if err != nil {
-			return nil, err
-		}
-		signed = append(signed, string(im.ManifestDigest))
-	}
-	return signed, nil
-}
-
-// writeSigned lays out the evidence folder for im's canonical manifest
-// and the signature layers, as cosign lays out a signature image.
-func writeSigned(im *archive.DirImage, layers []archive.SignatureLayer) (archive.EvidenceLayout, error) {
-	var l archive.EvidenceLayout
-	blob := func(b []byte) v1.Descriptor {
-		l.Blobs = append(l.Blobs, b)
-		return v1.Descriptor{Digest: digest.FromBytes(b), Size: int64(len(b))}
-	}
-	sm := v1.Manifest{MediaType: v1.MediaTypeImageManifest}
-	sm.SchemaVersion = 2
-	var diffIDs []string
-	for _, s := range layers {
-		desc := blob(s.Payload)
-		desc.MediaType = cosign.MediaTypeSimpleSigning
-		desc.Annotations = map[string]string{cosign.AnnotationSignature: s.Signature}
-		sm.Layers = append(sm.Layers, desc)
-		diffIDs = append(diffIDs, string(desc.Digest))
-	}
-	cb, err := json.Marshal(map[string]any{"architecture": "", "os": "", "config": map[string]any{}, "rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs}})
-	if err != nil {
-		return l, err
-	}
-	sm.Config = blob(cb)
-	sm.Config.MediaType = v1.MediaTypeImageConfig
-	mb, err := manifest.Marshal(sm)
-	if err != nil {
-		return l, err
-	}
-	subject := blob(im.Manifest)
-	subject.MediaType, subject.Annotations = v1.MediaTypeImageManifest, map[string]string{"kind": archive.KindImage}
-	sigs := blob(mb)
-	sigs.MediaType, sigs.Annotations = v1.MediaTypeImageManifest, map[string]string{"kind": archive.KindSigs}
-	l.Manifests = []v1.Descriptor{subject, sigs}
-	return l, nil
 }

@@ -3,6 +3,7 @@ package imgsave
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -41,4 +42,20 @@ func annexGet(ctx context.Context, d *archive.Dir, im *archive.DirImage) error {
 		return fmt.Errorf("git annex get in %s: %w: %s", d.Path, err, msg)
 	}
 	return nil
+}
+
+// ensurePresent checks that every layer of im is here, and, when fetch is
+// set and only content is missing (a clone), tells fetching, fetches the
+// layers with `git annex get` and checks again. Any other error of
+// [archive.Dir.CheckPresent] comes back as it is.
+func ensurePresent(ctx context.Context, d *archive.Dir, im *archive.DirImage, fetch bool, fetching func()) error {
+	err := d.CheckPresent(im)
+	if err == nil || !fetch || !errors.Is(err, archive.ErrContentMissing) {
+		return err
+	}
+	fetching()
+	if err := annexGet(ctx, d, im); err != nil {
+		return err
+	}
+	return d.CheckPresent(im)
 }

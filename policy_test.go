@@ -51,7 +51,7 @@ func signedDir(t *testing.T) (string, *archive.DirImage, []byte) {
 	t.Helper()
 	dir, im := imageDir(t, "legacy.tar")
 	_, privPEM, pubPEM := testKey(t)
-	if _, err := Sign(dir, SignOptions{Key: privPEM, Password: []byte("imgsave-test")}); err != nil {
+	if _, err := Sign(t.Context(), dir, SignOptions{Key: privPEM, Password: []byte("imgsave-test")}); err != nil {
 		t.Fatal(err)
 	}
 	return dir, im, pubPEM
@@ -285,7 +285,7 @@ func TestAttestationOfAnotherSubject(t *testing.T) {
 			dir, im, pub := signedDir(t)
 			priv, _, _ := testKey(t)
 			addAttestations(t, dir, im, priv, tc.subjects(im)...)
-			atts, err := Attestations(dir, Selector{}, "spdxjson")
+			atts, err := Attestations(t.Context(), dir, Selector{}, "spdxjson")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -58,34 +59,76 @@ type PushOptions struct {
 // changes nothing in dir's dataset: [Register] with the result's Source
 // as a registry (each platform's, for an index) records the registry as
 // the layers' source for the special remote.
+//
+// opts.Progress gets the bytes of layer files read so far, across every
+// image sent; opts.Notice is told, after the push, when dir keeps
+// signatures none of which signs a digest the push sent.
 func Push(ctx context.Context, dir, ref string, opts PushOptions) (*registry.Pushed, error) {
 	d, ims, err := opts.Selector.openPlatforms(dir)
 	if err != nil {
 		return nil, err
 	}
-	if evs, _ := archive.ReadEvidence(dir); len(evs) > 0 {
-		opts.notice(fmt.Sprintf("%s keeps signatures of manifests this push does not send (layers go compressed, under a new manifest): none is pushed; sign the pushed image with cosign after the push", filepath.Join(dir, archive.EvidenceDir)))
-	}
+	read := &readCounter{progress: opts.Progress}
 	var imgs []registry.Image
 	for _, im := range ims {
 		if err := d.CheckPresent(im); err != nil {
 			return nil, err
 		}
-		img, err := pushImage(d, im)
+		img, err := pushImage(d, im, read)
 		if err != nil {
 			return nil, err
 		}
 		imgs = append(imgs, img)
 	}
 	ro := registry.PushOptions{Compress: opts.Compress, Insecure: opts.Insecure, IdleTimeout: opts.IdleTimeout}
+	var p *registry.Pushed
 	if len(imgs) > 1 {
-		return registry.PushIndex(ctx, ref, imgs, ro)
+		p, err = registry.PushIndex(ctx, ref, imgs, ro)
+	} else {
+		p, err = registry.Push(ctx, ref, imgs[0], ro)
 	}
-	return registry.Push(ctx, ref, imgs[0], ro)
+	if err != nil {
+		return nil, err
+	}
+	if evs, _ := archive.ReadEvidence(dir); len(evs) > 0 && !signedPushed(evs, p) {
+		opts.notice(fmt.Sprintf("%s keeps signatures of manifests this push does not send (it sent %s): none applies to it, and none is pushed; sign the pushed image with cosign", filepath.Join(dir, archive.EvidenceDir), p.Source))
+	}
+	return p, nil
 }
 
-// pushImage is the directory's image im as the registry takes it.
-func pushImage(d *archive.Dir, im *archive.DirImage) (registry.Image, error) {
+// signedPushed reports whether the evidence signs a digest p sent: the
+// index, or a manifest (imgsave's canonical one goes as it is with
+// Compress "none"), so that the signature kept applies to the pushed
+// image (#29).
+func signedPushed(evs []*archive.Evidence, p *registry.Pushed) bool {
+	sent := []string{p.Index, p.Manifest}
+	for _, pl := range p.Platforms {
+		sent = append(sent, pl.Manifest)
+	}
+	return slices.ContainsFunc(evs, func(ev *archive.Evidence) bool { return slices.Contains(sent, string(ev.Subject)) })
+}
+
+// readCounter sums the bytes read of the layers a push sends, from
+// several layers at once, and reports the sum as progress.
+type readCounter struct {
+	mu       sync.Mutex
+	n        int64
+	progress func(int64)
+}
+
+func (c *readCounter) add(n int) {
+	if c == nil || c.progress == nil || n == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += int64(n)
+	c.progress(c.n)
+}
+
+// pushImage is the directory's image im as the registry takes it; the
+// bytes read of its layers are counted in read.
+func pushImage(d *archive.Dir, im *archive.DirImage, read *readCounter) (registry.Image, error) {
 	img := registry.Image{
 		Config:   im.ConfigBytes(),
 		Platform: registry.Platform{OS: im.Config.OS, Architecture: im.Config.Architecture, Variant: im.Config.Variant},
@@ -102,7 +145,7 @@ func pushImage(d *archive.Dir, im *archive.DirImage) (registry.Image, error) {
 				if err != nil {
 					return nil, err
 				}
-				return &checkedReader{rc: f, h: sha256.New(), want: l.DiffID, path: filepath.Join(d.Path, filepath.FromSlash(l.Path))}, nil
+				return &checkedReader{rc: f, h: sha256.New(), want: l.DiffID, path: filepath.Join(d.Path, filepath.FromSlash(l.Path)), read: read}, nil
 			},
 		})
 	}
@@ -188,11 +231,13 @@ type checkedReader struct {
 	h    hash.Hash
 	want digest.Digest
 	path string
+	read *readCounter
 }
 
 func (c *checkedReader) Read(p []byte) (int, error) {
 	n, err := c.rc.Read(p)
 	c.h.Write(p[:n])
+	c.read.add(n)
 	if err == io.EOF {
 		if got := digest.NewDigest(digest.SHA256, c.h); got != c.want {
 			return n, &archive.DigestMismatchError{Path: c.path, Got: got, Want: c.want}

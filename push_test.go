@@ -20,8 +20,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/loader/registry"
 	"github.com/imgsave/imgsave/loader/registry/registrytest"
 	"github.com/imgsave/imgsave/manifest"
 )
@@ -228,4 +230,64 @@ func mustRef(t *testing.T, s string) name.Reference {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestPushProgressAndSignedNotice: a push reports the bytes of the layers
+// it reads as progress, up to their sum (#29: push showed none); a
+// directory whose evidence signs the digest pushed (a registry's manifest,
+// pulled with its signature and pushed again as it came) gets no notice
+// that its signatures do not apply, and one pushed under another manifest
+// does.
+func TestPushProgressAndSignedNotice(t *testing.T) {
+	host := registrytest.Serve(t, func(w http.ResponseWriter, r *http.Request) bool { return false }).Host
+	dir, im := imageDir(t, "oci.tar")
+	var want int64
+	for _, l := range im.Layers {
+		want += l.Size
+	}
+	push := func(t *testing.T, ref, compress string) (*registry.Pushed, []string) {
+		t.Helper()
+		var last int64
+		var notices []string
+		p, err := Push(t.Context(), dir, host+ref, PushOptions{
+			Compress: compress,
+			Events: Events{
+				Progress: func(n int64) { last = n },
+				Notice:   func(msg string) { notices = append(notices, msg) },
+			},
+		})
+		if err != nil {
+			t.Fatalf("Push %s = %v", ref, err)
+		}
+		if last != want {
+			t.Errorf("Push %s: last progress %d, want the layers' %d bytes", ref, last, want)
+		}
+		return p, notices
+	}
+	first, _ := push(t, "/signed:1", "gzip")
+	desc, err := remote.Get(mustRef(t, host+"/signed:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The registry's manifest kept as signed, as pull keeps it.
+	signed := digest.Digest(first.Manifest)
+	err = archive.UpdateEvidence(dir, signed, func(*archive.Evidence) (archive.EvidenceLayout, error) {
+		return archive.EvidenceLayout{
+			Manifests: []v1.Descriptor{{MediaType: string(desc.MediaType), Digest: signed, Size: int64(len(desc.Manifest)), Annotations: map[string]string{"kind": archive.KindImage}}},
+			Blobs:     [][]byte{desc.Manifest},
+		}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		compress string
+		notice   bool
+	}{{"gzip", false}, {"none", true}} {
+		p, notices := push(t, "/signed:again-"+tc.compress, tc.compress)
+		said := slices.ContainsFunc(notices, func(n string) bool { return strings.Contains(n, "keeps signatures") })
+		if said != tc.notice {
+			t.Errorf("push --compress %s sent %s (signed %s): notices %q, want one that no signature applies: %v", tc.compress, p.Manifest, signed, notices, tc.notice)
+		}
+	}
 }

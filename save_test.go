@@ -38,7 +38,7 @@ func TestImportForceKeepsEvidence(t *testing.T) {
 	if _, err := importFixture("legacy.tar", dir, SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	signed, err := Sign(dir, SignOptions{Key: readKey("ecdsa-p256.key"), Password: []byte("imgsave-test")})
+	signed, err := Sign(t.Context(), dir, SignOptions{Key: readKey("ecdsa-p256.key"), Password: []byte("imgsave-test")})
 	if err != nil {
 		t.Fatal(err)
 	}

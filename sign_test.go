@@ -39,7 +39,7 @@ func signPub(t *testing.T) []byte {
 // key.
 func verified(t *testing.T, dir string) int {
 	t.Helper()
-	infos, err := CheckEvidence(dir, signPub(t))
+	infos, err := CheckEvidence(t.Context(), dir, signPub(t))
 	if err != nil {
 		t.Fatalf("CheckEvidence = %v", err)
 	}
@@ -81,7 +81,7 @@ func TestSignRefusesLinks(t *testing.T) {
 			if err := os.Symlink(outside, link); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Sign(dir, signKey(t))
+			_, err := Sign(t.Context(), dir, signKey(t))
 			if err == nil || !strings.Contains(err.Error(), link) || !strings.Contains(err.Error(), "symbolic link") {
 				t.Errorf("Sign = %v; want an error naming the symbolic link %s", err, link)
 			}
@@ -102,7 +102,7 @@ func TestSignRefusesLinks(t *testing.T) {
 // them beside its own and leaves no <hex>.old.
 func TestSignAfterInterruptedSwap(t *testing.T) {
 	dir, _ := imageDir(t, "oci.tar")
-	signed, err := Sign(dir, signKey(t))
+	signed, err := Sign(t.Context(), dir, signKey(t))
 	if err != nil || len(signed) != 1 {
 		t.Fatalf("Sign = %v, %v", signed, err)
 	}
@@ -113,7 +113,7 @@ func TestSignAfterInterruptedSwap(t *testing.T) {
 	if n := verified(t, dir); n != 1 {
 		t.Errorf("after a sign killed between its renames, %d signatures verify, want 1", n)
 	}
-	if _, err := Sign(dir, signKey(t)); err != nil {
+	if _, err := Sign(t.Context(), dir, signKey(t)); err != nil {
 		t.Fatalf("Sign again = %v", err)
 	}
 	if n := verified(t, dir); n != 2 {
@@ -129,7 +129,7 @@ func TestSignAfterInterruptedSwap(t *testing.T) {
 // ls does not count thousands of signatures (#28).
 func TestVerifyManyLayersOneBlob(t *testing.T) {
 	dir, _ := imageDir(t, "oci.tar")
-	signed, err := Sign(dir, signKey(t))
+	signed, err := Sign(t.Context(), dir, signKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,12 +156,31 @@ func TestVerifyManyLayersOneBlob(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(folder, "index.json"), ib, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = CheckEvidence(dir, signPub(t))
+	_, err = CheckEvidence(t.Context(), dir, signPub(t))
 	if !errors.Is(err, manifest.ErrTooLarge) || len(err.Error()) > 512 {
 		t.Errorf("CheckEvidence of 5000 layers naming one signature = %v; want one short error wrapping ErrTooLarge", err)
 	}
 	infos, err := List(t.Context(), dir, ListOptions{SIFCache: t.TempDir()})
 	if err != nil || len(infos) != 1 || infos[0].Signatures > archive.MaxEvidenceLayers {
 		t.Errorf("List = %+v, %v; want one image with at most %d signatures", infos, err, archive.MaxEvidenceLayers)
+	}
+}
+
+// TestCheckSignedBySelector: CheckSigned picks the image as Load does, by
+// a Selector, and says ErrUnsigned before the sign and nil after (#29: it
+// took an *archive.DirImage).
+func TestCheckSignedBySelector(t *testing.T) {
+	dir, _ := imageDir(t, "oci.tar")
+	if err := CheckSigned(t.Context(), dir, Selector{}, signPub(t)); !errors.Is(err, ErrUnsigned) {
+		t.Fatalf("CheckSigned before Sign = %v, want ErrUnsigned", err)
+	}
+	if _, err := Sign(t.Context(), dir, signKey(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckSigned(t.Context(), dir, Selector{}, signPub(t)); err != nil {
+		t.Fatalf("CheckSigned after Sign = %v, want nil", err)
+	}
+	if err := CheckSigned(t.Context(), dir, Selector{RepoTag: "nosuch:1"}, signPub(t)); err == nil || errors.Is(err, ErrUnsigned) {
+		t.Fatalf("CheckSigned of no such tag = %v, want the selector's error", err)
 	}
 }

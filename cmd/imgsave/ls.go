@@ -22,9 +22,11 @@ classic store), creation time, platform, layer count and total size. Reads
 only the small files, so it works in a clone whose layers were never fetched;
 --json also gives the manifest digest and says which files are present
 locally. With Apptainer as the engine (or when one is built), a SIF column
-gives the image's SIF file in the SIF cache, or "not built". When DIR keeps
-signatures or attestations (see imgsave verify --key), an EVIDENCE column
-counts them (--json: signatures, and attestations' predicate types).
+says whether the SIF cache holds the image's SIF file ("built", "not
+built"; --no-trunc and --json give its path). When DIR keeps signatures or
+attestations (see imgsave verify --key), an EVIDENCE column counts the
+signatures and names the attestations by predicate type (cosign's --type
+name where it has one, as 'imgsave attestation --type' takes it).
 
 EXAMPLES:
    imgsave ls ./img
@@ -71,19 +73,54 @@ EXAMPLES:
 					present = fmt.Sprintf("no (%d missing)", len(r.MissingFiles))
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s", printable(tags), id, r.Created, printable(r.Platform), len(r.Layers), size(float64(r.Size)), present)
+				// A SIF's path is some 110 characters: --no-trunc and --json
+				// give it (#29).
 				switch {
 				case !sif:
-				case r.SIF != "":
+				case r.SIF != "" && c.Bool("no-trunc"):
 					fmt.Fprintf(tw, "\t%s", printable(r.SIF))
+				case r.SIF != "":
+					fmt.Fprint(tw, "\tbuilt")
 				default:
 					fmt.Fprint(tw, "\tnot built")
 				}
 				if evidence {
-					fmt.Fprintf(tw, "\t%d signatures, %d attestations", r.Signatures, len(r.Attestations))
+					fmt.Fprintf(tw, "\t%s", printable(evidenceCell(r)))
 				}
 				fmt.Fprintln(tw)
 			}
 			return tw.Flush()
 		},
 	}
+}
+
+// evidenceCell is r's EVIDENCE column: "1 signature; attestations:
+// spdxjson, slsaprovenance1 (2)", each predicate type once with its count.
+func evidenceCell(r imgsave.ImageInfo) string {
+	var parts []string
+	switch r.Signatures {
+	case 0:
+	case 1:
+		parts = append(parts, "1 signature")
+	default:
+		parts = append(parts, fmt.Sprintf("%d signatures", r.Signatures))
+	}
+	var names []string
+	count := map[string]int{}
+	for _, t := range r.Attestations {
+		n := imgsave.PredicateName(t)
+		if count[n] == 0 {
+			names = append(names, n)
+		}
+		count[n]++
+	}
+	for i, n := range names {
+		if count[n] > 1 {
+			names[i] = fmt.Sprintf("%s (%d)", n, count[n])
+		}
+	}
+	if len(names) > 0 {
+		parts = append(parts, "attestations: "+strings.Join(names, ", "))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgsave/imgsave"
+	"github.com/imgsave/imgsave/loader"
 )
 
 // remoteProgram is the name git-annex runs imgsave's special remote by.
@@ -40,7 +41,11 @@ Set up once per dataset, then clone and get as usual:
    imgsave save busybox:1.36 img     # records the engine as the layers' source
    git annex add img && git commit -m img
    # in a clone, on a machine whose engine has the image:
-   git annex get img                 # the layers come out of the engine
+   git annex get --from imgsave img  # the layers come out of the engine
+
+A plain 'git annex get' takes each file from the cheapest remote that has
+it: from origin when the dataset cloned holds the layers, from imgsave in a
+clone of a git-only copy, or with --from imgsave.
 
 The remote is untrusted: an engine or a registry may drop an image any
 time, so its copies never count towards numcopies.`,
@@ -110,14 +115,19 @@ EXAMPLES:
 						return err
 					}
 					eng, err := engine(c)
-					if err != nil {
-						// The remote is set up; sources can come later.
+					var reg *imgsave.Registered
+					if err == nil {
+						reg, err = imgsave.RegisterDataset(c.Context, dir, imgsave.RegisterOptions{Engine: eng})
+					}
+					if err != nil && (eng == nil || engineUnusable(err)) {
+						// The remote is set up, and serves from registries;
+						// engine sources can come later, from where an engine
+						// has the images: a notice, not a failure (#29).
 						if !globalBool(c, "quiet") {
-							fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("no layer sources recorded: %v (run imgsave remote register DIR where an engine has the images)", err)))
+							fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("the remote is set up; no engine sources recorded: %v (run imgsave remote register DIR where an engine has the images, or imgsave remote register --registry IMAGE DIR)", err)))
 						}
 						return nil
 					}
-					reg, err := imgsave.RegisterDataset(c.Context, dir, imgsave.RegisterOptions{Engine: eng})
 					if err != nil {
 						return err
 					}
@@ -133,12 +143,15 @@ EXAMPLES:
 				ArgsUsage: "DIR",
 				Description: `Records, for each layer file of DIR, the engine's image (unless --no-engine)
 and each --registry image that holds it, in git-annex's location log, so
-that every clone knows them. imgsave save, pull and push do this by
+that every clone knows them. With --registry, an engine that cannot say what
+it holds (none, a socket not yours, Apptainer, which keeps no image store)
+is left out with a notice: the registries are recorded alone. imgsave save, pull and push do this by
 themselves in a dataset that has the remote, and imgsave remote init for
 every image directory already there.
 
 EXAMPLES:
    imgsave remote register img
+   imgsave remote register --registry 127.0.0.1:5000/tools/align:2.1 img
    imgsave remote register --no-engine --registry 127.0.0.1:5000/tools/align:2.1 img`,
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "registry", Usage: "an image in a registry holding DIR's layers: `IMAGE` (repeatable)"},
@@ -152,11 +165,24 @@ EXAMPLES:
 					}
 					opts := imgsave.RegisterOptions{Registries: c.StringSlice("registry"), Insecure: c.Bool("insecure")}
 					if !c.Bool("no-engine") {
-						if opts.Engine, err = engine(c); err != nil {
+						eng, err := engine(c)
+						switch {
+						case err == nil:
+							opts.Engine = eng
+						case len(opts.Registries) == 0 || !engineUnusable(err):
 							return err
+						default:
+							engineLeftOut(c, e, err)
 						}
 					}
 					reg, err := imgsave.Register(c.Context, a[0], opts)
+					if err != nil && opts.Engine != nil && len(opts.Registries) > 0 && engineUnusable(err) {
+						// --registry needs no engine: one that cannot say
+						// what it holds is left out, with a notice (#29).
+						engineLeftOut(c, e, err)
+						opts.Engine = nil
+						reg, err = imgsave.Register(c.Context, a[0], opts)
+					}
 					if errors.Is(err, imgsave.ErrNoRemote) {
 						return fmt.Errorf("%w (run imgsave remote init in the dataset)", err)
 					}
@@ -214,6 +240,22 @@ func registerSources(c *cli.Context, e *env, dir string, opts imgsave.RegisterOp
 		msg = fmt.Sprintf("%s: recorded %s as sources of %d layers for git-annex", dir, strings.Join(reg.Sources, " and "), reg.Keys)
 	}
 	fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(msg))
+}
+
+// engineUnusable reports whether err says the engine cannot tell what
+// images it holds: none found, its daemon down or its socket not the
+// caller's, or a runtime with no image store (Apptainer). The remote
+// serves from registries without one.
+func engineUnusable(err error) bool {
+	return errors.Is(err, loader.ErrEngineNotFound) || errors.Is(err, loader.ErrDaemonUnreachable) ||
+		errors.Is(err, loader.ErrPermissionDenied) || errors.Is(err, loader.ErrNoImageStore)
+}
+
+// engineLeftOut says that register records the registries alone.
+func engineLeftOut(c *cli.Context, e *env, err error) {
+	if !globalBool(c, "quiet") {
+		fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("the engine is not recorded: %v; recording the registries alone", err)))
+	}
 }
 
 // notOnPath says what to do when git-annex-remote-imgsave is not on PATH:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -28,7 +29,9 @@ offline with 'imgsave verify --key' or 'imgsave run --verify-key', and
 cosign with 'cosign verify --key cosign.pub --insecure-ignore-tlog
 --local-image DIR/evidence/<digest>'. The key is cosign's encrypted private key
 ('cosign generate-key-pair'); its password comes from COSIGN_PASSWORD, or
-is asked for at a terminal. Prints each digest signed. Nothing is written
+is asked for at a terminal. Prints each digest signed. In a dataset,
+DIR/evidence is then to be committed (git annex add, or datalad save),
+as it says: a clone gets the signatures only from a commit. Nothing is written
 through a symbolic link: one at DIR/evidence, its .gitattributes or the
 folder replaced is refused. The folder is swapped in whole: a sign
 interrupted at any point leaves the old signatures or the new ones.
@@ -52,7 +55,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			signed, err := imgsave.Sign(a[0], imgsave.SignOptions{
+			signed, err := imgsave.Sign(c.Context, a[0], imgsave.SignOptions{
 				Selector: imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config"), Platform: c.String("platform")},
 				Key:      key, Password: pw,
 			})
@@ -61,6 +64,13 @@ EXAMPLES:
 			}
 			for _, d := range signed {
 				fmt.Fprintln(e.stdout, d)
+			}
+			// The signature is in DIR/evidence only until it is committed:
+			// a clone has none (#29).
+			if !globalBool(c, "quiet") {
+				if how := recordHint(c.Context, filepath.Join(a[0], archive.EvidenceDir)); how != "" {
+					fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(how))
+				}
 			}
 			return nil
 		},
@@ -109,7 +119,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			atts, err := imgsave.Attestations(a[0], imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config"), Platform: c.String("platform")}, c.String("type"))
+			atts, err := imgsave.Attestations(c.Context, a[0], imgsave.Selector{RepoTag: c.String("repo-tag"), Config: c.String("config"), Platform: c.String("platform")}, c.String("type"))
 			if err != nil {
 				return err
 			}

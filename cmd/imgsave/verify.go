@@ -85,7 +85,12 @@ EXAMPLES:
 					fmt.Fprintf(e.stdout, "%-11s %s\n", "problem", printable(p))
 				}
 				for _, ev := range rep.Evidence {
-					fmt.Fprintf(e.stdout, "%-11s %s: %d of %d signatures verify; attestations: %s\n", "evidence", printable(ev.Path), ev.Verified, ev.Signatures, printable(strings.Join(ev.Attestations, ", ")))
+					// No dangling "attestations: " where there is none (#29).
+					atts := ""
+					if len(ev.Attestations) > 0 {
+						atts = "; attestations: " + printable(strings.Join(ev.Attestations, ", "))
+					}
+					fmt.Fprintf(e.stdout, "%-11s %s: %d of %d signatures verify%s\n", "evidence", printable(ev.Path), ev.Verified, ev.Signatures, atts)
 					for _, p := range ev.Problems {
 						fmt.Fprintf(e.stdout, "%-11s %s: %s\n", "problem", printable(ev.Path), printable(p))
 					}

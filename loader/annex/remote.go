@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,6 +145,34 @@ func KeySize(key string) (int64, bool) {
 
 // Progress reports how many bytes of the current transfer are done.
 func (c *Conn) Progress(n int64) error { return c.send("PROGRESS " + strconv.FormatInt(n, 10)) }
+
+// KeyProgress maps the bytes read of a stream, of total expected, onto
+// key's size, for a transfer whose key is not the stream: the remote reads
+// a whole image for one layer's key, and git-annex shows one transfer. It
+// returns a func that sends a PROGRESS at each new percent; with no total
+// or no size in the key, nil.
+func (c *Conn) KeyProgress(key string, total int64) func(read int64) {
+	size, ok := KeySize(key)
+	if !ok || total <= 0 {
+		return nil
+	}
+	last := int64(-1)
+	return func(read int64) {
+		pct := share(min(max(read, 0), total), 100, total)
+		if pct != last {
+			last = pct
+			c.Progress(share(size, pct, 100))
+		}
+	}
+}
+
+// share is n×num/den for 0 ≤ num ≤ den and n ≥ 0, without the overflow
+// of n×num: a key's size, or a stream's, may be near MaxInt64.
+func share(n, num, den int64) int64 {
+	hi, lo := bits.Mul64(uint64(n), uint64(num))
+	q, _ := bits.Div64(hi, lo, uint64(den)) // hi < den since num ≤ den
+	return int64(q)
+}
 
 // Info shows msg to the user, when git-annex takes INFO messages (the
 // INFO extension), else only under --debug.
