@@ -46,6 +46,12 @@ func virtual(t *testing.T) *ca.VirtualSigstore {
 // SCT, so the verifier requires none here.
 func trustedRoot(t *testing.T, fulcio, tsa, rekor *ca.VirtualSigstore) string {
 	t.Helper()
+	return trustedRootCT(t, fulcio, tsa, rekor, nil)
+}
+
+// trustedRootCT is trustedRoot naming the CT logs ct.
+func trustedRootCT(t *testing.T, fulcio, tsa, rekor *ca.VirtualSigstore, ct map[string]*root.TransparencyLog) string {
+	t.Helper()
 	// VirtualSigstore's logs carry their ID as hex text, which it
 	// compares in memory; a trusted_root.json carries the raw key ID.
 	logs := rekor.RekorLogs()
@@ -57,7 +63,7 @@ func trustedRoot(t *testing.T, fulcio, tsa, rekor *ca.VirtualSigstore) string {
 		l.ID = id
 	}
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
-		fulcio.FulcioCertificateAuthorities(), nil, tsa.TimestampingAuthorities(), logs)
+		fulcio.FulcioCertificateAuthorities(), ct, tsa.TimestampingAuthorities(), logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +229,9 @@ func TestVerifyVirtual(t *testing.T) {
 	good := trustedRoot(t, vs, vs, vs)
 	foreignCA := trustedRoot(t, other, vs, vs)
 	foreignTSA := trustedRoot(t, vs, other, vs)
+	// A root naming a CT log: its certificates must carry an SCT, and
+	// VirtualSigstore's carry none.
+	withCT := trustedRootCT(t, vs, vs, vs, vs.CTLogs())
 	id := []string{"--certificate-identity", testIdentity, "--certificate-oidc-issuer", testIssuer}
 
 	tests := []struct {
@@ -239,6 +248,7 @@ func TestVerifyVirtual(t *testing.T) {
 		{"tampered inclusion proof", append([]string{"--trusted-root", good}, append(id, tampered, dgst)...), "failed to verify log inclusion"},
 		{"root does not chain", append([]string{"--trusted-root", foreignCA}, append(id, dsseBundle, dgst)...), "leaf certificate verification failed"},
 		{"untrusted TSA", append([]string{"--trusted-root", foreignTSA}, append(id, dsseBundle, dgst)...), "verified signed timestamps"},
+		{"no SCT though the root names a CT log", append([]string{"--trusted-root", withCT}, append(id, dsseBundle, dgst)...), "SCT"},
 		{"wrong artifact digest dsse", append([]string{"--trusted-root", good}, append(id, dsseBundle, digestOf([]byte("other")))...), "digest"},
 		{"wrong artifact digest message", append([]string{"--trusted-root", good}, append(id, msgBundle, digestOf([]byte("other")))...), "digest"},
 	}
