@@ -3,8 +3,8 @@
 // certificates, Rekor entries, RFC 3161 timestamps) offline with
 // sigstore-go.
 //
-// sigstore-go and its dependencies cost imgsave-sigstore about 25 MB and
-// several milliseconds of package initialisation; imgsave keeps that off
+// sigstore-go and its dependencies cost imgsave-sigstore about 26 MB and
+// about 4 ms of package initialisation (imgsave: 2 ms); imgsave keeps that off
 // every command by running the verifier as a child process only when keyless
 // evidence is checked (#30). This package holds what both sides share and
 // nothing else: the verifier's name and how to find it ([Find]), its argv
