@@ -162,3 +162,30 @@ func TestOffline(t *testing.T) {
 		t.Fatalf("result %+v, %v; want verified by %s", res, err, sigstoreJS)
 	}
 }
+
+// TestUsage: --help on stdout with examples and status 0; anything but
+// verify is a usage error on stderr with no JSON.
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--help"}, 0},
+		{[]string{"verify", "-h"}, 0},
+		{nil, exitUsage},
+		{[]string{"sign"}, exitUsage},
+	} {
+		var stdout, stderr strings.Builder
+		code := run(tc.args, &stdout, &stderr)
+		out := stdout.String()
+		if code != 0 {
+			out = stderr.String()
+			if stdout.Len() != 0 {
+				t.Errorf("run(%q) wrote %q to stdout, want nothing", tc.args, stdout.String())
+			}
+		}
+		if code != tc.code || !strings.Contains(out, "Examples:") {
+			t.Errorf("run(%q) = %d, output %q; want %d and the usage", tc.args, code, out, tc.code)
+		}
+	}
+}
