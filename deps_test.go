@@ -25,6 +25,9 @@ func TestImportRules(t *testing.T) {
 		mod + "/archive":                      {mod + "/manifest"},
 		mod:                                   {mod + "/archive", mod + "/loader", mod + "/loader/annex", mod + "/loader/registry", mod + "/manifest", mod + "/manifest/cosign"},
 		mod + "/cmd/imgsave":                  {mod, mod + "/archive", mod + "/loader", mod + "/manifest"},
+		// The keyless verifier binary and its contract with imgsave (#30).
+		mod + "/manifest/sigstore":    {},
+		mod + "/cmd/imgsave-sigstore": {mod + "/manifest/sigstore"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").CombinedOutput()
 	if err != nil {
