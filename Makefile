@@ -51,19 +51,17 @@ lint: cross
 	$(GO) vet ./...
 
 # Every platform compiles and vets (tests included), cross-compiled with CGO
-# off as release builds are: this machine runs only the Linux tests.
+# off as release builds are: this machine runs only the Linux tests. The
+# keyless verifier (cmd/imgsave-sigstore, sigstore-go) is vetted and built
+# here only: type-checking sigstore-go five times took minutes of CI.
 cross:
 	@for p in $(PLATFORMS); do \
-		echo "GOOS=$${p%/*} GOARCH=$${p#*/} go vet ./... && go build ./cmd/imgsave"; \
-		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./... && \
+		pkgs=./...; [ $$p = linux/amd64 ] || pkgs=$$($(GO) list ./... | grep -v /cmd/imgsave-sigstore); \
+		echo "GOOS=$${p%/*} GOARCH=$${p#*/} go vet && go build ./cmd/imgsave"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet $$pkgs && \
 		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/imgsave || exit 1; \
 	done
-
-# The manual page and docs/cli.md, made from the command definitions
-# (imgsave man); TestDocsGenerated fails while they are stale.
-man:
-	$(GO) run ./cmd/imgsave man >docs/imgsave.1
-	$(GO) run ./cmd/imgsave man --markdown >docs/cli.md
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/imgsave-sigstore
 
 # Build imgsave, make a tiny busybox image offline, save it, run it.
 demo: build

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Cross-builds imgsave for every platform it supports into bin/, named
-# imgsave-VERSION-OS-ARCH[.exe], with VERSION stamped in (imgsave --version)
+# Cross-builds imgsave and its keyless verifier imgsave-sigstore for every
+# platform it supports into bin/, named imgsave-VERSION-OS-ARCH[.exe] and
+# imgsave-sigstore-VERSION-OS-ARCH[.exe], with VERSION stamped in (imgsave --version)
 # and a SHA256SUMS file beside them. CGO is off: the binaries are static and
 # need nothing on the target but a container engine.
 #
@@ -14,12 +15,14 @@ mkdir -p bin
 names=
 for p in $platforms; do
 	os=${p%/*} arch=${p#*/}
-	name=imgsave-$version-$os-$arch
-	if [ "$os" = windows ]; then name=$name.exe; fi
-	CGO_ENABLED=0 GOOS=$os GOARCH=$arch "$go" build -trimpath \
-		-ldflags "-s -w -X main.version=$version" -o "bin/$name" ./cmd/imgsave
-	echo "bin/$name"
-	names="$names $name"
+	for cmd in imgsave imgsave-sigstore; do
+		name=$cmd-$version-$os-$arch
+		if [ "$os" = windows ]; then name=$name.exe; fi
+		CGO_ENABLED=0 GOOS=$os GOARCH=$arch "$go" build -trimpath \
+			-ldflags "-s -w -X main.version=$version" -o "bin/$name" ./cmd/$cmd
+		echo "bin/$name"
+		names="$names $name"
+	done
 done
 # shellcheck disable=SC2086 # names holds file names without spaces
 (cd bin && sha256sum $names >"imgsave-$version.SHA256SUMS")
