@@ -9,8 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/opencontainers/go-digest"
@@ -19,14 +17,6 @@ import (
 	"github.com/imgsave/imgsave/loader"
 	"github.com/imgsave/imgsave/manifest"
 )
-
-// sifBuilder is what an Apptainer engine offers in place of an image
-// store: *loader.Engine when its Kind is loader.KindApptainer.
-type sifBuilder interface {
-	BuildSIF(ctx context.Context, b loader.SIFBuild) error
-}
-
-func isApptainer(eng Engine) bool { return eng.Kind() == loader.KindApptainer }
 
 // SIFCacheDir is the folder holding the SIF files built for Apptainer:
 // dir when given, else imgsave/sif in the user's cache directory
@@ -88,7 +78,9 @@ func CachedSIF(cache string, m digest.Digest) string {
 // caller) imgsave builds without one: a duplicate build costs time but no
 // harm, because builds are reproducible and the rename replaces the file
 // with the same bytes.
-func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirImage, opts LoadOptions) (*LoadResult, error) {
+func loadSIF(ctx context.Context, b interface {
+	BuildSIF(context.Context, loader.SIFBuild) error
+}, d *archive.Dir, im *archive.DirImage, opts LoadOptions) (*LoadResult, error) {
 	trust, err := newSIFTrust(opts.SIFTrustedOwners)
 	if err != nil {
 		return nil, err
@@ -347,60 +339,33 @@ func syncFile(name string) error {
 }
 
 // runApptainer is [Run] on Apptainer: it makes sure the SIF of the
-// directory's image is built, then runs it with `apptainer run`, which
-// follows the image's entrypoint and command as docker does, in a
-// container that keeps the host out: --containall (its own /tmp, /dev,
-// PID and IPC namespaces, an empty home), --cleanenv (no host
-// variables), and none of the host's variables by which Apptainer would
-// change the container (APPTAINERENV_*, APPTAINER_BIND...: see
-// loader.Engine.RunSIF, which also sets opts.Env byte for byte), and
-// --no-eval, so that arguments reach the command as given, not through a
-// shell. The caller runs as itself, as Apptainer always does; --root
-// means --fakeroot for a plain user. A plain user without /dev/fuse runs
-// the SIF unpacked (--unsquash).
-func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
+// directory's image is built, then runs it (see loader.Apptainer.RunSIF
+// for how the container keeps the host out). The caller runs as itself, as
+// Apptainer always does; Root means --fakeroot for a plain user.
+func runApptainer(ctx context.Context, b SIFBuilder, dir string, opts RunOptions) error {
 	if opts.User != "" {
-		return &OptionError{Option: "User", Value: opts.User, Want: "none on Apptainer, which runs containers as the caller (or as root with --fakeroot)"}
+		return &OptionError{Option: "User", Value: opts.User, Want: "no --user on Apptainer, which runs containers as you; --root runs as root inside (--fakeroot for a plain user), and 'imgsave run --engine docker' or podman run as another user"}
 	}
-	a := []string{"run", "--containall", "--cleanenv", "--no-eval"}
-	if opts.Entrypoint != nil {
-		a[0] = "exec"
-		if *opts.Entrypoint == "" && len(opts.Command) == 0 {
-			return &OptionError{Option: "Entrypoint", Value: "", Want: "a command to run (the image's entrypoint is cleared)"}
-		}
-	}
-	if opts.Root && os.Geteuid() != 0 {
-		a = append(a, "--fakeroot")
-	}
-	if os.Geteuid() != 0 && !loader.FuseUsable() {
-		a = append(a, "--unsquash")
+	if opts.Entrypoint != nil && *opts.Entrypoint == "" && len(opts.Command) == 0 {
+		return &OptionError{Option: "Entrypoint", Value: "", Want: "a command to run (the image's entrypoint is cleared)"}
 	}
 	cwd, mounts, wd, err := runBinds(opts)
 	if err != nil {
 		return err
 	}
-	if cwd.src != "" {
-		mounts = append([]bind{cwd}, mounts...)
-	}
-	for _, m := range mounts {
-		a = append(a, "--mount", apptainerMount(m))
+	if cwd.Src != "" {
+		mounts = append([]loader.Bind{cwd}, mounts...)
 	}
 	if err := checkSIFEnv(opts.Env); err != nil {
 		return err
 	}
-	r, ok := eng.(sifRunner)
-	b, ok2 := eng.(sifBuilder)
-	if !ok || !ok2 {
-		return fmt.Errorf("run %s: the engine cannot build and run SIF files", dir)
-	}
-	d, im, err := openToRun(ctx, eng, dir, opts)
+	d, im, err := openToRun(ctx, b, dir, opts)
 	if err != nil {
 		return err
 	}
 	if wd == "" {
 		wd = imageWorkdir(im)
 	}
-	a = append(append(a, "--pwd", wd), opts.EngineArgs...)
 	l, err := loadSIF(ctx, b, d, im, opts.LoadOptions)
 	if opts.AfterLoad != nil {
 		opts.AfterLoad()
@@ -408,26 +373,14 @@ func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) 
 	if err != nil {
 		return err
 	}
-	if slices.Contains(a, "--unsquash") {
+	if u, ok := b.(interface{ Unsquashes() bool }); ok && u.Unsquashes() {
 		opts.notice("no usable /dev/fuse: Apptainer unpacks the image into a temporary folder for this run (--unsquash), which takes longer")
 	}
-	a = append(a, l.SIF)
-	if opts.Entrypoint != nil && *opts.Entrypoint != "" {
-		a = append(a, *opts.Entrypoint)
-	}
-	return r.RunSIF(ctx, append(a, opts.Command...), opts.Env, opts.Stdin, opts.Stdout, opts.Stderr)
-}
-
-// apptainerMount is Apptainer's --mount value for m: a CSV record as
-// docker's (Apptainer parses it with encoding/csv), each field quoted when
-// it holds a comma, quote or line break, so that a source such as
-// "a,target=b" stays one path.
-func apptainerMount(m bind) string {
-	f := []string{"type=bind", csvField("source=" + m.src), csvField("destination=" + m.dst)}
-	if m.ro {
-		f = append(f, "ro")
-	}
-	return strings.Join(f, ",")
+	return b.RunSIF(ctx, loader.SIFRun{
+		SIF: l.SIF, Entrypoint: opts.Entrypoint, Command: opts.Command,
+		Binds: mounts, Workdir: wd, Env: opts.Env, Root: opts.Root, EngineArgs: opts.EngineArgs,
+		Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
+	})
 }
 
 // imageWorkdir is the working directory the image's config names, or /.

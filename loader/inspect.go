@@ -57,9 +57,6 @@ type Image struct {
 // when the default socket does not exist, and when podman's socket does
 // not answer.
 func (e *Engine) Inspect(ctx context.Context, name string) (*Image, error) {
-	if err := e.noStore("inspect"); err != nil {
-		return nil, err
-	}
 	if sock, ok := e.apiSocket(); ok {
 		img, err := e.inspectSocket(ctx, sock, name)
 		if e.Name == "podman" && errors.Is(err, ErrDaemonUnreachable) {

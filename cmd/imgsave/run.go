@@ -70,8 +70,11 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			eng, err := engine(c)
+			eng, err := runner(c)
 			if err != nil {
+				return err
+			}
+			if err := sifFlagsUsed(c, eng); err != nil {
 				return err
 			}
 			load, done := loadOptions(c, e)
@@ -97,7 +100,7 @@ EXAMPLES:
 				ep := c.String("entrypoint")
 				opts.Entrypoint = &ep
 			}
-			return imgsave.Run(c.Context, eng, dir, opts)
+			return engineHint(c, imgsave.Run(c.Context, eng, dir, opts))
 		},
 	}
 }
