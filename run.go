@@ -111,11 +111,7 @@ func Run(ctx context.Context, r Runner, dir string, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	// A foreign image's platform, said to the engine, spares its warning
-	// that the image does not match the host's on every run.
-	if p := im.Config.Platform(); !archive.SamePlatform(p, runtime.GOOS+"/"+runtime.GOARCH) {
-		args = append(args, "--platform", p)
-	}
+	args = append(args, platformArgs(im, runtime.GOOS+"/"+runtime.GOARCH)...)
 	l, err := loadImage(ctx, eng, dir, d, im, opts.LoadOptions)
 	if opts.AfterLoad != nil {
 		opts.AfterLoad()
@@ -143,6 +139,16 @@ func openToRun(ctx context.Context, eng Runner, dir string, opts RunOptions) (*a
 		return nil, nil, err
 	}
 	return d, im, nil
+}
+
+// platformArgs is --platform P for an image whose platform P is not
+// host's: said to the engine's run, it spares docker's warning, on every
+// run, that the image does not match the host's platform (#29).
+func platformArgs(im *archive.DirImage, host string) []string {
+	if p := im.Config.Platform(); !archive.SamePlatform(p, host) {
+		return []string{"--platform", p}
+	}
+	return nil
 }
 
 // annexTop finds the folder run mounts so that annexed files (symbolic

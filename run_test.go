@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader"
+	"github.com/imgsave/imgsave/manifest"
 )
 
 func TestRunArgs(t *testing.T) {
@@ -217,5 +219,24 @@ func TestAnnexTopGitlink(t *testing.T) {
 	top, rel = annexTop(home + "/projects/super")
 	if top != sup || rel != "." {
 		t.Errorf("annexTop(super) = %q, %q, want %q, %q", top, rel, sup, ".")
+	}
+}
+
+// TestPlatformArgs (#29): run tells the engine the platform of an image
+// that is not the host's, so that docker does not warn on every run.
+func TestPlatformArgs(t *testing.T) {
+	for _, tc := range []struct {
+		os, arch, variant, host string
+		want                    []string
+	}{
+		{"linux", "amd64", "", "linux/amd64", nil},
+		{"linux", "arm64", "", "linux/amd64", []string{"--platform", "linux/arm64"}},
+		{"linux", "arm64", "v8", "linux/arm64", nil},
+		{"linux", "arm", "v7", "linux/amd64", []string{"--platform", "linux/arm/v7"}},
+	} {
+		im := &archive.DirImage{Config: &manifest.Config{OS: tc.os, Architecture: tc.arch, Variant: tc.variant}}
+		if got := platformArgs(im, tc.host); !slices.Equal(got, tc.want) {
+			t.Errorf("platformArgs(%s/%s/%s, host %s) = %q, want %q", tc.os, tc.arch, tc.variant, tc.host, got, tc.want)
+		}
 	}
 }

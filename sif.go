@@ -344,7 +344,7 @@ func syncFile(name string) error {
 // Apptainer always does; Root means --fakeroot for a plain user.
 func runApptainer(ctx context.Context, b SIFBuilder, dir string, opts RunOptions) error {
 	if opts.User != "" {
-		return &OptionError{Option: "User", Value: opts.User, Want: "no --user on Apptainer, which runs containers as you; --root runs as root inside (--fakeroot for a plain user), and 'imgsave run --engine docker' or podman run as another user"}
+		return &OptionError{Option: "User", Value: opts.User, Want: "none on Apptainer, which runs containers as you: use --root for root inside (--fakeroot for a plain user), or --engine docker or podman to run as another user"}
 	}
 	if opts.Entrypoint != nil && *opts.Entrypoint == "" && len(opts.Command) == 0 {
 		return &OptionError{Option: "Entrypoint", Value: "", Want: "a command to run (the image's entrypoint is cleared)"}
