@@ -152,7 +152,7 @@ func sifFlagsUsed(c *cli.Context, r loader.Runtime) error {
 		return nil
 	}
 	for _, f := range []*cli.StringFlag{sifCacheFlag, sifSiteCacheFlag, {Name: "sif-trust-owner", EnvVars: []string{"IMGSAVE_SIF_TRUST"}}} {
-		if c.IsSet(f.Name) && os.Getenv(f.EnvVars[0]) == "" {
+		if _, env := os.LookupEnv(f.EnvVars[0]); c.IsSet(f.Name) && !env {
 			return usagef(c, "%s: --%s is for Apptainer, and the engine is %s, which builds no SIF files: drop it, or add --engine apptainer", c.Command.Name, f.Name, r.Kind())
 		}
 	}
