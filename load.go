@@ -383,6 +383,26 @@ func presentWith(ctx context.Context, eng Engine, im *archive.DirImage, match fu
 // presentAs asks the engine for each of names, as many at once as it
 // takes, and returns the first, in names' order, that match takes for im.
 func presentAs(ctx context.Context, eng Engine, im *archive.DirImage, names []string, match func(*loader.Image, *archive.DirImage) bool) (*loader.Image, error) {
+	atOnce := 1
+	if c, ok := eng.(interface{ InspectsAtOnce() int }); ok {
+		atOnce = max(1, c.InspectsAtOnce())
+	}
+	// An engine asked through its CLI, one process per question, is asked
+	// about all names in one (podman: 25 ms a process).
+	if a, ok := eng.(interface {
+		InspectAll(context.Context, []string) ([]*loader.Image, error)
+	}); ok && atOnce == 1 && len(names) > 1 {
+		imgs, err := a.InspectAll(ctx, names)
+		if err != nil {
+			return nil, err
+		}
+		for _, img := range imgs {
+			if img != nil && match(img, im) {
+				return img, nil
+			}
+		}
+		return nil, nil
+	}
 	type answer struct {
 		img *loader.Image
 		err error
@@ -394,10 +414,6 @@ func presentAs(ctx context.Context, eng Engine, im *archive.DirImage, names []st
 			img, err := eng.Inspect(ctx, names[i])
 			answers[i] <- answer{img, err}
 		}()
-	}
-	atOnce := 1
-	if c, ok := eng.(interface{ InspectsAtOnce() int }); ok {
-		atOnce = max(1, c.InspectsAtOnce())
 	}
 	for i := range min(len(names), atOnce) {
 		ask(i)
