@@ -179,7 +179,7 @@ func loadSIF(ctx context.Context, b interface {
 		}
 		verified <- err
 	}()
-	view, err := ociView(work, d, im)
+	view, err := d.WriteView(work, im)
 	if err != nil {
 		stop(err)
 		<-verified
@@ -286,35 +286,6 @@ func ociSource(d *archive.Dir, im *archive.DirImage) error {
 		return fmt.Errorf("%s: Apptainer builds from an OCI layout holding manifest %s, and %s is missing (imgsave migrate %s writes imgsave's layout)", d.Path, im.ManifestDigest, rel, d.Path)
 	}
 	return nil
-}
-
-// ociView makes, in a new folder under parent, an OCI layout of im alone
-// that reads d's blobs through a link: Apptainer finds an image only
-// among the top-level entries of index.json, not inside the image index
-// of a multi-platform directory, and this way it reads nothing else of d.
-// The folder's path is not recorded in the SIF (the build runs inside it
-// and names it "."). The caller removes it.
-func ociView(parent string, d *archive.Dir, im *archive.DirImage) (string, error) {
-	blobs, err := filepath.Abs(filepath.Join(d.Path, "blobs"))
-	if err != nil {
-		return "", err
-	}
-	view, err := os.MkdirTemp(parent, ".view-"+im.ManifestDigest.Encoded()[:12]+"-")
-	if err != nil {
-		return "", fmt.Errorf("the SIF cache: %w", err)
-	}
-	index := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":%d}]}`, im.ManifestDigest, len(im.Manifest))
-	for _, err := range []error{
-		os.WriteFile(filepath.Join(view, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644),
-		os.WriteFile(filepath.Join(view, "index.json"), []byte(index), 0o644),
-		os.Symlink(blobs, filepath.Join(view, "blobs")),
-	} {
-		if err != nil {
-			os.RemoveAll(view)
-			return "", fmt.Errorf("an OCI layout for Apptainer: %w", err)
-		}
-	}
-	return view, nil
 }
 
 // lockUnsupported reports whether a lock failed because the filesystem
