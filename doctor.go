@@ -59,6 +59,10 @@ func Doctor(ctx context.Context, name string, opts DoctorOptions) (*EngineReport
 			r.Problems = append(r.Problems, err.Error())
 		}
 		r.UserMapping = m.String()
+		// What makes every run fail, found without running one.
+		if p, ok := eng.(interface{ Problems(context.Context) []string }); ok {
+			r.Problems = append(r.Problems, p.Problems(ctx)...)
+		}
 	case SIFBuilder:
 		r.UserMapping = "the caller (Apptainer's own way)"
 		if u, ok := eng.(interface{ Unsquashes() bool }); ok && u.Unsquashes() {

@@ -71,10 +71,22 @@ type Events struct {
 	Notice func(msg string)
 	// Progress is called with the number of bytes streamed so far.
 	Progress func(n int64)
+	// Step is called when a long step that streams no bytes begins (the
+	// build of a SIF file), with what it does; the function it returns is
+	// called when the step ends.
+	Step func(what string) (done func())
 }
 
 func (e Events) notice(msg string) {
 	if e.Notice != nil {
 		e.Notice(msg)
 	}
+}
+
+// step begins a long step: see Events.Step.
+func (e Events) step(what string) (done func()) {
+	if e.Step == nil {
+		return func() {}
+	}
+	return e.Step(what)
 }

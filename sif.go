@@ -105,7 +105,9 @@ func loadSIF(ctx context.Context, b interface {
 			<-verified
 			return err
 		}
+		done := opts.step(fmt.Sprintf("building the SIF of %s", short(m)))
 		err = b.BuildSIF(bctx, loader.SIFBuild{Dir: view, Manifest: string(m), Dest: dest, Epoch: epoch})
+		done()
 		if verr := <-verified; verr != nil && ctx.Err() == nil {
 			return verr
 		}

@@ -149,3 +149,34 @@ exit 125`), Env: []string{"COUNT=" + filepath.Join(dir, "count")}}
 		t.Errorf("podman ran %q, want once", n)
 	}
 }
+
+// TestPodmanConf (#29): what podman's containers.conf says about the
+// limits and the network that decide whether its runs can work here.
+func TestPodmanConf(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	harness := write("harness.conf", "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\nnetns = \"none\"   # no /dev/net/tun\n")
+	commented := write("commented.conf", "[containers]\n# default_ulimits = [\"nofile=1024:1024\"]\n#netns = \"none\"\nnetns = \"slirp4netns\"\n")
+	nproc := write("nproc.conf", "[containers]\ndefault_ulimits = [\"nproc=1024:1024\"]\n")
+	for _, tc := range []struct {
+		files        []string
+		ulimits, net bool
+	}{
+		{[]string{harness}, true, true},
+		{[]string{commented}, false, false},
+		{[]string{nproc}, false, false},
+		{[]string{filepath.Join(dir, "missing"), harness}, true, true},
+		{nil, false, false},
+	} {
+		got := podmanConf(tc.files)
+		if got["default_ulimits"] != tc.ulimits || got["netns=none"] != tc.net {
+			t.Errorf("podmanConf(%q) = %v, want ulimits %v, netns none %v", tc.files, got, tc.ulimits, tc.net)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -345,7 +346,40 @@ func events(c *cli.Context, e *env, label string) (ev imgsave.Events, done func(
 			fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(msg))
 		}
 	}
+	if !quiet && isTerminal(e.stderr) {
+		ev.Step = func(what string) func() { return stepLine(e.stderr, what) }
+	}
 	return ev, p.Done
+}
+
+// stepLine draws "imgsave: WHAT  12s" on one terminal line, once a
+// second, until done is called, which clears it: the progress of a long
+// step that streams no bytes (the build of a SIF file).
+func stepLine(w io.Writer, what string) (done func()) {
+	start := time.Now()
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	draw := func() {
+		fmt.Fprintf(w, "\r\x1b[Kimgsave: %s  %ds", printable(what), int(time.Since(start).Seconds()))
+	}
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		draw()
+		for {
+			select {
+			case <-stop:
+				fmt.Fprint(w, "\r\x1b[K")
+				return
+			case <-t.C:
+				draw()
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-stopped
+	}
 }
 
 func isTerminal(w io.Writer) bool {
