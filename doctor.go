@@ -60,7 +60,9 @@ func Doctor(ctx context.Context, name string, opts DoctorOptions) (*EngineReport
 		}
 		r.UserMapping = m.String()
 		// What makes every run fail, found without running one.
-		if p, ok := eng.(interface{ Problems(context.Context) []string }); ok {
+		if p, ok := eng.(interface {
+			Problems(context.Context) []string
+		}); ok {
 			r.Problems = append(r.Problems, p.Problems(ctx)...)
 		}
 	case SIFBuilder:
