@@ -390,8 +390,9 @@ func presentAs(ctx context.Context, eng Engine, im *archive.DirImage, names []st
 	// An engine asked through its CLI, one process per question, is asked
 	// about all names in one (podman: 25 ms a process).
 	if a, ok := eng.(interface {
+		InspectsInOne() bool
 		InspectAll(context.Context, []string) ([]*loader.Image, error)
-	}); ok && atOnce == 1 && len(names) > 1 {
+	}); ok && len(names) > 1 && a.InspectsInOne() {
 		imgs, err := a.InspectAll(ctx, names)
 		if err != nil {
 			return nil, err

@@ -191,13 +191,13 @@ func (e *Engine) inspectCLI(ctx context.Context, name string) (*Image, error) {
 	return img, nil
 }
 
-// InspectAll describes each of names, in one command where the engine is
+// InspectAll describes each of names, in one command where podman is
 // asked through its CLI (`podman image inspect A B C`: each command is a
-// process of its own, about 25 ms for podman), else one request at a time
-// as [Engine.Inspect] asks. The result has one entry per name, nil for a
+// process of its own, about 25 ms), else one at a time as [Engine.Inspect]
+// asks. The result has one entry per name, nil for a
 // name the engine does not have; any other failure is an error.
 func (e *Engine) InspectAll(ctx context.Context, names []string) ([]*Image, error) {
-	if _, ok := e.apiSocket(); ok || len(names) < 2 {
+	if len(names) < 2 || !e.InspectsInOne() {
 		return e.inspectEach(ctx, names)
 	}
 	p := e.command(ctx, append([]string{"image", "inspect", "--format", "{{json .}}"}, operands(names...)...)...)
@@ -211,7 +211,7 @@ func (e *Engine) InspectAll(ctx context.Context, names []string) ([]*Image, erro
 		stderr := p.stderr.String()
 		named := false
 		for i, n := range names {
-			missing[i] = strings.Contains(stderr, "inspecting object: "+n+": image not known") || strings.Contains(stderr, "No such image: "+n)
+			missing[i] = strings.Contains(stderr, "inspecting object: "+n+": image not known")
 			named = named || missing[i]
 		}
 		if !named || ctx.Err() != nil {
@@ -244,6 +244,15 @@ func (e *Engine) InspectAll(ctx context.Context, names []string) ([]*Image, erro
 		return e.inspectEach(ctx, names)
 	}
 	return imgs, nil
+}
+
+// InspectsInOne reports whether [Engine.InspectAll] asks about several
+// names in one command: for podman through its CLI. docker's CLI (for a
+// remote daemon) keeps one name a command, its errors for several names
+// not being pinned here, and an API socket takes one request per name.
+func (e *Engine) InspectsInOne() bool {
+	_, sock := e.apiSocket()
+	return !sock && e.Name == "podman"
 }
 
 // inspectEach is [Engine.InspectAll] one name at a time.
