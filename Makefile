@@ -80,7 +80,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseDocker -fuzztime=30s -fuzzminimizetime=10x ./manifest
 	$(GO) test -run='^$$' -fuzz=FuzzParseIndex -fuzztime=30s -fuzzminimizetime=10x ./manifest
 	$(GO) test -run='^$$' -fuzz=FuzzParsePlatform -fuzztime=30s -fuzzminimizetime=10x ./manifest
-	$(GO) test -run='^$$' -fuzz=FuzzCheckSIF -fuzztime=30s -fuzzminimizetime=10x .
+	$(GO) test -run='^$$' -fuzz=FuzzCheckSIF -fuzztime=30s -fuzzminimizetime=10x ./loader
 	$(GO) test -run='^$$' -fuzz=FuzzAddSize -fuzztime=30s -fuzzminimizetime=10x ./loader/registry
 	$(GO) test -run='^$$' -fuzz=FuzzParseSource -fuzztime=30s -fuzzminimizetime=10x .
 	$(GO) test -run='^$$' -fuzz=FuzzServe -fuzztime=30s -fuzzminimizetime=10x ./loader/annex

@@ -1,18 +1,10 @@
 package imgsave
 
 import (
-	"context"
 	"errors"
-	"io"
 
 	"github.com/imgsave/imgsave/loader"
 )
-
-// sifRunner is what an Apptainer engine offers to run a SIF file:
-// *loader.Engine.
-type sifRunner interface {
-	RunSIF(ctx context.Context, args, env []string, stdin io.Reader, stdout, stderr io.Writer) error
-}
 
 // checkSIFEnv refuses, as an *OptionError, a variable that Apptainer
 // cannot set in the container as given (see loader.CheckSIFEnv).

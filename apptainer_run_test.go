@@ -2,37 +2,29 @@ package imgsave
 
 import (
 	"context"
-	"encoding/csv"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/imgsave/imgsave/loader"
 )
 
 // fakeApptainer stands in for Apptainer in the unit tests of Run: its
-// build writes a file and its runs record what they were given.
+// build writes a file and its runs record what they were given. It is a
+// SIFBuilder and no Engine, as Apptainer is.
 type fakeApptainer struct {
-	*fakeEngine
-	args, env []string
+	run loader.SIFRun
 }
 
-func (f *fakeApptainer) Kind() string { return loader.KindApptainer }
+func (f *fakeApptainer) Endpoint() string { return "fake apptainer" }
 
 func (f *fakeApptainer) BuildSIF(ctx context.Context, b loader.SIFBuild) error {
 	return os.WriteFile(b.Dest, []byte("a stand-in SIF"), 0o644)
 }
 
-func (f *fakeApptainer) Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	f.args = args
-	return nil
-}
-
-func (f *fakeApptainer) RunSIF(ctx context.Context, args, env []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	f.args, f.env = args, env
+func (f *fakeApptainer) RunSIF(ctx context.Context, r loader.SIFRun) error {
+	f.run = r
 	return nil
 }
 
@@ -47,7 +39,7 @@ func TestRunApptainerPassesBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"X=a=1,Y=2", `Q="q"`, "S='s' \\ $HOME `id` \n2", "E="}
-	f := &fakeApptainer{fakeEngine: newFake()}
+	f := &fakeApptainer{}
 	err := Run(t.Context(), f, dir, RunOptions{
 		LoadOptions: LoadOptions{SIFCache: t.TempDir()},
 		Cwd:         odd,
@@ -59,27 +51,11 @@ func TestRunApptainerPassesBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(f.env, env) {
-		t.Errorf("the container's environment = %q, want %q", f.env, env)
+	if !slices.Equal(f.run.Env, env) {
+		t.Errorf("the container's environment = %q, want %q", f.run.Env, env)
 	}
-	var mounts [][]string
-	for i, a := range f.args {
-		if a == "--env" || strings.HasPrefix(a, "--env=") || a == "--env-file" {
-			t.Fatalf("args %q pass the environment through Apptainer's %s", f.args, a)
-		}
-		if a == "--mount" && i+1 < len(f.args) {
-			fields, err := csv.NewReader(strings.NewReader(f.args[i+1])).Read()
-			if err != nil {
-				t.Fatalf("--mount %q: %v", f.args[i+1], err)
-			}
-			mounts = append(mounts, fields)
-		}
-	}
-	want := [][]string{
-		{"type=bind", "source=" + odd, "destination=/tmp"},
-		{"type=bind", "source=" + odd, "destination=/ref", "ro"},
-	}
-	if !slices.EqualFunc(mounts, want, slices.Equal) {
-		t.Errorf("mounts = %q, want %q", mounts, want)
+	want := []loader.Bind{{Src: odd, Dst: "/tmp"}, {Src: odd, Dst: "/ref", ReadOnly: true}}
+	if !slices.Equal(f.run.Binds, want) {
+		t.Errorf("mounts = %+v, want %+v", f.run.Binds, want)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -34,7 +33,7 @@ func (s Selector) open(dir string) (*archive.Dir, *archive.DirImage, error) {
 // openFor reads the directory and picks the selected image; among
 // several platforms of one image, the one eng runs natively (eng is asked
 // only then).
-func (s Selector) openFor(ctx context.Context, eng Engine, dir string) (*archive.Dir, *archive.DirImage, error) {
+func (s Selector) openFor(ctx context.Context, eng Runner, dir string) (*archive.Dir, *archive.DirImage, error) {
 	d, err := archive.OpenDir(dir)
 	if err != nil {
 		return nil, nil, err
@@ -50,8 +49,8 @@ func (s Selector) openFor(ctx context.Context, eng Engine, dir string) (*archive
 	return d, im, nil
 }
 
-// platformer is an engine that says what platform it runs natively:
-// *loader.Engine.
+// platformer is a runtime that says what platform it runs natively:
+// *loader.Engine, *loader.Apptainer.
 type platformer interface {
 	Platform(ctx context.Context) (string, error)
 }
@@ -120,7 +119,10 @@ type LoadResult struct {
 //
 // With a VerifyKey, an image no stored signature proves is refused with an
 // error wrapping [ErrUnsigned] before the engine is asked anything.
-func Load(ctx context.Context, eng Engine, dir string, opts LoadOptions) (*LoadResult, error) {
+//
+// eng is an [Engine] or a [SIFBuilder] (on Apptainer, Load builds the
+// SIF file run runs: see [LoadResult.SIF]).
+func Load(ctx context.Context, eng Runner, dir string, opts LoadOptions) (*LoadResult, error) {
 	d, im, err := opts.Selector.openFor(ctx, eng, dir)
 	if err != nil {
 		return nil, err
@@ -149,9 +151,13 @@ func (opts LoadOptions) match() func(*loader.Image, *archive.DirImage) bool {
 }
 
 // loadImage is [Load] of the image im of the directory d, opened already.
-func loadImage(ctx context.Context, eng Engine, dir string, d *archive.Dir, im *archive.DirImage, opts LoadOptions) (*LoadResult, error) {
-	if b, ok := eng.(sifBuilder); ok && isApptainer(eng) {
+func loadImage(ctx context.Context, r Runner, dir string, d *archive.Dir, im *archive.DirImage, opts LoadOptions) (*LoadResult, error) {
+	if b, ok := r.(SIFBuilder); ok {
 		return loadSIF(ctx, b, d, im, opts)
+	}
+	eng, ok := r.(Engine)
+	if !ok {
+		return nil, noRunner(r)
 	}
 	match := opts.match()
 	if res, err := findPresent(ctx, eng, im, match); res != nil || err != nil {
@@ -188,7 +194,10 @@ func loadImage(ctx context.Context, eng Engine, dir string, d *archive.Dir, im *
 		opts.notice(fmt.Sprintf("tag %s already names another image in the engine; left as it is, loading %s by ID only", tag, short(im.ID)))
 	}
 	opts.notice(fmt.Sprintf("loading %s (%s) into the engine", dir, short(im.ID)))
-	tarOpts := archive.TarOptions{DockerArchive: eng.Kind() == "podman"}
+	tarOpts := archive.TarOptions{}
+	if l, ok := eng.(interface{ LoadsDockerArchive() bool }); ok {
+		tarOpts.DockerArchive = l.LoadsDockerArchive()
+	}
 	if v := zstdUnreadable(ctx, eng, im); v != "" {
 		tarOpts.Decompress = true
 		opts.notice(fmt.Sprintf("docker %s reads no zstd layers: sending %s's layers decompressed", v, short(im.ID)))
@@ -374,6 +383,27 @@ func presentWith(ctx context.Context, eng Engine, im *archive.DirImage, match fu
 // presentAs asks the engine for each of names, as many at once as it
 // takes, and returns the first, in names' order, that match takes for im.
 func presentAs(ctx context.Context, eng Engine, im *archive.DirImage, names []string, match func(*loader.Image, *archive.DirImage) bool) (*loader.Image, error) {
+	atOnce := 1
+	if c, ok := eng.(interface{ InspectsAtOnce() int }); ok {
+		atOnce = max(1, c.InspectsAtOnce())
+	}
+	// An engine asked through its CLI, one process per question, is asked
+	// about all names in one (podman: 25 ms a process).
+	if a, ok := eng.(interface {
+		InspectsInOne() bool
+		InspectAll(context.Context, []string) ([]*loader.Image, error)
+	}); ok && len(names) > 1 && a.InspectsInOne() {
+		imgs, err := a.InspectAll(ctx, names)
+		if err != nil {
+			return nil, err
+		}
+		for _, img := range imgs {
+			if img != nil && match(img, im) {
+				return img, nil
+			}
+		}
+		return nil, nil
+	}
 	type answer struct {
 		img *loader.Image
 		err error
@@ -385,10 +415,6 @@ func presentAs(ctx context.Context, eng Engine, im *archive.DirImage, names []st
 			img, err := eng.Inspect(ctx, names[i])
 			answers[i] <- answer{img, err}
 		}()
-	}
-	atOnce := 1
-	if c, ok := eng.(interface{ InspectsAtOnce() int }); ok {
-		atOnce = max(1, c.InspectsAtOnce())
 	}
 	for i := range min(len(names), atOnce) {
 		ask(i)
@@ -486,31 +512,17 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// zstdUnreadable returns the version of a docker engine that cannot load
-// im's zstd layers, "" when the engine can or im has none. Docker before
-// 23 (20.10 and older) reads gzip layers in a load but not zstd ones: its
-// load fails with "archive/tar: invalid tar header" and loads nothing
-// (#19). An engine that cannot say its version is sent the layers as
-// they are.
+// zstdUnreadable is the engine's version when it cannot load the image
+// because of its zstd layers (see loader.Engine.ReadsZstd), else "".
 func zstdUnreadable(ctx context.Context, eng Engine, im *archive.DirImage) string {
-	if eng.Kind() != "docker" || !slices.ContainsFunc(im.Layers, func(l archive.DirLayer) bool { return strings.HasSuffix(l.MediaType, "+zstd") }) {
-		return ""
-	}
-	e, ok := eng.(interface {
-		Info(context.Context) (*loader.Info, error)
+	z, ok := eng.(interface {
+		ReadsZstd(context.Context) (bool, string)
 	})
-	if !ok {
+	if !ok || !slices.ContainsFunc(im.Layers, func(l archive.DirLayer) bool { return strings.HasSuffix(l.MediaType, "+zstd") }) {
 		return ""
 	}
-	in, err := e.Info(ctx)
-	if err != nil || in.Shim {
-		return ""
+	if reads, v := z.ReadsZstd(ctx); !reads {
+		return v
 	}
-	// Docker's versions are years since 17.03; a docker CLI talking to
-	// podman's compatible API reports podman's (4.9.3), which reads zstd.
-	major, _, _ := strings.Cut(in.Version, ".")
-	if n, err := strconv.Atoi(major); err != nil || n < 17 || n >= 23 {
-		return ""
-	}
-	return in.Version
+	return ""
 }

@@ -4,26 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/opencontainers/go-digest"
-)
 
-// lockPoll is how often a waiting load tries the lock again.
-var lockPoll = 50 * time.Millisecond
+	"github.com/imgsave/imgsave/loader"
+)
 
 // lockLoad takes an exclusive lock for loading one image into one engine: a
 // file in dir (default: the user's cache directory), held until unlock. It
 // calls wait once if another process holds the lock, and gives up with the
-// context's cause when ctx ends first.
-//
-// The lock is flock(2) on Linux and macOS (the lock earlier versions took
-// through gofrs/flock, so that they exclude each other too) and gofrs/flock's
-// LockFileEx on Windows; the system drops it when the process dies.
+// context's cause when ctx ends first (see loader.LockFile).
 func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait func()) (unlock func(), err error) {
 	if dir == "" {
 		cache, err := os.UserCacheDir()
@@ -42,47 +34,5 @@ func lockLoad(ctx context.Context, dir, endpoint string, id digest.Digest, wait 
 // lockFile takes an exclusive lock on the file name, as lockLoad does,
 // creating it private (0600) when missing.
 func lockFile(ctx context.Context, name string, wait func()) (unlock func(), err error) {
-	return lockFileMode(ctx, name, wait, 0o600)
-}
-
-// lockFileMode is lockFile creating a missing lock file with mode perm,
-// exactly (it is set after the create, so the umask cannot narrow it).
-//
-// The file is opened without following a link and without blocking, and
-// must be a regular file: a symbolic link or FIFO planted at its name
-// fails with an error naming it, instead of making the caller create or
-// lock a file elsewhere, or hang (#28). See openLock for how the open
-// makes flock work on NFS.
-func lockFileMode(ctx context.Context, name string, wait func(), perm fs.FileMode) (unlock func(), err error) {
-	l, err := openLock(name, perm)
-	if err != nil {
-		return nil, err
-	}
-	try := func() (bool, error) {
-		ok, err := l.tryLock()
-		if err != nil {
-			l.close()
-			return false, fmt.Errorf("locking %s: %w", name, err)
-		}
-		return ok, nil
-	}
-	if ok, err := try(); ok || err != nil {
-		return l.close, err
-	}
-	wait()
-	// Polling rather than a blocking lock, so that the wait ends with ctx
-	// and leaves nothing behind: a lock not taken holds no open file.
-	t := time.NewTicker(lockPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			l.close()
-			return nil, fmt.Errorf("waiting for lock %s: %w", name, context.Cause(ctx))
-		case <-t.C:
-			if ok, err := try(); ok || err != nil {
-				return l.close, err
-			}
-		}
-	}
+	return loader.LockFile(ctx, name, wait, 0o600)
 }

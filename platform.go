@@ -35,7 +35,7 @@ var qemuNames = map[string]string{
 // checked for a local engine on Linux, in binfmt_misc (qemu-user-static's
 // registrations); elsewhere (Docker Desktop, a remote daemon) the engine
 // is trusted to emulate or to say why not.
-func checkRunnable(ctx context.Context, eng Engine, im *archive.DirImage) error {
+func checkRunnable(ctx context.Context, eng Runner, im *archive.DirImage) error {
 	p := im.Config.Platform()
 	if archive.SamePlatform(p, runtime.GOOS+"/"+runtime.GOARCH) {
 		return nil

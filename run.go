@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/loader"
 )
 
 // RunOptions tune [Run].
@@ -76,23 +77,30 @@ type RunOptions struct {
 // Once the container runs, ctx ending does not stop it: SIGINT and SIGTERM
 // are relayed to it instead, and it decides (see loader.Engine.Run). A
 // malformed option is an *OptionError, reported before anything is loaded.
-func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
-	if isApptainer(eng) {
-		return runApptainer(ctx, eng, dir, opts)
+//
+// r is an [Engine] or a [SIFBuilder]: on Apptainer, Run builds the SIF
+// file as [Load] does and runs it with `apptainer run` (see
+// [loader.Apptainer.RunSIF]).
+func Run(ctx context.Context, r Runner, dir string, opts RunOptions) error {
+	if b, ok := r.(SIFBuilder); ok {
+		return runApptainer(ctx, b, dir, opts)
 	}
-	m := mapUser
+	eng, ok := r.(Engine)
+	if !ok {
+		return noRunner(r)
+	}
+	m := loader.MapUser
 	if opts.User == "" && !opts.Root {
-		rootless, err := eng.Rootless(ctx)
-		if err != nil {
+		var err error
+		if m, err = userMapping(ctx, eng); err != nil {
 			return err
 		}
-		m = pickMapping(runtime.GOOS, eng.Kind(), rootless)
 	}
-	sel := relabelNone
+	sel := loader.RelabelNone
 	if selinuxEnforcing() && localEngine(eng.Endpoint()) {
-		sel = relabelVolume
-		if eng.Kind() == "podman" {
-			sel = relabelMount
+		sel = loader.RelabelVolume
+		if l, ok := eng.(interface{ Relabel() loader.Relabel }); ok {
+			sel = l.Relabel()
 		}
 	}
 	args, err := runArgs(opts, m, sel)
@@ -103,6 +111,7 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
+	args = append(args, platformArgs(im, runtime.GOOS+"/"+runtime.GOARCH)...)
 	l, err := loadImage(ctx, eng, dir, d, im, opts.LoadOptions)
 	if opts.AfterLoad != nil {
 		opts.AfterLoad()
@@ -118,7 +127,7 @@ func Run(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
 // anything is loaded, one the engine's host cannot run (checkRunnable) or
 // that no signature proves when a key is given (CheckSigned; an empty key
 // is an error, not "no check").
-func openToRun(ctx context.Context, eng Engine, dir string, opts RunOptions) (*archive.Dir, *archive.DirImage, error) {
+func openToRun(ctx context.Context, eng Runner, dir string, opts RunOptions) (*archive.Dir, *archive.DirImage, error) {
 	d, im, err := opts.Selector.openFor(ctx, eng, dir)
 	if err != nil {
 		return nil, nil, err
@@ -130,6 +139,16 @@ func openToRun(ctx context.Context, eng Engine, dir string, opts RunOptions) (*a
 		return nil, nil, err
 	}
 	return d, im, nil
+}
+
+// platformArgs is --platform P for an image whose platform P is not
+// host's: said to the engine's run, it spares docker's warning, on every
+// run, that the image does not match the host's platform (#29).
+func platformArgs(im *archive.DirImage, host string) []string {
+	if p := im.Config.Platform(); !archive.SamePlatform(p, host) {
+		return []string{"--platform", p}
+	}
+	return nil
 }
 
 // annexTop finds the folder run mounts so that annexed files (symbolic
@@ -235,16 +254,6 @@ func parseMount(goos, m string) (src, dst string, ro, ok bool) {
 	return rest[:i], rest[i+1:], ro, true
 }
 
-// relabelMode is how bind mounts get an SELinux label the container may
-// use, on a host where SELinux is enforcing.
-type relabelMode int
-
-const (
-	relabelNone   relabelMode = iota // SELinux off or not enforcing
-	relabelMount                     // podman: --mount ...,relabel=shared (:z)
-	relabelVolume                    // docker, whose --mount cannot relabel: --volume SRC:DST:z
-)
-
 // selinuxEnforcing reports whether this host enforces SELinux; a variable
 // for tests.
 var selinuxEnforcing = func() bool {
@@ -265,8 +274,8 @@ func localEngine(endpoint string) bool {
 // SELinux the mount is relabelled shared (:z), never private (:Z), which
 // would lock other containers out of the user's files; docker can do that
 // only with --volume, which cannot hold a source with ":".
-func bindMount(src, dst string, ro bool, sel relabelMode) ([]string, error) {
-	if sel == relabelVolume {
+func bindMount(src, dst string, ro bool, sel loader.Relabel) ([]string, error) {
+	if sel == loader.RelabelVolume {
 		if strings.Contains(src, ":") {
 			return nil, &OptionError{Option: "Mounts", Value: src, Want: "a path without \":\" (docker relabels for SELinux only through --volume SRC:DST:z)"}
 		}
@@ -280,7 +289,7 @@ func bindMount(src, dst string, ro bool, sel relabelMode) ([]string, error) {
 	if ro {
 		fields = append(fields, "readonly")
 	}
-	if sel == relabelMount {
+	if sel == loader.RelabelMount {
 		fields = append(fields, "relabel=shared")
 	}
 	return []string{"--mount", strings.Join(fields, ",")}, nil
@@ -293,19 +302,12 @@ func csvField(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
-// bind is a bind mount of run's: the host path src at dst in the
-// container, read-only or not.
-type bind struct {
-	src, dst string
-	ro       bool
-}
-
 // runBinds is what run mounts and where it starts: the current directory
 // (or the top of its dataset, see annexTop) at o.Workdir unless
 // o.NoCwdMount (cwd.src is "" then), o.Mounts with their sources made
 // absolute and checked, and the working directory ("" for the image's).
 // A malformed mount is an *OptionError.
-func runBinds(o RunOptions) (cwd bind, mounts []bind, workdir string, err error) {
+func runBinds(o RunOptions) (cwd loader.Bind, mounts []loader.Bind, workdir string, err error) {
 	workdir = o.Workdir
 	if !o.NoCwdMount {
 		if workdir == "" {
@@ -314,71 +316,53 @@ func runBinds(o RunOptions) (cwd bind, mounts []bind, workdir string, err error)
 		src := o.Cwd
 		if src == "" {
 			if src, err = os.Getwd(); err != nil {
-				return bind{}, nil, "", err
+				return loader.Bind{}, nil, "", err
 			}
 		}
-		cwd = bind{src: src, dst: workdir}
+		cwd = loader.Bind{Src: src, Dst: workdir}
 		if !o.CwdOnly {
 			if top, rel := annexTop(src); top != "" {
-				cwd.src, workdir = top, path.Join(workdir, filepath.ToSlash(rel))
+				cwd.Src, workdir = top, path.Join(workdir, filepath.ToSlash(rel))
 			}
 		}
 	}
 	for _, m := range o.Mounts {
 		src, dst, ro, ok := parseMount(runtime.GOOS, m)
 		if !ok {
-			return bind{}, nil, "", &OptionError{Option: "Mounts", Value: m, Want: "SRC:DST[:ro|:rw] with DST absolute"}
+			return loader.Bind{}, nil, "", &OptionError{Option: "Mounts", Value: m, Want: "SRC:DST[:ro|:rw] with DST absolute"}
 		}
 		abs, err := filepath.Abs(src)
 		if err != nil {
-			return bind{}, nil, "", err
+			return loader.Bind{}, nil, "", err
 		}
 		// The engine would create a missing source as an empty root-owned
 		// folder (docker -v) or fail later with less to say.
 		if _, err := os.Stat(abs); err != nil {
-			return bind{}, nil, "", fmt.Errorf("mount %s: %w", m, err)
+			return loader.Bind{}, nil, "", fmt.Errorf("mount %s: %w", m, err)
 		}
-		mounts = append(mounts, bind{src: abs, dst: dst, ro: ro})
+		mounts = append(mounts, loader.Bind{Src: abs, Dst: dst, ReadOnly: ro})
 	}
 	return cwd, mounts, workdir, nil
 }
 
-// userMapping is how the caller's uid reaches the container.
-type userMapping int
-
-const (
-	mapUser   userMapping = iota // --user UID:GID (rootful engines)
-	mapKeepID                    // --userns=keep-id (rootless podman)
-	mapNone                      // nothing: root inside is the caller (rootless docker)
-)
-
-// pickMapping chooses how run maps the caller into containers of an
-// engine of kind on goos. Rootless podman keeps the caller's id; rootless
-// docker and Docker Desktop (which counts as rootless) need nothing, as
-// root inside writes the caller's files; nor does Windows, which has no
-// uid to pass (datalad-container passes none there either).
-func pickMapping(goos, kind string, rootless bool) userMapping {
-	switch {
-	case rootless && kind == "podman":
-		return mapKeepID
-	case rootless, goos == "windows":
-		return mapNone
+// userMapping is how run maps the caller into eng's containers, as eng
+// says (loader.Engine.UserMapping), or for an engine that does not, as
+// docker does: nothing when rootless, else --user UID:GID.
+func userMapping(ctx context.Context, eng Engine) (loader.UserMapping, error) {
+	if u, ok := eng.(interface {
+		UserMapping(context.Context) (loader.UserMapping, error)
+	}); ok {
+		return u.UserMapping(ctx)
 	}
-	return mapUser
-}
-
-func (m userMapping) String() string {
-	switch m {
-	case mapKeepID:
-		return "--userns=keep-id"
-	case mapNone:
-		return "none"
+	rootless, err := eng.Rootless(ctx)
+	if err != nil || !rootless && runtime.GOOS != "windows" {
+		return loader.MapUser, err
 	}
-	return "--user UID:GID"
+	return loader.MapNone, nil
 }
 
 // runArgs builds `run ...` up to the image.
-func runArgs(o RunOptions, m userMapping, sel relabelMode) ([]string, error) {
+func runArgs(o RunOptions, m loader.UserMapping, sel loader.Relabel) ([]string, error) {
 	if o.User != "" && o.Root {
 		return nil, &OptionError{Option: "User", Value: o.User, Want: "no user together with Root"}
 	}
@@ -390,20 +374,20 @@ func runArgs(o RunOptions, m userMapping, sel relabelMode) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cwd.src != "" {
-		mounts = append([]bind{cwd}, mounts...)
+	if cwd.Src != "" {
+		mounts = append([]loader.Bind{cwd}, mounts...)
 	}
 	for i, b := range mounts {
-		mount, err := bindMount(b.src, b.dst, b.ro, sel)
+		mount, err := bindMount(b.Src, b.Dst, b.ReadOnly, sel)
 		if err != nil {
 			return nil, err
 		}
 		a = append(a, mount...)
-		if i == 0 && cwd.src != "" {
+		if i == 0 && cwd.Src != "" {
 			a = append(a, "--workdir", wd)
 		}
 	}
-	if cwd.src == "" && wd != "" {
+	if cwd.Src == "" && wd != "" {
 		a = append(a, "--workdir", wd)
 	}
 	for _, kv := range o.Env {
@@ -416,9 +400,9 @@ func runArgs(o RunOptions, m userMapping, sel relabelMode) ([]string, error) {
 	case o.Root:
 	case o.User != "":
 		a = append(a, "--user", o.User)
-	case m == mapKeepID:
+	case m == loader.MapKeepID:
 		a = append(a, "--userns=keep-id")
-	case m == mapUser:
+	case m == loader.MapUser:
 		a = append(a, "--user", fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()))
 	}
 	if o.Entrypoint != nil {

@@ -10,6 +10,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/loader"
+	"github.com/imgsave/imgsave/manifest"
 )
 
 func TestRunArgs(t *testing.T) {
@@ -19,8 +23,8 @@ func TestRunArgs(t *testing.T) {
 		name string
 		opts RunOptions
 		want []string
-		m    userMapping
-		sel  relabelMode
+		m    loader.UserMapping
+		sel  loader.Relabel
 		bad  string // the Option of the *OptionError, or ""
 		// notExist: an error for a mount source that does not exist
 		notExist bool
@@ -44,18 +48,18 @@ func TestRunArgs(t *testing.T) {
 		{name: "env without =", opts: RunOptions{Env: []string{"A"}}, bad: "Env"},
 		{name: "env without a name", opts: RunOptions{Env: []string{"=1"}}, bad: "Env"},
 		{name: "user and root", opts: RunOptions{User: "1", Root: true}, bad: "User"},
-		{name: "rootless podman", opts: RunOptions{Cwd: "/w"}, m: mapKeepID,
+		{name: "rootless podman", opts: RunOptions{Cwd: "/w"}, m: loader.MapKeepID,
 			want: []string{"run", "--rm", "--interactive", "--mount", "type=bind,source=/w,target=/tmp", "--workdir", "/tmp", "--userns=keep-id"}},
-		{name: "rootless docker", opts: RunOptions{Cwd: "/w"}, m: mapNone,
+		{name: "rootless docker", opts: RunOptions{Cwd: "/w"}, m: loader.MapNone,
 			want: []string{"run", "--rm", "--interactive", "--mount", "type=bind,source=/w,target=/tmp", "--workdir", "/tmp"}},
-		{name: "rootless podman, --user wins", opts: RunOptions{Cwd: "/w", User: "5"}, m: mapKeepID,
+		{name: "rootless podman, --user wins", opts: RunOptions{Cwd: "/w", User: "5"}, m: loader.MapKeepID,
 			want: []string{"run", "--rm", "--interactive", "--mount", "type=bind,source=/w,target=/tmp", "--workdir", "/tmp", "--user", "5"}},
-		{name: "SELinux, podman", opts: RunOptions{Cwd: "/w", Root: true, Mounts: []string{"/etc:/ref:ro"}}, sel: relabelMount,
+		{name: "SELinux, podman", opts: RunOptions{Cwd: "/w", Root: true, Mounts: []string{"/etc:/ref:ro"}}, sel: loader.RelabelMount,
 			want: []string{"run", "--rm", "--interactive", "--mount", "type=bind,source=/w,target=/tmp,relabel=shared", "--workdir", "/tmp", "--mount", "type=bind,source=/etc,target=/ref,readonly,relabel=shared"}},
-		{name: "SELinux, docker", opts: RunOptions{Cwd: "/w", Root: true, Mounts: []string{"/etc:/ref:ro"}}, sel: relabelVolume,
+		{name: "SELinux, docker", opts: RunOptions{Cwd: "/w", Root: true, Mounts: []string{"/etc:/ref:ro"}}, sel: loader.RelabelVolume,
 			want: []string{"run", "--rm", "--interactive", "--volume", "/w:/tmp:z", "--workdir", "/tmp", "--volume", "/etc:/ref:ro,z"}},
-		{name: "SELinux, docker, a source with a colon", opts: RunOptions{Cwd: "/d/10:00", Root: true}, sel: relabelVolume, bad: "Mounts"},
-		{name: "Windows working directory", opts: RunOptions{Cwd: `C:\Users\alice\ds`}, m: mapNone,
+		{name: "SELinux, docker, a source with a colon", opts: RunOptions{Cwd: "/d/10:00", Root: true}, sel: loader.RelabelVolume, bad: "Mounts"},
+		{name: "Windows working directory", opts: RunOptions{Cwd: `C:\Users\alice\ds`}, m: loader.MapNone,
 			want: []string{"run", "--rm", "--interactive", "--mount", `type=bind,source=C:\Users\alice\ds,target=/tmp`, "--workdir", "/tmp"}},
 		{name: "mount source that does not exist", opts: RunOptions{Mounts: []string{"/nonexistent/typo:/data"}}, notExist: true},
 	}
@@ -106,36 +110,6 @@ func TestParseMount(t *testing.T) {
 		src, dst, ro, ok := parseMount(tc.goos, tc.m)
 		if src != tc.src || dst != tc.dst || ro != tc.ro || ok != tc.ok {
 			t.Errorf("parseMount(%s, %q) = %q, %q, %v, %v, want %q, %q, %v, %v", tc.goos, tc.m, src, dst, ro, ok, tc.src, tc.dst, tc.ro, tc.ok)
-		}
-	}
-}
-
-// TestPickMapping: how run maps the caller, by platform and engine (#13).
-func TestPickMapping(t *testing.T) {
-	tests := []struct {
-		goos, kind string
-		rootless   bool
-		want       userMapping
-	}{
-		{goos: "linux", kind: "docker", want: mapUser},
-		{goos: "linux", kind: "podman", want: mapUser},
-		{goos: "linux", kind: "docker", rootless: true, want: mapNone},
-		{goos: "linux", kind: "podman", rootless: true, want: mapKeepID},
-		// Docker Desktop reports itself rootless (loader.Engine.Rootless).
-		{goos: "darwin", kind: "docker", rootless: true, want: mapNone},
-		{goos: "windows", kind: "docker", rootless: true, want: mapNone},
-		// colima, or a remote daemon: the caller's uid, as datalad-container
-		// passes it on macOS.
-		{goos: "darwin", kind: "docker", want: mapUser},
-		// No uid on Windows, whatever the daemon says.
-		{goos: "windows", kind: "docker", want: mapNone},
-		// podman machine: rootless unless set --rootful.
-		{goos: "darwin", kind: "podman", rootless: true, want: mapKeepID},
-		{goos: "windows", kind: "podman", rootless: true, want: mapKeepID},
-	}
-	for _, tc := range tests {
-		if got := pickMapping(tc.goos, tc.kind, tc.rootless); got != tc.want {
-			t.Errorf("pickMapping(%s, %s, rootless %v) = %v, want %v", tc.goos, tc.kind, tc.rootless, got, tc.want)
 		}
 	}
 }
@@ -245,5 +219,24 @@ func TestAnnexTopGitlink(t *testing.T) {
 	top, rel = annexTop(home + "/projects/super")
 	if top != sup || rel != "." {
 		t.Errorf("annexTop(super) = %q, %q, want %q, %q", top, rel, sup, ".")
+	}
+}
+
+// TestPlatformArgs (#29): run tells the engine the platform of an image
+// that is not the host's, so that docker does not warn on every run.
+func TestPlatformArgs(t *testing.T) {
+	for _, tc := range []struct {
+		os, arch, variant, host string
+		want                    []string
+	}{
+		{"linux", "amd64", "", "linux/amd64", nil},
+		{"linux", "arm64", "", "linux/amd64", []string{"--platform", "linux/arm64"}},
+		{"linux", "arm64", "v8", "linux/arm64", nil},
+		{"linux", "arm", "v7", "linux/amd64", []string{"--platform", "linux/arm/v7"}},
+	} {
+		im := &archive.DirImage{Config: &manifest.Config{OS: tc.os, Architecture: tc.arch, Variant: tc.variant}}
+		if got := platformArgs(im, tc.host); !slices.Equal(got, tc.want) {
+			t.Errorf("platformArgs(%s/%s/%s, host %s) = %q, want %q", tc.os, tc.arch, tc.variant, tc.host, got, tc.want)
+		}
 	}
 }

@@ -57,9 +57,6 @@ func Save(ctx context.Context, eng Engine, refs []string, dir string, opts SaveO
 	if len(refs) == 0 {
 		return nil, errors.New("save: no image given")
 	}
-	if isApptainer(eng) {
-		return nil, fmt.Errorf("save %s: %w", strings.Join(refs, " "), loader.ErrNoImageStore)
-	}
 	switch opts.Pull {
 	case "":
 		opts.Pull = PullMissing

@@ -5,13 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
-	"strings"
-	"syscall"
 
 	"github.com/opencontainers/go-digest"
 
@@ -20,251 +16,110 @@ import (
 	"github.com/imgsave/imgsave/manifest"
 )
 
-// sifBuilder is what an Apptainer engine offers in place of an image
-// store: *loader.Engine when its Kind is loader.KindApptainer.
-type sifBuilder interface {
-	BuildSIF(ctx context.Context, b loader.SIFBuild) error
-}
-
-func isApptainer(eng Engine) bool { return eng.Kind() == loader.KindApptainer }
-
 // SIFCacheDir is the folder holding the SIF files built for Apptainer:
 // dir when given, else imgsave/sif in the user's cache directory
 // (~/.cache/imgsave/sif on Linux).
-func SIFCacheDir(dir string) (string, error) {
-	if dir != "" {
-		return filepath.Abs(dir)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("the SIF cache: %w", err)
-	}
-	return filepath.Join(cache, "imgsave", "sif"), nil
-}
-
-// sifName is the file name of the SIF built from the image whose manifest
-// digest is m: the digest alone, so that every clone, path and node finds
-// the same file.
-func sifName(m digest.Digest) string { return m.Algorithm().String() + "-" + m.Encoded() + ".sif" }
+func SIFCacheDir(dir string) (string, error) { return loader.SIFCacheDir(dir) }
 
 // CachedSIF returns the path of the SIF file of the image whose manifest
 // digest is m in the cache folder, or "" when it has not been built, or
 // when the file there is not one imgsave would run (see [Load]): another
 // user could have written it, or it is not whole, or it was built from
 // another image.
-func CachedSIF(cache string, m digest.Digest) string {
-	if m == "" {
-		return ""
-	}
-	t, _ := newSIFTrust(nil)
-	dir, err := filepath.EvalSymlinks(cache)
-	if err != nil {
-		return ""
-	}
-	p, _ := findSIF(dir, m, t)
-	return p
-}
+func CachedSIF(cache string, m digest.Digest) string { return loader.CachedSIF(cache, m) }
+
+// UntrustedSIFError is a SIF file, or a folder above it, that someone
+// other than the caller, root and the trusted owners could have written:
+// imgsave does not run it (#28).
+type UntrustedSIFError = loader.UntrustedSIFError
+
+// BadSIFError is a file under a SIF's name in the cache that is not the
+// SIF of the image asked for: truncated, built from another image, not a
+// SIF at all. imgsave rebuilds it.
+type BadSIFError = loader.BadSIFError
 
 // loadSIF is [Load] on Apptainer: it finds the SIF file of the
 // directory's image in the site caches or the caller's cache, and builds
-// it into the caller's cache when none holds it.
+// it into the caller's cache when none holds it (see loader.SIFCache for
+// which files run, and how a build is kept whole and single).
 //
-// A SIF is run only when no one but the caller, root and the trusted
-// owners (opts.SIFTrustedOwners) could have put it there: the file and
-// every folder above it belong to them, and no folder is writable by
-// others unless sticky. It must also be whole and record the image's
-// manifest digest (see checkSIF). A SIF of a site cache that fails this is
-// named in a notice and skipped; one in the caller's cache is rebuilt, or,
-// when the cache is shared and the file another user's, built into the
-// caller's own default cache instead.
-//
-// The file is built in a private folder in the cache and renamed into
-// place, so a build that is killed or fails leaves no file under the
-// final name, and a reader never sees half a file. Concurrent builds of one
-// image are serialised by a lock file in the cache folder (flock, which
-// Linux carries over NFS as a POSIX lock, so nodes sharing the cache
-// exclude each other). Where the filesystem refuses locks (Lustre without
-// -o flock, some FUSE filesystems, NFS for a lock file read-only to the
-// caller) imgsave builds without one: a duplicate build costs time but no
-// harm, because builds are reproducible and the rename replaces the file
-// with the same bytes.
-func loadSIF(ctx context.Context, b sifBuilder, d *archive.Dir, im *archive.DirImage, opts LoadOptions) (*LoadResult, error) {
-	trust, err := newSIFTrust(opts.SIFTrustedOwners)
-	if err != nil {
-		return nil, err
-	}
+// Apptainer's build checks no digest (a flipped byte in a layer goes into
+// the SIF unnoticed), so imgsave hashes every file the build reads, while
+// it builds: a failure stops the build, and its file is never renamed
+// into place.
+func loadSIF(ctx context.Context, b interface {
+	BuildSIF(context.Context, loader.SIFBuild) error
+}, d *archive.Dir, im *archive.DirImage, opts LoadOptions) (*LoadResult, error) {
 	m := im.ManifestDigest
-	res := &LoadResult{EngineID: m, Image: im}
-	for _, site := range opts.SIFSiteCaches {
-		if site == "" {
-			continue
-		}
-		dir, err := filepath.EvalSymlinks(site)
-		if err == nil {
-			res.SIF, err = findSIF(dir, m, trust)
-		}
-		if res.SIF != "" {
-			return res, nil
-		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			opts.notice(fmt.Sprintf("site SIF cache: %v", err))
-		}
+	cache := loader.SIFCache{Dir: opts.SIFCache, Sites: opts.SIFSiteCaches, TrustedOwners: opts.SIFTrustedOwners, Notice: opts.Notice}
+	slot, err := cache.Lookup(m)
+	if oe := (*loader.OwnerError)(nil); errors.As(err, &oe) {
+		return nil, &OptionError{Option: "SIFTrustedOwners", Value: oe.Owner, Want: oe.Want()}
 	}
-	cache, err := writableSIFCache(opts, trust, m)
 	if err != nil {
 		return nil, err
 	}
-	if res.SIF, err = findSIF(cache, m, trust); res.SIF != "" || !canRebuild(err) {
-		return res, err
+	res := &LoadResult{EngineID: m, Image: im, SIF: slot.Path}
+	if res.SIF != "" {
+		return res, nil
 	}
 	if err := ociSource(d, im); err != nil {
 		return nil, err
 	}
-	hex := m.Encoded()
-	unlock, err := lockFileMode(ctx, filepath.Join(cache, "."+hex+".lock"), func() {
-		opts.notice(fmt.Sprintf("waiting for another imgsave that is building the SIF of %s", short(m)))
-	}, lockMode(cache))
-	locked := err == nil
-	switch {
-	case locked:
-		defer unlock()
-	case ctx.Err() == nil && lockUnsupported(err):
-		opts.notice(fmt.Sprintf("%s takes no locks (%v): building without one; a build elsewhere at the same time writes the same bytes", cache, errors.Unwrap(err)))
-	default:
-		return nil, err
-	}
-	res.SIF, err = findSIF(cache, m, trust)
-	switch bad := (*BadSIFError)(nil); {
-	case res.SIF != "" || !canRebuild(err):
-		return res, err
-	case errors.As(err, &bad):
-		opts.notice(fmt.Sprintf("%v: rebuilding it", err))
-	}
-	if err := d.CheckPresent(im); err != nil {
-		if !opts.Fetch || !errors.Is(err, archive.ErrContentMissing) {
-			return nil, err
-		}
-		opts.notice(fmt.Sprintf("the SIF of %s is not built and its layers are not here: fetching them with git annex get", short(m)))
-		if err := annexGet(ctx, d, im); err != nil {
-			return nil, err
-		}
+	res.SIF, res.Loaded, err = slot.Build(ctx, func(ctx context.Context, work, dest string) error {
 		if err := d.CheckPresent(im); err != nil {
-			return nil, err
-		}
-	}
-	if locked {
-		// Under the lock, another build's folder is a dead one's.
-		sweepSIF(cache, m, opts.notice)
-	}
-	// A private folder (0700, made by mkdir, which never follows a link)
-	// holds the build's layout view and its output: nothing another user
-	// plants in the cache can redirect what the build writes.
-	work, err := os.MkdirTemp(cache, ".tmp-"+hex+"-")
-	if err != nil {
-		return nil, fmt.Errorf("the SIF cache: %w", err)
-	}
-	defer os.RemoveAll(work)
-	tmp := filepath.Join(work, "image.sif")
-	opts.notice(fmt.Sprintf("building the SIF of %s (%s) in %s; later runs reuse it", d.Path, short(m), cache))
-	var epoch int64
-	if c := im.Config.Created; c != nil && c.Unix() > 0 {
-		epoch = c.Unix()
-	}
-	// Apptainer's build checks no digest (a flipped byte in a layer goes
-	// into the SIF unnoticed), so imgsave hashes every file the build
-	// reads, while it builds: a failure stops the build, and its file is
-	// never renamed into place.
-	bctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	verified := make(chan error, 1)
-	go func() {
-		rep, err := archive.Verify(bctx, d.Path, archive.VerifyOptions{Image: im})
-		if err == nil {
-			err = reportError(d.Path, rep)
-		}
-		if err != nil {
-			stop(err)
-		}
-		verified <- err
-	}()
-	view, err := ociView(work, d, im)
-	if err != nil {
-		stop(err)
-		<-verified
-		return nil, err
-	}
-	err = b.BuildSIF(bctx, loader.SIFBuild{Dir: view, Manifest: string(m), Dest: tmp, Epoch: epoch})
-	if verr := <-verified; verr != nil && ctx.Err() == nil {
-		return nil, verr
-	}
-	final := filepath.Join(cache, sifName(m))
-	if err == nil {
-		err = os.Chmod(tmp, sharedMode(cache, 0o600))
-	}
-	if err == nil {
-		err = syncFile(tmp)
-	}
-	if err == nil {
-		err = os.Rename(tmp, final)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("build the SIF of %s: %w", d.Path, err)
-	}
-	syncFile(cache)
-	res.SIF, res.Loaded = final, true
-	return res, nil
-}
-
-// canRebuild reports whether findSIF's err leaves the file to be
-// (re)built: none is there, or the one there is not the image's SIF.
-func canRebuild(err error) bool {
-	bad := (*BadSIFError)(nil)
-	return err == nil || errors.As(err, &bad)
-}
-
-// writableSIFCache is the folder, without links, where the caller builds
-// SIFs: opts.SIFCache, or the default cache when that is not given, or
-// when the folder or the image's SIF in it belongs to someone untrusted
-// (a shared cache), with a notice. The error names what is untrusted.
-func writableSIFCache(opts LoadOptions, trust *sifTrust, m digest.Digest) (string, error) {
-	dirs := []string{opts.SIFCache}
-	if opts.SIFCache != "" {
-		dirs = append(dirs, "")
-	}
-	var prev error
-	for _, d := range dirs {
-		d, err := SIFCacheDir(d)
-		if err != nil {
-			return "", err
-		}
-		if prev != nil {
-			opts.notice(fmt.Sprintf("%v: building the SIF in %s instead", prev, d))
-		}
-		cache, err := cacheFolder(d, trust)
-		if err == nil {
-			if _, err = findSIF(cache, m, trust); canRebuild(err) {
-				return cache, nil
+			if !opts.Fetch || !errors.Is(err, archive.ErrContentMissing) {
+				return err
+			}
+			opts.notice(fmt.Sprintf("the SIF of %s is not built and its layers are not here: fetching them with git annex get", short(m)))
+			if err := annexGet(ctx, d, im); err != nil {
+				return err
+			}
+			if err := d.CheckPresent(im); err != nil {
+				return err
 			}
 		}
-		if u := (*UntrustedSIFError)(nil); !errors.As(err, &u) {
-			return "", err
+		opts.notice(fmt.Sprintf("building the SIF of %s (%s) in %s; later runs reuse it", d.Path, short(m), slot.Dir))
+		var epoch int64
+		if c := im.Config.Created; c != nil && c.Unix() > 0 {
+			epoch = c.Unix()
 		}
-		prev = err
+		bctx, stop := context.WithCancelCause(ctx)
+		defer stop(nil)
+		verified := make(chan error, 1)
+		go func() {
+			rep, err := archive.Verify(bctx, d.Path, archive.VerifyOptions{Image: im})
+			if err == nil {
+				err = reportError(d.Path, rep)
+			}
+			if err != nil {
+				stop(err)
+			}
+			verified <- err
+		}()
+		// A private view (work is the build's own folder) holding the
+		// image alone, which Apptainer reads through.
+		view, err := d.WriteView(work, im)
+		if err != nil {
+			stop(err)
+			<-verified
+			return err
+		}
+		done := opts.step(fmt.Sprintf("building the SIF of %s", short(m)))
+		err = b.BuildSIF(bctx, loader.SIFBuild{Dir: view, Manifest: string(m), Dest: dest, Epoch: epoch})
+		done()
+		if verr := <-verified; verr != nil && ctx.Err() == nil {
+			return verr
+		}
+		if err != nil {
+			return fmt.Errorf("build the SIF of %s: %w", d.Path, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return "", prev
-}
-
-// lockMode is the mode of a lock file imgsave creates in the cache folder
-// dir: readable by those who may enter the folder, so that they can take
-// the lock too, and writable by the group when the group may write the
-// folder (it could replace the file anyway), because flock on NFS needs a
-// file open for writing.
-func lockMode(dir string) fs.FileMode {
-	m := sharedMode(dir, 0o600)
-	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o020 != 0 {
-		m |= 0o020
-	}
-	return m
+	return res, nil
 }
 
 // reportError is the first failure of a verification report, naming the
@@ -296,111 +151,34 @@ func ociSource(d *archive.Dir, im *archive.DirImage) error {
 	return nil
 }
 
-// ociView makes, in a new folder under parent, an OCI layout of im alone
-// that reads d's blobs through a link: Apptainer finds an image only
-// among the top-level entries of index.json, not inside the image index
-// of a multi-platform directory, and this way it reads nothing else of d.
-// The folder's path is not recorded in the SIF (the build runs inside it
-// and names it "."). The caller removes it.
-func ociView(parent string, d *archive.Dir, im *archive.DirImage) (string, error) {
-	blobs, err := filepath.Abs(filepath.Join(d.Path, "blobs"))
-	if err != nil {
-		return "", err
-	}
-	view, err := os.MkdirTemp(parent, ".view-"+im.ManifestDigest.Encoded()[:12]+"-")
-	if err != nil {
-		return "", fmt.Errorf("the SIF cache: %w", err)
-	}
-	index := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":%d}]}`, im.ManifestDigest, len(im.Manifest))
-	for _, err := range []error{
-		os.WriteFile(filepath.Join(view, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644),
-		os.WriteFile(filepath.Join(view, "index.json"), []byte(index), 0o644),
-		os.Symlink(blobs, filepath.Join(view, "blobs")),
-	} {
-		if err != nil {
-			os.RemoveAll(view)
-			return "", fmt.Errorf("an OCI layout for Apptainer: %w", err)
-		}
-	}
-	return view, nil
-}
-
-// lockUnsupported reports whether a lock failed because the filesystem
-// offers none, rather than for a reason that should stop the build.
-func lockUnsupported(err error) bool {
-	return errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.ENOSYS) ||
-		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, errors.ErrUnsupported) ||
-		errors.Is(err, syscall.EBADF)
-}
-
-// syncFile flushes a file, or a folder's entries, to disk.
-func syncFile(name string) error {
-	f, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) && !errors.Is(err, syscall.EINVAL) {
-		return fmt.Errorf("sync %s: %w", name, err)
-	}
-	return nil
-}
-
 // runApptainer is [Run] on Apptainer: it makes sure the SIF of the
-// directory's image is built, then runs it with `apptainer run`, which
-// follows the image's entrypoint and command as docker does, in a
-// container that keeps the host out: --containall (its own /tmp, /dev,
-// PID and IPC namespaces, an empty home), --cleanenv (no host
-// variables), and none of the host's variables by which Apptainer would
-// change the container (APPTAINERENV_*, APPTAINER_BIND...: see
-// loader.Engine.RunSIF, which also sets opts.Env byte for byte), and
-// --no-eval, so that arguments reach the command as given, not through a
-// shell. The caller runs as itself, as Apptainer always does; --root
-// means --fakeroot for a plain user. A plain user without /dev/fuse runs
-// the SIF unpacked (--unsquash).
-func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) error {
+// directory's image is built, then runs it (see loader.Apptainer.RunSIF
+// for how the container keeps the host out). The caller runs as itself, as
+// Apptainer always does; Root means --fakeroot for a plain user.
+func runApptainer(ctx context.Context, b SIFBuilder, dir string, opts RunOptions) error {
 	if opts.User != "" {
-		return &OptionError{Option: "User", Value: opts.User, Want: "none on Apptainer, which runs containers as the caller (or as root with --fakeroot)"}
+		return &OptionError{Option: "User", Value: opts.User, Want: "none on Apptainer, which runs containers as you: use --root for root inside (--fakeroot for a plain user), or --engine docker or podman to run as another user"}
 	}
-	a := []string{"run", "--containall", "--cleanenv", "--no-eval"}
-	if opts.Entrypoint != nil {
-		a[0] = "exec"
-		if *opts.Entrypoint == "" && len(opts.Command) == 0 {
-			return &OptionError{Option: "Entrypoint", Value: "", Want: "a command to run (the image's entrypoint is cleared)"}
-		}
-	}
-	if opts.Root && os.Geteuid() != 0 {
-		a = append(a, "--fakeroot")
-	}
-	if os.Geteuid() != 0 && !loader.FuseUsable() {
-		a = append(a, "--unsquash")
+	if opts.Entrypoint != nil && *opts.Entrypoint == "" && len(opts.Command) == 0 {
+		return &OptionError{Option: "Entrypoint", Value: "", Want: "a command to run (the image's entrypoint is cleared)"}
 	}
 	cwd, mounts, wd, err := runBinds(opts)
 	if err != nil {
 		return err
 	}
-	if cwd.src != "" {
-		mounts = append([]bind{cwd}, mounts...)
-	}
-	for _, m := range mounts {
-		a = append(a, "--mount", apptainerMount(m))
+	if cwd.Src != "" {
+		mounts = append([]loader.Bind{cwd}, mounts...)
 	}
 	if err := checkSIFEnv(opts.Env); err != nil {
 		return err
 	}
-	r, ok := eng.(sifRunner)
-	b, ok2 := eng.(sifBuilder)
-	if !ok || !ok2 {
-		return fmt.Errorf("run %s: the engine cannot build and run SIF files", dir)
-	}
-	d, im, err := openToRun(ctx, eng, dir, opts)
+	d, im, err := openToRun(ctx, b, dir, opts)
 	if err != nil {
 		return err
 	}
 	if wd == "" {
 		wd = imageWorkdir(im)
 	}
-	a = append(append(a, "--pwd", wd), opts.EngineArgs...)
 	l, err := loadSIF(ctx, b, d, im, opts.LoadOptions)
 	if opts.AfterLoad != nil {
 		opts.AfterLoad()
@@ -408,26 +186,14 @@ func runApptainer(ctx context.Context, eng Engine, dir string, opts RunOptions) 
 	if err != nil {
 		return err
 	}
-	if slices.Contains(a, "--unsquash") {
+	if u, ok := b.(interface{ Unsquashes() bool }); ok && u.Unsquashes() {
 		opts.notice("no usable /dev/fuse: Apptainer unpacks the image into a temporary folder for this run (--unsquash), which takes longer")
 	}
-	a = append(a, l.SIF)
-	if opts.Entrypoint != nil && *opts.Entrypoint != "" {
-		a = append(a, *opts.Entrypoint)
-	}
-	return r.RunSIF(ctx, append(a, opts.Command...), opts.Env, opts.Stdin, opts.Stdout, opts.Stderr)
-}
-
-// apptainerMount is Apptainer's --mount value for m: a CSV record as
-// docker's (Apptainer parses it with encoding/csv), each field quoted when
-// it holds a comma, quote or line break, so that a source such as
-// "a,target=b" stays one path.
-func apptainerMount(m bind) string {
-	f := []string{"type=bind", csvField("source=" + m.src), csvField("destination=" + m.dst)}
-	if m.ro {
-		f = append(f, "ro")
-	}
-	return strings.Join(f, ",")
+	return b.RunSIF(ctx, loader.SIFRun{
+		SIF: l.SIF, Entrypoint: opts.Entrypoint, Command: opts.Command,
+		Binds: mounts, Workdir: wd, Env: opts.Env, Root: opts.Root, EngineArgs: opts.EngineArgs,
+		Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
+	})
 }
 
 // imageWorkdir is the working directory the image's config names, or /.

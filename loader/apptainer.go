@@ -3,7 +3,6 @@ package loader
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,20 +10,47 @@ import (
 	"strings"
 )
 
-// KindApptainer is the Name of an Engine that is Apptainer, or
-// SingularityCE or an older Singularity, whose command line is the same.
-// It has no daemon and no image store: imgsave builds a SIF file from a
-// directory ([Engine.BuildSIF]) and runs that (`apptainer run SIF`).
+// KindApptainer is the Kind (and [Info] Name) of an [Apptainer].
 const KindApptainer = "apptainer"
+
+// Apptainer is Apptainer's command line, or SingularityCE's or an older
+// Singularity's, which is the same. It runs containers but has no daemon
+// and no image store, so it is no [Engine]: imgsave builds a SIF file from
+// a directory ([Apptainer.BuildSIF]) and runs that ([Apptainer.RunSIF]).
+type Apptainer struct {
+	// Path is the absolute path of the binary.
+	Path string
+	// Env is appended to the environment of every command, after
+	// os.Environ(). It may be nil.
+	Env []string
+	// Verbose keeps Apptainer's own WARNING and INFO lines ("Converting
+	// SIF file to temporary sandbox...", "Cleaning up image..."); without
+	// it every command is started with --silent, which keeps its errors.
+	Verbose bool
+}
+
+// Kind is "apptainer".
+func (a *Apptainer) Kind() string { return KindApptainer }
+
+// Endpoint identifies the binary: Apptainer has no daemon.
+func (a *Apptainer) Endpoint() string { return a.Path }
+
+// command builds every Apptainer command, --silent unless a.Verbose.
+func (a *Apptainer) command(ctx context.Context, args ...string) *proc {
+	if !a.Verbose {
+		args = append([]string{"--silent"}, args...)
+	}
+	return newProc(ctx, a.Path, a.Env, args...)
+}
 
 // StoreSIF is the store [Info] reports for Apptainer: SIF files that the
 // caller keeps.
 const StoreSIF = "sif"
 
-// ErrNoImageStore is wrapped by the errors of [Engine.Save], [Engine.Load],
-// [Engine.Inspect], [Engine.Tag] and [Engine.Pull] on Apptainer, which
-// keeps no images of its own.
-var ErrNoImageStore = errors.New("apptainer keeps no image store (imgsave builds a SIF file from the directory instead; save and pull with docker, podman or from a registry)")
+// ErrNoImageStore is wrapped by the error of [Find] when the engine found
+// is Apptainer, which keeps no images of its own: there is no [Engine] to
+// save from, inspect or tag in.
+var ErrNoImageStore = errors.New("apptainer has no image store: save from docker or podman, or pull from a registry")
 
 // isApptainer reports whether the engine binary at path is Apptainer or
 // Singularity: named so, or a link to one.
@@ -40,31 +66,38 @@ func isApptainer(path string) bool {
 	return err == nil && named(real)
 }
 
-// noStore is the error of the image-store methods on Apptainer.
-func (e *Engine) noStore(op string) error {
-	if e.Name != KindApptainer {
-		return nil
-	}
-	return fmt.Errorf("%s: %w", op, ErrNoImageStore)
-}
-
 // apptainerInfo fills in what `apptainer version` and this process can
 // tell: the version, whether the caller is root (Apptainer runs containers
 // as the caller; Rootless means not root) and whether FUSE mounts work.
-func (e *Engine) apptainerInfo(ctx context.Context, in *Info) error {
+func (a *Apptainer) Info(ctx context.Context) (*Info, error) {
+	in := &Info{Name: KindApptainer, Path: a.Path, Via: "CLI"}
 	in.Store, in.Rootless = StoreSIF, os.Geteuid() != 0
 	in.Platform = platformOf(runtime.GOOS, runtime.GOARCH)
 	fuse := FuseUsable()
 	in.Fuse = &fuse
-	p := e.command(ctx, "version")
+	p := a.command(ctx, "version")
 	out := &tailBuffer{max: outputMax}
 	p.cmd.Stdout = out
 	if err := p.err(p.cmd.Run()); err != nil {
-		return err
+		return in, err
 	}
 	in.Version = strings.TrimSpace(out.String())
-	return nil
+	return in, nil
 }
+
+// Rootless reports whether the caller is not root: Apptainer runs
+// containers as the caller.
+func (a *Apptainer) Rootless(context.Context) (bool, error) { return os.Geteuid() != 0, nil }
+
+// Platform is this machine's: Apptainer runs containers here.
+func (a *Apptainer) Platform(context.Context) (string, error) {
+	return platformOf(runtime.GOOS, runtime.GOARCH), nil
+}
+
+// Unsquashes reports whether a run unpacks the SIF into a temporary folder
+// (--unsquash) instead of mounting it: for a plain user without a usable
+// /dev/fuse.
+func (a *Apptainer) Unsquashes() bool { return os.Geteuid() != 0 && !FuseUsable() }
 
 // FuseUsable reports whether this process may open /dev/fuse, which
 // Apptainer needs to mount a SIF file without privileges (squashfuse).
@@ -102,17 +135,14 @@ type SIFBuild struct {
 // the build and every process it started (they share a process group of
 // their own), and the kernel kills the build if imgsave dies; what it
 // leaves at Dest is the caller's to remove.
-func (e *Engine) BuildSIF(ctx context.Context, b SIFBuild) error {
-	if e.Name != KindApptainer {
-		return fmt.Errorf("build SIF: %s is not apptainer", e.Path)
-	}
+func (a *Apptainer) BuildSIF(ctx context.Context, b SIFBuild) error {
 	dest, err := filepath.Abs(b.Dest)
 	if err != nil {
 		return err
 	}
-	p := e.command(ctx, "build", "--reproducible", "--disable-cache", dest, "oci:.@"+b.Manifest)
+	p := a.command(ctx, "build", "--reproducible", "--disable-cache", dest, "oci:.@"+b.Manifest)
 	p.cmd.Dir = b.Dir
-	p.cmd.Env = append(os.Environ(), e.Env...)
+	p.cmd.Env = append(os.Environ(), a.Env...)
 	p.cmd.Env = append(p.cmd.Env, "SOURCE_DATE_EPOCH="+strconv.FormatInt(b.Epoch, 10))
 	if b.TmpDir != "" {
 		p.cmd.Env = append(p.cmd.Env, "APPTAINER_TMPDIR="+b.TmpDir, "SINGULARITY_TMPDIR="+b.TmpDir)

@@ -1,9 +1,7 @@
 package loader
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 )
@@ -125,21 +123,4 @@ func apptainerEnviron(host, env []string) []string {
 		out = append(out, "APPTAINERENV_"+kv)
 	}
 	return out
-}
-
-// RunSIF is [Engine.Run] for `apptainer run` or `exec` (args, the SIF
-// file and the command included) with env ("K=V" each) set in the
-// container byte for byte, as docker's --env sets it; Apptainer's own
-// --env would split a value at its commas. Like every run of Apptainer's,
-// it keeps the host's variables that would change the container out of
-// Apptainer's environment. An env that [CheckSIFEnv] refuses is an error
-// before anything runs.
-func (e *Engine) RunSIF(ctx context.Context, args, env []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if e.Name != KindApptainer {
-		return fmt.Errorf("run SIF: %s is not apptainer", e.Path)
-	}
-	if err := CheckSIFEnv(env); err != nil {
-		return err
-	}
-	return e.run(ctx, args, env, stdin, stdout, stderr)
 }

@@ -18,7 +18,7 @@ import (
 // stand-in prints the environment it gets: what Apptainer then does with
 // it is apptainer_env.txtar's, against the real one.
 func TestApptainerRunKeepsHostOut(t *testing.T) {
-	eng := &Engine{Path: standIn(t, t.TempDir(), "apptainer", "exec env"), Name: KindApptainer,
+	eng := &Apptainer{Path: standIn(t, t.TempDir(), "apptainer", "exec env"),
 		Env: []string{"APPTAINER_BIND=/var:/mnt", "APPTAINER_CACHEDIR=/engine-cache"}}
 	for k, v := range map[string]string{
 		"APPTAINERENV_LD_PRELOAD":   "/tmp/evil.so",
@@ -47,7 +47,7 @@ func TestApptainerRunKeepsHostOut(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	var out, errb bytes.Buffer
-	if err := eng.Run(t.Context(), []string{"run", "x.sif"}, nil, &out, &errb); err != nil {
+	if err := eng.RunSIF(t.Context(), SIFRun{SIF: "x.sif", Stdout: &out, Stderr: &errb}); err != nil {
 		t.Fatalf("Run: %v: %s", err, errb.String())
 	}
 	got := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -73,11 +73,11 @@ func TestApptainerRunKeepsHostOut(t *testing.T) {
 // APPTAINERENV_ of the same name; a name Apptainer cannot set as given is
 // refused before anything runs.
 func TestRunSIFSetsEnv(t *testing.T) {
-	eng := &Engine{Path: standIn(t, t.TempDir(), "apptainer", "exec env -0"), Name: KindApptainer}
+	eng := &Apptainer{Path: standIn(t, t.TempDir(), "apptainer", "exec env -0")}
 	t.Setenv("APPTAINERENV_X", "host")
 	env := []string{"X=a=1,Y=2", `Q="q" 'r'`, "N=a\nb\\c $HOME", "E="}
 	var out, errb bytes.Buffer
-	if err := eng.RunSIF(t.Context(), []string{"run", "x.sif"}, env, nil, &out, &errb); err != nil {
+	if err := eng.RunSIF(t.Context(), SIFRun{SIF: "x.sif", Env: env, Stdout: &out, Stderr: &errb}); err != nil {
 		t.Fatalf("RunSIF: %v: %s", err, errb.String())
 	}
 	var got []string
@@ -94,7 +94,7 @@ func TestRunSIFSetsEnv(t *testing.T) {
 	}
 
 	for _, kv := range []string{"X", "=1", "1X=1", "A-B=1", "A B=1", "É=1", "HOME=/x", "UID=0", "GID=0", "EUID=0", "IFS=,", "OPTIND=1", "PWD=/", "PROMPT_COMMAND=x", "PREPEND_PATH=/x", "APPEND_PATH=/x", "APPTAINER_BIND=/etc", "SINGULARITY_ENVIRONMENT=/x"} {
-		err := eng.RunSIF(t.Context(), []string{"run", "x.sif"}, []string{"OK=1", kv}, nil, io.Discard, io.Discard)
+		err := eng.RunSIF(t.Context(), SIFRun{SIF: "x.sif", Env: []string{"OK=1", kv}, Stdout: io.Discard, Stderr: io.Discard})
 		var ee *EnvError
 		if !errors.As(err, &ee) || ee.Var != kv {
 			t.Errorf("RunSIF(%q) = %v, want an *EnvError for it", kv, err)

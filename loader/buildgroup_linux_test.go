@@ -19,7 +19,7 @@ func TestBuildSIFEndsItsGroup(t *testing.T) {
 	waitDelay = 500 * time.Millisecond
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "helper.pid")
-	e := &Engine{Path: standIn(t, dir, "apptainer", `sleep 300 & echo $! > "$PIDFILE"; wait`), Name: KindApptainer, Env: []string{"PIDFILE=" + pidFile}}
+	e := &Apptainer{Path: standIn(t, dir, "apptainer", `sleep 300 & echo $! > "$PIDFILE"; wait`), Env: []string{"PIDFILE=" + pidFile}}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {

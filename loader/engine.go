@@ -24,12 +24,34 @@ const (
 	outputMax = 4 << 20
 )
 
-// Engine is a container engine's command-line interface.
+// Runtime is what every runtime [FindRuntime] finds does: say what it is
+// and where it runs. An [*Engine] (docker, podman) also keeps an image
+// store; an [*Apptainer] builds and runs SIF files.
+type Runtime interface {
+	// Kind is "docker", "podman" or "apptainer", for display: what a
+	// runtime can do is asked of its methods.
+	Kind() string
+	// Endpoint identifies the binary and the daemon it talks to.
+	Endpoint() string
+	// Info asks the runtime what it is: its version, store, platform.
+	Info(ctx context.Context) (*Info, error)
+	// Platform is what its containers run natively, "os/arch[/variant]".
+	Platform(ctx context.Context) (string, error)
+	// Rootless reports whether its containers run as the caller.
+	Rootless(ctx context.Context) (bool, error)
+}
+
+var (
+	_ Runtime = (*Engine)(nil)
+	_ Runtime = (*Apptainer)(nil)
+)
+
+// Engine is a container engine with an image store, docker or podman,
+// driven through its command-line interface (and docker's socket).
 type Engine struct {
 	// Path is the absolute path of the CLI binary.
 	Path string
-	// Name is "docker", "podman" or "apptainer" ([KindApptainer], also
-	// for singularity). Anything else is driven as docker.
+	// Name is "docker" or "podman". Anything else is driven as docker.
 	Name string
 	// Env is appended to the environment of every command, after
 	// os.Environ(), so DOCKER_HOST=... here overrides the process's own. It
@@ -44,14 +66,15 @@ type Engine struct {
 	cliOnly bool
 }
 
-// Find resolves the engine to use. An empty name means docker, falling
+// FindRuntime resolves the runtime to use. An empty name means docker, falling
 // back to podman, then apptainer, then singularity, whichever is first on
 // $PATH; a name containing a slash is a path. An engine whose base name
 // starts with "podman", that links to podman, or that is podman-docker's
 // docker script, is podman; one named apptainer or singularity (or
-// linking to one) is Apptainer; any other is driven as docker. Find fails with an error wrapping
-// [ErrEngineNotFound] that names what it looked for.
-func Find(name string) (*Engine, error) {
+// linking to one) is an [*Apptainer]; any other is driven as docker.
+// FindRuntime fails with an error wrapping [ErrEngineNotFound] that names
+// what it looked for.
+func FindRuntime(name string) (Runtime, error) {
 	names := []string{name}
 	if name == "" {
 		names = []string{"docker", "podman", "apptainer", "singularity"}
@@ -61,10 +84,11 @@ func Find(name string) (*Engine, error) {
 		var path string
 		if path, err = exec.LookPath(n); err == nil {
 			if path, err = filepath.Abs(path); err == nil {
-				e := &Engine{Path: path, Name: "docker"}
 				if isApptainer(path) {
-					e.Name = KindApptainer
-				} else if isPodman(path) {
+					return &Apptainer{Path: path}, nil
+				}
+				e := &Engine{Path: path, Name: "docker"}
+				if isPodman(path) {
 					e.Name = "podman"
 					e.Shim = !strings.HasPrefix(filepath.Base(path), "podman")
 				}
@@ -76,6 +100,37 @@ func Find(name string) (*Engine, error) {
 		return nil, fmt.Errorf("%w: none of docker, podman, apptainer, singularity is in $PATH", ErrEngineNotFound)
 	}
 	return nil, fmt.Errorf("%w: %v", ErrEngineNotFound, err)
+}
+
+// SuggestRuntime adds to err, when it is docker's refusal of its socket
+// ([ErrPermissionDenied]), the runtime on $PATH the caller could use
+// instead: a plain user on a cluster is better off with Apptainer than in
+// the docker group, which is as good as root there. Call it only when the
+// engine was not chosen. Other errors come back as they are.
+func SuggestRuntime(err error) error {
+	if !errors.Is(err, ErrPermissionDenied) {
+		return err
+	}
+	for _, alt := range []string{"apptainer", "singularity", "podman"} {
+		if _, lerr := exec.LookPath(alt); lerr == nil {
+			return fmt.Errorf("%w; docker's socket is not usable by you; %s is on PATH: --engine %s", err, alt, alt)
+		}
+	}
+	return err
+}
+
+// Find is [FindRuntime] for a caller that needs an image store: an
+// Apptainer found gives an error wrapping [ErrNoImageStore].
+func Find(name string) (*Engine, error) {
+	r, err := FindRuntime(name)
+	if err != nil {
+		return nil, err
+	}
+	e, ok := r.(*Engine)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", r.(*Apptainer).Path, ErrNoImageStore)
+	}
+	return e, nil
 }
 
 // Endpoint identifies the engine binary and the daemon it talks to: its
@@ -93,9 +148,6 @@ func (e *Engine) Endpoint() string {
 // Pull runs `E pull REF`, discarding its progress output. A reference the
 // registry does not have gives an error wrapping [ErrImageNotFound].
 func (e *Engine) Pull(ctx context.Context, ref string) error {
-	if err := e.noStore("pull"); err != nil {
-		return err
-	}
 	p := e.command(ctx, append([]string{"pull"}, operands(ref)...)...)
 	return p.err(p.cmd.Run())
 }
@@ -103,9 +155,6 @@ func (e *Engine) Pull(ctx context.Context, ref string) error {
 // Tag runs `E tag SRC DST`. A missing src gives an error wrapping
 // [ErrImageNotFound].
 func (e *Engine) Tag(ctx context.Context, src, dst string) error {
-	if err := e.noStore("tag"); err != nil {
-		return err
-	}
 	p := e.command(ctx, append([]string{"tag"}, operands(src, dst)...)...)
 	return p.err(p.cmd.Run())
 }
@@ -123,14 +172,20 @@ type proc struct {
 // has not exited waitDelay later (on Windows at once: see interrupt).
 // Stderr is kept (its end) for the RunError.
 func (e *Engine) command(ctx context.Context, args ...string) *proc {
+	return newProc(ctx, e.Path, e.Env, args...)
+}
+
+// newProc is [Engine.command] of the binary at path, env appended to the
+// environment.
+func newProc(ctx context.Context, path string, env []string, args ...string) *proc {
 	p := &proc{
 		ctx:    ctx,
-		cmd:    exec.CommandContext(ctx, e.Path, args...),
-		args:   append([]string{filepath.Base(e.Path)}, args...),
+		cmd:    exec.CommandContext(ctx, path, args...),
+		args:   append([]string{filepath.Base(path)}, args...),
 		stderr: tailBuffer{max: stderrMax},
 	}
-	if len(e.Env) > 0 {
-		p.cmd.Env = append(os.Environ(), e.Env...)
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
 	}
 	p.cmd.Cancel = func() error { return interrupt(p.cmd.Process) }
 	p.cmd.WaitDelay = waitDelay

@@ -62,18 +62,31 @@ func TestFind(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("PATH", tc.path)
-			e, err := Find(tc.arg)
+			r, err := FindRuntime(tc.arg)
 			if tc.wantErr != "" {
 				if !errors.Is(err, ErrEngineNotFound) || !errors.Is(err, exec.ErrNotFound) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Find(%q) = %v, want ErrEngineNotFound naming %s", tc.arg, err, tc.wantErr)
+					t.Fatalf("FindRuntime(%q) = %v, want ErrEngineNotFound naming %s", tc.arg, err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("Find(%q) = %v", tc.arg, err)
+				t.Fatalf("FindRuntime(%q) = %v", tc.arg, err)
 			}
-			if e.Path != tc.wantPath || e.Name != tc.wantName {
-				t.Errorf("Find(%q) = %+v, want Path %s, Name %s", tc.arg, e, tc.wantPath, tc.wantName)
+			path := ""
+			switch r := r.(type) {
+			case *Engine:
+				path = r.Path
+			case *Apptainer:
+				path = r.Path
+			}
+			if path != tc.wantPath || r.Kind() != tc.wantName {
+				t.Errorf("FindRuntime(%q) = %+v, want Path %s, Kind %s", tc.arg, r, tc.wantPath, tc.wantName)
+			}
+			// Apptainer is a runtime without an image store: Find, which
+			// callers needing a store use, says so (#29).
+			_, err = Find(tc.arg)
+			if store := tc.wantName != KindApptainer; store != (err == nil) || !store && !errors.Is(err, ErrNoImageStore) {
+				t.Errorf("Find(%q) = %v, want an image store: %v", tc.arg, err, store)
 			}
 		})
 	}

@@ -47,9 +47,6 @@ type Info struct {
 // gives an error wrapping ErrDaemonUnreachable or ErrPermissionDenied.
 func (e *Engine) Info(ctx context.Context) (*Info, error) {
 	in := &Info{Name: e.Name, Path: e.Path, Shim: e.Shim, Via: "CLI"}
-	if e.Name == KindApptainer {
-		return in, e.apptainerInfo(ctx, in)
-	}
 	if sock, ok := e.apiSocket(); ok && e.Name == "podman" {
 		in.Via = "unix://" + sock // for images; its info comes from the CLI
 	} else if ok {
@@ -145,7 +142,7 @@ func isPodman(path string) bool {
 	return bytes.HasPrefix(head, []byte("#!")) && bytes.Contains(head, []byte("podman"))
 }
 
-// Kind is "docker", "podman" or "apptainer": how the engine is driven.
+// Kind is "docker" or "podman", for display.
 func (e *Engine) Kind() string { return e.Name }
 
 // Rootless reports whether containers run in a user namespace owned by
@@ -160,9 +157,6 @@ func (e *Engine) Kind() string { return e.Name }
 // ownership as a user namespace would, so that root in the container
 // writes the caller's files.
 func (e *Engine) Rootless(ctx context.Context) (bool, error) {
-	if e.Name == KindApptainer {
-		return os.Geteuid() != 0, nil
-	}
 	if e.localPodman() {
 		return os.Geteuid() != 0, nil
 	}
@@ -200,11 +194,11 @@ func platformOf(goos, arch string) string {
 }
 
 // Platform is what the engine's containers run natively ([Info]'s
-// Platform): for podman on this Linux machine and for Apptainer, this
+// Platform): for podman on this Linux machine, this
 // machine's; for docker, what the daemon says (one GET /info), since a
 // daemon may run elsewhere (a remote host, a VM).
 func (e *Engine) Platform(ctx context.Context) (string, error) {
-	if e.Name == KindApptainer || e.localPodman() {
+	if e.localPodman() {
 		return platformOf(runtime.GOOS, runtime.GOARCH), nil
 	}
 	in, err := e.Info(ctx)

@@ -3,6 +3,7 @@ package loader
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -108,5 +109,74 @@ func TestPlatformOf(t *testing.T) {
 	}
 	if err := parsePodmanInfo([]byte(`{"host":{"os":"linux","arch":"arm","variant":"v7"},"version":{"Version":"4.3.1"}}`), in); err != nil || in.Platform != "linux/arm/v7" {
 		t.Errorf("podman info: %q, %v; want linux/arm/v7", in.Platform, err)
+	}
+}
+
+// TestInspectAllAsksOnce (#29): podman through its CLI is asked about all
+// names in one `podman image inspect A B C`, where each command is a
+// process of its own; the images it describes are matched to the names it
+// did not call missing, in order. The stand-in prints what podman 4.3
+// prints for two present images and one absent (an exit status of 125 and
+// the absent one named on stderr), and counts its runs: a real podman
+// cannot count them.
+func TestInspectAllAsksOnce(t *testing.T) {
+	dir := t.TempDir()
+	// A named connection keeps podman's API socket, which may exist here,
+	// out of it.
+	t.Setenv("CONTAINER_HOST", "")
+	t.Setenv("CONTAINER_CONNECTION", "stand-in")
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	e := &Engine{Name: "podman", Path: standIn(t, dir, "podman", `echo run >> "$COUNT"
+echo '[{"Id":"`+a+`","RepoTags":["localhost/x:1"]},{"Id":"`+b+`"}]'
+echo 'Error: inspecting object: sha256:`+strings.Repeat("c", 64)+`: image not known' >&2
+exit 125`), Env: []string{"COUNT=" + filepath.Join(dir, "count")}}
+	imgs, err := e.InspectAll(t.Context(), []string{"sha256:" + a, "sha256:" + strings.Repeat("c", 64), "x:2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, img := range imgs {
+		if img == nil {
+			got = append(got, "-")
+		} else {
+			got = append(got, string(img.ID)[7:8])
+		}
+	}
+	if strings.Join(got, "") != "a-b" {
+		t.Errorf("InspectAll = %q, want a, none, b", got)
+	}
+	if n, _ := os.ReadFile(filepath.Join(dir, "count")); string(n) != "run\n" {
+		t.Errorf("podman ran %q, want once", n)
+	}
+}
+
+// TestPodmanConf (#29): what podman's containers.conf says about the
+// limits and the network that decide whether its runs can work here.
+func TestPodmanConf(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	harness := write("harness.conf", "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\nnetns = \"none\"   # no /dev/net/tun\n")
+	commented := write("commented.conf", "[containers]\n# default_ulimits = [\"nofile=1024:1024\"]\n#netns = \"none\"\nnetns = \"slirp4netns\"\n")
+	nproc := write("nproc.conf", "[containers]\ndefault_ulimits = [\"nproc=1024:1024\"]\n")
+	for _, tc := range []struct {
+		files        []string
+		ulimits, net bool
+	}{
+		{[]string{harness}, true, true},
+		{[]string{commented}, false, false},
+		{[]string{nproc}, false, false},
+		{[]string{filepath.Join(dir, "missing"), harness}, true, true},
+		{nil, false, false},
+	} {
+		got := podmanConf(tc.files)
+		if got["default_ulimits"] != tc.ulimits || got["netns=none"] != tc.net {
+			t.Errorf("podmanConf(%q) = %v, want ulimits %v, netns none %v", tc.files, got, tc.ulimits, tc.net)
+		}
 	}
 }

@@ -35,16 +35,7 @@ import (
 // container runs on. So for podman's run Run asks for the container's ID
 // (--cidfile) and signals the container by it (`podman kill`), again and
 // again until podman takes it or the run ends.
-//
-// Apptainer's run gets the environment less what would change the
-// container (see [Engine.RunSIF]).
 func (e *Engine) Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return e.run(ctx, args, nil, stdin, stdout, stderr)
-}
-
-// run is Run, with env set in an Apptainer container (see
-// apptainerEnviron).
-func (e *Engine) run(ctx context.Context, args, env []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var cidFile string
 	if e.Name == "podman" && len(args) > 0 && args[0] == "run" && !slices.ContainsFunc(args, isCidfileFlag) {
 		dir, err := os.MkdirTemp("", "imgsave-run-")
@@ -56,9 +47,18 @@ func (e *Engine) run(ctx context.Context, args, env []string, stdin io.Reader, s
 		args = slices.Concat([]string{"run", "--cidfile", cidFile}, args[1:])
 	}
 	p := e.command(context.WithoutCancel(ctx), args...)
-	if e.Name == KindApptainer {
-		p.cmd.Env = apptainerEnviron(append(os.Environ(), e.Env...), env)
+	var relay func(os.Signal, <-chan struct{})
+	if cidFile != "" {
+		relay = func(sig os.Signal, done <-chan struct{}) { e.killContainer(cidFile, sig, done) }
 	}
+	return p.attach(stdin, stdout, stderr, relay)
+}
+
+// attach runs p with the given standard streams, relaying SIGINT and
+// SIGTERM to it (through relay, when not nil, in a goroutine of its own
+// given a channel closed when the run ends), and returns its status as [Engine.Run]
+// does.
+func (p *proc) attach(stdin io.Reader, stdout, stderr io.Writer, relay func(os.Signal, <-chan struct{})) error {
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = stdin, stdout, stderr
 
 	// Notify before starting, so that no signal in between takes the
@@ -80,8 +80,8 @@ func (e *Engine) run(ctx context.Context, args, env []string, stdin io.Reader, s
 				// leaving the container running: at the user's second Ctrl-C.
 				switch {
 				case sig == os.Interrupt && inForeground():
-				case cidFile != "":
-					go e.killContainer(cidFile, sig, done)
+				case relay != nil:
+					go relay(sig, done)
 				default:
 					p.cmd.Process.Signal(sig)
 				}

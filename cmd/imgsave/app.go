@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -108,7 +109,8 @@ func globalFlags(app bool) []cli.Flag {
 	if app {
 		engine.EnvVars = []string{"IMGSAVE_ENGINE"}
 	}
-	return []cli.Flag{engine, &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no progress or notices on stderr"}}
+	return []cli.Flag{engine, &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no progress or notices on stderr"},
+		&cli.BoolFlag{Name: "verbose", Usage: "also show the engine's own messages (Apptainer's WARNING and INFO lines)"}}
 }
 
 // global is a global flag's value: the command's when given after its
@@ -283,9 +285,35 @@ func buildVersion() string {
 	return v
 }
 
-// engine resolves --engine / IMGSAVE_ENGINE.
+// engine resolves --engine / IMGSAVE_ENGINE for a command that needs an
+// image store: Apptainer gives an error wrapping loader.ErrNoImageStore.
 func engine(c *cli.Context) (*loader.Engine, error) {
 	return loader.Find(global(c, "engine"))
+}
+
+// runner resolves --engine / IMGSAVE_ENGINE for load and run, which take
+// any runtime: an Engine or Apptainer, whose chatter stays off unless
+// --verbose.
+func runner(c *cli.Context) (loader.Runtime, error) {
+	r, err := loader.FindRuntime(global(c, "engine"))
+	if err != nil {
+		return nil, err
+	}
+	if a, ok := r.(*loader.Apptainer); ok {
+		a.Verbose = globalBool(c, "verbose")
+	}
+	return r, nil
+}
+
+// engineHint adds to an engine's refusal of its socket what else this
+// user can run on, when the engine was not chosen: a plain user on a
+// cluster is better off with Apptainer than joining the docker group,
+// which is as good as root there.
+func engineHint(c *cli.Context, err error) error {
+	if global(c, "engine") != "" {
+		return err
+	}
+	return loader.SuggestRuntime(err)
 }
 
 // args checks the number of positional arguments.
@@ -318,7 +346,40 @@ func events(c *cli.Context, e *env, label string) (ev imgsave.Events, done func(
 			fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(msg))
 		}
 	}
+	if !quiet && isTerminal(e.stderr) {
+		ev.Step = func(what string) func() { return stepLine(e.stderr, what) }
+	}
 	return ev, p.Done
+}
+
+// stepLine draws "imgsave: WHAT  12s" on one terminal line, once a
+// second, until done is called, which clears it: the progress of a long
+// step that streams no bytes (the build of a SIF file).
+func stepLine(w io.Writer, what string) (done func()) {
+	start := time.Now()
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	draw := func() {
+		fmt.Fprintf(w, "\r\x1b[Kimgsave: %s  %ds", printable(what), int(time.Since(start).Seconds()))
+	}
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		draw()
+		for {
+			select {
+			case <-stop:
+				fmt.Fprint(w, "\r\x1b[K")
+				return
+			case <-t.C:
+				draw()
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-stopped
+	}
 }
 
 func isTerminal(w io.Writer) bool {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -20,18 +21,21 @@ docker counts as podman) and prints its version, image store (classic,
 containerd, containers-storage, or sif for Apptainer), whether it is
 rootless, how imgsave asks it about images (its socket or its CLI), how run
 maps your uid into containers, and for Apptainer whether FUSE mounts work
-for you. Each problem comes with what to do. Exits 1 when there is one.
+for you and the SIF caches load and run use (site caches first). Each problem comes with what to do. Exits 1 when there is one.
 
 EXAMPLES:
    imgsave engine
    imgsave engine --engine podman --json
    imgsave engine --engine apptainer`,
-		Flags: []cli.Flag{jsonFlag},
+		Flags: []cli.Flag{jsonFlag, sifCacheFlag, sifSiteCacheFlag},
 		Action: func(c *cli.Context) error {
 			if _, err := args(c); err != nil {
 				return err
 			}
-			r, err := imgsave.Doctor(c.Context, global(c, "engine"))
+			r, err := imgsave.Doctor(c.Context, global(c, "engine"), imgsave.DoctorOptions{
+				SIFCache:      c.String("sif-cache"),
+				SIFSiteCaches: filepath.SplitList(c.String("sif-site-cache")),
+			})
 			if err != nil {
 				return err
 			}
@@ -60,6 +64,9 @@ EXAMPLES:
 					fmt.Fprintf(tw, "run maps you as\t%s\n", r.UserMapping)
 					if r.Fuse != nil {
 						fmt.Fprintf(tw, "fuse mounts\t%v\n", *r.Fuse)
+					}
+					for _, s := range r.SIFCaches {
+						fmt.Fprintf(tw, "SIF cache\t%s\n", printable(s))
 					}
 				}
 				for _, n := range r.Notes {

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgsave/imgsave"
+	"github.com/imgsave/imgsave/loader"
 )
 
 var selectFlags = []cli.Flag{
@@ -16,9 +17,12 @@ var selectFlags = []cli.Flag{
 	&cli.StringFlag{Name: "platform", Usage: "pick the image for `OS/ARCH[/VARIANT]` in a directory holding several platforms (default: the one the engine runs)", Action: checkPlatform(false)},
 	&cli.BoolFlag{Name: "get", Usage: "when the engine lacks the image, fetch layers that are not here with 'git annex get' instead of failing"},
 	sifCacheFlag,
-	&cli.StringFlag{Name: "sif-site-cache", EnvVars: []string{"IMGSAVE_SIF_SITE_CACHE"}, Usage: "on Apptainer, look first in the read-only SIF caches `DIR[:DIR...]` that a site fills (their owner must be trusted)"},
+	sifSiteCacheFlag,
 	&cli.StringSliceFlag{Name: "sif-trust-owner", EnvVars: []string{"IMGSAVE_SIF_TRUST"}, Usage: "on Apptainer, also run SIF files that `USER` or the members of %GROUP put in a cache (repeat, or separate with commas; the caller and root are always trusted)"},
 }
+
+// sifSiteCacheFlag are the read-only SIF caches a site fills.
+var sifSiteCacheFlag = &cli.StringFlag{Name: "sif-site-cache", EnvVars: []string{"IMGSAVE_SIF_SITE_CACHE"}, Usage: "on Apptainer, look first in the read-only SIF caches `DIR[:DIR...]` that a site fills (their owner must be trusted)"}
 
 // sifCacheFlag is where Apptainer's SIF files are built and found.
 var sifCacheFlag = &cli.StringFlag{Name: "sif-cache", EnvVars: []string{"IMGSAVE_SIF_CACHE"}, Usage: "on Apptainer, keep the SIF files built from images in `DIR` (default ~/.cache/imgsave/sif; a group's shared cache: see docs/cluster.md)"}
@@ -56,8 +60,11 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			eng, err := engine(c)
+			eng, err := runner(c)
 			if err != nil {
+				return err
+			}
+			if err := sifFlagsUsed(c, eng); err != nil {
 				return err
 			}
 			opts, done := loadOptions(c, e)
@@ -65,7 +72,7 @@ EXAMPLES:
 			l, err := imgsave.Load(c.Context, eng, a[0], opts)
 			done()
 			if err != nil {
-				return err
+				return engineHint(c, err)
 			}
 			if !c.Bool("json") {
 				if l.SIF != "" {
@@ -83,7 +90,7 @@ EXAMPLES:
 				RepoTags       []string `json:"repo_tags"`
 				Kept           []string `json:"tags_left_on_other_images"`
 				SIF            string   `json:"sif,omitempty"`
-			}{string(l.EngineID), string(l.Image.ID), string(l.Image.ManifestDigest), l.Loaded, nonNil(l.Image.RepoTags), l.TagsKept, l.SIF})
+			}{string(l.EngineID), string(l.Image.ID), string(l.Image.ManifestDigest), l.Loaded, nonNil(l.Image.RepoTags), nonNil(l.TagsKept), l.SIF})
 		},
 	}
 }
@@ -134,4 +141,20 @@ func loadOptions(c *cli.Context, e *env) (imgsave.LoadOptions, func()) {
 		SIFSiteCaches:    filepath.SplitList(c.String("sif-site-cache")),
 		SIFTrustedOwners: c.StringSlice("sif-trust-owner"),
 	}, done
+}
+
+// sifFlagsUsed refuses --sif-cache, --sif-site-cache and --sif-trust-owner
+// given on the command line to an engine that builds no SIF files, where
+// they would be ignored; their variables (a site's settings, meant for
+// when Apptainer is the engine) are not refused.
+func sifFlagsUsed(c *cli.Context, r loader.Runtime) error {
+	if _, ok := r.(imgsave.SIFBuilder); ok {
+		return nil
+	}
+	for _, f := range []*cli.StringFlag{sifCacheFlag, sifSiteCacheFlag, {Name: "sif-trust-owner", EnvVars: []string{"IMGSAVE_SIF_TRUST"}}} {
+		if _, env := os.LookupEnv(f.EnvVars[0]); c.IsSet(f.Name) && !env {
+			return usagef(c, "%s: --%s is for Apptainer, and the engine is %s, which builds no SIF files: drop it, or add --engine apptainer", c.Command.Name, f.Name, r.Kind())
+		}
+	}
+	return nil
 }

@@ -46,7 +46,7 @@ EXAMPLES:
 			}
 			// The SIF column, for those who run on Apptainer or have.
 			sif := slices.ContainsFunc(rows, func(r imgsave.ImageInfo) bool { return r.SIF != "" })
-			if eng, err := engine(c); err == nil && eng.Kind() == loader.KindApptainer {
+			if r, err := runner(c); err == nil && r.Kind() == loader.KindApptainer {
 				sif = true
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)

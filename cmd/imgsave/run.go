@@ -26,6 +26,16 @@ below it, so that annexed files (links into .git/annex) can be read;
 default command runs. The container's exit status is imgsave's; SIGINT and
 SIGTERM are passed on to it.
 
+On Apptainer (--engine apptainer, or when it is the only engine on PATH)
+there is no image store: the first run builds a SIF file from DIR into the
+SIF cache (--sif-cache, shared ones with --sif-site-cache) and later runs
+reuse it. The container runs as you, always (--user is refused; --root is
+--fakeroot for a plain user), with its own /tmp, /dev and an empty home
+(--containall), none of the host's variables but --env's, and the same
+mounts and working directory as on docker. Without /dev/fuse a plain user's
+run unpacks the image each time (--unsquash), with a notice. Apptainer's
+own messages are shown with --verbose.
+
 Flags go before DIR; everything after DIR (and an optional --) is the command.
 
 EXAMPLES:
@@ -70,8 +80,11 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			eng, err := engine(c)
+			eng, err := runner(c)
 			if err != nil {
+				return err
+			}
+			if err := sifFlagsUsed(c, eng); err != nil {
 				return err
 			}
 			load, done := loadOptions(c, e)
@@ -97,7 +110,7 @@ EXAMPLES:
 				ep := c.String("entrypoint")
 				opts.Entrypoint = &ep
 			}
-			return imgsave.Run(c.Context, eng, dir, opts)
+			return engineHint(c, imgsave.Run(c.Context, eng, dir, opts))
 		},
 	}
 }

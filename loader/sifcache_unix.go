@@ -1,6 +1,6 @@
 //go:build unix
 
-package imgsave
+package loader
 
 import (
 	"errors"
@@ -36,7 +36,7 @@ func newSIFTrust(owners []string) (*sifTrust, error) {
 		if o == "" {
 			continue
 		}
-		bad := &OptionError{Option: "SIFTrustedOwners", Value: o, Want: "a user name or uid, or %group (a group name or gid) of this system"}
+		bad := &OwnerError{Owner: o}
 		if g, ok := strings.CutPrefix(o, "%"); ok {
 			id := g
 			if gr, err := user.LookupGroup(g); err == nil {

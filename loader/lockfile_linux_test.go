@@ -1,6 +1,6 @@
 //go:build linux
 
-package imgsave
+package loader
 
 import (
 	"context"
@@ -57,7 +57,7 @@ func TestLockRefusesPlanted(t *testing.T) {
 			}
 			got := make(chan error, 1)
 			go func() {
-				unlock, err := lockFile(t.Context(), p, func() {})
+				unlock, err := LockFile(t.Context(), p, func() {}, 0o600)
 				if err == nil {
 					unlock()
 				}
@@ -66,13 +66,13 @@ func TestLockRefusesPlanted(t *testing.T) {
 			select {
 			case err := <-got:
 				if err == nil || !strings.Contains(err.Error(), p) {
-					t.Errorf("lockFile(%s) = %v, want an error naming it", tc.name, err)
+					t.Errorf("LockFile(%s) = %v, want an error naming it", tc.name, err)
 				}
 			case <-time.After(5 * time.Second):
-				t.Fatalf("lockFile(%s) hangs", tc.name)
+				t.Fatalf("LockFile(%s) hangs", tc.name)
 			}
 			if _, err := os.Lstat(target); err == nil {
-				t.Errorf("lockFile(%s) created %s", tc.name, target)
+				t.Errorf("LockFile(%s) created %s", tc.name, target)
 			}
 		})
 	}
@@ -84,7 +84,7 @@ func TestLockRefusesPlanted(t *testing.T) {
 // are what is tested (#28).
 func TestLockOpensForWriting(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "x.lock")
-	unlock, err := lockFile(t.Context(), p, func() {})
+	unlock, err := LockFile(t.Context(), p, func() {}, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestLockOpensForWriting(t *testing.T) {
 // taken by this test binary run again as the test user.
 func TestLockOtherUsersFile(t *testing.T) {
 	if p := os.Getenv("IMGSAVE_TEST_LOCK"); p != "" {
-		unlock, err := lockFile(context.Background(), p, func() {})
+		unlock, err := LockFile(context.Background(), p, func() {}, 0o600)
 		if err != nil {
 			fmt.Println(err)
 			os.Exit(1)

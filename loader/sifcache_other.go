@@ -1,6 +1,6 @@
 //go:build !unix
 
-package imgsave
+package loader
 
 import (
 	"io/fs"

@@ -1,6 +1,6 @@
 //go:build linux
 
-package imgsave
+package loader
 
 import (
 	"bytes"
@@ -16,9 +16,6 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
-
-	"github.com/imgsave/imgsave/archive"
-	"github.com/imgsave/imgsave/loader"
 )
 
 // fakeSIF is a SIF file as Apptainer's build from "oci:<from>" lays it
@@ -50,29 +47,33 @@ func fakeSIF(from string, cut int) []byte {
 	return b.Bytes()
 }
 
-// fakeBuilder stands in for Apptainer's build, which a unit test cannot
-// run: it writes the SIF Apptainer would lay out, with the umask's mode.
-type fakeBuilder struct {
-	builds []loader.SIFBuild
+// fakeBuild stands in for the root package's build of a SIF (Apptainer
+// reading an image directory), which a unit test cannot run: it writes the
+// SIF Apptainer would lay out, with the umask's mode, and records where.
+type fakeBuild struct {
+	dests []string
 }
 
-func (f *fakeBuilder) BuildSIF(ctx context.Context, b loader.SIFBuild) error {
-	f.builds = append(f.builds, b)
-	return os.WriteFile(b.Dest, fakeSIF(".@"+b.Manifest, 0), 0o666)
-}
-
-// sifFixture is an image directory to build SIFs from and a default
-// cache (XDG_CACHE_HOME) of the test's own.
-func sifFixture(t *testing.T) (*archive.Dir, *archive.DirImage, string) {
-	t.Helper()
-	dir, _ := imageDir(t, "oci.tar")
-	d, err := archive.OpenDir(dir)
+// loadSIF finds or builds the SIF of m in c as the root package does.
+func loadSIF(ctx context.Context, b *fakeBuild, m digest.Digest, c SIFCache) (string, error) {
+	s, err := c.Lookup(m)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
+	p, _, err := s.Build(ctx, func(ctx context.Context, work, dest string) error {
+		b.dests = append(b.dests, dest)
+		return os.WriteFile(dest, fakeSIF(".@"+string(m), 0), 0o666)
+	})
+	return p, err
+}
+
+// sifFixture is an image's manifest digest and a default cache
+// (XDG_CACHE_HOME) of the test's own.
+func sifFixture(t *testing.T) (digest.Digest, string) {
+	t.Helper()
 	home := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", home)
-	return d, d.Images[0], filepath.Join(home, "imgsave", "sif")
+	return digest.FromString("a manifest"), filepath.Join(home, "imgsave", "sif")
 }
 
 // plant puts body at the SIF's name in dir, owned by uid:gid.
@@ -104,11 +105,11 @@ func sharedDir(t *testing.T, mode os.FileMode, gid int) string {
 	return dir
 }
 
-// TestLoadSIFRefusesPlanted: a SIF that another user could have put in
+// TestSIFCacheRefusesPlanted: a SIF that another user could have put in
 // the cache is not run, even with the right name and content (#28): the
 // caller's own cache gets a fresh build, with a notice naming the file and
 // its owner; a trusted owner's SIF runs.
-func TestLoadSIFRefusesPlanted(t *testing.T) {
+func TestSIFCacheRefusesPlanted(t *testing.T) {
 	uid, gid, name := testUser(t)
 	tests := []struct {
 		name    string
@@ -127,25 +128,25 @@ func TestLoadSIFRefusesPlanted(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, im, own := sifFixture(t)
+			m, own := sifFixture(t)
 			shared := sharedDir(t, tc.mode, gid)
-			p := plant(t, shared, im.ManifestDigest, fakeSIF(".@"+string(im.ManifestDigest), 0), uid, gid)
+			p := plant(t, shared, m, fakeSIF(".@"+string(m), 0), uid, gid)
 			var notices []string
-			b := &fakeBuilder{}
-			opts := LoadOptions{SIFCache: shared, SIFTrustedOwners: tc.trust}
-			opts.Notice = func(s string) { notices = append(notices, s) }
-			res, err := loadSIF(t.Context(), b, d, im, opts)
+			b := &fakeBuild{}
+			c := SIFCache{Dir: shared, TrustedOwners: tc.trust}
+			c.Notice = func(s string) { notices = append(notices, s) }
+			sif, err := loadSIF(t.Context(), b, m, c)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if tc.planted {
-				if res.SIF != p || len(b.builds) != 0 {
-					t.Errorf("loadSIF = %s after %d builds, want the trusted %s", res.SIF, len(b.builds), p)
+				if sif != p || len(b.dests) != 0 {
+					t.Errorf("loadSIF = %s after %d builds, want the trusted %s", sif, len(b.dests), p)
 				}
 				return
 			}
-			if want := filepath.Join(own, sifName(im.ManifestDigest)); res.SIF != want || len(b.builds) != 1 {
-				t.Errorf("loadSIF = %s after %d builds, want %s built", res.SIF, len(b.builds), want)
+			if want := filepath.Join(own, sifName(m)); sif != want || len(b.dests) != 1 {
+				t.Errorf("loadSIF = %s after %d builds, want %s built", sif, len(b.dests), want)
 			}
 			if all := strings.Join(notices, "\n"); !strings.Contains(all, tc.notice) || !strings.Contains(all, tc.fix) {
 				t.Errorf("notices %q, want one saying %q and how to trust it", notices, tc.notice)
@@ -154,10 +155,10 @@ func TestLoadSIFRefusesPlanted(t *testing.T) {
 	}
 }
 
-// TestLoadSIFRebuildsBad: a truncated SIF under the final name, one built
+// TestSIFCacheRebuildsBad: a truncated SIF under the final name, one built
 // from another image, a file that is no SIF and a link are rebuilt, and
 // the notice names the file (#28).
-func TestLoadSIFRebuildsBad(t *testing.T) {
+func TestSIFCacheRebuildsBad(t *testing.T) {
 	tests := []struct {
 		name, notice string
 		body         func(m digest.Digest) []byte
@@ -170,92 +171,92 @@ func TestLoadSIFRebuildsBad(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, im, _ := sifFixture(t)
+			m, _ := sifFixture(t)
 			cache := t.TempDir()
 			var p string
 			if tc.body == nil {
 				// A link to a whole SIF of the image elsewhere.
-				elsewhere := plant(t, t.TempDir(), im.ManifestDigest, fakeSIF(".@"+string(im.ManifestDigest), 0), os.Getuid(), os.Getgid())
-				p = filepath.Join(cache, sifName(im.ManifestDigest))
+				elsewhere := plant(t, t.TempDir(), m, fakeSIF(".@"+string(m), 0), os.Getuid(), os.Getgid())
+				p = filepath.Join(cache, sifName(m))
 				if err := os.Symlink(elsewhere, p); err != nil {
 					t.Fatal(err)
 				}
 			} else {
-				p = plant(t, cache, im.ManifestDigest, tc.body(im.ManifestDigest), os.Getuid(), os.Getgid())
+				p = plant(t, cache, m, tc.body(m), os.Getuid(), os.Getgid())
 			}
 			var notices []string
-			b := &fakeBuilder{}
-			opts := LoadOptions{SIFCache: cache}
-			opts.Notice = func(s string) { notices = append(notices, s) }
-			res, err := loadSIF(t.Context(), b, d, im, opts)
+			b := &fakeBuild{}
+			c := SIFCache{Dir: cache}
+			c.Notice = func(s string) { notices = append(notices, s) }
+			sif, err := loadSIF(t.Context(), b, m, c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.SIF != p || len(b.builds) != 1 {
-				t.Fatalf("loadSIF = %s after %d builds, want %s rebuilt", res.SIF, len(b.builds), p)
+			if sif != p || len(b.dests) != 1 {
+				t.Fatalf("loadSIF = %s after %d builds, want %s rebuilt", sif, len(b.dests), p)
 			}
-			if got, _ := os.ReadFile(p); !bytes.Equal(got, fakeSIF(".@"+string(im.ManifestDigest), 0)) {
+			if got, _ := os.ReadFile(p); !bytes.Equal(got, fakeSIF(".@"+string(m), 0)) {
 				t.Errorf("%s holds %d bytes, not the build's", p, len(got))
 			}
 			if all := strings.Join(notices, "\n"); !strings.Contains(all, p+" "+tc.notice) {
 				t.Errorf("notices %q, want %q", notices, p+" "+tc.notice)
 			}
-			if CachedSIF(cache, im.ManifestDigest) != p {
+			if CachedSIF(cache, m) != p {
 				t.Errorf("CachedSIF does not find the rebuilt %s", p)
 			}
 		})
 	}
 }
 
-// TestLoadSIFSiteCache: a read-only site cache is consulted first, and
+// TestSIFCacheSiteCache: a read-only site cache is consulted first, and
 // used only when its owner is trusted; otherwise the caller's cache gets
 // a build and a notice says why (#28).
-func TestLoadSIFSiteCache(t *testing.T) {
+func TestSIFCacheSiteCache(t *testing.T) {
 	uid, gid, name := testUser(t)
 	for _, trusted := range []bool{false, true} {
 		t.Run(fmt.Sprint("trusted=", trusted), func(t *testing.T) {
-			d, im, own := sifFixture(t)
+			m, own := sifFixture(t)
 			site := sharedDir(t, 0o755, gid)
 			if err := os.Chown(site, uid, gid); err != nil {
 				t.Fatal(err)
 			}
-			p := plant(t, site, im.ManifestDigest, fakeSIF(".@"+string(im.ManifestDigest), 0), uid, gid)
-			b := &fakeBuilder{}
+			p := plant(t, site, m, fakeSIF(".@"+string(m), 0), uid, gid)
+			b := &fakeBuild{}
 			var notices []string
-			opts := LoadOptions{SIFSiteCaches: []string{filepath.Join(t.TempDir(), "missing"), site}}
+			c := SIFCache{Sites: []string{filepath.Join(t.TempDir(), "missing"), site}}
 			if trusted {
-				opts.SIFTrustedOwners = []string{name}
+				c.TrustedOwners = []string{name}
 			}
-			opts.Notice = func(s string) { notices = append(notices, s) }
-			res, err := loadSIF(t.Context(), b, d, im, opts)
+			c.Notice = func(s string) { notices = append(notices, s) }
+			sif, err := loadSIF(t.Context(), b, m, c)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := p
 			if !trusted {
-				want = filepath.Join(own, sifName(im.ManifestDigest))
+				want = filepath.Join(own, sifName(m))
 				if len(notices) == 0 || !strings.Contains(notices[0], site+" belongs to "+name) {
 					t.Errorf("notices %q, want the site cache named with its owner", notices)
 				}
 			}
-			if res.SIF != want {
-				t.Errorf("loadSIF = %s, want %s", res.SIF, want)
+			if sif != want {
+				t.Errorf("loadSIF = %s, want %s", sif, want)
 			}
 		})
 	}
 }
 
-// TestLoadSIFGroupCache: in a setgid group cache that imgsave did not
+// TestSIFCacheGroupCache: in a setgid group cache that imgsave did not
 // create, a SIF built under umask 077 is readable by the group and keeps
 // the folder's group; the lock is group-writable, so that flock works for
 // the group on NFS; the default cache imgsave creates is 0755 under the
 // usual umask 022 (#28).
-func TestLoadSIFGroupCache(t *testing.T) {
+func TestSIFCacheGroupCache(t *testing.T) {
 	_, gid, _ := testUser(t)
-	d, im, own := sifFixture(t)
+	m, own := sifFixture(t)
 	shared := sharedDir(t, 0o775|os.ModeSetgid, gid)
 	old := syscall.Umask(0o077)
-	res, err := loadSIF(t.Context(), &fakeBuilder{}, d, im, LoadOptions{SIFCache: shared, SIFTrustedOwners: []string{"%" + strconv.Itoa(gid)}})
+	sif, err := loadSIF(t.Context(), &fakeBuild{}, m, SIFCache{Dir: shared, TrustedOwners: []string{"%" + strconv.Itoa(gid)}})
 	syscall.Umask(old)
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +264,7 @@ func TestLoadSIFGroupCache(t *testing.T) {
 	for _, f := range []struct {
 		name string
 		mode os.FileMode
-	}{{res.SIF, 0o644}, {filepath.Join(shared, "."+im.ManifestDigest.Encoded()+".lock"), 0o664}} {
+	}{{sif, 0o644}, {filepath.Join(shared, "."+m.Encoded()+".lock"), 0o664}} {
 		fi, err := os.Stat(f.name)
 		if err != nil {
 			t.Fatal(err)
@@ -274,7 +275,7 @@ func TestLoadSIFGroupCache(t *testing.T) {
 	}
 	old = syscall.Umask(0o022)
 	defer syscall.Umask(old)
-	if _, err := loadSIF(t.Context(), &fakeBuilder{}, d, im, LoadOptions{}); err != nil {
+	if _, err := loadSIF(t.Context(), &fakeBuild{}, m, SIFCache{}); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(own); err != nil || fi.Mode().Perm() != 0o755 {
@@ -282,30 +283,30 @@ func TestLoadSIFGroupCache(t *testing.T) {
 	}
 }
 
-// TestLoadSIFBuildsPrivately: the build writes into a private folder that
+// TestSIFCacheBuildsPrivately: the build writes into a private folder that
 // no other user can plant a link in, and a link planted where an earlier
 // version put its temporary files is removed, not followed (#28).
-func TestLoadSIFBuildsPrivately(t *testing.T) {
-	d, im, _ := sifFixture(t)
+func TestSIFCacheBuildsPrivately(t *testing.T) {
+	m, _ := sifFixture(t)
 	cache := t.TempDir()
 	victim := filepath.Join(t.TempDir(), "victim")
 	os.WriteFile(victim, []byte("keep"), 0o644)
-	hex := im.ManifestDigest.Encoded()
+	hex := m.Encoded()
 	link := filepath.Join(cache, ".tmp-"+hex+"-planted")
 	if err := os.Symlink(filepath.Dir(victim), link); err != nil {
 		t.Fatal(err)
 	}
-	b := &fakeBuilder{}
-	if _, err := loadSIF(t.Context(), b, d, im, LoadOptions{SIFCache: cache}); err != nil {
+	b := &fakeBuild{}
+	if _, err := loadSIF(t.Context(), b, m, SIFCache{Dir: cache}); err != nil {
 		t.Fatal(err)
 	}
-	if len(b.builds) != 1 {
-		t.Fatalf("%d builds, want 1", len(b.builds))
+	if len(b.dests) != 1 {
+		t.Fatalf("%d builds, want 1", len(b.dests))
 	}
 	// Checked after the build: the folder is gone, so its mode is read
 	// from what the builder saw, by name.
-	if dest := filepath.Dir(b.builds[0].Dest); dest == cache {
-		t.Errorf("the build wrote %s straight into the shared folder, want a private folder", b.builds[0].Dest)
+	if dest := filepath.Dir(b.dests[0]); dest == cache {
+		t.Errorf("the build wrote %s straight into the shared folder, want a private folder", b.dests[0])
 	}
 	if _, err := os.Lstat(link); err == nil {
 		t.Errorf("the planted link %s is still there", link)
@@ -320,7 +321,7 @@ func TestLoadSIFBuildsPrivately(t *testing.T) {
 }
 
 // TestSIFTrustNames: trusted owners are users or %groups of this system,
-// by name or number; anything else is an *OptionError, never ignored.
+// by name or number; anything else is an *OwnerError, never ignored.
 func TestSIFTrustNames(t *testing.T) {
 	for _, tc := range []struct {
 		owner string
@@ -330,9 +331,9 @@ func TestSIFTrustNames(t *testing.T) {
 		{"no-such-user-imgsave", false}, {"%no-such-group-imgsave", false}, {"%", false}, {"-1", false},
 	} {
 		_, err := newSIFTrust([]string{tc.owner})
-		var opt *OptionError
-		if tc.ok != (err == nil) || (err != nil && !errors.As(err, &opt)) {
-			t.Errorf("newSIFTrust(%q) = %v, want ok=%v or an *OptionError", tc.owner, err, tc.ok)
+		var oe *OwnerError
+		if tc.ok != (err == nil) || (err != nil && !errors.As(err, &oe)) {
+			t.Errorf("newSIFTrust(%q) = %v, want ok=%v or an *OwnerError", tc.owner, err, tc.ok)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package imgsave
+package loader
 
 import (
 	"bufio"
@@ -27,6 +27,22 @@ type UntrustedSIFError struct {
 func (e *UntrustedSIFError) Error() string {
 	return fmt.Sprintf("%s %s, so another user could have put a SIF there; not run (%s)", e.Path, e.Why, e.Fix)
 }
+
+// OwnerError is a trusted owner ([SIFCache] TrustedOwners) that names no
+// user or group of this system.
+type OwnerError struct {
+	Owner string
+}
+
+// ownerWant is what a trusted owner must be.
+const ownerWant = "a user name or uid, or %group (a group name or gid) of this system"
+
+func (e *OwnerError) Error() string {
+	return fmt.Sprintf("SIF trusted owner %q: want %s", e.Owner, ownerWant)
+}
+
+// Want says what a trusted owner must be.
+func (e *OwnerError) Want() string { return ownerWant }
 
 // BadSIFError is a file under a SIF's name in the cache that is not the
 // SIF of the image asked for: truncated, built from another image, not a
@@ -75,7 +91,7 @@ type sifDesc struct {
 // inside the file (a truncated copy fails here, not in Apptainer's "bad
 // superblock"), it has a file system partition, and its definition, which
 // Apptainer records from the build's source "oci:.@<manifest digest>"
-// (loader.Engine.BuildSIF), names m.
+// ([Apptainer.BuildSIF]), names m.
 func checkSIF(r io.ReaderAt, size int64, m digest.Digest) string {
 	var h sifHeader
 	if err := binary.Read(io.NewSectionReader(r, 0, sifHeaderLen), binary.LittleEndian, &h); err != nil || string(h.Magic[:9]) != "SIF_MAGIC" {
@@ -123,7 +139,7 @@ func checkSIF(r io.ReaderAt, size int64, m digest.Digest) string {
 	case from == want:
 		return ""
 	case from == "":
-		return fmt.Sprintf("records no source (imgsave's build of %s records %q)", short(m), want)
+		return fmt.Sprintf("records no source (imgsave's build of %s records %q)", shortDigest(m), want)
 	default:
 		return fmt.Sprintf("was built from %q, not from %s", printableShort(from), m)
 	}
