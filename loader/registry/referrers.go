@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -183,15 +182,10 @@ func fetchReferrer(ctx context.Context, subject name.Digest, d ggcr.Descriptor, 
 // lists none. What it returns with an error is what it read before.
 func listReferrers(ctx context.Context, dg name.Digest, opts Options) ([]ggcr.Descriptor, error) {
 	repo := dg.Context()
-	auth, err := authn.DefaultKeychain.Resolve(repo)
+	client, err := newClient(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, transport.NewUserAgent(defaultTransport, "imgsave"), []string{repo.Scope(transport.PullScope)})
-	if err != nil {
-		return nil, err
-	}
-	client := &http.Client{Transport: rt}
 	next := fmt.Sprintf("%s://%s/v2/%s/referrers/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), dg.DigestStr())
 	var out []ggcr.Descriptor
 	for page := 0; next != ""; page++ {
