@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and starts, idempotently, a registry with the OCI 1.1 referrers
 # API on 127.0.0.1:$IMGSAVE_REGISTRY_REFERRERS_PORT (5002): go-containerregistry's,
-# loader/registry/registrytest/cmd/referrers-registry (#30). Debian's
+# loader/registry/registrytest/testdata/referrers-registry (#30). Debian's
 # registry 2.8 (scripts/engines.sh, which calls this) stays the one
 # without referrers. Its manifests are in memory: a restart empties it.
 #
@@ -20,7 +20,7 @@ up() { curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; }
 if ! up; then
 	mkdir -p "$dir/blobs"
 	log "building and starting the referrers registry on 127.0.0.1:$port"
-	go build -o "$dir/referrers-registry.new" ./loader/registry/registrytest/cmd/referrers-registry
+	go build -o "$dir/referrers-registry.new" ./loader/registry/registrytest/testdata/referrers-registry
 	mv "$dir/referrers-registry.new" "$dir/referrers-registry"
 	setsid nohup "$dir/referrers-registry" -addr "127.0.0.1:$port" -dir "$dir/blobs" >"$dir/log" 2>&1 </dev/null &
 	for _ in $(seq 1 100); do

@@ -10,7 +10,9 @@
 // not filter by ?artifactType=: imgsave filters what it is told, and its
 // unit tests also use a registry that follows the spec there.
 //
-// scripts/referrers-registry.sh builds and starts it.
+// scripts/referrers-registry.sh builds and starts it. It sits under
+// testdata, which ./... leaves out, so that it is no package of the
+// module's (with an import rule) but a tool of its tests.
 package main
 
 import (
