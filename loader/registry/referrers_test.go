@@ -524,3 +524,28 @@ func TestPullIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestEvidenceKind: the artifact types kept, and a few that are not.
+func TestEvidenceKind(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"application/vnd.dev.sigstore.bundle.v0.3+json", "sigstore-bundle"},
+		{"application/vnd.dev.sigstore.bundle+json;version=0.2", "sigstore-bundle"},
+		{"application/vnd.dev.cosign.artifact.sig.v1+json", "cosign"},
+		{"application/vnd.dev.cosign.simplesigning.v1+json", "cosign"},
+		{"application/vnd.in-toto+json", "in-toto"},
+		{"application/vnd.dsse.envelope.v1+json", "in-toto"},
+		{"application/spdx+json", "sbom"},
+		{"text/spdx", "sbom"},
+		{"application/vnd.cyclonedx+json", "sbom"},
+		{"application/vnd.cyclonedx+xml", "sbom"},
+		{"https://slsa.dev/provenance/v1", "provenance"},
+		{"application/vnd.oci.empty.v1+json", ""},
+		{"application/vnd.oci.image.config.v1+json", ""},
+		{"application/vnd.cncf.notary.signature", ""},
+		{"", ""},
+	} {
+		if got := EvidenceKind(tc.in); got != tc.want {
+			t.Errorf("EvidenceKind(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -13,6 +13,15 @@
 // for longer than [Options].IdleTimeout ([ErrStalled]), and what is no
 // manifest it reads ([ErrManifest]). Its errors are one line of bounded
 // length. It imports nothing of imgsave's.
+//
+// [FetchEvidence] takes what a registry keeps beside an image: cosign 2's
+// signature and attestation images at their tags, the image's referrers
+// (the OCI 1.1 referrers API, else the referrers tag) whose artifact type
+// is evidence ([EvidenceKind]: a Sigstore bundle, an in-toto attestation,
+// an SBOM, provenance), and the attestation manifests BuildKit lists in
+// an index; each checked against its digest and bounded
+// ([MaxEvidenceBlob], [MaxEvidenceLayers], [MaxEvidenceBytes],
+// [MaxEvidenceReferrers]).
 package registry
 
 import (
