@@ -167,6 +167,10 @@ if ! curl -fsS --cacert "$tls_dir/ca.crt" -u imgsave:imgsave-test-password "http
 		{ log "the TLS registry did not come up:"; tail -n 20 "$root/registry-tls.log" >&2; exit 1; }
 fi
 
+# A third registry, with the OCI 1.1 referrers API (#30): built from this
+# repository and started by its own script.
+referrers_env=$("$(dirname "$0")/referrers-registry.sh")
+
 # The trixie source: the first stanza of debian.sources with Suites: trixie,
 # pinned low so that nothing installed from bookworm changes.
 if [ ! -f /etc/apt/sources.list.d/trixie.sources ]; then
@@ -220,3 +224,4 @@ echo "IMGSAVE_REGISTRY='127.0.0.1:$registry_port'"
 echo "IMGSAVE_REGISTRY_TLS='127.0.0.1:$tls_port'"
 echo "IMGSAVE_REGISTRY_CA='$tls_dir/ca.crt'"
 echo "IMGSAVE_REGISTRY_DATA='$root/registry'"
+echo "$referrers_env"

@@ -55,11 +55,22 @@ type Blob struct {
 	Annotations map[string]string
 }
 
-// Artifact is one of cosign's images: its manifest and the blobs it
-// lists (config and layers).
+// Artifact is one of cosign's images, a referrer or a BuildKit
+// attestation manifest: its manifest and the blobs it lists (config and
+// layers). A referrer's and an attestation manifest's Manifest carries
+// the annotations of the descriptor that listed it.
 type Artifact struct {
 	Manifest Blob
 	Blobs    []Blob
+	// ArtifactType is, for a referrer, the manifest's artifactType, else
+	// its config's media type (see [EvidenceKind]); for a BuildKit
+	// attestation manifest application/vnd.in-toto+json. Empty for
+	// cosign's tag images.
+	ArtifactType string
+	// Subject is the digest (sha256:...) the artifact is about: a
+	// referrer's subject, the manifest a BuildKit attestation manifest
+	// names (vnd.docker.reference.digest). Empty for cosign's tag images.
+	Subject string
 }
 
 // size is the bytes of a's manifest and blobs.
@@ -74,31 +85,48 @@ func (a *Artifact) size() int64 {
 // Evidence is what a registry keeps beside one image: the manifest (or
 // index) it serves for the digest, the manifests an index lists, and
 // cosign's signature and attestation images, at the tags cosign 2 gives
-// them (sha256-<hex>.sig and .att). A registry that has no signature or
-// attestation leaves Sigs or Atts nil.
+// them (sha256-<hex>.sig and .att); the digest's referrers that are
+// evidence (#30); for an index, BuildKit's attestation manifests. A
+// registry that has no signature or attestation leaves Sigs or Atts nil.
 type Evidence struct {
 	Subject  Blob
-	Children []Blob // the platform manifests of an index subject
+	Children []Blob // the image manifests of an index subject, attestation manifests too
 	Sigs     *Artifact
 	Atts     *Artifact
+	// Referrers are the artifacts whose subject is Subject, listed by the
+	// registry's referrers API or, without one, at the referrers tag
+	// sha256-<hex>, whose artifact type is evidence ([EvidenceKind]): a
+	// Sigstore bundle of cosign v3, an in-toto attestation, an SBOM. At
+	// most [MaxEvidenceReferrers], in the order listed; others are
+	// skipped unfetched.
+	Referrers []Artifact
+	// BuildKit are the attestation manifests an index subject lists
+	// (annotation vnd.docker.reference.type attestation-manifest, platform
+	// unknown/unknown) for the manifests of Options.EvidenceOf, or all.
+	BuildKit []Artifact
 	// Skipped are the tags whose manifest is no cosign signature or
 	// attestation image (by its media types and annotations): a
 	// registry, or a proxy, that answers any tag with some image. Their
 	// artifact is nil.
 	Skipped []string
-	// Failed are why a signature or attestation image could not be
-	// taken (a manifest that does not parse, a blob refused, missing or
-	// over the bound), one line each naming the tag. Their artifact is
-	// nil; the other one is kept.
+	// Failed are why a signature or attestation image, a referrer or an
+	// attestation manifest could not be taken (a manifest that does not
+	// parse, a blob refused, missing or over the bound, a referrer whose
+	// subject or type is not what the list says, referrers past the
+	// bounds), one line each naming the tag or manifest. Those are left
+	// out; the rest is kept.
 	Failed []error
 }
 
 // FetchEvidence fetches the evidence of the image ref names by digest
-// (repository@sha256:...): every blob bounded and checked against its
-// digest, under the same transport, idle timeout and redirect limit as a
-// pull. A signature or attestation tag the registry lacks is no error;
-// one that holds something else is in Skipped, one that cannot be
-// fetched in Failed: the error is for the image's own manifests.
+// (repository@sha256:...): every manifest and blob bounded and checked
+// against its digest, under the same transport, idle timeout and redirect
+// limit as a pull, and all of it within MaxEvidenceBytes. A signature or
+// attestation tag the registry lacks is no error; one that holds
+// something else is in Skipped, one that cannot be fetched in Failed; so
+// is a referrer or attestation manifest that cannot be taken, while a
+// referrer of another artifact type is left out unsaid. The error is for
+// the image's own manifests.
 func FetchEvidence(ctx context.Context, ref string, opts Options) (*Evidence, error) {
 	ev, err := fetchEvidence(ctx, ref, opts)
 	return ev, oneLine(err)
@@ -122,8 +150,9 @@ func fetchEvidence(ctx context.Context, ref string, opts Options) (*Evidence, er
 	if err := checkBlob(ev.Subject); err != nil {
 		return nil, fmt.Errorf("evidence of %s: %w", ref, err)
 	}
+	var idx *ggcr.IndexManifest
 	if desc.MediaType.IsIndex() {
-		idx, err := ggcr.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+		idx, err = ggcr.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 		if err != nil {
 			return nil, fmt.Errorf("evidence of %s: %w", ref, err)
 		}
@@ -165,6 +194,10 @@ func fetchEvidence(ctx context.Context, ref string, opts Options) (*Evidence, er
 			*a.into = art
 			used += art.size()
 		}
+	}
+	used = fetchReferrers(ctx, dg, used, ev, opts)
+	if idx != nil {
+		fetchBuildKit(ctx, r.Context(), idx, opts.EvidenceOf, used, ev, opts)
 	}
 	return ev, nil
 }
@@ -209,10 +242,18 @@ func fetchArtifact(ctx context.Context, r name.Reference, sig bool, budget int64
 	if err := checkCosign(m, sig); err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)
 	}
+	return fetchBlobs(ctx, r, *mb, m, budget, opts)
+}
+
+// fetchBlobs fetches the config and layers m lists, m being the manifest
+// mb of r: at most MaxEvidenceLayers layers, each blob at most
+// MaxEvidenceBlob and checked against its digest, and budget bytes in all,
+// the manifest and each blob reference counted.
+func fetchBlobs(ctx context.Context, r name.Reference, mb Blob, m *ggcr.Manifest, budget int64, opts Options) (*Artifact, error) {
 	if len(m.Layers) > MaxEvidenceLayers {
 		return nil, fmt.Errorf("%s: %d layers, over %d", r, len(m.Layers), MaxEvidenceLayers)
 	}
-	art := &Artifact{Manifest: *mb}
+	art := &Artifact{Manifest: mb}
 	descs := append([]ggcr.Descriptor{m.Config}, m.Layers...)
 	total := int64(len(mb.Data))
 	for _, d := range descs {

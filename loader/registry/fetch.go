@@ -164,6 +164,16 @@ type blobs struct {
 
 func newBlobs(ctx context.Context, r name.Reference) (*blobs, error) {
 	repo := r.Context()
+	client, err := newClient(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	return &blobs{client: client, base: fmt.Sprintf("%s://%s/v2/%s/blobs/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr())}, nil
+}
+
+// newClient is an HTTP client for repo's registry, with the credentials
+// the docker config gives (pull scope), over defaultTransport.
+func newClient(ctx context.Context, repo name.Repository) (*http.Client, error) {
 	auth, err := authn.DefaultKeychain.Resolve(repo)
 	if err != nil {
 		return nil, err
@@ -172,13 +182,10 @@ func newBlobs(ctx context.Context, r name.Reference) (*blobs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &blobs{
-		// The transport counts redirects (guarded), and refuses them
-		// for good: http.Client's own limit would be resumed as a
-		// broken connection.
-		client: &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return nil }},
-		base:   fmt.Sprintf("%s://%s/v2/%s/blobs/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()),
-	}, nil
+	// The transport counts redirects (guarded), and refuses them for
+	// good: http.Client's own limit would be resumed as a broken
+	// connection.
+	return &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}, nil
 }
 
 // open returns the blob's size bytes as the registry serves them; the

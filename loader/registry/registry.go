@@ -13,6 +13,15 @@
 // for longer than [Options].IdleTimeout ([ErrStalled]), and what is no
 // manifest it reads ([ErrManifest]). Its errors are one line of bounded
 // length. It imports nothing of imgsave's.
+//
+// [FetchEvidence] takes what a registry keeps beside an image: cosign 2's
+// signature and attestation images at their tags, the image's referrers
+// (the OCI 1.1 referrers API, else the referrers tag) whose artifact type
+// is evidence ([EvidenceKind]: a Sigstore bundle, an in-toto attestation,
+// an SBOM, provenance), and the attestation manifests BuildKit lists in
+// an index; each checked against its digest and bounded
+// ([MaxEvidenceBlob], [MaxEvidenceLayers], [MaxEvidenceBytes],
+// [MaxEvidenceReferrers]).
 package registry
 
 import (
@@ -87,6 +96,11 @@ type Options struct {
 	// error wrapping [ErrStalled]; 0 means [DefaultIdleTimeout]. A blob
 	// that stalls is resumed as one whose connection broke.
 	IdleTimeout time.Duration
+	// EvidenceOf, for [FetchEvidence] of an index, are the digests
+	// (sha256:...) of the index's manifests that were pulled: BuildKit's
+	// attestation manifests are fetched for those alone. Nil fetches
+	// those of every manifest.
+	EvidenceOf []string
 }
 
 // DefaultJobs is how many layers a pull from registry (host[:port])
@@ -133,6 +147,11 @@ type Pulled struct {
 	// Sources name each platform's manifest pulled, as Source does, in the
 	// stream's order: Source alone for one platform.
 	Sources []string
+	// Index names, for one platform picked from an index, that index as
+	// repository@digest: `cosign sign` of a multi-platform image signs
+	// the index, so its evidence is the platform's too (#30). Empty
+	// otherwise (for several platforms, Source names the index).
+	Index string
 	// Size is the sum of the blobs the stream carries, config and layers
 	// as the manifest lists them: the stream's length but for its tar
 	// headers and small JSON files, for progress.
@@ -181,15 +200,26 @@ func start(ctx context.Context, cancel context.CancelFunc, ref string, opts Opti
 	}
 	var r name.Reference
 	var imgs []chosen
-	source := ""
+	source, index := "", ""
 	if sel.single() {
 		one := opts
 		if len(sel.want) == 1 {
 			one.Platform = sel.want[0].String() // the same one twice is one
 		}
-		var img ggcr.Image
-		if r, img, err = resolve(ctx, "pull", ref, one); err != nil {
+		want, err := platform(one.Platform)
+		if err != nil {
 			return nil, err
+		}
+		var desc *remote.Descriptor
+		if r, desc, err = get(ctx, "pull", ref, one); err != nil {
+			return nil, err
+		}
+		img, err := pick(desc, want, one.Platform != "", ref)
+		if err != nil {
+			return nil, err
+		}
+		if desc.MediaType.IsIndex() {
+			index = r.Context().Name() + "@" + desc.Digest.String()
 		}
 		imgs = []chosen{{img: img}}
 	} else {
@@ -241,7 +271,7 @@ func start(ctx context.Context, cancel context.CancelFunc, ref string, opts Opti
 		src.close()
 		pw.CloseWithError(oneLine(err))
 	}()
-	return &Pulled{ReadCloser: &pullReader{PipeReader: pr, cancel: cancel, done: done}, Source: cmp.Or(source, sources[0]), Sources: sources, Size: size}, nil
+	return &Pulled{ReadCloser: &pullReader{PipeReader: pr, cancel: cancel, done: done}, Source: cmp.Or(source, sources[0]), Sources: sources, Index: index, Size: size}, nil
 }
 
 // part is one image of the stream: what write needs of it.
