@@ -26,6 +26,10 @@
 #           adds, `imgsave -q run DIR true` and the adapter's `run DIR
 #           true`, busybox present, after a warm-up round;
 #   memory: imgsave save's and load's own peak RSS at both sizes.
+# Before the engines:
+#   start:  process start of `imgsave --version` against an empty Go
+#           program (`func main() {}`) built in the bench's work folder,
+#           interleaved, reported as the per-round difference (#29).
 # On the default engine, through the plain-HTTP loopback registry of
 # scripts/engines.sh, for both sizes:
 #   push:   `imgsave push DIR`, `crane push TARBALL`, each to a new
@@ -55,8 +59,10 @@
 #                               Apptainer runs (default 10)
 #   IMGSAVE_BENCH_ADAPTER_RUNS  rounds of the adapter's run (default 5)
 #   IMGSAVE_BENCH_BUILD_RUNS    rounds of first runs (SIF builds) (default 3)
+#   IMGSAVE_BENCH_START_RUNS    rounds of the start rows (default 200)
 #   IMGSAVE_BENCH_ONLY          "apptainer": Apptainer's rows alone; "run": the
-#                               run rows alone, for each engine
+#                               run rows alone, for each engine; "start": the
+#                               start rows alone (no engine needed)
 #   IMGSAVE_BENCH_ENGINES       DOCKER_HOST values to benchmark besides the
 #                               default socket, separated by spaces (podman
 #                               is measured on its own), e.g.
@@ -70,6 +76,7 @@ runs=${IMGSAVE_BENCH_RUNS:-10}
 heavy_runs=${IMGSAVE_BENCH_HEAVY_RUNS:-5}
 adapter_runs=${IMGSAVE_BENCH_ADAPTER_RUNS:-5}
 build_runs=${IMGSAVE_BENCH_BUILD_RUNS:-3}
+start_runs=${IMGSAVE_BENCH_START_RUNS:-200}
 default_host=unix:///var/run/docker.sock
 imgsave=$PWD/bin/imgsave
 
@@ -91,14 +98,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# setup checks bin/imgsave, installs GNU time if missing, starts the
-# engines, finds the adapter and the engines to measure.
-setup() {
+# setup_base checks bin/imgsave and installs GNU time if missing.
+setup_base() {
 	[ -x "$imgsave" ] || die "no $imgsave: run 'make build' (or 'make bench')"
 	if [ ! -x /usr/bin/time ]; then
 		log "installing GNU time"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 	fi
+}
+
+# setup starts the engines, finds the adapter and the engines to measure.
+setup() {
 	scripts/engines.sh >/dev/null
 	adapter=()
 	local line h
@@ -397,6 +407,20 @@ bench_podman() {
 	rm -rf "$dir" "$tar"
 }
 
+start_empty() { timed "$work/empty/empty" </dev/null; }
+start_imgsave() { timed "$imgsave" --version </dev/null; }
+
+# bench_start: process start, imgsave --version against an empty Go
+# program built here by the same go, after warm-up rounds (both binaries
+# in the page cache).
+bench_start() {
+	mkdir -p "$work/empty"
+	printf 'package main\n\nfunc main() {}\n' >"$work/empty/main.go"
+	(cd "$work/empty" && GOFLAGS= go build -o empty main.go) || die "go build of the empty program failed"
+	log "start: empty Go program, imgsave --version, interleaved (x$start_runs after 5 warm-up rounds)"
+	rounds "$start_runs" 5 start_empty:start_empty start_imgsave:start_imgsave
+}
+
 # ------------------------------------------------------------ reporting
 
 # mib KIB: KiB as MiB with one decimal.
@@ -431,6 +455,25 @@ ratio() {
 
 # own KEY: the own peak RSS in MiB, or "–".
 own() { [[ ${OWN[$1]:-} =~ ^[0-9]+$ ]] && mib "${OWN[$1]}" || echo –; }
+
+# report_start: the process start table.
+report_start() {
+	cat <<-EOF
+
+		## Process start
+
+		$start_runs interleaved rounds after 5 warm-up rounds; $(go version | cut -d' ' -f3). Wall: median (smallest–largest), each run timed by bash's clock around fork and exec. The difference is the median of the per-round differences (spread). Goal: within 1 ms (#29).
+
+		| command | wall s | peak RSS MiB | own peak RSS MiB |
+		|---|---:|---:|---:|
+		| empty Go program (\`func main() {}\`) | $(cell start_empty) |
+		| \`imgsave --version\` | $(cell start_imgsave) |
+
+		| difference, per round | wall |
+		|---|---:|
+		| imgsave --version minus empty Go program | $(perround start_imgsave start_empty ms) |
+	EOF
+}
 
 # report HOST BIG TINY: this engine's tables.
 report() {
@@ -655,6 +698,14 @@ bench_apptainer() {
 }
 
 main() {
+	setup_base
+	if [ "${IMGSAVE_BENCH_ONLY:-}" = start ]; then
+		printf '# imgsave benchmark\n\n%s, %s cores; imgsave %s\n' \
+			"$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$(git describe --always --dirty 2>/dev/null || echo '?')"
+		bench_start
+		report_start
+		return
+	fi
 	setup
 	local h label=none
 	# scripts/datalad.sh fails unless the adapter is 1.2.5.
@@ -662,6 +713,11 @@ main() {
 	printf '# imgsave benchmark\n\n%s, %s cores; imgsave %s; adapter: %s\n' \
 		"$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" \
 		"$(git describe --always --dirty 2>/dev/null || echo '?')" "$label"
+	if [ -z "${IMGSAVE_BENCH_ONLY:-}" ]; then
+		WALL=() RSS=() OWN=() NOTES=() SPREAD=() TIMES=()
+		bench_start
+		report_start
+	fi
 	if [ "${IMGSAVE_BENCH_ONLY:-}" != apptainer ]; then
 		for h in "${hosts[@]}"; do
 			bench_engine "$h"
