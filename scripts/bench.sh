@@ -19,9 +19,10 @@
 #   save:   `docker save IMG >/dev/null`, `docker save IMG | tar -x`,
 #           `imgsave -q save IMG DIR`, the adapter's `save IMG DIR`, on the
 #           small image;
-#   load:   `docker load -i TAR`, `imgsave -q load DIR`, the large image
-#           removed from the engine before each (the adapter loads only in
-#           run);
+#   load:   `docker load -i TAR`, `imgsave -q load DIR`, and the same with
+#           an empty record of verified files (every layer hashed, #29), the
+#           large image removed from the engine before each, after a
+#           warm-up round (the adapter loads only in run);
 #   run:    `docker run --rm ID true`, the same with the flags imgsave run
 #           adds, `imgsave -q run DIR true` and the adapter's `run DIR
 #           true`, busybox present, after a warm-up round;
@@ -62,7 +63,8 @@
 #   IMGSAVE_BENCH_START_RUNS    rounds of the start rows (default 200)
 #   IMGSAVE_BENCH_ONLY          "apptainer": Apptainer's rows alone; "run": the
 #                               run rows alone, for each engine; "start": the
-#                               start rows alone (no engine needed)
+#                               start rows alone (no engine needed); "load":
+#                               the load rows alone, for each engine
 #   IMGSAVE_BENCH_ENGINES       DOCKER_HOST values to benchmark besides the
 #                               default socket, separated by spaces (podman
 #                               is measured on its own), e.g.
@@ -290,6 +292,9 @@ save_adapter() {
 }
 load_docker() { unload "$ref" && timed docker load -i "$tar" </dev/null; }
 load_imgsave() { unload "$ref" && timed "$imgsave" -q load "$dir" </dev/null; }
+# The same with an empty record of verified files (a cache folder of its
+# own): every layer hashed, as before #29.
+load_imgsave_hash() { unload "$ref" && XDG_CACHE_HOME=$(fresh xdg-cache) timed "$imgsave" -q load "$dir" </dev/null; }
 
 # bench_save_load SMALL BIG: save of SMALL (docker save >/dev/null and
 # | tar -x, imgsave save, the adapter's save) and load of BIG (docker load
@@ -316,8 +321,15 @@ bench_save_load() {
 	timed "$imgsave" -q save --pull never "$ref" "$dir" </dev/null
 	record mem_save_big
 	docker save -o "$tar" "$ref"
-	log "load: docker load -i TAR, imgsave load DIR of the ${big_mb} MB image, absent, interleaved (x$heavy_runs)"
-	rounds "$heavy_runs" 0 load_docker:load_docker load_imgsave:load_imgsave
+	load_rows
+}
+
+# load_rows: docker load -i TAR, imgsave load DIR (whose first, untimed
+# round records the layers as verified), and imgsave load DIR hashing
+# every layer, of $ref, absent, interleaved; $dir and $tar as set.
+load_rows() {
+	log "load: docker load -i TAR, imgsave load DIR (record of verified files, and without) of the ${big_mb} MB image, absent, interleaved (x$heavy_runs after a warm-up)"
+	rounds "$heavy_runs" 1 load_docker:load_docker load_imgsave:load_imgsave load_imgsave_hash:load_imgsave_hash
 }
 
 run_docker() { timed docker run --rm "$id" true </dev/null; }
@@ -500,6 +512,7 @@ report() {
 		| save ${small_mb} MB | adapter \`save IMG DIR\` | $(cell save_adapter) |
 		| load ${big_mb} MB | \`docker load -i TAR\` | $(cell load_docker) |
 		| load ${big_mb} MB | \`imgsave -q load DIR\` | $(cell load_imgsave) |
+		| load ${big_mb} MB | \`imgsave -q load DIR\`, empty record: every layer hashed | $(cell load_imgsave_hash) |
 		| load | adapter: none (loads inside \`run\`) | – | – | – |
 		| run | \`docker run --rm ID true\` | $(cell run_docker) |
 		| run | \`docker run --rm -i --mount type=bind,source=CWD,target=/tmp -w /tmp -u UID:GID ID true\` | $(cell run_docker_flags) |
@@ -512,6 +525,7 @@ report() {
 		| imgsave save / docker save \| tar -x | $(ratio save_imgsave save_docker_tar) |
 		| imgsave save / adapter save | $(ratio save_imgsave save_adapter) |
 		| imgsave load / docker load -i | $(ratio load_imgsave load_docker) |
+		| imgsave load, every layer hashed / docker load -i | $(ratio load_imgsave_hash load_docker) |
 		| imgsave run / docker run --rm | $(ratio run_imgsave run_docker) |
 		| imgsave run / docker run, same flags | $(ratio run_imgsave run_docker_flags) |
 		| imgsave run minus docker run, same flags | $(perround run_imgsave run_docker_flags ms) | | |
@@ -596,13 +610,31 @@ bench_engine() {
 	export DOCKER_HOST=$1
 	WALL=() RSS=() OWN=() NOTES=() SPREAD=() TIMES=()
 	local big=imgsave-bench/big-$$:$big_mb small=imgsave-bench/small-$$:$small_mb tiny=imgsave-bench/tiny-$$:1
-	if [ "${IMGSAVE_BENCH_ONLY:-}" != run ]; then
+	case ${IMGSAVE_BENCH_ONLY:-} in
+	run) ;;
+	load)
+		log "$DOCKER_HOST: making the ${big_mb} MB image"
+		make_image "$big" "$big_mb"
+		;;
+	*)
 		log "$DOCKER_HOST: making the ${big_mb} MB, ${small_mb} MB and busybox images"
 		make_image "$big" "$big_mb"
 		make_image "$small" "$small_mb"
-	fi
+		;;
+	esac
 	make_image "$tiny" 0
 
+	if [ "${IMGSAVE_BENCH_ONLY:-}" = load ]; then
+		ref=$big dir=$(fresh big.dir) tar=$(fresh big.tar)
+		"$imgsave" -q save --pull never "$ref" "$dir" >/dev/null
+		docker save -o "$tar" "$ref"
+		load_rows
+		report "$DOCKER_HOST" "$big" "$tiny"
+		rm -rf "$dir" "$tar"
+		unload "$big"
+		unload "$tiny"
+		return
+	fi
 	if [ "${IMGSAVE_BENCH_ONLY:-}" = run ]; then
 		bench_run "$tiny"
 		report "$DOCKER_HOST" "$tiny" "$tiny"
