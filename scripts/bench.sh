@@ -526,6 +526,7 @@ report() {
 		| imgsave save / adapter save | $(ratio save_imgsave save_adapter) |
 		| imgsave load / docker load -i | $(ratio load_imgsave load_docker) |
 		| imgsave load, every layer hashed / docker load -i | $(ratio load_imgsave_hash load_docker) |
+		| imgsave load / the same, every layer hashed | $(ratio load_imgsave load_imgsave_hash) |
 		| imgsave run / docker run --rm | $(ratio run_imgsave run_docker) |
 		| imgsave run / docker run, same flags | $(ratio run_imgsave run_docker_flags) |
 		| imgsave run minus docker run, same flags | $(perround run_imgsave run_docker_flags ms) | | |
