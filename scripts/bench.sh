@@ -421,6 +421,7 @@ bench_podman() {
 
 start_empty() { timed "$work/empty/empty" </dev/null; }
 start_imgsave() { timed "$imgsave" --version </dev/null; }
+start_release() { timed "$work/imgsave-release" --version </dev/null; }
 
 # bench_start: process start, imgsave --version against an empty Go
 # program built here by the same go, after warm-up rounds (both binaries
@@ -429,8 +430,11 @@ bench_start() {
 	mkdir -p "$work/empty"
 	printf 'package main\n\nfunc main() {}\n' >"$work/empty/main.go"
 	(cd "$work/empty" && GOFLAGS= go build -o empty main.go) || die "go build of the empty program failed"
-	log "start: empty Go program, imgsave --version, interleaved (x$start_runs after 5 warm-up rounds)"
-	rounds "$start_runs" 5 start_empty:start_empty start_imgsave:start_imgsave
+	# As scripts/release.sh builds it: static, no cgo (bin/imgsave, from
+	# make build, links the C library and starts the dynamic loader).
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/imgsave-release" ./cmd/imgsave || die "go build of the release imgsave failed"
+	log "start: empty Go program, imgsave --version (make build's and a release build), interleaved (x$start_runs after 5 warm-up rounds)"
+	rounds "$start_runs" 5 start_empty:start_empty start_imgsave:start_imgsave start_release:start_release
 }
 
 # ------------------------------------------------------------ reporting
@@ -479,11 +483,13 @@ report_start() {
 		| command | wall s | peak RSS MiB | own peak RSS MiB |
 		|---|---:|---:|---:|
 		| empty Go program (\`func main() {}\`) | $(cell start_empty) |
-		| \`imgsave --version\` | $(cell start_imgsave) |
+		| \`imgsave --version\` (make build: cgo, dynamic) | $(cell start_imgsave) |
+		| \`imgsave --version\` (as released: static) | $(cell start_release) |
 
 		| difference, per round | wall |
 		|---|---:|
 		| imgsave --version minus empty Go program | $(perround start_imgsave start_empty ms) |
+		| the same, as released | $(perround start_release start_empty ms) |
 	EOF
 }
 
