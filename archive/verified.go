@@ -160,6 +160,10 @@ func parseRecordLine(line string) (fileKey, digest.Digest, bool) {
 	return k, d, true
 }
 
+func recordLine(k fileKey, d digest.Digest) string {
+	return fmt.Sprintf("%d %d %d %d %d %s %s", int64(k.dev), int64(k.ino), k.size, k.mtime, k.ctime, d, strconv.Quote(k.path))
+}
+
 // verified reports whether the file open as f, with fi its status, was
 // recorded with digest want; its key is returned for a later add.
 func (r *VerifiedRecord) verified(f *os.File, fi fs.FileInfo, want digest.Digest) (fileKey, bool, bool) {
@@ -221,7 +225,7 @@ func (r *VerifiedRecord) Save() error {
 	var b bytes.Buffer
 	b.WriteString(recordHeader + "\n")
 	for _, k := range order {
-		fmt.Fprintf(&b, "%d %d %d %d %d %s %s\n", k.dev, k.ino, k.size, k.mtime, k.ctime, theirs[k], strconv.Quote(k.path))
+		b.WriteString(recordLine(k, theirs[k]) + "\n")
 	}
 	tmp, err := os.CreateTemp(r.dir, "."+recordName+".*")
 	if err != nil {
