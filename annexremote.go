@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -137,7 +138,10 @@ func (r *annexRemote) Prepare(ctx context.Context, c *annex.Conn) error {
 // extractionName matches what a session makes under
 // .git/annex/tmp/imgsave-remote: an image's extraction, named by the hash
 // of its source, and the staging folders [archive.Extract] builds it in.
-var extractionName = regexp.MustCompile(`^(?:([0-9a-f]{32})|\.([0-9a-f]{32})\.imgsave-(?:new-)?[0-9]+(?:\.old)?)$`)
+// Compiled on first use, not when every imgsave command starts (#29).
+var extractionName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:([0-9a-f]{32})|\.([0-9a-f]{32})\.imgsave-(?:new-)?[0-9]+(?:\.old)?)$`)
+})
 
 // sweep removes the extractions, and their staging folders, that no live
 // session holds. A session holds its image's NAME.use shared from before
@@ -152,7 +156,7 @@ func sweep(base string) {
 		return
 	}
 	for _, e := range entries {
-		m := extractionName.FindStringSubmatch(e.Name())
+		m := extractionName().FindStringSubmatch(e.Name())
 		if m == nil || !e.IsDir() {
 			continue
 		}

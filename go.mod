@@ -3,7 +3,6 @@ module github.com/imgsave/imgsave
 go 1.26.8
 
 require (
-	github.com/distribution/reference v0.6.0
 	github.com/gofrs/flock v0.13.2
 	github.com/google/go-containerregistry v0.22.1
 	github.com/klauspost/compress v1.20.4
@@ -20,6 +19,10 @@ require (
 	golang.org/x/term v0.48.0
 	google.golang.org/protobuf v1.36.11
 )
+
+// Test only: the oracle that manifest.ParseReference and the registry
+// names are held to; the program parses references by hand (#29).
+require github.com/distribution/reference v0.6.0
 
 require (
 	github.com/asaskevich/govalidator v0.0.0-20230301143203-a9d515a09cc2 // indirect

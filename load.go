@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -62,6 +64,11 @@ type LoadOptions struct {
 	// LockDir holds the lock files that serialise loads; empty means
 	// imgsave/locks in the user's cache directory.
 	LockDir string
+	// VerifiedDir holds the record of layer files already hashed, which
+	// a load of an unchanged layer trusts instead of hashing it again (see
+	// [archive.VerifiedRecord] for what that trusts); empty means imgsave
+	// in the user's cache directory.
+	VerifiedDir string
 	// Fetch gets layers whose git-annex content is not here with `git annex
 	// get` before loading, instead of failing with ErrContentMissing. Only
 	// a load that is needed fetches: an image the engine has runs without.
@@ -85,6 +92,19 @@ type LoadOptions struct {
 	// another Entrypoint, Env or User) is not taken for it, and the
 	// directory's own image is loaded instead.
 	VerifyKey []byte
+}
+
+// verifiedRecord opens the record of verified files in dir, by default
+// imgsave in the user's cache directory, or returns nil (hash everything).
+func verifiedRecord(dir string) *archive.VerifiedRecord {
+	if dir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return nil
+		}
+		dir = filepath.Join(cache, "imgsave")
+	}
+	return archive.OpenVerifiedRecord(dir)
 }
 
 // LoadResult is what [Load] did.
@@ -194,7 +214,7 @@ func loadImage(ctx context.Context, r Runner, dir string, d *archive.Dir, im *ar
 		opts.notice(fmt.Sprintf("tag %s already names another image in the engine; left as it is, loading %s by ID only", tag, short(im.ID)))
 	}
 	opts.notice(fmt.Sprintf("loading %s (%s) into the engine", dir, short(im.ID)))
-	tarOpts := archive.TarOptions{}
+	tarOpts := archive.TarOptions{Verified: verifiedRecord(opts.VerifiedDir)}
 	if l, ok := eng.(interface{ LoadsDockerArchive() bool }); ok {
 		tarOpts.DockerArchive = l.LoadsDockerArchive()
 	}
@@ -212,6 +232,8 @@ func loadImage(ctx context.Context, r Runner, dir string, d *archive.Dir, im *ar
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
+	// A cache: one not saved costs a hash of each layer next time.
+	_ = tarOpts.Verified.Save()
 	// The image as sent knows its manifest digest, the ID a containerd
 	// store gives it, also when a layer's size was unknown until it was read.
 	// Sent decompressed (to Docker 20.10, a classic store whose ID is the

@@ -195,7 +195,7 @@ func ReadEvidence(dir string) ([]*Evidence, error) {
 		if hex, ok := strings.CutSuffix(name, ".old"); ok && !names[hex] {
 			name = hex
 		}
-		if !e.IsDir() || !digestHex.MatchString(name) {
+		if !e.IsDir() || !isDigestHex(name) {
 			continue
 		}
 		ev, err := readEvidence(dir, path.Join(EvidenceDir, e.Name()))
@@ -544,7 +544,7 @@ func recoverEvidence(ev *os.Root) error {
 	for _, name := range names {
 		hex, isOld := strings.CutSuffix(name, ".old")
 		switch {
-		case isOld && digestHex.MatchString(hex):
+		case isOld && isDigestHex(hex):
 			if _, err := ev.Lstat(hex); errors.Is(err, fs.ErrNotExist) {
 				err = ev.Rename(name, hex)
 			} else if err == nil {

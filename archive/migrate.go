@@ -55,7 +55,7 @@ func (d *Dir) writeAll(w io.Writer) error {
 		if rel == EvidenceDir || strings.HasPrefix(rel, EvidenceDir+"/") {
 			return nil // carried over by Migrate, not read as the image's
 		}
-		_, err = d.copyFile(tw, rel, rel, "", -1, buf)
+		_, err = d.copyFile(tw, rel, rel, "", -1, buf, nil)
 		return err
 	})
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -53,6 +55,11 @@ type TarOptions struct {
 	// The full names keep the names podman gives the OCI archive's
 	// images (docker.io/library/x:1, never localhost/x:1).
 	DockerArchive bool
+	// Verified, when set, is the record of files already hashed: a
+	// layer it holds as unchanged is sent without hashing it again, and
+	// one hashed now is added to it (the caller saves it). See
+	// [VerifiedRecord] for what that trusts.
+	Verified *VerifiedRecord
 }
 
 // WriteTarWith is [Dir.WriteTar] with options. Decompressing reads stop
@@ -86,7 +93,7 @@ func (d *Dir) WriteTarWith(ctx context.Context, w io.Writer, im *DirImage, tags 
 		if unpack {
 			n, err = d.copyDecompressed(ctx, tw, l.Path, name, l.DiffID, buf)
 		} else {
-			n, err = d.copyFile(tw, l.Path, name, l.Digest, l.Size, buf)
+			n, err = d.copyFile(tw, l.Path, name, l.Digest, l.Size, buf, opts.Verified)
 		}
 		if err != nil {
 			return nil, err
@@ -158,8 +165,9 @@ func header(name string, size int64) *tar.Header {
 
 // copyFile streams the directory's file rel into tw under name, following
 // git-annex symlinks. It checks the size when size >= 0 and the digest of
-// what it sent when want is set, and returns the size.
-func (d *Dir) copyFile(tw *tar.Writer, rel, name string, want digest.Digest, size int64, buf []byte) (int64, error) {
+// what it sent when want is set, unless rec holds the file as unchanged
+// since it had that digest, and returns the size.
+func (d *Dir) copyFile(tw *tar.Writer, rel, name string, want digest.Digest, size int64, buf []byte, rec *VerifiedRecord) (int64, error) {
 	f, fi, err := d.openLayer(rel)
 	if err != nil {
 		return size, err
@@ -172,6 +180,11 @@ func (d *Dir) copyFile(tw *tar.Writer, rel, name string, want digest.Digest, siz
 	if err := tw.WriteHeader(header(name, size)); err != nil {
 		return size, err
 	}
+	key, keyed, known := rec.verified(f, fi, want)
+	if known {
+		return size, sendVerified(tw, f, key, size, buf)
+	}
+	hashed := time.Now()
 	h := sha256.New()
 	var n int64
 	if size > chunkSize {
@@ -185,10 +198,51 @@ func (d *Dir) copyFile(tw *tar.Writer, rel, name string, want digest.Digest, siz
 	if n != size {
 		return size, fmt.Errorf("%s: %w: read %d of %d bytes", f.Name(), io.ErrUnexpectedEOF, n, size)
 	}
+	bytesHashed.Add(n)
 	if got := digest.NewDigest(digest.SHA256, h); want != "" && got != want {
 		return size, &DigestMismatchError{Path: f.Name(), Got: got, Want: want}
 	}
+	if keyed && unchanged(f, key) {
+		rec.add(key, want, hashed)
+	}
 	return size, nil
+}
+
+// bytesHashed counts the bytes copyFile hashed, for the tests.
+var bytesHashed atomic.Int64
+
+// sendVerified sends the file open as f, which the record holds as
+// verified with key, without hashing it, and then checks that it did not
+// change while it was read: an error then stops the tar before its
+// manifests, as a digest mismatch does.
+func sendVerified(tw *tar.Writer, f *os.File, key fileKey, size int64, buf []byte) error {
+	var n int64
+	var err error
+	if size > chunkSize {
+		n, err = sendHashed(tw, io.LimitReader(f, size), nil)
+	} else {
+		n, err = io.CopyBuffer(tw, io.LimitReader(f, size), buf)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	if n != size {
+		return fmt.Errorf("%s: %w: read %d of %d bytes", f.Name(), io.ErrUnexpectedEOF, n, size)
+	}
+	if !unchanged(f, key) {
+		return fmt.Errorf("%s: changed while it was sent", f.Name())
+	}
+	return nil
+}
+
+// unchanged reports whether the file open as f still has key.
+func unchanged(f *os.File, key fileKey) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	k, ok := keyOf(f, fi)
+	return ok && k == key
 }
 
 // copyDecompressed streams the decompression of the directory's file rel

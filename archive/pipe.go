@@ -161,12 +161,15 @@ func (f *fanout) wait() error {
 // three goroutines, so that w is never kept waiting while a piece is
 // hashed or read, and the disk is read while the last piece is still
 // being sent (#23: a load left the engine idle that long). Memory is the
-// pool's. It stops at w's first error and returns the bytes read.
+// pool's. It stops at w's first error and returns the bytes read. A nil h
+// is no hash: a file already verified is still read while it is sent.
 func sendHashed(w io.Writer, r io.Reader, h hash.Hash) (int64, error) {
 	f := &fanout{pool: newPool(), stopEarly: true, workers: []*worker{
-		hashWorker(h),
 		startWorker(func(b []byte) error { _, err := w.Write(b); return err }),
 	}}
+	if h != nil {
+		f.workers = append(f.workers, hashWorker(h))
+	}
 	n, err := f.copy(r)
 	if werr := f.wait(); werr != nil {
 		return n, werr

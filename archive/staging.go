@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,11 +23,12 @@ import (
 // folder nobody holds is abandoned, whatever its age, and the save that
 // follows a killed one at once removes what it left.
 
+// Compiled on first use, not when every imgsave command starts (#29).
 var (
 	// stagingName matches the folders Extract stages in.
-	stagingName = regexp.MustCompile(`^\..+\.imgsave-[0-9]+(\.old)?$`)
+	stagingName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\..+\.imgsave-[0-9]+(\.old)?$`) })
 	// newStagingName matches a staging folder being made, not yet locked.
-	newStagingName = regexp.MustCompile(`^\..+\.imgsave-new-[0-9]+$`)
+	newStagingName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\..+\.imgsave-new-[0-9]+$`) })
 )
 
 // newStagingGrace protects a folder another process has just made and is
@@ -67,7 +69,7 @@ func removeAbandoned(parent string) {
 		return
 	}
 	for _, e := range entries {
-		staging, making := stagingName.MatchString(e.Name()), newStagingName.MatchString(e.Name())
+		staging, making := stagingName().MatchString(e.Name()), newStagingName().MatchString(e.Name())
 		if !e.IsDir() || !staging && !making {
 			continue
 		}

@@ -131,7 +131,7 @@ func TestExtractStagingOfOtherProcesses(t *testing.T) {
 	canLock(t)
 	parent := t.TempDir()
 	staging, helper := holdStaging(t, filepath.Join(parent, "img"))
-	if !stagingName.MatchString(filepath.Base(staging)) || filepath.Dir(staging) != parent {
+	if !stagingName().MatchString(filepath.Base(staging)) || filepath.Dir(staging) != parent {
 		t.Fatalf("helper staged in %s, want a staging folder in %s", staging, parent)
 	}
 	if err := os.WriteFile(filepath.Join(staging, "layer"), []byte("half a layer"), 0o644); err != nil {

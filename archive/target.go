@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -54,7 +53,7 @@ func ownedRaw(rel string, d fs.DirEntry) bool {
 	if ownedCanonical(rel, d) || rel == "repositories" && !d.IsDir() {
 		return true
 	}
-	isHex := func(s string) bool { return digestHex.MatchString(s) }
+	isHex := isDigestHex
 	dir, base := path.Split(rel)
 	switch {
 	case dir == "" && d.IsDir():
@@ -70,7 +69,19 @@ func ownedRaw(rel string, d fs.DirEntry) bool {
 	return false
 }
 
-var digestHex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// isDigestHex reports whether s is 64 lowercase hexadecimal digits, a
+// sha256 digest's; by hand, not a regular expression compiled at start (#29).
+func isDigestHex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := range len(s) {
+		if !isHexDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 func checkTarget(dir string, replace bool, owned func(string, fs.DirEntry) bool) error {
 	fi, err := os.Lstat(dir)
@@ -249,7 +260,7 @@ func (x *extractor) carryEvidence(dir string, res *Result, extra []File, drop bo
 		if fresh(name) {
 			continue
 		}
-		if len(name) >= 64 && digestHex.MatchString(name[:64]) && (len(name) == 64 || !isHexDigit(name[64])) {
+		if len(name) >= 64 && isDigestHex(name[:64]) && (len(name) == 64 || !isHexDigit(name[64])) {
 			sub := digest.NewDigestFromEncoded(digest.SHA256, name[:64])
 			if !x.applies(dir, path.Join(EvidenceDir, name), e.IsDir(), sub, res) {
 				if !slices.Contains(dropped, sub) {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 var (
@@ -84,13 +85,14 @@ type ExitError struct {
 func (e *ExitError) Error() string { return "exit status " + strconv.Itoa(e.Code) }
 
 // Stderr texts, matched case-insensitively. The tests hold a recorded line
-// for each pattern.
+// for each pattern. Compiled on first use, not at start: every imgsave
+// command would pay for them (#29).
 var (
-	permissionDenied = regexp.MustCompile(`permission denied while trying to connect|dial unix .*: connect: permission denied`)
+	permissionDenied = lazyRegexp(`permission denied while trying to connect|dial unix .*: connect: permission denied`)
 
-	daemonUnreachable = regexp.MustCompile(`cannot connect to the docker daemon|failed to connect to the docker api|error during connect|cannot connect to podman|unable to connect to podman`)
+	daemonUnreachable = lazyRegexp(`cannot connect to the docker daemon|failed to connect to the docker api|error during connect|cannot connect to podman|unable to connect to podman`)
 
-	imageNotFound = regexp.MustCompile(strings.Join([]string{
+	imageNotFound = lazyRegexp(strings.Join([]string{
 		`no such image`,
 		`reference does not exist`,                               // docker 20.10 save
 		`an image does not exist locally`,                        // docker push
@@ -106,8 +108,13 @@ var (
 		`failed to resolve reference "[^"]*": \S+: not found`, // containerd
 	}, "|"))
 
-	contentRace = regexp.MustCompile(`failed to (extract layer|unpack loaded image).*content digest sha256:[0-9a-f]+: not found`)
+	contentRace = lazyRegexp(`failed to (extract layer|unpack loaded image).*content digest sha256:[0-9a-f]+: not found`)
 )
+
+// lazyRegexp compiles pattern on its first call.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
+}
 
 // Classify maps an engine command's stderr to ErrPermissionDenied,
 // ErrDaemonUnreachable, ErrContentRace or ErrImageNotFound, or returns nil
@@ -117,13 +124,13 @@ func Classify(stderr string) error {
 	switch {
 	// Before unreachable: podman reports a socket it may not open as
 	// "unable to connect to Podman socket: ... connect: permission denied".
-	case permissionDenied.MatchString(s):
+	case permissionDenied().MatchString(s):
 		return ErrPermissionDenied
-	case daemonUnreachable.MatchString(s):
+	case daemonUnreachable().MatchString(s):
 		return ErrDaemonUnreachable
-	case contentRace.MatchString(s):
+	case contentRace().MatchString(s):
 		return ErrContentRace
-	case imageNotFound.MatchString(s):
+	case imageNotFound().MatchString(s):
 		return ErrImageNotFound
 	}
 	return nil

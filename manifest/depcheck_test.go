@@ -21,7 +21,6 @@ func TestDeps(t *testing.T) {
 	allowed := []string{
 		"github.com/opencontainers/go-digest",
 		"github.com/opencontainers/image-spec/",
-		"github.com/distribution/reference",
 	}
 	const self = "github.com/imgsave/imgsave/manifest"
 	for _, p := range strings.Fields(string(out)) {

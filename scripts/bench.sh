@@ -19,13 +19,18 @@
 #   save:   `docker save IMG >/dev/null`, `docker save IMG | tar -x`,
 #           `imgsave -q save IMG DIR`, the adapter's `save IMG DIR`, on the
 #           small image;
-#   load:   `docker load -i TAR`, `imgsave -q load DIR`, the large image
-#           removed from the engine before each (the adapter loads only in
-#           run);
+#   load:   `docker load -i TAR`, `imgsave -q load DIR`, and the same with
+#           an empty record of verified files (every layer hashed, #29), the
+#           large image removed from the engine before each, after a
+#           warm-up round (the adapter loads only in run);
 #   run:    `docker run --rm ID true`, the same with the flags imgsave run
 #           adds, `imgsave -q run DIR true` and the adapter's `run DIR
 #           true`, busybox present, after a warm-up round;
 #   memory: imgsave save's and load's own peak RSS at both sizes.
+# Before the engines:
+#   start:  process start of `imgsave --version` against an empty Go
+#           program (`func main() {}`) built in the bench's work folder,
+#           interleaved, reported as the per-round difference (#29).
 # On the default engine, through the plain-HTTP loopback registry of
 # scripts/engines.sh, for both sizes:
 #   push:   `imgsave push DIR`, `crane push TARBALL`, each to a new
@@ -55,8 +60,11 @@
 #                               Apptainer runs (default 10)
 #   IMGSAVE_BENCH_ADAPTER_RUNS  rounds of the adapter's run (default 5)
 #   IMGSAVE_BENCH_BUILD_RUNS    rounds of first runs (SIF builds) (default 3)
+#   IMGSAVE_BENCH_START_RUNS    rounds of the start rows (default 200)
 #   IMGSAVE_BENCH_ONLY          "apptainer": Apptainer's rows alone; "run": the
-#                               run rows alone, for each engine
+#                               run rows alone, for each engine; "start": the
+#                               start rows alone (no engine needed); "load":
+#                               the load rows alone, for each engine
 #   IMGSAVE_BENCH_ENGINES       DOCKER_HOST values to benchmark besides the
 #                               default socket, separated by spaces (podman
 #                               is measured on its own), e.g.
@@ -70,6 +78,7 @@ runs=${IMGSAVE_BENCH_RUNS:-10}
 heavy_runs=${IMGSAVE_BENCH_HEAVY_RUNS:-5}
 adapter_runs=${IMGSAVE_BENCH_ADAPTER_RUNS:-5}
 build_runs=${IMGSAVE_BENCH_BUILD_RUNS:-3}
+start_runs=${IMGSAVE_BENCH_START_RUNS:-200}
 default_host=unix:///var/run/docker.sock
 imgsave=$PWD/bin/imgsave
 
@@ -91,14 +100,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# setup checks bin/imgsave, installs GNU time if missing, starts the
-# engines, finds the adapter and the engines to measure.
-setup() {
+# setup_base checks bin/imgsave and installs GNU time if missing.
+setup_base() {
 	[ -x "$imgsave" ] || die "no $imgsave: run 'make build' (or 'make bench')"
 	if [ ! -x /usr/bin/time ]; then
 		log "installing GNU time"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 	fi
+}
+
+# setup starts the engines, finds the adapter and the engines to measure.
+setup() {
 	scripts/engines.sh >/dev/null
 	adapter=()
 	local line h
@@ -280,6 +292,9 @@ save_adapter() {
 }
 load_docker() { unload "$ref" && timed docker load -i "$tar" </dev/null; }
 load_imgsave() { unload "$ref" && timed "$imgsave" -q load "$dir" </dev/null; }
+# The same with an empty record of verified files (a cache folder of its
+# own): every layer hashed, as before #29.
+load_imgsave_hash() { unload "$ref" && XDG_CACHE_HOME=$(fresh xdg-cache) timed "$imgsave" -q load "$dir" </dev/null; }
 
 # bench_save_load SMALL BIG: save of SMALL (docker save >/dev/null and
 # | tar -x, imgsave save, the adapter's save) and load of BIG (docker load
@@ -306,8 +321,15 @@ bench_save_load() {
 	timed "$imgsave" -q save --pull never "$ref" "$dir" </dev/null
 	record mem_save_big
 	docker save -o "$tar" "$ref"
-	log "load: docker load -i TAR, imgsave load DIR of the ${big_mb} MB image, absent, interleaved (x$heavy_runs)"
-	rounds "$heavy_runs" 0 load_docker:load_docker load_imgsave:load_imgsave
+	load_rows
+}
+
+# load_rows: docker load -i TAR, imgsave load DIR (whose first, untimed
+# round records the layers as verified), and imgsave load DIR hashing
+# every layer, of $ref, absent, interleaved; $dir and $tar as set.
+load_rows() {
+	log "load: docker load -i TAR, imgsave load DIR (record of verified files, and without) of the ${big_mb} MB image, absent, interleaved (x$heavy_runs after a warm-up)"
+	rounds "$heavy_runs" 1 load_docker:load_docker load_imgsave:load_imgsave load_imgsave_hash:load_imgsave_hash
 }
 
 run_docker() { timed docker run --rm "$id" true </dev/null; }
@@ -397,6 +419,24 @@ bench_podman() {
 	rm -rf "$dir" "$tar"
 }
 
+start_empty() { timed "$work/empty/empty" </dev/null; }
+start_imgsave() { timed "$imgsave" --version </dev/null; }
+start_release() { timed "$work/imgsave-release" --version </dev/null; }
+
+# bench_start: process start, imgsave --version against an empty Go
+# program built here by the same go, after warm-up rounds (both binaries
+# in the page cache).
+bench_start() {
+	mkdir -p "$work/empty"
+	printf 'package main\n\nfunc main() {}\n' >"$work/empty/main.go"
+	(cd "$work/empty" && GOFLAGS= go build -o empty main.go) || die "go build of the empty program failed"
+	# As scripts/release.sh builds it: static, no cgo (bin/imgsave, from
+	# make build, links the C library and starts the dynamic loader).
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/imgsave-release" ./cmd/imgsave || die "go build of the release imgsave failed"
+	log "start: empty Go program, imgsave --version (make build's and a release build), interleaved (x$start_runs after 5 warm-up rounds)"
+	rounds "$start_runs" 5 start_empty:start_empty start_imgsave:start_imgsave start_release:start_release
+}
+
 # ------------------------------------------------------------ reporting
 
 # mib KIB: KiB as MiB with one decimal.
@@ -432,6 +472,27 @@ ratio() {
 # own KEY: the own peak RSS in MiB, or "–".
 own() { [[ ${OWN[$1]:-} =~ ^[0-9]+$ ]] && mib "${OWN[$1]}" || echo –; }
 
+# report_start: the process start table.
+report_start() {
+	cat <<-EOF
+
+		## Process start
+
+		$start_runs interleaved rounds after 5 warm-up rounds; $(go version | cut -d' ' -f3). Wall: median (smallest–largest), each run timed by bash's clock around fork and exec. The difference is the median of the per-round differences (spread). Goal: within 1 ms (#29).
+
+		| command | wall s | peak RSS MiB | own peak RSS MiB |
+		|---|---:|---:|---:|
+		| empty Go program (\`func main() {}\`) | $(cell start_empty) |
+		| \`imgsave --version\` (make build: cgo, dynamic) | $(cell start_imgsave) |
+		| \`imgsave --version\` (as released: static) | $(cell start_release) |
+
+		| difference, per round | wall |
+		|---|---:|
+		| imgsave --version minus empty Go program | $(perround start_imgsave start_empty ms) |
+		| the same, as released | $(perround start_release start_empty ms) |
+	EOF
+}
+
 # report HOST BIG TINY: this engine's tables.
 report() {
 	local host=$1 store version big_bytes tiny_bytes
@@ -457,6 +518,7 @@ report() {
 		| save ${small_mb} MB | adapter \`save IMG DIR\` | $(cell save_adapter) |
 		| load ${big_mb} MB | \`docker load -i TAR\` | $(cell load_docker) |
 		| load ${big_mb} MB | \`imgsave -q load DIR\` | $(cell load_imgsave) |
+		| load ${big_mb} MB | \`imgsave -q load DIR\`, empty record: every layer hashed | $(cell load_imgsave_hash) |
 		| load | adapter: none (loads inside \`run\`) | – | – | – |
 		| run | \`docker run --rm ID true\` | $(cell run_docker) |
 		| run | \`docker run --rm -i --mount type=bind,source=CWD,target=/tmp -w /tmp -u UID:GID ID true\` | $(cell run_docker_flags) |
@@ -469,6 +531,8 @@ report() {
 		| imgsave save / docker save \| tar -x | $(ratio save_imgsave save_docker_tar) |
 		| imgsave save / adapter save | $(ratio save_imgsave save_adapter) |
 		| imgsave load / docker load -i | $(ratio load_imgsave load_docker) |
+		| imgsave load, every layer hashed / docker load -i | $(ratio load_imgsave_hash load_docker) |
+		| imgsave load / the same, every layer hashed | $(ratio load_imgsave load_imgsave_hash) |
 		| imgsave run / docker run --rm | $(ratio run_imgsave run_docker) |
 		| imgsave run / docker run, same flags | $(ratio run_imgsave run_docker_flags) |
 		| imgsave run minus docker run, same flags | $(perround run_imgsave run_docker_flags ms) | | |
@@ -553,13 +617,31 @@ bench_engine() {
 	export DOCKER_HOST=$1
 	WALL=() RSS=() OWN=() NOTES=() SPREAD=() TIMES=()
 	local big=imgsave-bench/big-$$:$big_mb small=imgsave-bench/small-$$:$small_mb tiny=imgsave-bench/tiny-$$:1
-	if [ "${IMGSAVE_BENCH_ONLY:-}" != run ]; then
+	case ${IMGSAVE_BENCH_ONLY:-} in
+	run) ;;
+	load)
+		log "$DOCKER_HOST: making the ${big_mb} MB image"
+		make_image "$big" "$big_mb"
+		;;
+	*)
 		log "$DOCKER_HOST: making the ${big_mb} MB, ${small_mb} MB and busybox images"
 		make_image "$big" "$big_mb"
 		make_image "$small" "$small_mb"
-	fi
+		;;
+	esac
 	make_image "$tiny" 0
 
+	if [ "${IMGSAVE_BENCH_ONLY:-}" = load ]; then
+		ref=$big dir=$(fresh big.dir) tar=$(fresh big.tar)
+		"$imgsave" -q save --pull never "$ref" "$dir" >/dev/null
+		docker save -o "$tar" "$ref"
+		load_rows
+		report "$DOCKER_HOST" "$big" "$tiny"
+		rm -rf "$dir" "$tar"
+		unload "$big"
+		unload "$tiny"
+		return
+	fi
 	if [ "${IMGSAVE_BENCH_ONLY:-}" = run ]; then
 		bench_run "$tiny"
 		report "$DOCKER_HOST" "$tiny" "$tiny"
@@ -655,6 +737,14 @@ bench_apptainer() {
 }
 
 main() {
+	setup_base
+	if [ "${IMGSAVE_BENCH_ONLY:-}" = start ]; then
+		printf '# imgsave benchmark\n\n%s, %s cores; imgsave %s\n' \
+			"$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$(git describe --always --dirty 2>/dev/null || echo '?')"
+		bench_start
+		report_start
+		return
+	fi
 	setup
 	local h label=none
 	# scripts/datalad.sh fails unless the adapter is 1.2.5.
@@ -662,6 +752,11 @@ main() {
 	printf '# imgsave benchmark\n\n%s, %s cores; imgsave %s; adapter: %s\n' \
 		"$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" \
 		"$(git describe --always --dirty 2>/dev/null || echo '?')" "$label"
+	if [ -z "${IMGSAVE_BENCH_ONLY:-}" ]; then
+		WALL=() RSS=() OWN=() NOTES=() SPREAD=() TIMES=()
+		bench_start
+		report_start
+	fi
 	if [ "${IMGSAVE_BENCH_ONLY:-}" != apptainer ]; then
 		for h in "${hosts[@]}"; do
 			bench_engine "$h"

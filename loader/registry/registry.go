@@ -41,7 +41,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
@@ -614,13 +613,16 @@ func writeImage(tw *tar.Writer, p part, src layerSource, next int) (ggcr.Descrip
 // one `docker pull` then `imgsave save` gives. A ref by digest gives none.
 func names(ref string) map[string]string {
 	annotations := map[string]string{}
-	if n, err := reference.ParseNormalizedNamed(ref); err == nil {
-		if t, ok := reference.TagNameOnly(n).(reference.Tagged); ok {
-			if _, digested := n.(reference.Digested); !digested {
-				annotations["io.containerd.image.name"] = t.String()
-				annotations["org.opencontainers.image.ref.name"] = t.Tag()
-			}
+	// go-containerregistry's name, not distribution/reference, whose
+	// regular expressions, compiled at start, cost every imgsave command
+	// 0.8 ms (#29).
+	if t, err := name.NewTag(ref); err == nil {
+		registry := t.RegistryStr()
+		if registry == name.DefaultRegistry {
+			registry = "docker.io"
 		}
+		annotations["io.containerd.image.name"] = registry + "/" + t.RepositoryStr() + ":" + t.TagStr()
+		annotations["org.opencontainers.image.ref.name"] = t.TagStr()
 	}
 	return annotations
 }
