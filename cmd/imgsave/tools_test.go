@@ -12,7 +12,7 @@ import (
 // baseTools are commands the e2e scripts call that every Debian machine
 // has: they come from Essential packages (coreutils, dash, grep, tar,
 // util-linux), which no setup script needs to install.
-var baseTools = []string{"sh", "cat", "cp", "env", "grep", "id", "ls", "mkfifo", "mv", "rm", "setpriv", "stat", "tar", "test", "touch", "unshare"}
+var baseTools = []string{"sh", "cat", "cp", "env", "grep", "id", "ls", "mkfifo", "mv", "rm", "setpriv", "sleep", "stat", "tar", "test", "touch", "unshare"}
 
 // toolPackages names, for every other command an e2e script calls (exec
 // TOOL or [have:TOOL]), the package a setup script that `make test` runs
