@@ -86,6 +86,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseDocker -fuzztime=30s -fuzzminimizetime=10x ./manifest
 	$(GO) test -run='^$$' -fuzz=FuzzParseIndex -fuzztime=30s -fuzzminimizetime=10x ./manifest
 	$(GO) test -run='^$$' -fuzz=FuzzParsePlatform -fuzztime=30s -fuzzminimizetime=10x ./manifest
+	$(GO) test -run='^$$' -fuzz=FuzzParseReference -fuzztime=30s -fuzzminimizetime=10x ./manifest
+	$(GO) test -run='^$$' -fuzz=FuzzParseRecordLine -fuzztime=30s -fuzzminimizetime=10x ./archive
 	$(GO) test -run='^$$' -fuzz=FuzzCheckSIF -fuzztime=30s -fuzzminimizetime=10x ./loader
 	$(GO) test -run='^$$' -fuzz=FuzzAddSize -fuzztime=30s -fuzzminimizetime=10x ./loader/registry
 	$(GO) test -run='^$$' -fuzz=FuzzParseSource -fuzztime=30s -fuzzminimizetime=10x .
