@@ -27,10 +27,13 @@ var ErrUnsigned = errors.New("no signature verifies with the key")
 // evidenceFiles renders what a registry keeps beside an image as files of
 // the evidence folder (see [archive.EvidenceDir]): a cosign local layout
 // named by the signed digest, written by [archive.EvidenceLayout] as sign's
-// is. It returns nil when the registry keeps no signature and no
-// attestation, so that an unsigned image's directory is what it always was.
+// is, with the digest's referrers (kind [archive.KindReferrer]) and an
+// index's BuildKit attestation manifests ([archive.KindAttestationManifest])
+// beside cosign's entries (#30). It returns nil when the registry keeps no
+// signature, attestation or referrer, so that an unsigned image's
+// directory is what it always was.
 func evidenceFiles(ev *registry.Evidence) ([]archive.File, error) {
-	if ev == nil || ev.Sigs == nil && ev.Atts == nil {
+	if ev == nil || ev.Sigs == nil && ev.Atts == nil && len(ev.Referrers) == 0 && len(ev.BuildKit) == 0 {
 		return nil, nil
 	}
 	var l archive.EvidenceLayout
@@ -65,6 +68,30 @@ func evidenceFiles(ev *registry.Evidence) ([]archive.File, error) {
 		}
 		for _, b := range a.art.Blobs {
 			l.Blobs = append(l.Blobs, b.Data)
+		}
+	}
+	for _, a := range []struct {
+		arts []registry.Artifact
+		kind string
+	}{{ev.Referrers, archive.KindReferrer}, {ev.BuildKit, archive.KindAttestationManifest}} {
+		for _, art := range a.arts {
+			if err := entry(art.Manifest, a.kind); err != nil {
+				return nil, err
+			}
+			d := &l.Manifests[len(l.Manifests)-1]
+			d.ArtifactType = art.ArtifactType
+			for k, v := range art.Manifest.Annotations {
+				if k != "kind" {
+					d.Annotations[k] = v
+				}
+			}
+			if a.kind == archive.KindAttestationManifest {
+				// As BuildKit lists it in the index.
+				d.Platform = &v1.Platform{OS: "unknown", Architecture: "unknown"}
+			}
+			for _, b := range art.Blobs {
+				l.Blobs = append(l.Blobs, b.Data)
+			}
 		}
 	}
 	return l.Files()
@@ -147,6 +174,78 @@ type EvidenceInfo struct {
 	// subject is not Subject: they are about another image, and
 	// [VerifyKey] fails over them (#28).
 	OtherSubjects int `json:"other_subjects,omitempty"`
+	// Referrers are the referrers and BuildKit attestation manifests kept
+	// for Subject (#30), as [ReferrerInfo]; checked by nothing here.
+	Referrers []ReferrerInfo `json:"referrers,omitempty"`
+}
+
+// ReferrerInfo is one referrer of a signed digest, or one of BuildKit's
+// attestation manifests, kept in an evidence folder.
+type ReferrerInfo struct {
+	// Kind is what the artifact type holds (sigstore-bundle, cosign,
+	// in-toto, sbom, provenance; see [registry.EvidenceKind]), or
+	// buildkit-attestation for a BuildKit attestation manifest.
+	Kind         string `json:"kind"`
+	ArtifactType string `json:"artifact_type"`
+	Digest       string `json:"digest"`
+	// About is, for a BuildKit attestation manifest, the manifest it is
+	// about (vnd.docker.reference.digest); else the signed digest.
+	About string `json:"about"`
+	// Image is, for a BuildKit attestation manifest, the config digest of
+	// the manifest it is about, when the folder keeps that manifest.
+	Image string `json:"image,omitempty"`
+	// PredicateTypes are the in-toto predicate types it holds, as far as
+	// they can be read without checking anything.
+	PredicateTypes []string `json:"predicate_types,omitempty"`
+}
+
+// referrerInfo describes r, kept for the signed digest subject.
+func referrerInfo(r *archive.Referrer, subject digest.Digest) ReferrerInfo {
+	in := ReferrerInfo{Kind: registry.EvidenceKind(r.ArtifactType), ArtifactType: r.ArtifactType, Digest: string(r.Digest), About: string(subject)}
+	if r.Kind == archive.KindAttestationManifest {
+		in.Kind = "buildkit-attestation"
+		if d := r.Annotations["vnd.docker.reference.digest"]; d != "" {
+			in.About = d
+		}
+	}
+	for _, l := range r.Layers {
+		if t := l.Annotations["in-toto.io/predicate-type"]; t != "" {
+			in.PredicateTypes = append(in.PredicateTypes, t)
+			continue
+		}
+		if t := predicateOf(l.Data); t != "" {
+			in.PredicateTypes = append(in.PredicateTypes, t)
+		}
+	}
+	return in
+}
+
+// predicateOf is the predicate type of an in-toto statement, or of the
+// statement in a DSSE envelope or a Sigstore bundle's, unchecked; "" for
+// anything else.
+func predicateOf(b []byte) string {
+	var doc struct {
+		PredicateType string          `json:"predicateType"`
+		DSSE          json.RawMessage `json:"dsseEnvelope"`
+	}
+	if json.Unmarshal(b, &doc) != nil {
+		return ""
+	}
+	if doc.PredicateType != "" {
+		return doc.PredicateType
+	}
+	if doc.DSSE != nil {
+		b = doc.DSSE
+	}
+	env, err := cosign.ParseEnvelope(b)
+	if err != nil {
+		return ""
+	}
+	st, err := env.Statement()
+	if err != nil {
+		return ""
+	}
+	return st.PredicateType
 }
 
 // CheckEvidence walks, offline, each stored signature down to the
@@ -266,6 +365,18 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any) EvidenceInfo {
 				problem("attestation %d (%s) does not verify with the key: %v", i+1, st.PredicateType, err)
 			}
 		}
+	}
+	for _, r := range ev.Referrers {
+		ri := referrerInfo(r, ev.Subject)
+		if b, ok := ev.Children[digest.Digest(ri.About)]; ok && r.Kind == archive.KindAttestationManifest {
+			var m struct {
+				Config v1.Descriptor `json:"config"`
+			}
+			if json.Unmarshal(b, &m) == nil {
+				ri.Image = string(m.Config.Digest)
+			}
+		}
+		in.Referrers = append(in.Referrers, ri)
 	}
 	return in
 }

@@ -32,6 +32,10 @@ type ImageInfo struct {
 	// Attestations gives the predicate type of each attestation kept.
 	Signatures   int      `json:"signatures"`
 	Attestations []string `json:"attestations"`
+	// Referrers are the referrers kept for the image's manifest or its
+	// index (a Sigstore bundle of cosign v3, an SBOM), and BuildKit's
+	// attestation manifests about its manifest (#30).
+	Referrers []ReferrerInfo `json:"referrers,omitempty"`
 }
 
 // ListOptions tune [List].
@@ -86,6 +90,11 @@ func List(ctx context.Context, dir string, opts ListOptions) ([]ImageInfo, error
 			if slices.Contains(in.Images, string(im.ID)) {
 				r.Signatures += in.Signatures
 				r.Attestations = append(r.Attestations, in.Attestations...)
+				for _, ref := range in.Referrers {
+					if ref.Kind != "buildkit-attestation" || ref.Image == string(im.ID) {
+						r.Referrers = append(r.Referrers, ref)
+					}
+				}
 			}
 		}
 		out = append(out, r)
