@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -197,6 +198,44 @@ type ReferrerInfo struct {
 	// PredicateTypes are the in-toto predicate types it holds, as far as
 	// they can be read without checking anything.
 	PredicateTypes []string `json:"predicate_types,omitempty"`
+	// Verified is set for a Sigstore bundle the verifier accepted, with
+	// the certificate's Identity and Issuer (keyless) and the verified
+	// signing time.
+	Verified bool   `json:"verified,omitempty"`
+	Identity string `json:"identity,omitempty"`
+	Issuer   string `json:"issuer,omitempty"`
+	Time     string `json:"time,omitempty"`
+}
+
+// checkBundle counts the Sigstore bundle b, kept for subject, among in's
+// signatures (cosign v3's image signature, a message signature or a
+// statement of its sign predicate) and, with a checker, verifies it:
+// a signature that verifies counts in in.Verified, what does not is a
+// problem, whatever its predicate.
+func checkBundle(in *EvidenceInfo, ri *ReferrerInfo, b []byte, subject digest.Digest, bc *bundleChecker) {
+	pred := predicateOf(b)
+	isSig := pred == "" || pred == cosignSignPredicate
+	if isSig {
+		in.Signatures++
+	}
+	if bc == nil {
+		return
+	}
+	res, err := bc.check(b, subject)
+	switch {
+	case err != nil:
+		in.Problems = append(in.Problems, fmt.Sprintf("Sigstore bundle %s not checked: %v", ri.Digest, err))
+	case !res.Verified:
+		in.Problems = append(in.Problems, fmt.Sprintf("Sigstore bundle %s does not verify: %s", ri.Digest, res.Error))
+	default:
+		ri.Verified, ri.Identity, ri.Issuer = true, res.Identity, res.Issuer
+		if len(res.Timestamps) > 0 {
+			ri.Time = res.Timestamps[0].Time.UTC().Format(time.RFC3339)
+		}
+		if isSig {
+			in.Verified++
+		}
+	}
 }
 
 // referrerInfo describes r, kept for the signed digest subject.
@@ -266,11 +305,13 @@ func CheckEvidence(ctx context.Context, dir string, key []byte) ([]EvidenceInfo,
 	if err != nil {
 		return nil, err
 	}
-	return checkEvidence(d, key)
+	return checkEvidence(ctx, d, key, nil)
 }
 
-// checkEvidence is [CheckEvidence] of a directory opened already.
-func checkEvidence(d *archive.Dir, key []byte) ([]EvidenceInfo, error) {
+// checkEvidence is [CheckEvidence] of a directory opened already, and
+// with s (or nil) the Sigstore bundles kept as referrers checked by the
+// verifier binary: keyless against s, key-based with key.
+func checkEvidence(ctx context.Context, d *archive.Dir, key []byte, s *Sigstore) ([]EvidenceInfo, error) {
 	var pub any
 	var err error
 	if key != nil {
@@ -282,14 +323,19 @@ func checkEvidence(d *archive.Dir, key []byte) ([]EvidenceInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	bc, err := newBundleChecker(ctx, key, s)
+	if err != nil {
+		return nil, err
+	}
+	defer bc.close()
 	out := []EvidenceInfo{}
 	for _, ev := range evs {
-		out = append(out, checkOne(d, ev, pub))
+		out = append(out, checkOne(d, ev, pub, bc))
 	}
 	return out, nil
 }
 
-func checkOne(d *archive.Dir, ev *archive.Evidence, pub any) EvidenceInfo {
+func checkOne(d *archive.Dir, ev *archive.Evidence, pub any, bc *bundleChecker) EvidenceInfo {
 	in := EvidenceInfo{Path: ev.Path, Subject: string(ev.Subject), Images: []string{}, Attestations: []string{}, Problems: []string{}, Signatures: len(ev.Signatures)}
 	problem := func(format string, a ...any) { in.Problems = append(in.Problems, fmt.Sprintf(format, a...)) }
 	// The manifests the subject stands for, and their configs.
@@ -368,6 +414,9 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any) EvidenceInfo {
 	}
 	for _, r := range ev.Referrers {
 		ri := referrerInfo(r, ev.Subject)
+		if b := bundleOf(r); b != nil {
+			checkBundle(&in, &ri, b, ev.Subject, bc)
+		}
 		if b, ok := ev.Children[digest.Digest(ri.About)]; ok && r.Kind == archive.KindAttestationManifest {
 			var m struct {
 				Config v1.Descriptor `json:"config"`
@@ -417,13 +466,15 @@ func CheckSigned(ctx context.Context, dir string, sel Selector, key []byte) erro
 	if err != nil {
 		return err
 	}
-	return checkSigned(d, im, key)
+	return checkSigned(ctx, d, im, key, nil)
 }
 
-// checkSigned is [CheckSigned] of a directory opened already.
-func checkSigned(d *archive.Dir, im *archive.DirImage, key []byte) error {
+// checkSigned is [CheckSigned] of a directory opened already, with the
+// Sigstore policy s (or nil) too: a bundle that verifies with it proves
+// the image as a signature that verifies with key does.
+func checkSigned(ctx context.Context, d *archive.Dir, im *archive.DirImage, key []byte, s *Sigstore) error {
 	dir := d.Path
-	infos, err := checkEvidence(d, key)
+	infos, err := checkEvidence(ctx, d, key, s)
 	if err != nil {
 		return err
 	}
@@ -503,7 +554,7 @@ func Attestations(ctx context.Context, dir string, sel Selector, typ string) ([]
 	}
 	out := []Attestation{}
 	for _, ev := range evs {
-		if !slices.Contains(checkOne(d, ev, nil).Images, string(im.ID)) {
+		if !slices.Contains(checkOne(d, ev, nil, nil).Images, string(im.ID)) {
 			continue
 		}
 		for _, a := range ev.Attestations {

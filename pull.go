@@ -142,7 +142,7 @@ func checkAllSigned(staged, dir string, key []byte) error {
 		return err
 	}
 	for _, im := range d.Images {
-		if err := checkSigned(d, im, key); err != nil {
+		if err := checkSigned(context.Background(), d, im, key, nil); err != nil {
 			return stagedError{err, staged, dir}
 		}
 	}
