@@ -28,6 +28,8 @@ func TestImportRules(t *testing.T) {
 		// The keyless verifier binary and its contract with imgsave (#30).
 		mod + "/manifest/sigstore":    {},
 		mod + "/cmd/imgsave-sigstore": {mod + "/manifest/sigstore"},
+		// Test support: a throw-away Sigstore (sigstore-go pkg/testing/ca).
+		mod + "/internal/sigstoretest": {},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").CombinedOutput()
 	if err != nil {

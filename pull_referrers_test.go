@@ -90,10 +90,7 @@ func TestPullKeepsReferrers(t *testing.T) {
 	idxRaw, _ := idx.RawManifest()
 	subject := ggcr.Descriptor{MediaType: types.OCIImageIndex, Digest: idxDigest, Size: int64(len(idxRaw))}
 	bundle := putArtifact(t, repo, bundleType, bundleType, []byte(`{"mediaType":"`+bundleType+`"}`), &subject, nil)
-	list, _ := json.Marshal(ggcr.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []ggcr.Descriptor{bundle}})
-	if err := remote.Put(repo.Tag("sha256-"+idxDigest.Hex), rawManifest{list, types.OCIImageIndex}); err != nil {
-		t.Fatal(err)
-	}
+	putReferrersTag(t, repo, idxDigest, bundle)
 
 	dir := filepath.Join(t.TempDir(), "img")
 	var notices []string
