@@ -31,13 +31,18 @@ hashed in parallel, streamed. With --key, also checks each signature kept
 in DIR/evidence offline: the signature over its payload with the key, the
 payload's manifest digest against the stored manifest, that manifest's
 config against DIR's, whose diff_ids name the layers checked above. Exits 0
-only when all is intact (and, with --key, every image is signed).
+only when all is intact (and, with --key, every image is signed). Sigstore
+bundles kept as referrers (cosign v3) are checked by imgsave-sigstore,
+offline: with --key, or keyless with --certificate-identity[-regexp],
+--certificate-oidc-issuer[-regexp] and a pinned --trusted-root; a bundle
+that verifies proves the image as a signature does.
 
 EXAMPLES:
    imgsave verify ./img
    imgsave verify --metadata-only ./img   # in a clone, before 'git annex get'
    imgsave verify --json ./img | jq '.files[] | select(.status != "ok")'
-   imgsave verify --key cosign.pub ./img`,
+   imgsave verify --key cosign.pub ./img
+   imgsave verify --trusted-root trusted_root.json --certificate-identity-regexp '^https://github.com/example/' --certificate-oidc-issuer https://token.actions.githubusercontent.com ./img`,
 		Flags: append([]cli.Flag{
 			jsonFlag,
 			&cli.BoolFlag{Name: "metadata-only", Usage: "check only the files kept in git (manifests, index, configs), not the layers"},
