@@ -534,8 +534,9 @@ type Attestation struct {
 // dir whose predicate type is typ (a URI, or cosign's --type name such as
 // spdxjson; "" for all), read offline: those whose in-toto subject is the
 // signed digest of an evidence folder that names the image (its manifest,
-// or the index holding it). An attestation kept there about another image
-// is never returned as this one's. It checks no signature: see
+// or the index holding it), and BuildKit's attestations about the image's
+// manifest (an SBOM, provenance; unsigned). An attestation kept there
+// about another image is never returned as this one's. It checks no signature: see
 // [CheckEvidence] for that. An image with none gives an empty slice.
 func Attestations(ctx context.Context, dir string, sel Selector, typ string) ([]Attestation, error) {
 	if err := context.Cause(ctx); err != nil {
@@ -554,8 +555,26 @@ func Attestations(ctx context.Context, dir string, sel Selector, typ string) ([]
 	}
 	out := []Attestation{}
 	for _, ev := range evs {
-		if !slices.Contains(checkOne(d, ev, nil, nil).Images, string(im.ID)) {
+		info := checkOne(d, ev, nil, nil)
+		if !slices.Contains(info.Images, string(im.ID)) {
 			continue
+		}
+		// BuildKit's attestation manifests about the image's manifest:
+		// unsigned in-toto statements, one a layer (#30).
+		for i, r := range ev.Referrers {
+			if r.Kind != archive.KindAttestationManifest || info.Referrers[i].Image != string(im.ID) {
+				continue
+			}
+			for _, l := range r.Layers {
+				var st struct {
+					PredicateType string          `json:"predicateType"`
+					Predicate     json.RawMessage `json:"predicate"`
+				}
+				if json.Unmarshal(l.Data, &st) != nil || st.PredicateType == "" || typ != "" && st.PredicateType != typ {
+					continue
+				}
+				out = append(out, Attestation{PredicateType: st.PredicateType, Predicate: st.Predicate})
+			}
 		}
 		for _, a := range ev.Attestations {
 			env, err := cosign.ParseEnvelope(a)

@@ -65,7 +65,8 @@ func putArtifact(t *testing.T, repo name.Repository, at, layerType string, data 
 // image whose index cosign v3 signed (a Sigstore bundle, listed at the
 // referrers tag of a registry without the referrers API) keeps the
 // index's bundle, and BuildKit's attestation manifest of the platform
-// pulled, in DIR/evidence as an OCI layout; ls shows them (#30). The old
+// pulled, in DIR/evidence as an OCI layout; ls shows them, attestation
+// prints BuildKit's SBOM (#30). The old
 // pull fetched evidence for the platform's manifest alone and kept no
 // referrer.
 func TestPullKeepsReferrers(t *testing.T) {
@@ -132,6 +133,11 @@ func TestPullKeepsReferrers(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("List's referrers = %q, want %q", got, want)
+	}
+	// attestation prints BuildKit's SBOM of the platform.
+	atts, err := Attestations(t.Context(), dir, Selector{}, "spdxjson")
+	if err != nil || len(atts) != 1 || atts[0].PredicateType != "https://spdx.dev/Document" || string(atts[0].Predicate) != "{}" {
+		t.Errorf("Attestations(spdxjson) = %+v, %v; want BuildKit's SBOM", atts, err)
 	}
 }
 
