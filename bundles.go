@@ -24,8 +24,9 @@ import (
 // imgsave-sigstore binary (sigstore-go), never linked into imgsave.
 type Sigstore struct {
 	// TrustedRoot is a trusted_root.json file (Fulcio, Rekor, CT log and
-	// TSA keys). With a key (VerifyKey), it is optional: without it a
-	// key-based bundle's signature alone is checked.
+	// TSA keys); "" takes the dataset's ([DatasetTrustedRoot]). With a
+	// key (VerifyKey), it is optional: without it a key-based bundle's
+	// signature alone is checked.
 	TrustedRoot    string
 	Identity       string
 	IdentityRegexp string
@@ -59,7 +60,7 @@ func (s *Sigstore) check() error {
 	case s.Issuer == "" && s.IssuerRegexp == "":
 		return errors.New("keyless verification needs --certificate-oidc-issuer (or -regexp): an identity means nothing without its issuer")
 	case s.TrustedRoot == "":
-		return errors.New("keyless verification needs --trusted-root (a trusted_root.json; nothing is fetched)")
+		return errors.New("keyless verification needs --trusted-root (a trusted_root.json; nothing is fetched), or one kept in the dataset by `imgsave trust-root add`")
 	}
 	return nil
 }

@@ -323,6 +323,12 @@ func checkEvidence(ctx context.Context, d *archive.Dir, key []byte, s *Sigstore)
 	if err != nil {
 		return nil, err
 	}
+	if s.keyless() && s.TrustedRoot == "" {
+		// The root the dataset keeps, as `imgsave trust-root add` put it.
+		kept := *s
+		kept.TrustedRoot = DatasetTrustedRoot(d.Path)
+		s = &kept
+	}
 	bc, err := newBundleChecker(ctx, key, s)
 	if err != nil {
 		return nil, err

@@ -148,3 +148,55 @@ func putReferrersTag(t *testing.T, repo name.Repository, d ggcr.Hash, referrers 
 		t.Fatal(err)
 	}
 }
+
+// TestTrustedRootKept: a trusted root kept in the dataset by
+// AddTrustedRoot is what a keyless check without --trusted-root uses, in
+// a clone of the dataset too; with none kept, the check says how to give
+// one. Something else than a trusted_root.json is refused (#30).
+func TestTrustedRootKept(t *testing.T) {
+	verifier := buildVerifier(t)
+	vs := sigstoretest.New(t)
+	root := sigstoretest.TrustedRoot(t, vs, vs, vs)
+	const id, issuer = "release@example.com", "https://issuer.example"
+	h := registrytest.Serve(t, nil)
+	repo, err := name.NewRepository(h.Host + "/x/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := registrytest.Platform(t, nil, "amd64")
+	if err := remote.Write(repo.Tag("1"), img); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	d, n, _ := ggcr.SHA256(strings.NewReader(string(raw)))
+	att, err := vs.AttestAtTime(id, issuer, sigstoretest.Statement(raw), time.Now(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putReferrersTag(t, repo, d, putArtifact(t, repo, bundleType, bundleType, sigstoretest.Bundle(t, vs, att, "0.3"), &ggcr.Descriptor{MediaType: mt, Digest: d, Size: n}, nil))
+
+	ds := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", ds).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	dir := filepath.Join(ds, "images", "img")
+	if _, err := Pull(t.Context(), h.Host+"/x/y:1", dir, PullOptions{}); err != nil {
+		t.Fatalf("Pull = %v", err)
+	}
+	policy := &Sigstore{Identity: id, Issuer: issuer, Verifier: verifier}
+	if _, err := VerifySigned(t.Context(), dir, VerifyOptions{}, nil, policy); err == nil || !strings.Contains(err.Error(), "trust-root add") {
+		t.Errorf("VerifySigned with no root kept = %v, want an error naming trust-root add", err)
+	}
+	if _, err := AddTrustedRoot(filepath.Join(dir, "index.json"), dir); err == nil {
+		t.Error("AddTrustedRoot(index.json) = nil, want it refused")
+	}
+	p, err := AddTrustedRoot(root, dir)
+	if err != nil || p != filepath.Join(ds, TrustedRootPath) {
+		t.Fatalf("AddTrustedRoot = %q, %v; want %s", p, err, filepath.Join(ds, TrustedRootPath))
+	}
+	res, err := VerifySigned(t.Context(), dir, VerifyOptions{}, nil, policy)
+	if err != nil || !res.OK {
+		t.Errorf("VerifySigned with the kept root = %+v, %v; want OK", res, err)
+	}
+}
