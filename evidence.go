@@ -359,6 +359,7 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any, bc *bundleChecker) 
 	} else {
 		manifests = append(manifests, ev.SubjectData)
 	}
+	var others []digest.Digest
 	for _, b := range manifests {
 		var m struct {
 			Config v1.Descriptor `json:"config"`
@@ -370,7 +371,15 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any, bc *bundleChecker) 
 		if slices.ContainsFunc(d.Images, func(im *archive.DirImage) bool { return im.ID == m.Config.Digest }) {
 			in.Images = append(in.Images, string(m.Config.Digest))
 		} else {
-			problem("the signed manifest names config %s, which is not an image of the directory", m.Config.Digest)
+			others = append(others, m.Config.Digest)
+		}
+	}
+	// A signed index names every platform; a directory of one platform
+	// pulled from it holds that one alone (#30). Only a signature naming
+	// none of the directory's images is a problem.
+	if len(in.Images) == 0 {
+		for _, c := range others {
+			problem("the signed manifest names config %s, which is not an image of the directory", c)
 		}
 	}
 	for i, s := range ev.Signatures {

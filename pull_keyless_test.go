@@ -119,6 +119,12 @@ func TestVerifyKeyless(t *testing.T) {
 					if len(signers) != 1 || signers[0] != id+" "+issuer {
 						t.Errorf("verified signers = %q, want %s %s", signers, id, issuer)
 					}
+					// The index's other platform, not pulled, is no problem.
+					for _, in := range res.Evidence {
+						if len(in.Problems) > 0 {
+							t.Errorf("problems in %s: %q, want none", in.Path, in.Problems)
+						}
+					}
 				} else if got == "" || !strings.Contains(got, tc.refuse) {
 					t.Errorf("VerifySigned = %q, want a refusal naming %q", got, tc.refuse)
 				}
