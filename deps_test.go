@@ -23,11 +23,13 @@ func TestImportRules(t *testing.T) {
 		mod + "/loader/registry/registrytest": {},
 		mod + "/loader/annex":                 {},
 		mod + "/archive":                      {mod + "/manifest"},
-		mod:                                   {mod + "/archive", mod + "/loader", mod + "/loader/annex", mod + "/loader/registry", mod + "/manifest", mod + "/manifest/cosign"},
+		mod:                                   {mod + "/archive", mod + "/loader", mod + "/loader/annex", mod + "/loader/registry", mod + "/manifest", mod + "/manifest/cosign", mod + "/manifest/sigstore"},
 		mod + "/cmd/imgsave":                  {mod, mod + "/archive", mod + "/loader", mod + "/manifest"},
 		// The keyless verifier binary and its contract with imgsave (#30).
 		mod + "/manifest/sigstore":    {},
 		mod + "/cmd/imgsave-sigstore": {mod + "/manifest/sigstore"},
+		// Test support: a throw-away Sigstore (sigstore-go pkg/testing/ca).
+		mod + "/internal/sigstoretest": {},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").CombinedOutput()
 	if err != nil {

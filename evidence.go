@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -27,10 +28,13 @@ var ErrUnsigned = errors.New("no signature verifies with the key")
 // evidenceFiles renders what a registry keeps beside an image as files of
 // the evidence folder (see [archive.EvidenceDir]): a cosign local layout
 // named by the signed digest, written by [archive.EvidenceLayout] as sign's
-// is. It returns nil when the registry keeps no signature and no
-// attestation, so that an unsigned image's directory is what it always was.
+// is, with the digest's referrers (kind [archive.KindReferrer]) and an
+// index's BuildKit attestation manifests ([archive.KindAttestationManifest])
+// beside cosign's entries (#30). It returns nil when the registry keeps no
+// signature, attestation or referrer, so that an unsigned image's
+// directory is what it always was.
 func evidenceFiles(ev *registry.Evidence) ([]archive.File, error) {
-	if ev == nil || ev.Sigs == nil && ev.Atts == nil {
+	if ev == nil || ev.Sigs == nil && ev.Atts == nil && len(ev.Referrers) == 0 && len(ev.BuildKit) == 0 {
 		return nil, nil
 	}
 	var l archive.EvidenceLayout
@@ -65,6 +69,30 @@ func evidenceFiles(ev *registry.Evidence) ([]archive.File, error) {
 		}
 		for _, b := range a.art.Blobs {
 			l.Blobs = append(l.Blobs, b.Data)
+		}
+	}
+	for _, a := range []struct {
+		arts []registry.Artifact
+		kind string
+	}{{ev.Referrers, archive.KindReferrer}, {ev.BuildKit, archive.KindAttestationManifest}} {
+		for _, art := range a.arts {
+			if err := entry(art.Manifest, a.kind); err != nil {
+				return nil, err
+			}
+			d := &l.Manifests[len(l.Manifests)-1]
+			d.ArtifactType = art.ArtifactType
+			for k, v := range art.Manifest.Annotations {
+				if k != "kind" {
+					d.Annotations[k] = v
+				}
+			}
+			if a.kind == archive.KindAttestationManifest {
+				// As BuildKit lists it in the index.
+				d.Platform = &v1.Platform{OS: "unknown", Architecture: "unknown"}
+			}
+			for _, b := range art.Blobs {
+				l.Blobs = append(l.Blobs, b.Data)
+			}
 		}
 	}
 	return l.Files()
@@ -147,6 +175,116 @@ type EvidenceInfo struct {
 	// subject is not Subject: they are about another image, and
 	// [VerifyKey] fails over them (#28).
 	OtherSubjects int `json:"other_subjects,omitempty"`
+	// Referrers are the referrers and BuildKit attestation manifests kept
+	// for Subject (#30), as [ReferrerInfo]; checked by nothing here.
+	Referrers []ReferrerInfo `json:"referrers,omitempty"`
+}
+
+// ReferrerInfo is one referrer of a signed digest, or one of BuildKit's
+// attestation manifests, kept in an evidence folder.
+type ReferrerInfo struct {
+	// Kind is what the artifact type holds (sigstore-bundle, cosign,
+	// in-toto, sbom, provenance; see [registry.EvidenceKind]), or
+	// buildkit-attestation for a BuildKit attestation manifest.
+	Kind         string `json:"kind"`
+	ArtifactType string `json:"artifact_type"`
+	Digest       string `json:"digest"`
+	// About is, for a BuildKit attestation manifest, the manifest it is
+	// about (vnd.docker.reference.digest); else the signed digest.
+	About string `json:"about"`
+	// Image is, for a BuildKit attestation manifest, the config digest of
+	// the manifest it is about, when the folder keeps that manifest.
+	Image string `json:"image,omitempty"`
+	// PredicateTypes are the in-toto predicate types it holds, as far as
+	// they can be read without checking anything.
+	PredicateTypes []string `json:"predicate_types,omitempty"`
+	// Verified is set for a Sigstore bundle the verifier accepted, with
+	// the certificate's Identity and Issuer (keyless) and the verified
+	// signing time.
+	Verified bool   `json:"verified,omitempty"`
+	Identity string `json:"identity,omitempty"`
+	Issuer   string `json:"issuer,omitempty"`
+	Time     string `json:"time,omitempty"`
+}
+
+// checkBundle counts the Sigstore bundle b, kept for subject, among in's
+// signatures (cosign v3's image signature, a message signature or a
+// statement of its sign predicate) and, with a checker, verifies it:
+// a signature that verifies counts in in.Verified, what does not is a
+// problem, whatever its predicate.
+func checkBundle(in *EvidenceInfo, ri *ReferrerInfo, b []byte, subject digest.Digest, bc *bundleChecker) {
+	pred := predicateOf(b)
+	isSig := pred == "" || pred == cosignSignPredicate
+	if isSig {
+		in.Signatures++
+	}
+	if bc == nil {
+		return
+	}
+	res, err := bc.check(b, subject)
+	switch {
+	case err != nil:
+		in.Problems = append(in.Problems, fmt.Sprintf("Sigstore bundle %s not checked: %v", ri.Digest, err))
+	case !res.Verified:
+		in.Problems = append(in.Problems, fmt.Sprintf("Sigstore bundle %s does not verify: %s", ri.Digest, res.Error))
+	default:
+		ri.Verified, ri.Identity, ri.Issuer = true, res.Identity, res.Issuer
+		if len(res.Timestamps) > 0 {
+			ri.Time = res.Timestamps[0].Time.UTC().Format(time.RFC3339)
+		}
+		if isSig {
+			in.Verified++
+		}
+	}
+}
+
+// referrerInfo describes r, kept for the signed digest subject.
+func referrerInfo(r *archive.Referrer, subject digest.Digest) ReferrerInfo {
+	in := ReferrerInfo{Kind: registry.EvidenceKind(r.ArtifactType), ArtifactType: r.ArtifactType, Digest: string(r.Digest), About: string(subject)}
+	if r.Kind == archive.KindAttestationManifest {
+		in.Kind = "buildkit-attestation"
+		if d := r.Annotations["vnd.docker.reference.digest"]; d != "" {
+			in.About = d
+		}
+	}
+	for _, l := range r.Layers {
+		if t := l.Annotations["in-toto.io/predicate-type"]; t != "" {
+			in.PredicateTypes = append(in.PredicateTypes, t)
+			continue
+		}
+		if t := predicateOf(l.Data); t != "" {
+			in.PredicateTypes = append(in.PredicateTypes, t)
+		}
+	}
+	return in
+}
+
+// predicateOf is the predicate type of an in-toto statement, or of the
+// statement in a DSSE envelope or a Sigstore bundle's, unchecked; "" for
+// anything else.
+func predicateOf(b []byte) string {
+	var doc struct {
+		PredicateType string          `json:"predicateType"`
+		DSSE          json.RawMessage `json:"dsseEnvelope"`
+	}
+	if json.Unmarshal(b, &doc) != nil {
+		return ""
+	}
+	if doc.PredicateType != "" {
+		return doc.PredicateType
+	}
+	if doc.DSSE != nil {
+		b = doc.DSSE
+	}
+	env, err := cosign.ParseEnvelope(b)
+	if err != nil {
+		return ""
+	}
+	st, err := env.Statement()
+	if err != nil {
+		return ""
+	}
+	return st.PredicateType
 }
 
 // CheckEvidence walks, offline, each stored signature down to the
@@ -167,11 +305,13 @@ func CheckEvidence(ctx context.Context, dir string, key []byte) ([]EvidenceInfo,
 	if err != nil {
 		return nil, err
 	}
-	return checkEvidence(d, key)
+	return checkEvidence(ctx, d, key, nil)
 }
 
-// checkEvidence is [CheckEvidence] of a directory opened already.
-func checkEvidence(d *archive.Dir, key []byte) ([]EvidenceInfo, error) {
+// checkEvidence is [CheckEvidence] of a directory opened already, and
+// with s (or nil) the Sigstore bundles kept as referrers checked by the
+// verifier binary: keyless against s, key-based with key.
+func checkEvidence(ctx context.Context, d *archive.Dir, key []byte, s *Sigstore) ([]EvidenceInfo, error) {
 	var pub any
 	var err error
 	if key != nil {
@@ -183,14 +323,25 @@ func checkEvidence(d *archive.Dir, key []byte) ([]EvidenceInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.keyless() && s.TrustedRoot == "" {
+		// The root the dataset keeps, as `imgsave trust-root add` put it.
+		kept := *s
+		kept.TrustedRoot = DatasetTrustedRoot(d.Path)
+		s = &kept
+	}
+	bc, err := newBundleChecker(ctx, key, s)
+	if err != nil {
+		return nil, err
+	}
+	defer bc.close()
 	out := []EvidenceInfo{}
 	for _, ev := range evs {
-		out = append(out, checkOne(d, ev, pub))
+		out = append(out, checkOne(d, ev, pub, bc))
 	}
 	return out, nil
 }
 
-func checkOne(d *archive.Dir, ev *archive.Evidence, pub any) EvidenceInfo {
+func checkOne(d *archive.Dir, ev *archive.Evidence, pub any, bc *bundleChecker) EvidenceInfo {
 	in := EvidenceInfo{Path: ev.Path, Subject: string(ev.Subject), Images: []string{}, Attestations: []string{}, Problems: []string{}, Signatures: len(ev.Signatures)}
 	problem := func(format string, a ...any) { in.Problems = append(in.Problems, fmt.Sprintf(format, a...)) }
 	// The manifests the subject stands for, and their configs.
@@ -208,6 +359,7 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any) EvidenceInfo {
 	} else {
 		manifests = append(manifests, ev.SubjectData)
 	}
+	var others []digest.Digest
 	for _, b := range manifests {
 		var m struct {
 			Config v1.Descriptor `json:"config"`
@@ -219,7 +371,15 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any) EvidenceInfo {
 		if slices.ContainsFunc(d.Images, func(im *archive.DirImage) bool { return im.ID == m.Config.Digest }) {
 			in.Images = append(in.Images, string(m.Config.Digest))
 		} else {
-			problem("the signed manifest names config %s, which is not an image of the directory", m.Config.Digest)
+			others = append(others, m.Config.Digest)
+		}
+	}
+	// A signed index names every platform; a directory of one platform
+	// pulled from it holds that one alone (#30). Only a signature naming
+	// none of the directory's images is a problem.
+	if len(in.Images) == 0 {
+		for _, c := range others {
+			problem("the signed manifest names config %s, which is not an image of the directory", c)
 		}
 	}
 	for i, s := range ev.Signatures {
@@ -267,6 +427,21 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any) EvidenceInfo {
 			}
 		}
 	}
+	for _, r := range ev.Referrers {
+		ri := referrerInfo(r, ev.Subject)
+		if b := bundleOf(r); b != nil {
+			checkBundle(&in, &ri, b, ev.Subject, bc)
+		}
+		if b, ok := ev.Children[digest.Digest(ri.About)]; ok && r.Kind == archive.KindAttestationManifest {
+			var m struct {
+				Config v1.Descriptor `json:"config"`
+			}
+			if json.Unmarshal(b, &m) == nil {
+				ri.Image = string(m.Config.Digest)
+			}
+		}
+		in.Referrers = append(in.Referrers, ri)
+	}
 	return in
 }
 
@@ -306,13 +481,15 @@ func CheckSigned(ctx context.Context, dir string, sel Selector, key []byte) erro
 	if err != nil {
 		return err
 	}
-	return checkSigned(d, im, key)
+	return checkSigned(ctx, d, im, key, nil)
 }
 
-// checkSigned is [CheckSigned] of a directory opened already.
-func checkSigned(d *archive.Dir, im *archive.DirImage, key []byte) error {
+// checkSigned is [CheckSigned] of a directory opened already, with the
+// Sigstore policy s (or nil) too: a bundle that verifies with it proves
+// the image as a signature that verifies with key does.
+func checkSigned(ctx context.Context, d *archive.Dir, im *archive.DirImage, key []byte, s *Sigstore) error {
 	dir := d.Path
-	infos, err := checkEvidence(d, key)
+	infos, err := checkEvidence(ctx, d, key, s)
 	if err != nil {
 		return err
 	}
@@ -372,8 +549,9 @@ type Attestation struct {
 // dir whose predicate type is typ (a URI, or cosign's --type name such as
 // spdxjson; "" for all), read offline: those whose in-toto subject is the
 // signed digest of an evidence folder that names the image (its manifest,
-// or the index holding it). An attestation kept there about another image
-// is never returned as this one's. It checks no signature: see
+// or the index holding it), and BuildKit's attestations about the image's
+// manifest (an SBOM, provenance; unsigned). An attestation kept there
+// about another image is never returned as this one's. It checks no signature: see
 // [CheckEvidence] for that. An image with none gives an empty slice.
 func Attestations(ctx context.Context, dir string, sel Selector, typ string) ([]Attestation, error) {
 	if err := context.Cause(ctx); err != nil {
@@ -392,8 +570,26 @@ func Attestations(ctx context.Context, dir string, sel Selector, typ string) ([]
 	}
 	out := []Attestation{}
 	for _, ev := range evs {
-		if !slices.Contains(checkOne(d, ev, nil).Images, string(im.ID)) {
+		info := checkOne(d, ev, nil, nil)
+		if !slices.Contains(info.Images, string(im.ID)) {
 			continue
+		}
+		// BuildKit's attestation manifests about the image's manifest:
+		// unsigned in-toto statements, one a layer (#30).
+		for i, r := range ev.Referrers {
+			if r.Kind != archive.KindAttestationManifest || info.Referrers[i].Image != string(im.ID) {
+				continue
+			}
+			for _, l := range r.Layers {
+				var st struct {
+					PredicateType string          `json:"predicateType"`
+					Predicate     json.RawMessage `json:"predicate"`
+				}
+				if json.Unmarshal(l.Data, &st) != nil || st.PredicateType == "" || typ != "" && st.PredicateType != typ {
+					continue
+				}
+				out = append(out, Attestation{PredicateType: st.PredicateType, Predicate: st.Predicate})
+			}
 		}
 		for _, a := range ev.Attestations {
 			env, err := cosign.ParseEnvelope(a)

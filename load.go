@@ -92,6 +92,10 @@ type LoadOptions struct {
 	// another Entrypoint, Env or User) is not taken for it, and the
 	// directory's own image is loaded instead.
 	VerifyKey []byte
+	// VerifySigstore, when not nil, is a Sigstore policy (keyless, with a
+	// trusted root) a Sigstore bundle kept for the image must verify
+	// with, checked as VerifyKey is; with both, either proves the image.
+	VerifySigstore *Sigstore
 }
 
 // verifiedRecord opens the record of verified files in dir, by default
@@ -147,24 +151,24 @@ func Load(ctx context.Context, eng Runner, dir string, opts LoadOptions) (*LoadR
 	if err != nil {
 		return nil, err
 	}
-	if err := opts.checkSigned(d, im); err != nil {
+	if err := opts.checkSigned(ctx, d, im); err != nil {
 		return nil, err
 	}
 	return loadImage(ctx, eng, dir, d, im, opts)
 }
 
 // checkSigned is [CheckSigned] with opts.VerifyKey, when there is one.
-func (opts LoadOptions) checkSigned(d *archive.Dir, im *archive.DirImage) error {
-	if opts.VerifyKey == nil {
+func (opts LoadOptions) checkSigned(ctx context.Context, d *archive.Dir, im *archive.DirImage) error {
+	if opts.VerifyKey == nil && opts.VerifySigstore == nil {
 		return nil
 	}
-	return checkSigned(d, im, opts.VerifyKey)
+	return checkSigned(ctx, d, im, opts.VerifyKey, opts.VerifySigstore)
 }
 
 // match is how the engine's image is taken for the directory's: [same],
 // or [sameID] alone under a verify key.
 func (opts LoadOptions) match() func(*loader.Image, *archive.DirImage) bool {
-	if opts.VerifyKey != nil {
+	if opts.VerifyKey != nil || opts.VerifySigstore != nil {
 		return sameID
 	}
 	return same

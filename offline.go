@@ -2,6 +2,7 @@ package imgsave
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -32,6 +33,10 @@ type ImageInfo struct {
 	// Attestations gives the predicate type of each attestation kept.
 	Signatures   int      `json:"signatures"`
 	Attestations []string `json:"attestations"`
+	// Referrers are the referrers kept for the image's manifest or its
+	// index (a Sigstore bundle of cosign v3, an SBOM), and BuildKit's
+	// attestation manifests about its manifest (#30).
+	Referrers []ReferrerInfo `json:"referrers,omitempty"`
 }
 
 // ListOptions tune [List].
@@ -74,7 +79,7 @@ func List(ctx context.Context, dir string, opts ListOptions) ([]ImageInfo, error
 	var evidence []EvidenceInfo
 	if evs, err := archive.ReadEvidence(dir); err == nil {
 		for _, ev := range evs {
-			evidence = append(evidence, checkOne(d, ev, nil))
+			evidence = append(evidence, checkOne(d, ev, nil, nil))
 		}
 	}
 	out := make([]ImageInfo, 0, len(d.Images))
@@ -86,6 +91,11 @@ func List(ctx context.Context, dir string, opts ListOptions) ([]ImageInfo, error
 			if slices.Contains(in.Images, string(im.ID)) {
 				r.Signatures += in.Signatures
 				r.Attestations = append(r.Attestations, in.Attestations...)
+				for _, ref := range in.Referrers {
+					if ref.Kind != "buildkit-attestation" || ref.Image == string(im.ID) {
+						r.Referrers = append(r.Referrers, ref)
+					}
+				}
 			}
 		}
 		out = append(out, r)
@@ -141,6 +151,17 @@ type VerifyResult struct {
 // not verify (another key's, say) are reported among the evidence's
 // problems.
 func VerifyKey(ctx context.Context, dir string, opts VerifyOptions, key []byte) (*VerifyResult, error) {
+	return VerifySigned(ctx, dir, opts, key, nil)
+}
+
+// VerifySigned is [VerifyKey] with the key (or nil) and the Sigstore
+// policy s (or nil): a Sigstore bundle kept as a referrer that the
+// verifier binary accepts (keyless with s, key-based with key) proves the
+// image as a cosign 2 signature does (#30).
+func VerifySigned(ctx context.Context, dir string, opts VerifyOptions, key []byte, s *Sigstore) (*VerifyResult, error) {
+	if key == nil && s == nil {
+		return nil, errors.New("verify: neither a key nor a Sigstore policy given")
+	}
 	res, err := Verify(ctx, dir, opts)
 	if err != nil {
 		return nil, err
@@ -150,7 +171,7 @@ func VerifyKey(ctx context.Context, dir string, opts VerifyOptions, key []byte) 
 		res.OK = false // Verify reported why
 		return res, nil
 	}
-	if res.Evidence, err = checkEvidence(d, key); err != nil {
+	if res.Evidence, err = checkEvidence(ctx, d, key, s); err != nil {
 		return nil, err
 	}
 	for _, im := range d.Images {

@@ -101,9 +101,21 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, erro
 	if !opts.NoEvidence {
 		// Small requests, before the layers are read: the directory
 		// appears with its evidence or not at all.
-		ropts := registry.Options{Insecure: opts.Insecure, IdleTimeout: opts.IdleTimeout}
+		// BuildKit's attestation manifests are kept for the platforms
+		// pulled alone; a platform picked from an index keeps the index's
+		// evidence too, since `cosign sign` signs the index (#30).
+		ropts := registry.Options{Insecure: opts.Insecure, IdleTimeout: opts.IdleTimeout, EvidenceOf: []string{}}
+		for _, s := range rc.Sources {
+			if _, d, ok := strings.Cut(s, "@"); ok {
+				ropts.EvidenceOf = append(ropts.EvidenceOf, d)
+			}
+		}
+		sources := append([]string{rc.Source}, rc.Sources...)
+		if rc.Index != "" {
+			sources = append(sources, rc.Index)
+		}
 		require := opts.RequireEvidence || opts.VerifyKey != nil
-		if extra, err = fetchEvidence(ctx, append([]string{rc.Source}, rc.Sources...), ropts, require, opts.notice); err != nil {
+		if extra, err = fetchEvidence(ctx, sources, ropts, require, opts.notice); err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
 	}
@@ -130,7 +142,7 @@ func checkAllSigned(staged, dir string, key []byte) error {
 		return err
 	}
 	for _, im := range d.Images {
-		if err := checkSigned(d, im, key); err != nil {
+		if err := checkSigned(context.Background(), d, im, key, nil); err != nil {
 			return stagedError{err, staged, dir}
 		}
 	}

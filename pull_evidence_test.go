@@ -154,6 +154,7 @@ func TestEvidenceBoundsAgree(t *testing.T) {
 		{"bytes a blob", registry.MaxEvidenceBlob, archive.MaxEvidenceBlob},
 		{"layers an image", registry.MaxEvidenceLayers, archive.MaxEvidenceLayers},
 		{"bytes a digest in all", registry.MaxEvidenceBytes, archive.MaxEvidenceBytes},
+		{"referrers a digest", registry.MaxEvidenceReferrers, archive.MaxEvidenceReferrers},
 	} {
 		if b.registry != b.archv {
 			t.Errorf("evidence %s: a pull keeps %d, ls and verify read %d", b.name, b.registry, b.archv)

@@ -135,7 +135,7 @@ func openToRun(ctx context.Context, eng Runner, dir string, opts RunOptions) (*a
 	if err := checkRunnable(ctx, eng, im); err != nil {
 		return nil, nil, err
 	}
-	if err := opts.checkSigned(d, im); err != nil {
+	if err := opts.checkSigned(ctx, d, im); err != nil {
 		return nil, nil, err
 	}
 	return d, im, nil

@@ -38,6 +38,14 @@ const (
 	KindImageIndex = "dev.cosignproject.cosign/imageIndex"
 	KindSigs       = "dev.cosignproject.cosign/sigs"
 	KindAtts       = "dev.cosignproject.cosign/atts"
+	// KindReferrer is imgsave's kind for a referrer of the signed digest
+	// a registry listed (#30): a Sigstore bundle of cosign v3, an in-toto
+	// attestation, an SBOM; cosign's local layout has no kind for it.
+	KindReferrer = "referrer"
+	// KindAttestationManifest is imgsave's kind for one of BuildKit's
+	// attestation manifests of a signed index, kept with BuildKit's
+	// vnd.docker.reference.* annotations and platform unknown/unknown.
+	KindAttestationManifest = "attestation-manifest"
 )
 
 // File is a file added to the tree [Extract] writes ([Options.Extra]):
@@ -142,6 +150,33 @@ type Evidence struct {
 	// Attestations are the layers of the attestation image: DSSE
 	// envelopes.
 	Attestations [][]byte
+	// Referrers are the referrers and BuildKit attestation manifests
+	// kept for the subject, in index.json's order.
+	Referrers []*Referrer
+}
+
+// Referrer is one referrer of the signed digest, or one of BuildKit's
+// attestation manifests, as kept in an evidence folder.
+type Referrer struct {
+	// Kind is [KindReferrer] or [KindAttestationManifest].
+	Kind string
+	// Digest and ArtifactType are the index.json entry's; Annotations
+	// too (BuildKit's vnd.docker.reference.digest names the manifest an
+	// attestation manifest is about).
+	Digest       digest.Digest
+	ArtifactType string
+	Annotations  map[string]string
+	// Manifest is the referrer's manifest, as the registry served it.
+	Manifest []byte
+	// Layers are its layers: a Sigstore bundle, in-toto statements.
+	Layers []ReferrerLayer
+}
+
+// ReferrerLayer is one layer of a [Referrer].
+type ReferrerLayer struct {
+	MediaType   string
+	Annotations map[string]string
+	Data        []byte
 }
 
 // SignatureLayer is one signature of a cosign signature image.
@@ -167,6 +202,10 @@ const (
 	// reference to a file counted: a signature image whose layers all
 	// name one blob costs as many reads as it has layers.
 	MaxEvidenceBytes = 64 << 20
+	// MaxEvidenceReferrers bounds the referrers, and apart BuildKit's
+	// attestation manifests, kept for one digest; each has at most
+	// MaxEvidenceLayers layers.
+	MaxEvidenceReferrers = 64
 )
 
 // ReadEvidence reads every folder of dir's evidence folder; none is no
@@ -266,6 +305,27 @@ func (r *evidenceReader) blob(desc v1.Descriptor) ([]byte, error) {
 	return b, nil
 }
 
+// referrer reads the layers of the referrer desc lists, whose manifest
+// is b, within the bounds.
+func (r *evidenceReader) referrer(desc v1.Descriptor, b []byte) (*Referrer, error) {
+	var m v1.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if len(m.Layers) > MaxEvidenceLayers {
+		return nil, r.tooLarge("", "a referrer of %d layers, over %d", len(m.Layers), MaxEvidenceLayers)
+	}
+	ref := &Referrer{Kind: desc.Annotations["kind"], Digest: desc.Digest, ArtifactType: desc.ArtifactType, Annotations: desc.Annotations, Manifest: b}
+	for _, l := range m.Layers {
+		lb, err := r.blob(l)
+		if err != nil {
+			return nil, err
+		}
+		ref.Layers = append(ref.Layers, ReferrerLayer{MediaType: l.MediaType, Annotations: l.Annotations, Data: lb})
+	}
+	return ref, nil
+}
+
 func readEvidence(dir, rel string) (*Evidence, error) {
 	r := &evidenceReader{d: newDir(dir), rel: rel}
 	ib, err := r.file("index.json", MaxEvidenceBlob)
@@ -282,8 +342,20 @@ func readEvidence(dir, rel string) (*Evidence, error) {
 	ev := &Evidence{Path: rel, Children: map[digest.Digest][]byte{}}
 	for _, desc := range idx.Manifests {
 		kind := desc.Annotations["kind"]
-		if kind != KindImage && kind != KindImageIndex && kind != KindSigs && kind != KindAtts {
+		if kind != KindImage && kind != KindImageIndex && kind != KindSigs && kind != KindAtts && kind != KindReferrer && kind != KindAttestationManifest {
 			continue
+		}
+		if kind == KindReferrer || kind == KindAttestationManifest {
+			// Counted before the manifest is read.
+			n := 1
+			for _, o := range ev.Referrers {
+				if o.Kind == kind {
+					n++
+				}
+			}
+			if n > MaxEvidenceReferrers {
+				return nil, r.tooLarge("", "over %d entries of kind %s", MaxEvidenceReferrers, kind)
+			}
 		}
 		b, err := r.blob(desc)
 		if err != nil {
@@ -335,6 +407,12 @@ func readEvidence(dir, rel string) (*Evidence, error) {
 					ev.Attestations = append(ev.Attestations, lb)
 				}
 			}
+		case KindReferrer, KindAttestationManifest:
+			ref, err := r.referrer(desc, b)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", filepath.Join(dir, rel), desc.Digest, err)
+			}
+			ev.Referrers = append(ev.Referrers, ref)
 		}
 	}
 	if ev.Subject == "" {
@@ -346,8 +424,8 @@ func readEvidence(dir, rel string) (*Evidence, error) {
 // EvidenceLayout is one folder of [EvidenceDir] to write: the entries of
 // its index.json, each with its kind annotation ([KindImage] or
 // [KindImageIndex] for the signed digest, which names the folder;
-// [KindSigs], [KindAtts]), and every blob they and the manifests among
-// them name.
+// [KindSigs], [KindAtts], [KindReferrer], [KindAttestationManifest]), and
+// every blob they and the manifests among them name.
 type EvidenceLayout struct {
 	Manifests []v1.Descriptor
 	Blobs     [][]byte

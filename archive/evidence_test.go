@@ -446,6 +446,7 @@ func TestBoundsDocumented(t *testing.T) {
 		fmt.Sprintf("| a decompressed layer (gzip, zstd) | max(%d × its compressed size, %d GiB)", DefaultMaxExpand, ExpandFloor>>30),
 		fmt.Sprintf("| a manifest, index, config or `manifest.json` | %d MiB, refused before it is read", manifest.MaxJSON>>20),
 		fmt.Sprintf("| files open while a save syncs | %d |", maxSyncing),
+		fmt.Sprintf("| %d referrers and %d attestation manifests, each of at most %d layers, within the %d MiB above", MaxEvidenceReferrers, MaxEvidenceReferrers, MaxEvidenceLayers, MaxEvidenceBytes>>20),
 	} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("docs/security.md has no row %q", want)
@@ -477,5 +478,46 @@ func TestUpdateEvidenceBusy(t *testing.T) {
 	}
 	if err := UpdateEvidence(dir, digest.FromBytes(killSubject), addSignature("new")); err != nil {
 		t.Errorf("UpdateEvidence once the folder is free = %v", err)
+	}
+}
+
+// TestReadEvidenceBoundsReferrers: a folder listing more referrers than
+// a pull keeps is refused before they are read, and one within the
+// bound is read back with each referrer's layers (#30).
+func TestReadEvidenceBoundsReferrers(t *testing.T) {
+	for _, n := range []int{1, MaxEvidenceReferrers, MaxEvidenceReferrers + 1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			l := signedLayout(killSubject, nil, nil)
+			layer := []byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}`)
+			for i := range n {
+				cfg := []byte("{}")
+				m := v1.Manifest{MediaType: v1.MediaTypeImageManifest, ArtifactType: "application/vnd.dev.sigstore.bundle.v0.3+json",
+					Config:      v1.Descriptor{MediaType: "application/vnd.oci.empty.v1+json", Digest: digest.FromBytes(cfg), Size: 2},
+					Layers:      []v1.Descriptor{{MediaType: "application/vnd.dev.sigstore.bundle.v0.3+json", Digest: digest.FromBytes(layer), Size: int64(len(layer))}},
+					Annotations: map[string]string{"n": fmt.Sprint(i)}}
+				m.SchemaVersion = 2
+				mb, _ := manifest.Marshal(m)
+				l.Blobs = append(l.Blobs, cfg, layer, mb)
+				l.Manifests = append(l.Manifests, v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: digest.FromBytes(mb), Size: int64(len(mb)),
+					ArtifactType: m.ArtifactType, Annotations: map[string]string{"kind": KindReferrer}})
+			}
+			files, err := l.Files()
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			writeFiles(t, dir, files)
+			evs, err := ReadEvidence(dir)
+			if n > MaxEvidenceReferrers {
+				if !errors.Is(err, manifest.ErrTooLarge) {
+					t.Errorf("ReadEvidence of %d referrers = %v, want %v", n, err, manifest.ErrTooLarge)
+				}
+				return
+			}
+			if err != nil || len(evs) != 1 || len(evs[0].Referrers) != n || string(evs[0].Referrers[0].Layers[0].Data) != string(layer) ||
+				evs[0].Referrers[0].ArtifactType != "application/vnd.dev.sigstore.bundle.v0.3+json" {
+				t.Errorf("ReadEvidence of %d referrers = %+v, %v", n, evs, err)
+			}
+		})
 	}
 }

@@ -20,6 +20,7 @@ const (
 )
 
 const usage = `usage: imgsave-sigstore verify --trusted-root FILE POLICY [--] BUNDLE DIGEST
+       imgsave-sigstore verify --key FILE [--] BUNDLE DIGEST
 
 Verifies a Sigstore bundle (v0.1 to v0.3 JSON) offline against a pinned
 trusted_root.json, and prints one JSON object on stdout; exit status 0 only
@@ -41,6 +42,11 @@ Examples:
     img.sigstore.json sha256:9f3...
   imgsave-sigstore verify --trusted-root trusted_root.json --key cosign.pub \
     img.sigstore.json sha256:9f3...
+
+With --key and no --trusted-root, the signature alone is checked with the
+key (no transparency log, no timestamp): cosign v3's
+'sign --key --tlog-upload=false', verified as 'cosign verify --key
+--insecure-ignore-tlog' does.
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -102,8 +108,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 // checkOptions refuses a policy that is missing or mixed: a key, or exactly
 // one identity option and one issuer option.
 func checkOptions(o sigstore.Options) error {
-	if o.TrustedRoot == "" {
-		return errors.New("--trusted-root is required (a trusted_root.json; this verifier never fetches one)")
+	if o.TrustedRoot == "" && o.Key == "" {
+		return errors.New("--trusted-root is required (a trusted_root.json; this verifier never fetches one); only --key may go without it")
 	}
 	keyless := o.Identity != "" || o.IdentityRegexp != "" || o.Issuer != "" || o.IssuerRegexp != ""
 	switch {

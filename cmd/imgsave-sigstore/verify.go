@@ -77,13 +77,15 @@ func verifyFile(o sigstore.Options, dgst string) (sigstore.Result, error) {
 		return res, fmt.Errorf("digest %q: %w", dgst, err)
 	}
 
-	rootJSON, err := readFile(o.TrustedRoot, maxTrustedRootSize)
-	if err != nil {
-		return res, fmt.Errorf("trusted root: %w", err)
-	}
-	tr, err := root.NewTrustedRootFromJSON(rootJSON)
-	if err != nil {
-		return res, fmt.Errorf("trusted root %s: %s", o.TrustedRoot, oneLine(err.Error()))
+	var tr *root.TrustedRoot
+	if o.TrustedRoot != "" {
+		rootJSON, err := readFile(o.TrustedRoot, maxTrustedRootSize)
+		if err != nil {
+			return res, fmt.Errorf("trusted root: %w", err)
+		}
+		if tr, err = root.NewTrustedRootFromJSON(rootJSON); err != nil {
+			return res, fmt.Errorf("trusted root %s: %s", o.TrustedRoot, oneLine(err.Error()))
+		}
 	}
 	bundleJSON, err := readFile(o.Bundle, maxBundleSize)
 	if err != nil {
@@ -95,7 +97,10 @@ func verifyFile(o sigstore.Options, dgst string) (sigstore.Result, error) {
 	}
 	res.MediaType = b.GetMediaType()
 
-	material := root.TrustedMaterialCollection{tr}
+	var material root.TrustedMaterialCollection
+	if tr != nil {
+		material = append(material, tr)
+	}
 	var identity verify.PolicyOption
 	if o.Key != "" {
 		km, err := keyMaterial(o.Key)
@@ -136,7 +141,14 @@ func verifyFile(o sigstore.Options, dgst string) (sigstore.Result, error) {
 //     than skipped;
 //   - for keyless bundles, a certificate transparency SCT when the trusted
 //     root names a CT log (public-good does; cosign requires it too).
+//
+// A key with no trusted root (tr nil) checks the signature alone, at the
+// current time, the key being valid at any time: cosign v3's `sign --key
+// --tlog-upload=false` writes no log entry and no timestamp (#30).
 func verifierOptions(b *bundle.Bundle, tr *root.TrustedRoot, key bool) []verify.VerifierOption {
+	if tr == nil {
+		return []verify.VerifierOption{verify.WithCurrentTime()}
+	}
 	opts := []verify.VerifierOption{verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1)}
 	if ts, err := b.Timestamps(); err == nil && len(ts) > 0 {
 		opts = append(opts, verify.WithSignedTimestamps(len(ts)))

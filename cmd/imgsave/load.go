@@ -50,13 +50,17 @@ EXAMPLES:
    imgsave load --repo-tag busybox:1.36 ./images
    imgsave load --json --quiet ./img
    imgsave load --verify-key cosign.pub ./img`,
-		Flags: append([]cli.Flag{jsonFlag, verifyKeyFlag("load")}, selectFlags...),
+		Flags: append(append([]cli.Flag{jsonFlag, verifyKeyFlag("load")}, sigstoreFlags("load")...), selectFlags...),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")
 			if err != nil {
 				return err
 			}
 			key, err := verifyKey(c)
+			if err != nil {
+				return err
+			}
+			policy, err := sigstorePolicy(c, true)
 			if err != nil {
 				return err
 			}
@@ -68,7 +72,7 @@ EXAMPLES:
 				return err
 			}
 			opts, done := loadOptions(c, e)
-			opts.VerifyKey = key
+			opts.VerifyKey, opts.VerifySigstore = key, policy
 			l, err := imgsave.Load(c.Context, eng, a[0], opts)
 			done()
 			if err != nil {
@@ -157,4 +161,61 @@ func sifFlagsUsed(c *cli.Context, r loader.Runtime) error {
 		}
 	}
 	return nil
+}
+
+// The site's keyless policy, as $IMGSAVE_VERIFY_KEY is its key policy:
+// a trusted root and the identity and OIDC issuer a Sigstore bundle kept
+// for the image must name (#30).
+const (
+	trustedRootEnv  = "IMGSAVE_TRUSTED_ROOT"
+	certIdentityEnv = "IMGSAVE_CERT_IDENTITY"
+	certIssuerEnv   = "IMGSAVE_CERT_OIDC_ISSUER"
+)
+
+// sigstoreFlags are the keyless policy of verify, load and run (verb),
+// named as cosign names them.
+func sigstoreFlags(verb string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "certificate-identity", Usage: verb + " only if a Sigstore bundle kept in DIR verifies offline, signed by `ID` (the certificate's SAN), with --certificate-oidc-issuer and --trusted-root; default $" + certIdentityEnv},
+		&cli.StringFlag{Name: "certificate-identity-regexp", Usage: "as --certificate-identity, the SAN matching `RE`"},
+		&cli.StringFlag{Name: "certificate-oidc-issuer", Usage: "the OIDC issuer `URL` the certificate must name; default $" + certIssuerEnv},
+		&cli.StringFlag{Name: "certificate-oidc-issuer-regexp", Usage: "as --certificate-oidc-issuer, the issuer matching `RE`"},
+		&cli.StringFlag{Name: "trusted-root", Usage: "Sigstore's trusted_root.json `FILE` (Fulcio, Rekor, CT log and TSA keys), never fetched; default $" + trustedRootEnv},
+	}
+}
+
+// sigstorePolicy reads the keyless policy of the flags, each else (with
+// site, for load and run) of its variable when set; nil when none is
+// given. An empty value, of a flag or
+// a variable, is an error naming it, never "no check".
+func sigstorePolicy(c *cli.Context, site bool) (*imgsave.Sigstore, error) {
+	var s imgsave.Sigstore
+	given := false
+	for _, f := range []struct {
+		flag, env string
+		into      *string
+	}{
+		{"trusted-root", trustedRootEnv, &s.TrustedRoot},
+		{"certificate-identity", certIdentityEnv, &s.Identity},
+		{"certificate-identity-regexp", "", &s.IdentityRegexp},
+		{"certificate-oidc-issuer", certIssuerEnv, &s.Issuer},
+		{"certificate-oidc-issuer-regexp", "", &s.IssuerRegexp},
+	} {
+		src, v, ok := "--"+f.flag, c.String(f.flag), c.IsSet(f.flag)
+		if !ok && site && f.env != "" {
+			src = f.env
+			v, ok = os.LookupEnv(f.env)
+		}
+		if !ok {
+			continue
+		}
+		if v == "" {
+			return nil, fmt.Errorf("%s is empty; an empty value does not switch the check off", src)
+		}
+		*f.into, given = v, true
+	}
+	if !given {
+		return nil, nil
+	}
+	return &s, nil
 }

@@ -54,7 +54,9 @@ EXAMPLES:
 			if sif {
 				head += "\tSIF"
 			}
-			evidence := slices.ContainsFunc(rows, func(r imgsave.ImageInfo) bool { return r.Signatures > 0 || len(r.Attestations) > 0 })
+			evidence := slices.ContainsFunc(rows, func(r imgsave.ImageInfo) bool {
+				return r.Signatures > 0 || len(r.Attestations) > 0 || len(r.Referrers) > 0
+			})
 			if evidence {
 				head += "\tEVIDENCE"
 			}
@@ -121,6 +123,21 @@ func evidenceCell(r imgsave.ImageInfo) string {
 	}
 	if len(names) > 0 {
 		parts = append(parts, "attestations: "+strings.Join(names, ", "))
+	}
+	// Referrers by kind, with their predicate types (#30).
+	for _, ref := range r.Referrers {
+		p := ref.Kind
+		if p == "" {
+			p = ref.ArtifactType
+		}
+		var preds []string
+		for _, t := range ref.PredicateTypes {
+			preds = append(preds, imgsave.PredicateName(t))
+		}
+		if len(preds) > 0 {
+			p += " (" + strings.Join(preds, ", ") + ")"
+		}
+		parts = append(parts, p)
 	}
 	return strings.Join(parts, "; ")
 }

@@ -162,7 +162,7 @@ func TestScript(t *testing.T) {
 				RequireUniqueNames:  true,
 				Setup:               func(env *testscript.Env) error { return setup(env, e, engs, i) },
 				Condition:           func(cond string) (bool, error) { return condition(cond, e, engs, i) },
-				Cmds:                map[string]func(*testscript.TestScript, bool, []string){"mkimage": cmdMkimage, "mktar": cmdMktar, "cmpdir": cmdCmpdir, "blobsok": cmdBlobsok, "zstdlayout": cmdZstdLayout, "mkmulti": cmdMkmulti},
+				Cmds:                map[string]func(*testscript.TestScript, bool, []string){"mkimage": cmdMkimage, "mktar": cmdMktar, "cmpdir": cmdCmpdir, "blobsok": cmdBlobsok, "zstdlayout": cmdZstdLayout, "mkmulti": cmdMkmulti, "verifier": cmdVerifier},
 			})
 		})
 	}
@@ -720,4 +720,32 @@ func cmdMkmulti(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(tw.Close())
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), out.Bytes(), 0o644))
+}
+
+var (
+	verifierOnce sync.Once
+	verifierDir  string
+	verifierErr  error
+)
+
+// cmdVerifier puts imgsave-sigstore, the Sigstore bundle verifier imgsave
+// runs (#30), first on the script's PATH: built once per test process
+// from ../imgsave-sigstore, as `go install ./cmd/...` installs it beside
+// imgsave. It is not a testscript command of this binary, which must not
+// link sigstore-go.
+func cmdVerifier(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: verifier")
+	}
+	verifierOnce.Do(func() {
+		if verifierDir, verifierErr = os.MkdirTemp("", "imgsave-verifier-"); verifierErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(verifierDir, "imgsave-sigstore"), "../imgsave-sigstore").CombinedOutput()
+		if err != nil {
+			verifierErr = fmt.Errorf("go build imgsave-sigstore: %v: %s", err, out)
+		}
+	})
+	ts.Check(verifierErr)
+	ts.Setenv("PATH", verifierDir+string(os.PathListSeparator)+ts.Getenv("PATH"))
 }

@@ -55,7 +55,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint"},
 			&cli.StringSliceFlag{Name: "engine-arg", Usage: "pass `ARG` to the engine's run, before the image (repeatable)"},
 			verifyKeyFlag("run"),
-		}, selectFlags...),
+		}, append(sigstoreFlags("run"), selectFlags...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
 				return usagef(c, "run: want DIR [--] [CMD [ARG...]]")
@@ -80,6 +80,10 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			policy, err := sigstorePolicy(c, true)
+			if err != nil {
+				return err
+			}
 			eng, err := runner(c)
 			if err != nil {
 				return err
@@ -88,7 +92,7 @@ EXAMPLES:
 				return err
 			}
 			load, done := loadOptions(c, e)
-			load.VerifyKey = key
+			load.VerifyKey, load.VerifySigstore = key, policy
 			opts := imgsave.RunOptions{
 				LoadOptions: load,
 				Command:     cmd,

@@ -103,7 +103,9 @@ it from the registry, where 'cosign attest' put it) whose predicate type is
 slsaprovenance, slsaprovenance1, vuln, custom, link). Only attestations
 whose in-toto subject is the signed image (its manifest, or the index
 holding it) count: one kept beside it about another image is never printed
-('imgsave verify --key' fails over it). One JSON document a line; --json
+('imgsave verify --key' fails over it). BuildKit's attestations (docker
+buildx build --sbom=true, unsigned) about the image's manifest are printed
+too. One JSON document a line; --json
 gives [{"predicate_type": ..., "predicate": ...}]. It checks no signature:
 'imgsave verify --key' does. Exits 1 when none is kept.
 

@@ -31,19 +31,24 @@ hashed in parallel, streamed. With --key, also checks each signature kept
 in DIR/evidence offline: the signature over its payload with the key, the
 payload's manifest digest against the stored manifest, that manifest's
 config against DIR's, whose diff_ids name the layers checked above. Exits 0
-only when all is intact (and, with --key, every image is signed).
+only when all is intact (and, with --key, every image is signed). Sigstore
+bundles kept as referrers (cosign v3) are checked by imgsave-sigstore,
+offline: with --key, or keyless with --certificate-identity[-regexp],
+--certificate-oidc-issuer[-regexp] and a pinned --trusted-root; a bundle
+that verifies proves the image as a signature does.
 
 EXAMPLES:
    imgsave verify ./img
    imgsave verify --metadata-only ./img   # in a clone, before 'git annex get'
    imgsave verify --json ./img | jq '.files[] | select(.status != "ok")'
-   imgsave verify --key cosign.pub ./img`,
-		Flags: []cli.Flag{
+   imgsave verify --key cosign.pub ./img
+   imgsave verify --trusted-root trusted_root.json --certificate-identity-regexp '^https://github.com/example/' --certificate-oidc-issuer https://token.actions.githubusercontent.com ./img`,
+		Flags: append([]cli.Flag{
 			jsonFlag,
 			&cli.BoolFlag{Name: "metadata-only", Usage: "check only the files kept in git (manifests, index, configs), not the layers"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "files hashed at once", DefaultText: "the CPU count"},
 			&cli.StringFlag{Name: "key", Usage: "also check the signatures kept in DIR/evidence with cosign's public key `FILE`: every image must have one that verifies, down to its config"},
-		},
+		}, sigstoreFlags("verify")...),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")
 			if err != nil {
@@ -51,15 +56,22 @@ EXAMPLES:
 			}
 			vopts := imgsave.VerifyOptions{MetadataOnly: c.Bool("metadata-only"), Jobs: c.Int("jobs")}
 			var rep *imgsave.VerifyResult
+			policy, err := sigstorePolicy(c, false)
+			if err != nil {
+				return usagef(c, "verify: %v", err)
+			}
+			var key []byte
 			if c.IsSet("key") {
 				if c.String("key") == "" {
 					return usagef(c, "verify: --key needs cosign's public key FILE")
 				}
-				key, kerr := imgsave.ReadKey(c.String("key"))
-				if kerr != nil {
+				var kerr error
+				if key, kerr = imgsave.ReadKey(c.String("key")); kerr != nil {
 					return fmt.Errorf("--key: %w", kerr)
 				}
-				rep, err = imgsave.VerifyKey(c.Context, a[0], vopts, key)
+			}
+			if key != nil || policy != nil {
+				rep, err = imgsave.VerifySigned(c.Context, a[0], vopts, key, policy)
 			} else {
 				rep, err = imgsave.Verify(c.Context, a[0], vopts)
 			}
@@ -95,6 +107,13 @@ EXAMPLES:
 						fmt.Fprintf(e.stdout, "%-11s %s: %s\n", "problem", printable(ev.Path), printable(p))
 					}
 				}
+				for _, ev := range rep.Evidence {
+					for _, r := range ev.Referrers {
+						if r.Verified {
+							fmt.Fprintf(e.stdout, "%-11s %s: %s %s verifies%s\n", "signed", printable(ev.Path), r.Kind, r.Digest, signer(r))
+						}
+					}
+				}
 				for _, id := range rep.Unsigned {
 					fmt.Fprintf(e.stdout, "%-11s image %s: no signature verifies with the key\n", "unsigned", id)
 				}
@@ -105,4 +124,17 @@ EXAMPLES:
 			return nil
 		},
 	}
+}
+
+// signer is ", signed by IDENTITY (ISSUER) at TIME" for a verified
+// keyless bundle, what is known of it for a key-based one.
+func signer(r imgsave.ReferrerInfo) string {
+	s := ""
+	if r.Identity != "" {
+		s += ", signed by " + printable(r.Identity) + " (" + printable(r.Issuer) + ")"
+	}
+	if r.Time != "" {
+		s += " at " + r.Time
+	}
+	return s
 }

@@ -56,7 +56,7 @@ func Find(self string) (string, error) {
 type Options struct {
 	Bundle      string        // a Sigstore bundle, v0.1 to v0.3 JSON
 	Digest      digest.Digest // the signed manifest's digest
-	TrustedRoot string        // a trusted_root.json
+	TrustedRoot string        // a trusted_root.json; "" with Key checks the signature alone
 	Key         string        // a PEM public key file, for key-based bundles
 
 	Identity       string // the certificate's subject alternative name, exactly
@@ -69,8 +69,9 @@ type Options struct {
 // `verify`, the flags that are set, then BUNDLE and DIGEST. Empty options
 // are left out; the verifier refuses what is missing.
 func (o Options) Args() []string {
-	args := []string{"verify", "--trusted-root", o.TrustedRoot}
+	args := []string{"verify"}
 	for _, f := range []struct{ name, val string }{
+		{"--trusted-root", o.TrustedRoot},
 		{"--key", o.Key},
 		{"--certificate-identity", o.Identity},
 		{"--certificate-identity-regexp", o.IdentityRegexp},

@@ -1,0 +1,188 @@
+package imgsave
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/manifest/sigstore"
+)
+
+// Sigstore is a keyless policy for the Sigstore bundles kept as referrers
+// (cosign v3, #30): the signing certificate must chain to a Fulcio CA of
+// TrustedRoot and name the identity (Identity, exactly, or matching
+// IdentityRegexp) and OIDC issuer (Issuer or IssuerRegexp), with a Rekor
+// entry and a verified time, all offline. Bundles are checked by the
+// imgsave-sigstore binary (sigstore-go), never linked into imgsave.
+type Sigstore struct {
+	// TrustedRoot is a trusted_root.json file (Fulcio, Rekor, CT log and
+	// TSA keys); "" takes the dataset's ([DatasetTrustedRoot]). With a
+	// key (VerifyKey), it is optional: without it a key-based bundle's
+	// signature alone is checked.
+	TrustedRoot    string
+	Identity       string
+	IdentityRegexp string
+	Issuer         string
+	IssuerRegexp   string
+	// Verifier is the imgsave-sigstore binary; "" finds it beside the
+	// running executable, then on PATH ([sigstore.Find]).
+	Verifier string
+}
+
+// keyless reports whether s names an identity policy.
+func (s *Sigstore) keyless() bool {
+	return s != nil && (s.Identity != "" || s.IdentityRegexp != "" || s.Issuer != "" || s.IssuerRegexp != "")
+}
+
+// check refuses a policy that is incomplete: an identity with no issuer,
+// either with no trusted root.
+func (s *Sigstore) check() error {
+	if s == nil {
+		return nil
+	}
+	switch {
+	case s.Identity != "" && s.IdentityRegexp != "":
+		return errors.New("--certificate-identity and --certificate-identity-regexp are exclusive")
+	case s.Issuer != "" && s.IssuerRegexp != "":
+		return errors.New("--certificate-oidc-issuer and --certificate-oidc-issuer-regexp are exclusive")
+	case !s.keyless() && s.TrustedRoot == "":
+		return nil
+	case s.Identity == "" && s.IdentityRegexp == "":
+		return errors.New("keyless verification needs --certificate-identity (or -regexp)")
+	case s.Issuer == "" && s.IssuerRegexp == "":
+		return errors.New("keyless verification needs --certificate-oidc-issuer (or -regexp): an identity means nothing without its issuer")
+	case s.TrustedRoot == "":
+		return errors.New("keyless verification needs --trusted-root (a trusted_root.json; nothing is fetched), or one kept in the dataset by `imgsave trust-root add`")
+	}
+	return nil
+}
+
+// sigstoreBundle is the media type prefix of a Sigstore bundle, as a
+// referrer's artifact type and its layer's media type give it.
+const sigstoreBundle = "application/vnd.dev.sigstore.bundle"
+
+// cosignSignPredicate is the predicate type of the in-toto statement
+// cosign v3 signs an image with; a bundle of any other predicate type is
+// an attestation.
+const cosignSignPredicate = "https://sigstore.dev/cosign/sign/v1"
+
+// bundleChecker verifies Sigstore bundles against one policy with the
+// verifier binary, each bundle written to a temporary folder first.
+type bundleChecker struct {
+	ctx      context.Context
+	verifier string
+	tmp      string
+	opts     sigstore.Options // the policy; Bundle and Digest per bundle
+	err      error            // why no bundle can be checked
+	n        int
+}
+
+// newBundleChecker is a checker for the key (PEM, or nil) and s (or nil);
+// nil when there is neither. A verifier that cannot be found is no error
+// here: each bundle's check says it.
+func newBundleChecker(ctx context.Context, key []byte, s *Sigstore) (*bundleChecker, error) {
+	if key == nil && s == nil {
+		return nil, nil
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if key == nil && !s.keyless() {
+		return nil, errors.New("a trusted root without a key needs --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp)")
+	}
+	c := &bundleChecker{ctx: ctx}
+	if s != nil {
+		c.opts = sigstore.Options{TrustedRoot: s.TrustedRoot, Identity: s.Identity, IdentityRegexp: s.IdentityRegexp, Issuer: s.Issuer, IssuerRegexp: s.IssuerRegexp}
+		c.verifier = s.Verifier
+	}
+	if c.verifier == "" {
+		self, _ := os.Executable()
+		if c.verifier, c.err = sigstore.Find(self); c.err != nil {
+			return c, nil
+		}
+	}
+	var err error
+	if c.tmp, err = os.MkdirTemp("", "imgsave-sigstore-"); err != nil {
+		return nil, err
+	}
+	if key != nil {
+		c.opts.Key = filepath.Join(c.tmp, "key.pub")
+		if err := os.WriteFile(c.opts.Key, key, 0o600); err != nil {
+			c.close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// close removes the checker's temporary folder.
+func (c *bundleChecker) close() {
+	if c != nil && c.tmp != "" {
+		os.RemoveAll(c.tmp)
+	}
+}
+
+// check verifies bundle (its JSON) against the digest it must cover.
+// A bundle that does not verify is a Result with Verified false and its
+// Error; the error is for a verifier that cannot be run or read.
+func (c *bundleChecker) check(bundle []byte, dg digest.Digest) (sigstore.Result, error) {
+	if c.err != nil {
+		return sigstore.Result{}, c.err
+	}
+	c.n++
+	o := c.opts
+	o.Bundle, o.Digest = filepath.Join(c.tmp, fmt.Sprintf("bundle-%d.json", c.n)), dg
+	if err := os.WriteFile(o.Bundle, bundle, 0o600); err != nil {
+		return sigstore.Result{}, err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(c.ctx, c.verifier, o.Args()...)
+	cmd.Stdout, cmd.Stderr = &stdout, &limitedBuffer{max: 4 << 10, b: &stderr}
+	runErr := cmd.Run()
+	res, err := sigstore.ParseResult(&stdout)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w (%v: %s)", c.verifier, err, runErr, strings.TrimSpace(stderr.String()))
+	}
+	if runErr != nil && res.Verified {
+		return res, fmt.Errorf("%s: %v", c.verifier, runErr)
+	}
+	// The temporary file means nothing to the user; the caller names the
+	// referrer.
+	res.Error = strings.ReplaceAll(res.Error, "bundle "+o.Bundle+": ", "")
+	return res, nil
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	max int
+	b   *bytes.Buffer
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if n := l.max - l.b.Len(); n > 0 {
+		l.b.Write(p[:min(n, len(p))])
+	}
+	return len(p), nil
+}
+
+// bundleOf is the Sigstore bundle a referrer holds (its one layer of a
+// bundle media type), or nil.
+func bundleOf(r *archive.Referrer) []byte {
+	if !strings.HasPrefix(r.ArtifactType, sigstoreBundle) {
+		return nil
+	}
+	for _, l := range r.Layers {
+		if strings.HasPrefix(l.MediaType, sigstoreBundle) {
+			return l.Data
+		}
+	}
+	return nil
+}

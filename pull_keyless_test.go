@@ -1,0 +1,208 @@
+package imgsave
+
+import (
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcr "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imgsave/imgsave/archive"
+	"github.com/imgsave/imgsave/internal/sigstoretest"
+	"github.com/imgsave/imgsave/loader/registry/registrytest"
+)
+
+// buildVerifier builds imgsave-sigstore into a folder of t, as `go install
+// ./cmd/...` puts it beside imgsave.
+func buildVerifier(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "imgsave-sigstore")
+	if out, err := exec.Command("go", "build", "-o", p, "./cmd/imgsave-sigstore").CombinedOutput(); err != nil {
+		t.Fatalf("go build imgsave-sigstore: %v\n%s", err, out)
+	}
+	return p
+}
+
+// TestVerifyKeyless: a keyless Sigstore bundle of a throw-away Sigstore,
+// kept as a referrer of the image's manifest or, for a single-platform
+// pull, of the signed index, proves the image offline with the identity,
+// issuer and trusted root, and down to its config; another identity,
+// issuer or root does not, and neither does a missing policy part (#30).
+// The old code kept no referrer and had no keyless check.
+func TestVerifyKeyless(t *testing.T) {
+	verifier := buildVerifier(t)
+	vs, other := sigstoretest.New(t), sigstoretest.New(t)
+	good := sigstoretest.TrustedRoot(t, vs, vs, vs)
+	foreign := sigstoretest.TrustedRoot(t, other, vs, vs)
+	const id, issuer = "release@example.com", "https://issuer.example"
+
+	for _, signIndex := range []bool{false, true} {
+		h := registrytest.Serve(t, nil)
+		repo, err := name.NewRepository(h.Host + "/x/y")
+		if err != nil {
+			t.Fatal(err)
+		}
+		amd := registrytest.Platform(t, nil, "amd64")
+		var raw []byte
+		var mt types.MediaType
+		if signIndex {
+			idx := registrytest.Index(t, amd, registrytest.Platform(t, nil, "arm64"))
+			if err := remote.WriteIndex(repo.Tag("1"), idx); err != nil {
+				t.Fatal(err)
+			}
+			raw, _ = idx.RawManifest()
+			mt = types.OCIImageIndex
+		} else {
+			if err := remote.Write(repo.Tag("1"), amd); err != nil {
+				t.Fatal(err)
+			}
+			raw, _ = amd.RawManifest()
+			mt, _ = amd.MediaType()
+		}
+		d, n, _ := ggcr.SHA256(strings.NewReader(string(raw)))
+		subject := ggcr.Descriptor{MediaType: mt, Digest: d, Size: n}
+		att, err := vs.AttestAtTime(id, issuer, sigstoretest.Statement(raw), time.Now(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundle := putArtifact(t, repo, bundleType, bundleType, sigstoretest.Bundle(t, vs, att, "0.3"), &subject, nil)
+		putReferrersTag(t, repo, d, bundle)
+		dir := filepath.Join(t.TempDir(), "img")
+		if _, err := Pull(t.Context(), h.Host+"/x/y:1", dir, PullOptions{Platform: "linux/amd64"}); err != nil {
+			t.Fatalf("Pull = %v", err)
+		}
+
+		tests := []struct {
+			name   string
+			policy Sigstore
+			refuse string // in a problem or the error; "" for verified
+		}{
+			{"the identity", Sigstore{TrustedRoot: good, Identity: id, Issuer: issuer}, ""},
+			{"regexps", Sigstore{TrustedRoot: good, IdentityRegexp: `@example\.com$`, IssuerRegexp: `^https://issuer\.`}, ""},
+			{"another identity", Sigstore{TrustedRoot: good, Identity: "mallory@example.com", Issuer: issuer}, "mallory@example.com"},
+			{"another issuer", Sigstore{TrustedRoot: good, Identity: id, Issuer: "https://other.example"}, "https://other.example"},
+			{"a root that does not chain", Sigstore{TrustedRoot: foreign, Identity: id, Issuer: issuer}, "does not verify"},
+			{"no issuer", Sigstore{TrustedRoot: good, Identity: id}, "--certificate-oidc-issuer"},
+			{"no trusted root", Sigstore{Identity: id, Issuer: issuer}, "--trusted-root"},
+		}
+		for _, tc := range tests {
+			t.Run(map[bool]string{false: "image", true: "index"}[signIndex]+"/"+tc.name, func(t *testing.T) {
+				tc.policy.Verifier = verifier
+				res, err := VerifySigned(t.Context(), dir, VerifyOptions{}, nil, &tc.policy)
+				var got string
+				switch {
+				case err != nil:
+					got = err.Error()
+				case !res.OK:
+					for _, in := range res.Evidence {
+						got += strings.Join(in.Problems, "; ")
+					}
+				}
+				if tc.refuse == "" {
+					if err != nil || !res.OK {
+						t.Fatalf("VerifySigned = %+v, %v", res, err)
+					}
+					var signers []string
+					for _, in := range res.Evidence {
+						for _, r := range in.Referrers {
+							if r.Verified {
+								signers = append(signers, r.Identity+" "+r.Issuer)
+							}
+						}
+					}
+					if len(signers) != 1 || signers[0] != id+" "+issuer {
+						t.Errorf("verified signers = %q, want %s %s", signers, id, issuer)
+					}
+					// The index's other platform, not pulled, is no problem.
+					for _, in := range res.Evidence {
+						if len(in.Problems) > 0 {
+							t.Errorf("problems in %s: %q, want none", in.Path, in.Problems)
+						}
+					}
+				} else if got == "" || !strings.Contains(got, tc.refuse) {
+					t.Errorf("VerifySigned = %q, want a refusal naming %q", got, tc.refuse)
+				}
+				// Load and run ask the same.
+				d, err := archive.OpenDir(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = checkSigned(t.Context(), d, d.Images[0], nil, &tc.policy)
+				if (err == nil) != (tc.refuse == "") {
+					t.Errorf("checkSigned = %v, want refused: %v", err, tc.refuse != "")
+				}
+			})
+		}
+	}
+}
+
+// putReferrersTag lists referrers at the referrers tag of subject d, as
+// cosign v3 does on a registry without the referrers API.
+func putReferrersTag(t *testing.T, repo name.Repository, d ggcr.Hash, referrers ...ggcr.Descriptor) {
+	t.Helper()
+	list, err := json.Marshal(ggcr.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: referrers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(repo.Tag("sha256-"+d.Hex), rawManifest{list, types.OCIImageIndex}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTrustedRootKept: a trusted root kept in the dataset by
+// AddTrustedRoot is what a keyless check without --trusted-root uses, in
+// a clone of the dataset too; with none kept, the check says how to give
+// one. Something else than a trusted_root.json is refused (#30).
+func TestTrustedRootKept(t *testing.T) {
+	verifier := buildVerifier(t)
+	vs := sigstoretest.New(t)
+	root := sigstoretest.TrustedRoot(t, vs, vs, vs)
+	const id, issuer = "release@example.com", "https://issuer.example"
+	h := registrytest.Serve(t, nil)
+	repo, err := name.NewRepository(h.Host + "/x/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := registrytest.Platform(t, nil, "amd64")
+	if err := remote.Write(repo.Tag("1"), img); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	d, n, _ := ggcr.SHA256(strings.NewReader(string(raw)))
+	att, err := vs.AttestAtTime(id, issuer, sigstoretest.Statement(raw), time.Now(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putReferrersTag(t, repo, d, putArtifact(t, repo, bundleType, bundleType, sigstoretest.Bundle(t, vs, att, "0.3"), &ggcr.Descriptor{MediaType: mt, Digest: d, Size: n}, nil))
+
+	ds := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", ds).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	dir := filepath.Join(ds, "images", "img")
+	if _, err := Pull(t.Context(), h.Host+"/x/y:1", dir, PullOptions{}); err != nil {
+		t.Fatalf("Pull = %v", err)
+	}
+	policy := &Sigstore{Identity: id, Issuer: issuer, Verifier: verifier}
+	if _, err := VerifySigned(t.Context(), dir, VerifyOptions{}, nil, policy); err == nil || !strings.Contains(err.Error(), "trust-root add") {
+		t.Errorf("VerifySigned with no root kept = %v, want an error naming trust-root add", err)
+	}
+	if _, err := AddTrustedRoot(filepath.Join(dir, "index.json"), dir); err == nil {
+		t.Error("AddTrustedRoot(index.json) = nil, want it refused")
+	}
+	p, err := AddTrustedRoot(root, dir)
+	if err != nil || p != filepath.Join(ds, TrustedRootPath) {
+		t.Fatalf("AddTrustedRoot = %q, %v; want %s", p, err, filepath.Join(ds, TrustedRootPath))
+	}
+	res, err := VerifySigned(t.Context(), dir, VerifyOptions{}, nil, policy)
+	if err != nil || !res.OK {
+		t.Errorf("VerifySigned with the kept root = %+v, %v; want OK", res, err)
+	}
+}
