@@ -29,7 +29,7 @@ func TestImportRules(t *testing.T) {
 		mod + "/manifest/sigstore":    {},
 		mod + "/cmd/imgsave-sigstore": {mod + "/manifest/sigstore"},
 		// Test support: a throw-away Sigstore (sigstore-go pkg/testing/ca).
-		mod + "/internal/sigstoretest": {},
+		mod + "/manifest/sigstore/sigstoretest": {},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").CombinedOutput()
 	if err != nil {

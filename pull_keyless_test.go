@@ -1,7 +1,11 @@
+//go:build linux
+
+// The keyless tests build and run the imgsave-sigstore verifier, which
+// only Linux CI runs; other platforms are vetted without sigstore-go.
+
 package imgsave
 
 import (
-	"encoding/json"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,8 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgsave/imgsave/archive"
-	"github.com/imgsave/imgsave/internal/sigstoretest"
 	"github.com/imgsave/imgsave/loader/registry/registrytest"
+	"github.com/imgsave/imgsave/manifest/sigstore/sigstoretest"
 )
 
 // buildVerifier builds imgsave-sigstore into a folder of t, as `go install
@@ -139,19 +143,6 @@ func TestVerifyKeyless(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// putReferrersTag lists referrers at the referrers tag of subject d, as
-// cosign v3 does on a registry without the referrers API.
-func putReferrersTag(t *testing.T, repo name.Repository, d ggcr.Hash, referrers ...ggcr.Descriptor) {
-	t.Helper()
-	list, err := json.Marshal(ggcr.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: referrers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Put(repo.Tag("sha256-"+d.Hex), rawManifest{list, types.OCIImageIndex}); err != nil {
-		t.Fatal(err)
 	}
 }
 

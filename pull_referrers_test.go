@@ -150,3 +150,16 @@ func rawManifestOf(t *testing.T, repo name.Repository, d ggcr.Descriptor) ggcr.I
 	}
 	return img
 }
+
+// putReferrersTag lists referrers at the referrers tag of subject d, as
+// cosign v3 does on a registry without the referrers API.
+func putReferrersTag(t *testing.T, repo name.Repository, d ggcr.Hash, referrers ...ggcr.Descriptor) {
+	t.Helper()
+	list, err := json.Marshal(ggcr.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: referrers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(repo.Tag("sha256-"+d.Hex), rawManifest{list, types.OCIImageIndex}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -13,8 +13,8 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/imgsave/imgsave/internal/sigstoretest"
 	"github.com/imgsave/imgsave/manifest/sigstore"
+	"github.com/imgsave/imgsave/manifest/sigstore/sigstoretest"
 )
 
 const (
