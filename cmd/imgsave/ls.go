@@ -31,8 +31,11 @@ name where it has one, as 'imgsave attestation --type' takes it).
 EXAMPLES:
    imgsave ls ./img
    imgsave ls --json --no-trunc ./img | jq '.[0].layers[].digest'`,
-		Flags: []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "no-trunc", Usage: "print full digests"}, sifCacheFlag},
+		Flags: []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "no-trunc", Usage: "print full digests"}, sifCacheFlag, recursiveFlag},
 		Action: func(c *cli.Context) error {
+			if c.Bool("recursive") {
+				return lsCollection(c, e)
+			}
 			a, err := args(c, "DIR")
 			if err != nil {
 				return err
