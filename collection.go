@@ -2,9 +2,11 @@ package imgsave
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader/annex"
@@ -86,7 +88,7 @@ func Collect(ctx context.Context, root string, opts CollectOptions) (*Collection
 		return nil, err
 	}
 	c := &Collection{Root: root, Dirs: []CollectionDir{}}
-	absent := map[string][]string{} // repository -> absent files in it
+	absent := map[string][]string{} // repository -> git-annex keys of absent files
 	for _, dir := range found.Dirs {
 		rel, _ := filepath.Rel(root, dir)
 		cd := CollectionDir{Path: filepath.ToSlash(rel), RepoTags: []string{}, Platforms: []string{}, Sources: []string{}, repo: found.Repo[dir]}
@@ -120,8 +122,9 @@ func Collect(ctx context.Context, root string, opts CollectOptions) (*Collection
 					continue
 				}
 				cd.LayersAbsent++
-				f, _ := filepath.Rel(cd.repo, filepath.Join(dir, filepath.FromSlash(l.Path)))
-				absent[cd.repo] = append(absent[cd.repo], f)
+				if k := annexKey(filepath.Join(dir, filepath.FromSlash(l.Path))); k != "" {
+					absent[cd.repo] = append(absent[cd.repo], k)
+				}
 			}
 		}
 		c.Dirs = append(c.Dirs, cd)
@@ -199,8 +202,8 @@ func sources(ctx context.Context, c *Collection, absent map[string][]string) err
 				if l.Present {
 					continue
 				}
-				f, _ := filepath.Rel(cd.repo, filepath.Join(c.Root, filepath.FromSlash(cd.Path), filepath.FromSlash(l.Path)))
-				for _, s := range where[cd.repo][filepath.ToSlash(f)] {
+				k := annexKey(filepath.Join(c.Root, filepath.FromSlash(cd.Path), filepath.FromSlash(l.Path)))
+				for _, s := range where[cd.repo][k] {
 					if s.Here {
 						continue
 					}
@@ -215,6 +218,31 @@ func sources(ctx context.Context, c *Collection, absent map[string][]string) err
 		slices.Sort(cd.Sources)
 	}
 	return nil
+}
+
+// annexKey is the git-annex key of the file at p: the name its link
+// points to (a locked file), or the one its pointer file names (an
+// unlocked one); "" for neither.
+func annexKey(p string) string {
+	target, err := os.Readlink(p)
+	if err != nil {
+		f, err := os.Open(p)
+		if err != nil {
+			return ""
+		}
+		defer f.Close()
+		b := make([]byte, 512)
+		n, _ := io.ReadFull(f, b)
+		s, ok := strings.CutPrefix(strings.TrimSpace(string(b[:n])), "/annex/objects/")
+		if !ok || strings.ContainsAny(s, "\n/") {
+			return ""
+		}
+		return s
+	}
+	if !strings.Contains(filepath.ToSlash(target), "annex/objects/") {
+		return ""
+	}
+	return filepath.Base(target)
 }
 
 // appendNew appends those of vs that s does not hold yet.

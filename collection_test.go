@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -221,7 +222,7 @@ func annexDataset(t *testing.T, root string, n int, rng *rand.Rand) map[string][
 func TestCollectClone(t *testing.T) {
 	haveAnnex(t)
 	ds := filepath.Join(t.TempDir(), "ds")
-	layers := annexDataset(t, ds, 12, nil)
+	layers := annexDataset(t, ds, 12, rand.New(rand.NewPCG(3, 4)))
 	clone := filepath.Join(t.TempDir(), "clone")
 	git(t, ".", "clone", "-q", ds, clone)
 	git(t, clone, "annex", "init", "-q", "clone")
@@ -229,10 +230,16 @@ func TestCollectClone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Dirs) != len(layers) {
-		t.Fatalf("Collect found %d directories, want %d", len(c.Dirs), len(layers))
+	apps := map[string][][]byte{} // what the collection of apps/ holds
+	for rel, ls := range layers {
+		if strings.HasPrefix(rel, "apps/") {
+			apps[rel] = ls
+		}
 	}
-	want := directShare(layers)
+	if len(c.Dirs) != len(apps) {
+		t.Fatalf("Collect found %d directories, want %d", len(c.Dirs), len(apps))
+	}
+	want := directShare(apps)
 	for _, d := range c.Dirs {
 		if d.LayersPresent != 0 || d.LayersAbsent != len(layers["apps/"+d.Path]) {
 			t.Errorf("%s: %d present, %d absent, want all %d absent", d.Path, d.LayersPresent, d.LayersAbsent, len(layers["apps/"+d.Path]))
@@ -242,6 +249,18 @@ func TestCollectClone(t *testing.T) {
 		}
 		if d.Shared != want["apps/"+d.Path] {
 			t.Errorf("%s: shared = %d, want %d", d.Path, d.Shared, want["apps/"+d.Path])
+		}
+	}
+	// the subdataset, installed but not yet initialised by git-annex (its
+	// .git a file): its sources too
+	git(t, clone, "-c", "protocol.file.allow=always", "submodule", "update", "-q", "--init")
+	c, err = Collect(context.Background(), filepath.Join(clone, "sub"), CollectOptions{SIFCache: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range c.Dirs {
+		if d.LayersAbsent == 0 || !slices.Equal(d.Sources, []string{"origin"}) {
+			t.Errorf("sub/%s: %d absent, sources %q, want [origin]", d.Path, d.LayersAbsent, d.Sources)
 		}
 	}
 }

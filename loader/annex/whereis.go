@@ -17,24 +17,26 @@ type Source struct {
 	Here        bool   `json:"here,omitempty"`
 }
 
-// Whereis asks git-annex, in one `git annex whereis --batch --json`
-// process run in repo, where the content of each file (relative to repo)
-// is, from its location log: it reads no content. A file git-annex does
-// not manage is absent from the result. A repo that is not a git-annex
+// Whereis asks git-annex, in one `git annex whereis --batch-keys --json`
+// process run in repo, where the content of each key is, from its
+// location log: it reads no content. Keys, not files: in a subdataset
+// that git-annex has not initialised yet (a .git file, not a link), a
+// first batch lookup by file answers nothing. A key git-annex does not
+// know is absent from the result. A repo that is not a git-annex
 // repository gives an error.
-func Whereis(ctx context.Context, repo string, files []string) (map[string][]Source, error) {
+func Whereis(ctx context.Context, repo string, keys []string) (map[string][]Source, error) {
 	out := map[string][]Source{}
-	if len(files) == 0 {
+	if len(keys) == 0 {
 		return out, nil
 	}
 	var in bytes.Buffer
-	for _, f := range files {
-		if strings.ContainsAny(f, "\n\x00") {
+	for _, k := range keys {
+		if strings.ContainsAny(k, "\n\x00/") {
 			continue
 		}
-		in.WriteString(f + "\n")
+		in.WriteString(k + "\n")
 	}
-	cmd := exec.CommandContext(ctx, "git", "annex", "whereis", "--batch", "--json")
+	cmd := exec.CommandContext(ctx, "git", "annex", "whereis", "--batch-keys", "--json")
 	cmd.Dir = repo
 	cmd.Env = absGitEnv(cmd.Environ())
 	cmd.Stdin = &in
@@ -48,13 +50,13 @@ func Whereis(ctx context.Context, repo string, files []string) (map[string][]Sou
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var r struct {
-			File    string `json:"file"`
+			Key     string `json:"key"`
 			Whereis []struct {
 				Description string `json:"description"`
 				Here        bool   `json:"here"`
 			} `json:"whereis"`
 		}
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 || json.Unmarshal(sc.Bytes(), &r) != nil || r.File == "" {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 || json.Unmarshal(sc.Bytes(), &r) != nil || r.Key == "" {
 			continue
 		}
 		srcs := []Source{}
@@ -66,7 +68,7 @@ func Whereis(ctx context.Context, repo string, files []string) (map[string][]Sou
 			}
 			srcs = append(srcs, s)
 		}
-		out[r.File] = srcs
+		out[r.Key] = srcs
 	}
 	return out, sc.Err()
 }
