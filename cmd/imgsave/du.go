@@ -25,13 +25,18 @@ func datasetArgs(c *cli.Context, many bool) ([]string, error) {
 
 var recursiveFlag = &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "list every image directory under DIR (default: the current folder), one row each: see imgsave du"}
 
-// lsCollection is ls -r: one row per image directory under DATASET.
-func lsCollection(c *cli.Context, e *env) error {
+// collect describes the collection under the DATASET argument.
+func collect(c *cli.Context) (*imgsave.Collection, error) {
 	a, err := datasetArgs(c, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	col, err := imgsave.Collect(c.Context, a[0], imgsave.CollectOptions{SIFCache: c.String("sif-cache")})
+	return imgsave.Collect(c.Context, a[0], imgsave.CollectOptions{SIFCache: c.String("sif-cache")})
+}
+
+// lsCollection is ls -r: one row per image directory under DATASET.
+func lsCollection(c *cli.Context, e *env) error {
+	col, err := collect(c)
 	if err != nil {
 		return err
 	}
@@ -88,11 +93,7 @@ EXAMPLES:
    imgsave du --json containers | jq .saving`,
 		Flags: []cli.Flag{jsonFlag, sifCacheFlag},
 		Action: func(c *cli.Context) error {
-			a, err := datasetArgs(c, false)
-			if err != nil {
-				return err
-			}
-			col, err := imgsave.Collect(c.Context, a[0], imgsave.CollectOptions{SIFCache: c.String("sif-cache")})
+			col, err := collect(c)
 			if err != nil {
 				return err
 			}
