@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -262,5 +264,36 @@ func TestCollectClone(t *testing.T) {
 		if d.LayersAbsent == 0 || !slices.Equal(d.Sources, []string{"origin"}) {
 			t.Errorf("sub/%s: %d absent, sources %q, want [origin]", d.Path, d.LayersAbsent, d.Sources)
 		}
+	}
+}
+
+var (
+	genDir = flag.String("gen-collection", "", "TestWriteCollection writes a collection into this new `folder` (scripts/bench-collection.sh)")
+	genN   = flag.Int("gen-images", 20, "how many image directories TestWriteCollection writes")
+)
+
+// TestWriteCollection is the generator of scripts/bench-collection.sh:
+// with -gen-collection DIR it writes -gen-images image directories under
+// DIR (DIR/sub: the subdataset's share) as genCollection does. Without
+// the flag there is nothing to write.
+func TestWriteCollection(t *testing.T) {
+	if *genDir == "" {
+		t.Skip("no -gen-collection folder given")
+	}
+	genCollection(t, *genDir, *genN, rand.New(rand.NewPCG(uint64(*genN), 31)))
+}
+
+func BenchmarkCollect(b *testing.B) {
+	for _, n := range []int{20, 200} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			root := b.TempDir()
+			genCollection(b, root, n, rand.New(rand.NewPCG(uint64(n), 31)))
+			cache := b.TempDir()
+			for b.Loop() {
+				if _, err := Collect(context.Background(), root, CollectOptions{SIFCache: cache}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
