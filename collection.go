@@ -26,6 +26,8 @@ type Collection struct {
 	// SIFBytes is the size of the SIF files built from these images
 	// that the SIF cache holds.
 	SIFBytes int64 `json:"sif_bytes"`
+
+	staging []string // folders holding staging folders (see archive.Walk)
 }
 
 // CollectionDir is one image directory of a [Collection].
@@ -87,7 +89,7 @@ func Collect(ctx context.Context, root string, opts CollectOptions) (*Collection
 	if err != nil {
 		return nil, err
 	}
-	c := &Collection{Root: root, Dirs: []CollectionDir{}}
+	c := &Collection{Root: root, Dirs: []CollectionDir{}, staging: found.Staging}
 	absent := map[string][]string{} // repository -> git-annex keys of absent files
 	for _, dir := range found.Dirs {
 		rel, _ := filepath.Rel(root, dir)

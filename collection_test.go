@@ -253,6 +253,22 @@ func TestCollectClone(t *testing.T) {
 			t.Errorf("%s: shared = %d, want %d", d.Path, d.Shared, want["apps/"+d.Path])
 		}
 	}
+	// one image's layers partly present: the base fetched, its own layer not
+	var part string
+	for rel, ls := range apps {
+		if len(ls) == 2 && part == "" || len(ls) == 2 && rel < part {
+			part = rel
+		}
+	}
+	base := "blobs/sha256/" + digest.FromBytes(apps[part][0]).Encoded()
+	git(t, clone, "annex", "get", "-q", part+"/"+base)
+	if c, err = Collect(context.Background(), filepath.Join(clone, part), CollectOptions{SIFCache: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Dirs[0]; d.LayersPresent != 1 || d.LayersAbsent != 1 || !slices.Equal(d.Sources, []string{"origin"}) {
+		t.Errorf("%s with its base fetched: %d present, %d absent, sources %q; want 1, 1, [origin]", part, d.LayersPresent, d.LayersAbsent, d.Sources)
+	}
+
 	// the subdataset, installed but not yet initialised by git-annex (its
 	// .git a file): its sources too
 	git(t, clone, "-c", "protocol.file.allow=always", "submodule", "update", "-q", "--init")

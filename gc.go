@@ -87,11 +87,7 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 				used[digest.Digest(im.ManifestDigest)] = true
 			}
 		}
-		found, err := archive.Walk(ctx, c.Root)
-		if err != nil {
-			return nil, err
-		}
-		for _, parent := range found.Staging {
+		for _, parent := range c.staging {
 			rep.Staging = append(rep.Staging, archive.Abandoned(parent, opts.Remove)...)
 		}
 	}
