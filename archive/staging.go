@@ -63,11 +63,25 @@ func makeStaging(dir string) (staging string, unlock func(), err error) {
 // gone: those nobody holds a lock on, and folders being made that have
 // stayed unlocked for newStagingGrace. It reports nothing: a folder it
 // cannot remove is left for the next time.
-func removeAbandoned(parent string) {
+func removeAbandoned(parent string) { sweepStaging(parent, true) }
+
+// Abandoned returns the staging folders in parent that an extraction there
+// would remove (see [Extract]): those nobody holds a lock on. With remove,
+// it removes them, under the lock, and returns those it removed. Folders
+// whose writer is alive are never named.
+func Abandoned(parent string, remove bool) []string { return sweepStaging(parent, remove) }
+
+// IsStaging reports whether name is the name of a folder Extract stages in.
+func IsStaging(name string) bool {
+	return stagingName().MatchString(name) || newStagingName().MatchString(name)
+}
+
+func sweepStaging(parent string, remove bool) []string {
 	entries, err := os.ReadDir(parent)
 	if err != nil {
-		return
+		return nil
 	}
+	var out []string
 	for _, e := range entries {
 		staging, making := stagingName().MatchString(e.Name()), newStagingName().MatchString(e.Name())
 		if !e.IsDir() || !staging && !making {
@@ -81,7 +95,10 @@ func removeAbandoned(parent string) {
 		if !ok {
 			continue // its writer is alive
 		}
-		os.RemoveAll(p)
+		if !remove || os.RemoveAll(p) == nil {
+			out = append(out, p)
+		}
 		unlock()
 	}
+	return out
 }

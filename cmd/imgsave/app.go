@@ -134,7 +134,7 @@ func globalBool(c *cli.Context, name string) bool {
 }
 
 func newApp(e *env) *cli.App {
-	cmds := []*cli.Command{saveCommand(e), pullCommand(e), pushCommand(e), importCommand(e), loadCommand(e), runCommand(e), lsCommand(e), verifyCommand(e), signCommand(e), attestationCommand(e), trustRootCommand(e), migrateCommand(e), engineCommand(e), remoteCommand(e), completionCommand(e), manCommand(e)}
+	cmds := []*cli.Command{saveCommand(e), pullCommand(e), pushCommand(e), importCommand(e), loadCommand(e), runCommand(e), lsCommand(e), duCommand(e), gcCommand(e), verifyCommand(e), signCommand(e), attestationCommand(e), trustRootCommand(e), migrateCommand(e), engineCommand(e), remoteCommand(e), completionCommand(e), manCommand(e)}
 	for _, c := range cmds {
 		c.Flags = append(c.Flags, globalFlags(false)...)
 		wrap(c)

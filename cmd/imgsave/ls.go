@@ -30,9 +30,13 @@ name where it has one, as 'imgsave attestation --type' takes it).
 
 EXAMPLES:
    imgsave ls ./img
-   imgsave ls --json --no-trunc ./img | jq '.[0].layers[].digest'`,
-		Flags: []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "no-trunc", Usage: "print full digests"}, sifCacheFlag},
+   imgsave ls --json --no-trunc ./img | jq '.[0].layers[].digest'
+   imgsave ls -r ~/datasets/containers   # every image directory under it (see imgsave du)`,
+		Flags: []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "no-trunc", Usage: "print full digests"}, sifCacheFlag, recursiveFlag},
 		Action: func(c *cli.Context) error {
+			if c.Bool("recursive") {
+				return lsCollection(c, e)
+			}
 			a, err := args(c, "DIR")
 			if err != nil {
 				return err
