@@ -56,11 +56,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			key, err := verifyKey(c)
-			if err != nil {
-				return err
-			}
-			policy, err := sigstorePolicy(c, true)
+			key, policy, err := signaturePolicy(c)
 			if err != nil {
 				return err
 			}
@@ -182,6 +178,18 @@ func sigstoreFlags(verb string) []cli.Flag {
 		&cli.StringFlag{Name: "certificate-oidc-issuer-regexp", Usage: "as --certificate-oidc-issuer, the issuer matching `RE`"},
 		&cli.StringFlag{Name: "trusted-root", Usage: "Sigstore's trusted_root.json `FILE` (Fulcio, Rekor, CT log and TSA keys), never fetched; default $" + trustedRootEnv},
 	}
+}
+
+// signaturePolicy is what load and run check before they use an image:
+// the cosign key of --verify-key (or the site's), and the Sigstore
+// policy of the keyless flags (or the site's); nil when none is set.
+func signaturePolicy(c *cli.Context) ([]byte, *imgsave.Sigstore, error) {
+	key, err := verifyKey(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	policy, err := sigstorePolicy(c, true)
+	return key, policy, err
 }
 
 // sigstorePolicy reads the keyless policy of the flags, each else (with

@@ -76,11 +76,7 @@ EXAMPLES:
 			if c.IsSet("user") && c.String("user") == "" {
 				return usagef(c, "run: --user needs UID[:GID]; use --root for the image's own user")
 			}
-			key, err := verifyKey(c)
-			if err != nil {
-				return err
-			}
-			policy, err := sigstorePolicy(c, true)
+			key, policy, err := signaturePolicy(c)
 			if err != nil {
 				return err
 			}
