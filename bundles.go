@@ -3,6 +3,9 @@ package imgsave
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -185,4 +188,64 @@ func bundleOf(r *archive.Referrer) []byte {
 		}
 	}
 	return nil
+}
+
+// Fulcio's certificate extensions for the OIDC issuer: 1.1 holds the
+// raw string (deprecated), 1.8 a DER UTF8String
+// (sigstore/fulcio docs/oid-info.md).
+var (
+	oidIssuerV1 = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}
+	oidIssuerV2 = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}
+)
+
+// bundleSigner is the identity (the SAN: a URI or an e-mail address) and
+// OIDC issuer that the leaf certificate of the Sigstore bundle b names,
+// read with crypto/x509 alone and checked against nothing: ls shows who
+// claims to have signed, verify says whether it holds. "" for a
+// key-based bundle or one that cannot be read.
+func bundleSigner(b []byte) (identity, issuer string) {
+	var doc struct {
+		VerificationMaterial struct {
+			Certificate *struct {
+				RawBytes []byte `json:"rawBytes"`
+			} `json:"certificate"`
+			Chain *struct {
+				Certificates []struct {
+					RawBytes []byte `json:"rawBytes"`
+				} `json:"certificates"`
+			} `json:"x509CertificateChain"`
+		} `json:"verificationMaterial"`
+	}
+	if json.Unmarshal(b, &doc) != nil {
+		return "", ""
+	}
+	var der []byte
+	switch vm := doc.VerificationMaterial; {
+	case vm.Certificate != nil:
+		der = vm.Certificate.RawBytes
+	case vm.Chain != nil && len(vm.Chain.Certificates) > 0:
+		der = vm.Chain.Certificates[0].RawBytes
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", ""
+	}
+	switch {
+	case len(cert.URIs) > 0:
+		identity = cert.URIs[0].String()
+	case len(cert.EmailAddresses) > 0:
+		identity = cert.EmailAddresses[0]
+	}
+	for _, ext := range cert.Extensions {
+		switch {
+		case ext.Id.Equal(oidIssuerV2):
+			var s string
+			if rest, err := asn1.Unmarshal(ext.Value, &s); err == nil && len(rest) == 0 {
+				issuer = s
+			}
+		case ext.Id.Equal(oidIssuerV1) && issuer == "":
+			issuer = string(ext.Value)
+		}
+	}
+	return identity, issuer
 }

@@ -205,6 +205,15 @@ type ReferrerInfo struct {
 	Identity string `json:"identity,omitempty"`
 	Issuer   string `json:"issuer,omitempty"`
 	Time     string `json:"time,omitempty"`
+	// Signature is set for a Sigstore bundle that is an image signature
+	// (counted in EvidenceInfo.Signatures), not an attestation.
+	Signature bool `json:"signature,omitempty"`
+	// SignerIdentity and SignerIssuer are what a keyless bundle's leaf
+	// certificate names (its SAN and Fulcio's OIDC issuer extension),
+	// read without checking anything: Identity and Issuer are the
+	// verified ones.
+	SignerIdentity string `json:"signer_identity,omitempty"`
+	SignerIssuer   string `json:"signer_issuer,omitempty"`
 }
 
 // checkBundle counts the Sigstore bundle b, kept for subject, among in's
@@ -218,6 +227,8 @@ func checkBundle(in *EvidenceInfo, ri *ReferrerInfo, b []byte, subject digest.Di
 	if isSig {
 		in.Signatures++
 	}
+	ri.Signature = isSig
+	ri.SignerIdentity, ri.SignerIssuer = bundleSigner(b)
 	if bc == nil {
 		return
 	}

@@ -6,6 +6,7 @@
 package imgsave
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -195,5 +196,55 @@ func TestTrustedRootKept(t *testing.T) {
 	res, err := VerifySigned(t.Context(), dir, VerifyOptions{}, nil, policy)
 	if err != nil || !res.OK {
 		t.Errorf("VerifySigned with the kept root = %+v, %v; want OK", res, err)
+	}
+}
+
+// TestListKeylessSigner: List names the identity and OIDC issuer the
+// leaf certificate of a kept keyless bundle claims, without the verifier
+// (it checks nothing), and counts the bundle as a signature (#30). The
+// old code gave neither.
+func TestListKeylessSigner(t *testing.T) {
+	vs := sigstoretest.New(t)
+	const id, issuer = "release@example.com", "https://issuer.example"
+	h := registrytest.Serve(t, nil)
+	repo, err := name.NewRepository(h.Host + "/x/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := registrytest.Platform(t, nil, "amd64")
+	if err := remote.Write(repo.Tag("1"), img); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	d, n, _ := ggcr.SHA256(strings.NewReader(string(raw)))
+	var bundles []ggcr.Descriptor
+	for _, version := range []string{"0.1", "0.3"} {
+		att, err := vs.AttestAtTime(id, issuer, sigstoretest.Statement(raw), time.Now(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := "application/vnd.dev.sigstore.bundle+json;version=" + version
+		if version == "0.3" {
+			at = bundleType
+		}
+		bundles = append(bundles, putArtifact(t, repo, at, at, sigstoretest.Bundle(t, vs, att, version), &ggcr.Descriptor{MediaType: mt, Digest: d, Size: n}, nil))
+	}
+	putReferrersTag(t, repo, d, bundles...)
+	dir := filepath.Join(t.TempDir(), "img")
+	if _, err := Pull(t.Context(), h.Host+"/x/y:1", dir, PullOptions{}); err != nil {
+		t.Fatalf("Pull = %v", err)
+	}
+	rows, err := List(t.Context(), dir, ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows[0].Referrers {
+		got = append(got, fmt.Sprintf("%v %s %s", r.Signature, r.SignerIdentity, r.SignerIssuer))
+	}
+	want := "true " + id + " " + issuer
+	if len(got) != 2 || got[0] != want || got[1] != want || rows[0].Signatures != 2 {
+		t.Errorf("List signers = %q, %d signatures; want twice %q, 2 signatures", got, rows[0].Signatures, want)
 	}
 }

@@ -128,8 +128,16 @@ func evidenceCell(r imgsave.ImageInfo) string {
 	if len(names) > 0 {
 		parts = append(parts, "attestations: "+strings.Join(names, ", "))
 	}
-	// Referrers by kind, with their predicate types (#30).
+	// Referrers by kind, with their predicate types (#30); a signature
+	// bundle is counted above, and named by the signer its certificate
+	// claims, which ls does not check.
 	for _, ref := range r.Referrers {
+		if ref.Signature {
+			if ref.SignerIdentity != "" {
+				parts = append(parts, fmt.Sprintf("keyless signer %s from %s (unverified)", ref.SignerIdentity, ref.SignerIssuer))
+			}
+			continue
+		}
 		p := ref.Kind
 		if p == "" {
 			p = ref.ArtifactType

@@ -9,20 +9,29 @@ import (
 // TestEvidenceCell: ls names the attestations kept, by cosign's --type
 // name where there is one, not only how many (#29).
 func TestEvidenceCell(t *testing.T) {
+	bundle := imgsave.ReferrerInfo{Kind: "sigstore-bundle", Signature: true}
+	keyless := bundle
+	keyless.SignerIdentity, keyless.SignerIssuer = "release@example.com", "https://issuer.example"
+	sbom := imgsave.ReferrerInfo{Kind: "sigstore-bundle", PredicateTypes: []string{"https://spdx.dev/Document"}}
 	tests := []struct {
 		name string
 		sigs int
 		atts []string
+		refs []imgsave.ReferrerInfo
 		want string
 	}{
-		{"signature", 1, nil, "1 signature"},
-		{"signatures", 2, nil, "2 signatures"},
-		{"sbom", 1, []string{"https://spdx.dev/Document"}, "1 signature; attestations: spdxjson"},
-		{"several", 0, []string{"https://slsa.dev/provenance/v1", "https://example.org/x", "https://slsa.dev/provenance/v1"}, "attestations: slsaprovenance1 (2), https://example.org/x"},
+		// A bundle is one signature, not also a referrer (#30).
+		{"key-based bundle", 1, nil, []imgsave.ReferrerInfo{bundle}, "1 signature"},
+		{"keyless bundle", 1, nil, []imgsave.ReferrerInfo{keyless}, "1 signature; keyless signer release@example.com from https://issuer.example (unverified)"},
+		{"attestation bundle", 0, nil, []imgsave.ReferrerInfo{sbom}, "sigstore-bundle (spdxjson)"},
+		{"signature", 1, nil, nil, "1 signature"},
+		{"signatures", 2, nil, nil, "2 signatures"},
+		{"sbom", 1, []string{"https://spdx.dev/Document"}, nil, "1 signature; attestations: spdxjson"},
+		{"several", 0, []string{"https://slsa.dev/provenance/v1", "https://example.org/x", "https://slsa.dev/provenance/v1"}, nil, "attestations: slsaprovenance1 (2), https://example.org/x"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := evidenceCell(imgsave.ImageInfo{Signatures: tc.sigs, Attestations: tc.atts}); got != tc.want {
+			if got := evidenceCell(imgsave.ImageInfo{Signatures: tc.sigs, Attestations: tc.atts, Referrers: tc.refs}); got != tc.want {
 				t.Errorf("evidenceCell(%d, %q) = %q, want %q", tc.sigs, tc.atts, got, tc.want)
 			}
 		})
