@@ -50,6 +50,10 @@ type PullOptions struct {
 	// implies RequireEvidence, and a pull that does not verify puts
 	// nothing in place (#28).
 	VerifyKey []byte
+	// VerifySigstore, when not nil, is a Sigstore policy a kept bundle
+	// must verify with instead, as [LoadOptions] VerifySigstore asks of
+	// load and run (#30); it too implies RequireEvidence.
+	VerifySigstore *Sigstore
 	// RequireEvidence fails the pull, naming the image or the tag, when
 	// its evidence cannot be kept whole: a signature or attestation
 	// image that cannot be fetched, a tag holding something else, or
@@ -114,17 +118,19 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, erro
 		if rc.Index != "" {
 			sources = append(sources, rc.Index)
 		}
-		require := opts.RequireEvidence || opts.VerifyKey != nil
+		require := opts.RequireEvidence || opts.VerifyKey != nil || opts.VerifySigstore != nil
 		if extra, err = fetchEvidence(ctx, sources, ropts, require, opts.notice); err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
 	}
 	var check func(string) error
-	if opts.VerifyKey != nil {
+	if opts.VerifyKey != nil || opts.VerifySigstore != nil {
 		if opts.NoEvidence {
-			return nil, fmt.Errorf("pull %s: NoEvidence and a VerifyKey both asked for", ref)
+			return nil, fmt.Errorf("pull %s: NoEvidence and a signature policy both asked for", ref)
 		}
-		check = func(staged string) error { return checkAllSigned(staged, dir, opts.VerifyKey) }
+		check = func(staged string) error {
+			return checkAllSigned(ctx, staged, dir, opts.VerifyKey, opts.VerifySigstore)
+		}
 	}
 	res, err := archive.Extract(ctx, rc, dir, archive.Options{Replace: opts.Force, DropEvidence: opts.DropEvidence, Progress: opts.Progress, MaxExpand: opts.MaxExpand, Extra: extra, Check: check})
 	if err != nil {
@@ -134,15 +140,16 @@ func Pull(ctx context.Context, ref, dir string, opts PullOptions) (*Pulled, erro
 }
 
 // checkAllSigned checks that every image of the tree staged for dir is
-// signed with key, as run and load will ask; errors name dir, not the
-// temporary folder.
-func checkAllSigned(staged, dir string, key []byte) error {
+// signed with key or by s's signer (a cosign 2 signature or a Sigstore
+// bundle), as run and load will ask; errors name dir, not the temporary
+// folder.
+func checkAllSigned(ctx context.Context, staged, dir string, key []byte, s *Sigstore) error {
 	d, err := archive.OpenDir(staged)
 	if err != nil {
 		return err
 	}
 	for _, im := range d.Images {
-		if err := checkSigned(context.Background(), d, im, key, nil); err != nil {
+		if err := checkSigned(ctx, d, im, key, s); err != nil {
 			return stagedError{err, staged, dir}
 		}
 	}

@@ -7,6 +7,7 @@ package imgsave
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -246,5 +247,64 @@ func TestListKeylessSigner(t *testing.T) {
 	want := "true " + id + " " + issuer
 	if len(got) != 2 || got[0] != want || got[1] != want || rows[0].Signatures != 2 {
 		t.Errorf("List signers = %q, %d signatures; want twice %q, 2 signatures", got, rows[0].Signatures, want)
+	}
+}
+
+// TestPullVerifySigstore: pull with a keyless policy keeps the image when
+// its kept bundle verifies with it, and puts nothing in place when it
+// does not (another identity, another root), as load and run refuse it
+// (#30). The old pull took no keyless policy.
+func TestPullVerifySigstore(t *testing.T) {
+	verifier := buildVerifier(t)
+	vs, other := sigstoretest.New(t), sigstoretest.New(t)
+	good := sigstoretest.TrustedRoot(t, vs, vs, vs)
+	foreign := sigstoretest.TrustedRoot(t, other, vs, vs)
+	const id, issuer = "release@example.com", "https://issuer.example"
+	h := registrytest.Serve(t, nil)
+	repo, err := name.NewRepository(h.Host + "/x/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := registrytest.Platform(t, nil, "amd64")
+	if err := remote.Write(repo.Tag("1"), img); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	d, n, _ := ggcr.SHA256(strings.NewReader(string(raw)))
+	att, err := vs.AttestAtTime(id, issuer, sigstoretest.Statement(raw), time.Now(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putReferrersTag(t, repo, d, putArtifact(t, repo, bundleType, bundleType, sigstoretest.Bundle(t, vs, att, "0.3"), &ggcr.Descriptor{MediaType: mt, Digest: d, Size: n}, nil))
+
+	tests := []struct {
+		name   string
+		policy Sigstore
+		refuse string
+	}{
+		{"the identity", Sigstore{TrustedRoot: good, Identity: id, Issuer: issuer}, ""},
+		{"another identity", Sigstore{TrustedRoot: good, Identity: "mallory@example.com", Issuer: issuer}, "mallory@example.com"},
+		{"a root that does not chain", Sigstore{TrustedRoot: foreign, Identity: id, Issuer: issuer}, "does not verify"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.policy.Verifier = verifier
+			dir := filepath.Join(t.TempDir(), "img")
+			_, err := Pull(t.Context(), h.Host+"/x/y:1", dir, PullOptions{VerifySigstore: &tc.policy})
+			_, statErr := os.Stat(dir)
+			if tc.refuse == "" {
+				if err != nil || statErr != nil {
+					t.Fatalf("Pull = %v (dir: %v), want the image in place", err, statErr)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.refuse) || !strings.Contains(err.Error(), dir) {
+				t.Errorf("Pull = %v, want a refusal naming %q and %s", err, tc.refuse, dir)
+			}
+			if statErr == nil {
+				t.Errorf("Pull refused, yet %s is in place", dir)
+			}
+		})
 	}
 }

@@ -43,6 +43,8 @@ signature or attestation for the image. With --verify-key (or
 $IMGSAVE_VERIFY_KEY, a site's policy, as for load and run) the evidence is
 required and a kept signature must verify with the key down to every
 image's config before DIR is put in place; otherwise nothing is written.
+So must a kept Sigstore bundle with the keyless flags (or their site
+variables), as for load and run (see imgsave verify).
 
 Prints the image's config digest on stdout, one line per platform. In a
 git-annex dataset with imgsave's special remote, records IMAGE (by digest,
@@ -53,7 +55,7 @@ EXAMPLES:
    imgsave pull --platform linux/arm64 --json 127.0.0.1:5000/tools/align:2.1 ./align-arm64
    imgsave pull --platform linux/amd64,linux/arm64 127.0.0.1:5000/tools/align:2.1 ./align-both
    imgsave pull --jobs 1 --timeout 5m 127.0.0.1:5000/tools/align:2.1 ./align-slow-link`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "platform", Usage: "the platforms of a multi-platform image to keep: `OS/ARCH[/VARIANT]`, several separated by commas, or all (default: linux and this machine's)", Action: checkPlatform(true)},
 			&cli.IntFlag{Name: "jobs", DefaultText: "3; 1 for a registry on this machine", Usage: "fetch up to `N` layers at once (1: stream each straight through, nothing cached)"},
 			timeoutFlag,
@@ -61,7 +63,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "no-evidence", Usage: "leave the image's cosign signatures and attestations in the registry (kept in DIR/evidence by default)"},
 			&cli.BoolFlag{Name: "require-evidence", Usage: "fail unless the image's cosign signatures or attestations are found and kept whole"},
 			verifyKeyFlag("pull"),
-		},
+		}, sigstoreFlags("pull")...),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "IMAGE", "DIR")
 			if err != nil {
@@ -79,15 +81,15 @@ EXAMPLES:
 			if c.Bool("no-evidence") && c.Bool("require-evidence") {
 				return usagef(c, "--no-evidence and --require-evidence: choose one")
 			}
-			key, err := verifyKey(c)
+			key, policy, err := signaturePolicy(c)
 			if err != nil {
 				return err
 			}
-			if key != nil && c.Bool("no-evidence") {
-				return usagef(c, "--no-evidence under a verify key (--verify-key or $%s): the signatures are what is checked", verifyKeyEnv)
+			if (key != nil || policy != nil) && c.Bool("no-evidence") {
+				return usagef(c, "--no-evidence under a signature policy (--verify-key, the keyless flags or their site variables): the signatures are what is checked")
 			}
 			ev, done := events(c, e, "pulling "+a[0])
-			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), DropEvidence: c.Bool("drop-evidence"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand"), NoEvidence: c.Bool("no-evidence"), RequireEvidence: c.Bool("require-evidence"), VerifyKey: key})
+			res, err := imgsave.Pull(c.Context, a[0], a[1], imgsave.PullOptions{Events: ev, Platform: c.String("platform"), Force: c.Bool("force"), DropEvidence: c.Bool("drop-evidence"), Insecure: c.Bool("insecure"), Jobs: c.Int("jobs"), IdleTimeout: c.Duration("timeout"), MaxExpand: c.Int("max-expand"), NoEvidence: c.Bool("no-evidence"), RequireEvidence: c.Bool("require-evidence"), VerifyKey: key, VerifySigstore: policy})
 			done()
 			if err != nil {
 				return evidenceHint(err)
