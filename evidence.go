@@ -560,7 +560,8 @@ type Attestation struct {
 // dir whose predicate type is typ (a URI, or cosign's --type name such as
 // spdxjson; "" for all), read offline: those whose in-toto subject is the
 // signed digest of an evidence folder that names the image (its manifest,
-// or the index holding it), and BuildKit's attestations about the image's
+// or the index holding it), kept as cosign 2 did or inside cosign v3's
+// Sigstore bundles (a DSSE envelope), and BuildKit's attestations about the image's
 // manifest (an SBOM, provenance; unsigned). An attestation kept there
 // about another image is never returned as this one's. It checks no signature: see
 // [CheckEvidence] for that. An image with none gives an empty slice.
@@ -601,6 +602,29 @@ func Attestations(ctx context.Context, dir string, sel Selector, typ string) ([]
 				}
 				out = append(out, Attestation{PredicateType: st.PredicateType, Predicate: st.Predicate})
 			}
+		}
+		// Sigstore bundles of cosign v3 holding an in-toto statement
+		// in their DSSE envelope, but for its image signature (#30).
+		for _, r := range ev.Referrers {
+			b := bundleOf(r)
+			if b == nil {
+				continue
+			}
+			var doc struct {
+				DSSE json.RawMessage `json:"dsseEnvelope"`
+			}
+			if json.Unmarshal(b, &doc) != nil || doc.DSSE == nil {
+				continue
+			}
+			env, err := cosign.ParseEnvelope(doc.DSSE)
+			if err != nil {
+				continue
+			}
+			st, err := env.Statement()
+			if err != nil || st.PredicateType == cosignSignPredicate || typ != "" && st.PredicateType != typ || !about(st, ev.Subject) {
+				continue
+			}
+			out = append(out, Attestation{PredicateType: st.PredicateType, Predicate: st.Predicate})
 		}
 		for _, a := range ev.Attestations {
 			env, err := cosign.ParseEnvelope(a)

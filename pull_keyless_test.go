@@ -308,3 +308,48 @@ func TestPullVerifySigstore(t *testing.T) {
 		})
 	}
 }
+
+// TestAttestationsInBundles: an attestation kept inside a Sigstore
+// bundle (cosign v3 attest: a DSSE envelope in the bundle) is returned as
+// cosign 2's are, by its predicate type; the bundle of the image
+// signature is no attestation (#30). The old code returned none.
+func TestAttestationsInBundles(t *testing.T) {
+	vs := sigstoretest.New(t)
+	h := registrytest.Serve(t, nil)
+	repo, err := name.NewRepository(h.Host + "/x/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := registrytest.Platform(t, nil, "amd64")
+	if err := remote.Write(repo.Tag("1"), img); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	d, n, _ := ggcr.SHA256(strings.NewReader(string(raw)))
+	subject := ggcr.Descriptor{MediaType: mt, Digest: d, Size: n}
+	sign := sigstoretest.Statement(raw)
+	sbom := strings.Replace(string(sign), `"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{}`, `"predicateType":"https://spdx.dev/Document","predicate":{"spdxVersion":"SPDX-2.3"}`, 1)
+	var refs []ggcr.Descriptor
+	for _, st := range [][]byte{sign, []byte(sbom)} {
+		att, err := vs.AttestAtTime("release@example.com", "https://issuer.example", st, time.Now(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, putArtifact(t, repo, bundleType, bundleType, sigstoretest.Bundle(t, vs, att, "0.3"), &subject, nil))
+	}
+	putReferrersTag(t, repo, d, refs...)
+	dir := filepath.Join(t.TempDir(), "img")
+	if _, err := Pull(t.Context(), h.Host+"/x/y:1", dir, PullOptions{}); err != nil {
+		t.Fatalf("Pull = %v", err)
+	}
+	for _, typ := range []string{"", "spdxjson"} {
+		got, err := Attestations(t.Context(), dir, Selector{}, typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].PredicateType != "https://spdx.dev/Document" || string(got[0].Predicate) != `{"spdxVersion":"SPDX-2.3"}` {
+			t.Errorf("Attestations(%q) = %+v, want the SPDX document alone", typ, got)
+		}
+	}
+}
