@@ -40,11 +40,24 @@ func lsCollection(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	// Loaded in the engine: one query for the whole collection; without a
+	// usable engine the column is left out, with a notice.
+	eng, err := engine(c)
+	if err == nil {
+		err = col.CheckLoaded(c.Context, eng)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "imgsave: not saying which images the engine holds: %s\n", printable(err.Error()))
+	}
 	if c.Bool("json") {
 		return printJSON(e.stdout, col.Dirs)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PATH\tREPO TAGS\tPLATFORMS\tSIZE\tSHARED\tLAYERS\tSOURCES\tSIGNATURES\tSIF")
+	head := "PATH\tREPO TAGS\tPLATFORMS\tSIZE\tSHARED\tLAYERS\tSOURCES\tSIGNATURES\tSIF"
+	if err == nil {
+		head += "\tLOADED"
+	}
+	fmt.Fprintln(tw, head)
 	for _, d := range col.Dirs {
 		if d.Error != "" {
 			fmt.Fprintf(tw, "%s\terror: %s\n", printable(d.Path), printable(d.Error))
@@ -62,10 +75,25 @@ func lsCollection(c *cli.Context, e *env) error {
 		if d.SIFs > 0 {
 			sif = fmt.Sprintf("built %d/%d", d.SIFs, d.Images)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", printable(d.Path), printable(orNone(d.RepoTags)), printable(strings.Join(d.Platforms, ",")),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", printable(d.Path), printable(orNone(d.RepoTags)), printable(strings.Join(d.Platforms, ",")),
 			size(float64(d.Size)), size(float64(d.Shared)), layers, printable(sources), d.Signatures, sif)
+		if d.Loaded != nil {
+			fmt.Fprintf(tw, "\t%s", loadedCell(*d.Loaded, d.Images))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// loadedCell is ls -r's LOADED column: "yes", "no" or "1/2".
+func loadedCell(n, of int) string {
+	switch n {
+	case of:
+		return "yes"
+	case 0:
+		return "no"
+	}
+	return fmt.Sprintf("%d/%d", n, of)
 }
 
 func orNone(tags []string) string {

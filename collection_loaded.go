@@ -1,0 +1,98 @@
+package imgsave
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/imgsave/imgsave/loader"
+)
+
+// CheckLoaded asks eng which of the collection's images it holds and sets
+// each directory's Loaded. It asks once for the whole collection, by the
+// two IDs load looks an image up by (config digest and manifest digest,
+// see [present]): an engine asked through its CLI gets one command, one
+// with an API socket one request per name. A hit counts only with the
+// image's own layers; an image another tool loaded under another ID is
+// not found by tags here (a tag moves), so it counts as not loaded.
+func (c *Collection) CheckLoaded(ctx context.Context, eng Engine) error {
+	var names []string
+	for _, cd := range c.Dirs {
+		for _, im := range cd.images {
+			names = append(names, im.ConfigDigest)
+			if im.ManifestDigest != "" {
+				names = append(names, im.ManifestDigest)
+			}
+		}
+	}
+	imgs, err := inspectAll(ctx, eng, names)
+	if err != nil {
+		return err
+	}
+	byID := map[string]*loader.Image{}
+	for _, img := range imgs {
+		if img != nil {
+			byID[string(img.ID)] = img
+		}
+	}
+	for i := range c.Dirs {
+		cd := &c.Dirs[i]
+		if cd.Error != "" {
+			continue
+		}
+		n := 0
+		for _, im := range cd.images {
+			if loadedIn(byID, im) {
+				n++
+			}
+		}
+		cd.Loaded = &n
+	}
+	return nil
+}
+
+// loadedIn reports whether byID, the engine's images by ID, holds im with
+// its own layers.
+func loadedIn(byID map[string]*loader.Image, im ImageInfo) bool {
+	var diffIDs []string
+	for _, l := range im.Layers {
+		diffIDs = append(diffIDs, l.DiffID)
+	}
+	for _, id := range []string{im.ConfigDigest, im.ManifestDigest} {
+		got := byID[id]
+		if id == "" || got == nil {
+			continue
+		}
+		have := make([]string, len(got.DiffIDs))
+		for i, d := range got.DiffIDs {
+			have[i] = string(d)
+		}
+		if slices.Equal(have, diffIDs) {
+			return true
+		}
+	}
+	return false
+}
+
+// inspectAll asks eng about every name: in one command where the engine
+// can ([loader.Engine.InspectAll]), else one at a time. An absent image is
+// nil.
+func inspectAll(ctx context.Context, eng Engine, names []string) ([]*loader.Image, error) {
+	if a, ok := eng.(interface {
+		InspectAll(context.Context, []string) ([]*loader.Image, error)
+	}); ok {
+		return a.InspectAll(ctx, names)
+	}
+	out := make([]*loader.Image, len(names))
+	for i, n := range names {
+		img, err := eng.Inspect(ctx, n)
+		switch {
+		case errors.Is(err, loader.ErrImageNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			out[i] = img
+		}
+	}
+	return out, nil
+}
