@@ -1,9 +1,11 @@
 package imgsave
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/imgsave/imgsave/loader"
 )
@@ -95,4 +97,44 @@ func inspectAll(ctx context.Context, eng Engine, names []string) ([]*loader.Imag
 		}
 	}
 	return out, nil
+}
+
+// SharedLayer is a file (layer or config) that several image directories
+// of a [Collection] hold, stored once.
+type SharedLayer struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+	// Dirs are the indexes in Collection.Dirs of the directories that
+	// hold it.
+	Dirs []int `json:"dirs"`
+}
+
+// SharedLayers lists the files that more than one image directory holds,
+// the largest first (ties by digest).
+func (c *Collection) SharedLayers() []SharedLayer {
+	byDigest := map[string]*SharedLayer{}
+	for i := range c.Dirs {
+		for d, n := range c.Dirs[i].blobs() {
+			s := byDigest[d]
+			if s == nil {
+				s = &SharedLayer{Digest: d, Size: n}
+				byDigest[d] = s
+			}
+			s.Dirs = append(s.Dirs, i)
+		}
+	}
+	var out []SharedLayer
+	for _, s := range byDigest {
+		if len(s.Dirs) > 1 {
+			slices.Sort(s.Dirs)
+			out = append(out, *s)
+		}
+	}
+	slices.SortFunc(out, func(a, b SharedLayer) int {
+		if a.Size != b.Size {
+			return cmp.Compare(b.Size, a.Size)
+		}
+		return strings.Compare(a.Digest, b.Digest)
+	})
+	return out
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -118,15 +120,23 @@ only the small files: works in a clone without layers.
 
 EXAMPLES:
    imgsave du
-   imgsave du --json containers | jq .saving`,
-		Flags: []cli.Flag{jsonFlag, sifCacheFlag},
+   imgsave du --json containers | jq .saving
+   imgsave du --format dot containers | dot -Tsvg > sharing.svg`,
+		Flags: []cli.Flag{jsonFlag, sifCacheFlag, &cli.StringFlag{Name: "format", Value: "table", Usage: "`FORMAT`: table, or dot: a layer-sharing graph for Graphviz (images to the layers they share, sizes as labels; the " + strconv.Itoa(dotLayers) + " largest shared layers)"}},
 		Action: func(c *cli.Context) error {
+			format := c.String("format")
+			if format != "table" && format != "dot" {
+				return usagef(c, "--format %q: want table or dot", format)
+			}
 			col, err := collect(c)
 			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
 				return printJSON(e.stdout, col)
+			}
+			if format == "dot" {
+				return writeDot(e.stdout, col)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PATH\tTOTAL\tUNIQUE\tSHARED\tSIF")
@@ -141,4 +151,75 @@ EXAMPLES:
 			return err
 		},
 	}
+}
+
+// dotLayers bounds du --format dot: the largest shared layers drawn; the
+// others are counted in one node.
+const dotLayers = 50
+
+// writeDot writes du --format dot: a Graphviz graph with a box per image
+// directory (its size and unique bytes) and an edge to each shared layer
+// (an ellipse with its short digest and size) it holds. Directories that
+// share nothing drawn are counted in one node, so the graph stays
+// readable (and its size bounded by dotLayers) for a big collection.
+func writeDot(w io.Writer, col *imgsave.Collection) error {
+	shared := col.SharedLayers()
+	var more int
+	var moreBytes int64
+	if len(shared) > dotLayers {
+		for _, l := range shared[dotLayers:] {
+			more++
+			moreBytes += l.Size
+		}
+		shared = shared[:dotLayers]
+	}
+	drawn := map[int]bool{}
+	for _, l := range shared {
+		for _, d := range l.Dirs {
+			drawn[d] = true
+		}
+	}
+	var b strings.Builder
+	b.WriteString("digraph imgsave_du {\n\trankdir=LR;\n\tnode [shape=box];\n")
+	fmt.Fprintf(&b, "\tlabel=%s;\n", dotQuote(fmt.Sprintf("%d image directories: %s logical, %s stored once, %s saved by sharing",
+		len(col.Dirs), size(float64(col.Logical)), size(float64(col.Stored)), size(float64(col.Saving)))))
+	alone := 0
+	for i, d := range col.Dirs {
+		if !drawn[i] {
+			alone++
+			continue
+		}
+		fmt.Fprintf(&b, "\td%d [label=%s];\n", i, dotQuote(fmt.Sprintf("%s\n%s, %s unique", printable(d.Path), size(float64(d.Size)), size(float64(d.Unique)))))
+	}
+	for j, l := range shared {
+		fmt.Fprintf(&b, "\tl%d [shape=ellipse, label=%s];\n", j, dotQuote(fmt.Sprintf("%s\n%s", shortDigest(l.Digest), size(float64(l.Size)))))
+		for _, d := range l.Dirs {
+			fmt.Fprintf(&b, "\td%d -> l%d;\n", d, j)
+		}
+	}
+	if alone > 0 {
+		fmt.Fprintf(&b, "\talone [shape=note, label=%s];\n", dotQuote(fmt.Sprintf("%d image directories share no layer drawn", alone)))
+	}
+	if more > 0 {
+		fmt.Fprintf(&b, "\tmore [shape=note, label=%s];\n", dotQuote(fmt.Sprintf("%d smaller shared files not drawn (%s)", more, size(float64(moreBytes)))))
+	}
+	b.WriteString("}\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// dotQuote is s as a DOT string: in quotes, with quotes and backslashes
+// escaped; a newline becomes DOT's centred line break.
+func dotQuote(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	s = strings.ReplaceAll(s, `"`, `\"`)
+	return `"` + strings.ReplaceAll(s, "\n", `\n`) + `"`
+}
+
+// shortDigest is "sha256:" and the first 12 hex digits of d.
+func shortDigest(d string) string {
+	if i := strings.IndexByte(d, ':'); i >= 0 && len(d) > i+13 {
+		return d[:i+13]
+	}
+	return d
 }
