@@ -136,7 +136,7 @@ EXAMPLES:
 				return printJSON(e.stdout, col)
 			}
 			if format == "dot" {
-				return writeDot(e.stdout, col)
+				return writeDot(e.stdout, col, col.SharedLayers())
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PATH\tTOTAL\tUNIQUE\tSHARED\tSIF")
@@ -157,13 +157,13 @@ EXAMPLES:
 // others are counted in one node.
 const dotLayers = 50
 
-// writeDot writes du --format dot: a Graphviz graph with a box per image
+// writeDot writes du --format dot of col, whose shared files
+// ([imgsave.Collection.SharedLayers]) are shared: a Graphviz graph with a box per image
 // directory (its size and unique bytes) and an edge to each shared layer
 // (an ellipse with its short digest and size) it holds. Directories that
 // share nothing drawn are counted in one node, so the graph stays
 // readable (and its size bounded by dotLayers) for a big collection.
-func writeDot(w io.Writer, col *imgsave.Collection) error {
-	shared := col.SharedLayers()
+func writeDot(w io.Writer, col *imgsave.Collection, shared []imgsave.SharedLayer) error {
 	var more int
 	var moreBytes int64
 	if len(shared) > dotLayers {
