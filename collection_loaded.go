@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/imgsave/imgsave/loader"
 )
@@ -77,23 +78,38 @@ func loadedIn(byID map[string]*loader.Image, im ImageInfo) bool {
 }
 
 // inspectAll asks eng about every name: in one command where the engine
-// can ([loader.Engine.InspectAll]), else one at a time. An absent image is
-// nil.
+// is asked through its CLI and can ([loader.Engine.InspectAll]), else
+// over its socket as many at once as it takes. An absent image is nil.
 func inspectAll(ctx context.Context, eng Engine, names []string) ([]*loader.Image, error) {
 	if a, ok := eng.(interface {
+		InspectsInOne() bool
 		InspectAll(context.Context, []string) ([]*loader.Image, error)
-	}); ok {
+	}); ok && a.InspectsInOne() {
 		return a.InspectAll(ctx, names)
 	}
+	atOnce := 1
+	if c, ok := eng.(interface{ InspectsAtOnce() int }); ok {
+		atOnce = max(1, c.InspectsAtOnce())
+	}
 	out := make([]*loader.Image, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, atOnce)
 	for i, n := range names {
-		img, err := eng.Inspect(ctx, n)
-		switch {
-		case errors.Is(err, loader.ErrImageNotFound):
-		case err != nil:
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			img, err := eng.Inspect(ctx, n)
+			if !errors.Is(err, loader.ErrImageNotFound) {
+				out[i], errs[i] = img, err
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
-		default:
-			out[i] = img
 		}
 	}
 	return out, nil
