@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/imgsave/imgsave/loader"
 )
@@ -38,6 +39,30 @@ func (c *Collection) CheckLoaded(ctx context.Context, eng Engine) error {
 			byID[string(img.ID)] = img
 		}
 	}
+	// Those not found by ID, by their tags, as load looks for an image
+	// the engine built or another tool loaded (a containerd store knows
+	// it by that tool's manifest digest): then it is the image when it
+	// looks alike (see [same]).
+	var tags []string
+	for _, cd := range c.Dirs {
+		for _, im := range cd.images {
+			if !loadedIn(byID, im) {
+				tags = append(tags, im.RepoTags...)
+			}
+		}
+	}
+	tagged := map[string]*loader.Image{}
+	if len(tags) > 0 {
+		imgs, err := inspectAll(ctx, eng, tags)
+		if err != nil {
+			return err
+		}
+		for i, img := range imgs {
+			if img != nil {
+				tagged[tags[i]] = img
+			}
+		}
+	}
 	for i := range c.Dirs {
 		cd := &c.Dirs[i]
 		if cd.Error != "" {
@@ -45,13 +70,31 @@ func (c *Collection) CheckLoaded(ctx context.Context, eng Engine) error {
 		}
 		n := 0
 		for _, im := range cd.images {
-			if loadedIn(byID, im) {
+			if loadedIn(byID, im) || slices.ContainsFunc(im.RepoTags, func(t string) bool { return looksLike(tagged[t], im) }) {
 				n++
 			}
 		}
 		cd.Loaded = &n
 	}
 	return nil
+}
+
+// looksLike is [same]'s look-alike test on an [ImageInfo]: the same
+// layers, creation time and platform.
+func looksLike(got *loader.Image, im ImageInfo) bool {
+	if got == nil || im.Created == "" {
+		return false
+	}
+	created, err := time.Parse(time.RFC3339Nano, im.Created)
+	// ls gives whole seconds
+	if err != nil || !got.Created.Truncate(time.Second).Equal(created) {
+		return false
+	}
+	plat := got.OS + "/" + got.Architecture
+	if !strings.HasPrefix(im.Platform+"/", plat+"/") {
+		return false
+	}
+	return loadedIn(map[string]*loader.Image{im.ConfigDigest: {ID: got.ID, DiffIDs: got.DiffIDs}}, im)
 }
 
 // loadedIn reports whether byID, the engine's images by ID, holds im with
