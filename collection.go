@@ -55,6 +55,9 @@ type CollectionDir struct {
 	Images   int   `json:"images"`
 	SIFs     int   `json:"sifs"`
 	SIFBytes int64 `json:"sif_bytes"`
+	// Loaded counts the images the engine holds ([Collection.CheckLoaded]);
+	// nil when no engine was asked.
+	Loaded *int `json:"loaded"`
 	// Error says why the directory could not be read; the rest is then
 	// empty.
 	Error string `json:"error,omitempty"`

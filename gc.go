@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -23,6 +24,22 @@ type GCOptions struct {
 	SIFCache string
 	// Remove removes what GC finds; without it GC only reports.
 	Remove bool
+	// SIFOlderThan, when positive, takes also the SIFs, referenced or
+	// not, last used (see [loader.SIFFile]) longer ago than it. SIFBudget,
+	// when positive, takes the least recently used of those left until
+	// the rest fit in it. A SIF taken for age or budget is rebuilt by the
+	// next run that needs it.
+	SIFOlderThan time.Duration
+	SIFBudget    int64
+	// Now is the time ages are counted from; zero means time.Now().
+	Now time.Time
+}
+
+// GCSIF is a SIF file [GC] takes, and why: "unreferenced", "unused
+// since ..." or "over budget".
+type GCSIF struct {
+	loader.SIFFile
+	Reason string `json:"reason"`
 }
 
 // GCReport is what [GC] found, and removed when asked.
@@ -31,8 +48,8 @@ type GCReport struct {
 	// SIFs are the caller's SIF files built from images no dataset given
 	// references; Busy those another imgsave was building or using,
 	// left alone.
-	SIFs []loader.SIFFile `json:"sifs"`
-	Busy []string         `json:"busy"`
+	SIFs []GCSIF  `json:"sifs"`
+	Busy []string `json:"busy"`
 	// KeptSIFs says why no SIF was taken: an image directory that could
 	// not be read, or whose manifest digest is not known here, could be
 	// any SIF's image.
@@ -63,7 +80,7 @@ type AnnexUnused struct {
 // is only reported, with the `git annex dropunused` command, which keeps
 // annex.numcopies.
 func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) {
-	rep := &GCReport{Removed: opts.Remove, SIFs: []loader.SIFFile{}, Busy: []string{}, Staging: []string{}, Unused: []AnnexUnused{}}
+	rep := &GCReport{Removed: opts.Remove, SIFs: []GCSIF{}, Busy: []string{}, Staging: []string{}, Unused: []AnnexUnused{}}
 	cache, err := SIFCacheDir(opts.SIFCache)
 	if err != nil {
 		return nil, err
@@ -91,26 +108,21 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 			rep.Staging = append(rep.Staging, archive.Abandoned(parent, opts.Remove)...)
 		}
 	}
-	if rep.KeptSIFs == "" {
-		files, err := loader.SIFFiles(cache)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			if used[f.Manifest] {
+	files, err := loader.SIFFiles(cache)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range takeSIFs(files, used, rep.KeptSIFs == "", opts) {
+		if opts.Remove {
+			if err := loader.RemoveSIF(cache, f.Manifest); errors.Is(err, loader.ErrSIFBusy) {
+				rep.Busy = append(rep.Busy, f.Path)
 				continue
+			} else if err != nil {
+				return rep, fmt.Errorf("removing %s: %w", f.Path, err)
 			}
-			if opts.Remove {
-				if err := loader.RemoveSIF(cache, f.Manifest); errors.Is(err, loader.ErrSIFBusy) {
-					rep.Busy = append(rep.Busy, f.Path)
-					continue
-				} else if err != nil {
-					return rep, fmt.Errorf("removing %s: %w", f.Path, err)
-				}
-			}
-			rep.SIFs = append(rep.SIFs, f)
-			rep.Bytes += f.Size
 		}
+		rep.SIFs = append(rep.SIFs, f)
+		rep.Bytes += f.Size
 	}
 	for _, repo := range slices.Sorted(maps.Keys(repos)) {
 		if !annex.IsAnnex(ctx, repo) {
@@ -125,6 +137,45 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 		}
 	}
 	return rep, nil
+}
+
+// takeSIFs chooses among the caller's SIF files those GC removes: the
+// ones no image uses (when unreferenced may be told), those last used
+// before opts.SIFOlderThan, then the least recently used until the rest
+// fit in opts.SIFBudget. Ties in age go by path, so a run is repeatable.
+func takeSIFs(files []loader.SIFFile, used map[digest.Digest]bool, unreferenced bool, opts GCOptions) []GCSIF {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	slices.SortFunc(files, func(a, b loader.SIFFile) int {
+		if c := a.Used.Compare(b.Used); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Path, b.Path)
+	})
+	var out []GCSIF
+	var left int64
+	kept := files[:0:0]
+	for _, f := range files {
+		switch {
+		case unreferenced && !used[f.Manifest]:
+			out = append(out, GCSIF{f, "unreferenced"})
+		case opts.SIFOlderThan > 0 && now.Sub(f.Used) > opts.SIFOlderThan:
+			out = append(out, GCSIF{f, "unused since " + f.Used.UTC().Format(time.DateOnly)})
+		default:
+			kept = append(kept, f)
+			left += f.Size
+		}
+	}
+	for _, f := range kept {
+		if opts.SIFBudget <= 0 || left <= opts.SIFBudget {
+			break
+		}
+		out = append(out, GCSIF{f, "over budget"})
+		left -= f.Size
+	}
+	return out
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

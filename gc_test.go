@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
@@ -96,7 +97,7 @@ func TestGCKeepsReferenced(t *testing.T) {
 	}
 }
 
-func sifPaths(fs []loader.SIFFile) []string {
+func sifPaths(fs []GCSIF) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.Path)
@@ -188,5 +189,67 @@ func TestGCAnnexUnused(t *testing.T) {
 	}
 	if out := git(t, ds, "annex", "unused"); !strings.Contains(out, rep.Unused[0].Keys[0]) {
 		t.Errorf("gc dropped unused content: %s", out)
+	}
+}
+
+// TestGCSIFAgeAndBudget: SIFs of images the dataset still holds go when
+// unused for longer than --sif-older-than, or, least recently used first,
+// until the rest fit in --sif-budget; one under another imgsave's build
+// lock stays.
+func TestGCSIFAgeAndBudget(t *testing.T) {
+	root, cache := t.TempDir(), t.TempDir()
+	for i, tag := range []string{"a", "b", "c", "d"} {
+		genImage(t, filepath.Join(root, tag), "coll/"+tag+":1", layerTar(t, tag, 1, 100+i))
+	}
+	ms := manifests(t, root)
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var paths []string
+	for i, m := range ms {
+		p := plantSIF(t, cache, m) // every SIF the same size
+		// ms[0] used 40 days ago, the others 3, 2 and 1 day ago.
+		age := time.Duration(len(ms)-i) * 24 * time.Hour
+		if i == 0 {
+			age = 40 * 24 * time.Hour
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	fi, err := os.Stat(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := fi.Size()
+	rep, err := GC(context.Background(), []string{root}, GCOptions{SIFCache: cache, Now: now, SIFOlderThan: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sifPaths(rep.SIFs); !slices.Equal(got, paths[:1]) || !strings.HasPrefix(rep.SIFs[0].Reason, "unused since 2026-10-22") {
+		t.Errorf("gc --sif-older-than 30d takes %q (%+v), want the SIF used 40 days ago", got, rep.SIFs)
+	}
+	rep, err = GC(context.Background(), []string{root}, GCOptions{SIFCache: cache, Now: now, SIFBudget: 2 * size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sifPaths(rep.SIFs); !slices.Equal(got, paths[:2]) || rep.SIFs[1].Reason != "over budget" {
+		t.Errorf("gc --sif-budget of two SIFs takes %q (%+v), want the two least recently used", got, rep.SIFs)
+	}
+	unlock, err := loader.LockFile(context.Background(), filepath.Join(cache, "."+ms[0].Encoded()+".lock"), func() {}, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	rep, err = GC(context.Background(), []string{root}, GCOptions{SIFCache: cache, Now: now, SIFBudget: 2 * size, Remove: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rep.Busy, paths[:1]) || !slices.Equal(sifPaths(rep.SIFs), paths[1:2]) {
+		t.Errorf("gc --yes --sif-budget with the oldest SIF locked: removed %q, busy %q; want the second removed, the oldest skipped", sifPaths(rep.SIFs), rep.Busy)
+	}
+	for i, p := range paths {
+		if _, err := os.Stat(p); (err == nil) != (i != 1) {
+			t.Errorf("after gc --yes: %s: %v", p, err)
+		}
 	}
 }

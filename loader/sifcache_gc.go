@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -16,6 +17,9 @@ type SIFFile struct {
 	Path     string        `json:"path"`
 	Manifest digest.Digest `json:"manifest_digest"` // the image it was built from
 	Size     int64         `json:"size"`
+	// Used is when it was last used: on Linux the later of its access
+	// and modification times, elsewhere its modification time.
+	Used time.Time `json:"last_used"`
 }
 
 // SIFFiles lists the SIF files of the cache folder dir that the caller
@@ -44,7 +48,7 @@ func SIFFiles(dir string) ([]SIFFile, error) {
 		if err != nil || !ownedByCaller(fi) {
 			continue
 		}
-		out = append(out, SIFFile{Path: filepath.Join(dir, e.Name()), Manifest: m, Size: fi.Size()})
+		out = append(out, SIFFile{Path: filepath.Join(dir, e.Name()), Manifest: m, Size: fi.Size(), Used: lastUsed(fi)})
 	}
 	return out, nil
 }

@@ -138,7 +138,13 @@ func (t *sifTrust) checkDir(dir string) error {
 // openNoFollow opens name for reading without following a link or
 // blocking on a FIFO.
 func openNoFollow(name string) (*os.File, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	flags := os.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	// Checking a SIF is not using it: gc goes by its access time (the
+	// flag is refused for a file of another user).
+	f, err := os.OpenFile(name, flags|oNoAtime, 0)
+	if errors.Is(err, syscall.EPERM) && oNoAtime != 0 {
+		f, err = os.OpenFile(name, flags, 0)
+	}
 	if err == nil {
 		return f, nil
 	}

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark of a collection (#31): wall time and peak RSS of `imgsave ls -r`
-# and `imgsave du` on generated git-annex datasets of 20 and 200 image
+# and `imgsave du` on generated git-annex datasets of 20, 200 and 1000 image
 # directories (a few bases, apps on them, versions of each; a quarter in a
 # subdataset), with every layer present and in a fresh clone with none,
 # as a Markdown table on stdout. Not run by make test; a report, it
 # asserts nothing. Needs git-annex and bin/imgsave (make build).
-# Usage: scripts/bench-collection.sh [N...]   (default: 20 200)
+# Usage: scripts/bench-collection.sh [N...]   (default: 20 200 1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$PWD/bin/imgsave
@@ -33,7 +33,7 @@ time_cmd() {
 
 echo "| images | layers | command | wall (s, median of $rounds) | peak RSS (MiB) |"
 echo "|---:|---|---|---:|---:|"
-for n in "${@:-20 200}"; do
+for n in "${@:-20 200 1000}"; do
 	for n1 in $n; do
 		ds=$work/ds$n1
 		echo "bench-collection: generating $n1 images" >&2

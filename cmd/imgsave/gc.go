@@ -1,7 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -18,18 +23,37 @@ built from images that no DATASET (default: the current folder) references,
 and staging folders that killed saves and pulls left. A SIF another imgsave
 is building is skipped. The git-annex content HEAD no longer uses is only
 reported, with the git annex dropunused command that drops it (keeping
-annex.numcopies). See docs/datasets.md for what gc can and cannot remove.
+annex.numcopies). --sif-older-than and --sif-budget take also SIFs of images
+still referenced (the next run rebuilds them): those last used longer ago
+than DURATION (on Linux the later of the file's access time, which a run
+by Apptainer updates at most daily, and its modification time, its build;
+elsewhere the modification time), then the least recently used until the
+rest fit in SIZE. See docs/datasets.md for what gc can and cannot remove.
 
 EXAMPLES:
    imgsave gc
-   imgsave gc --yes ~/datasets/containers ~/datasets/lab`,
-		Flags: []cli.Flag{jsonFlag, sifCacheFlag, &cli.BoolFlag{Name: "yes", Usage: "remove what is shown"}},
+   imgsave gc --yes ~/datasets/containers ~/datasets/lab
+   imgsave gc --sif-older-than 90d --sif-budget 50G`,
+		Flags: []cli.Flag{jsonFlag, sifCacheFlag, &cli.BoolFlag{Name: "yes", Usage: "remove what is shown"},
+			&cli.StringFlag{Name: "sif-older-than", Usage: "take also SIFs last used longer than `DURATION` ago (90d, 36h)"},
+			&cli.StringFlag{Name: "sif-budget", Usage: "take also the least recently used SIFs until the rest fit in `SIZE` (50G, 800MiB)"}},
 		Action: func(c *cli.Context) error {
 			roots, err := datasetArgs(c, true)
 			if err != nil {
 				return err
 			}
-			rep, err := imgsave.GC(c.Context, roots, imgsave.GCOptions{SIFCache: c.String("sif-cache"), Remove: c.Bool("yes")})
+			opts := imgsave.GCOptions{SIFCache: c.String("sif-cache"), Remove: c.Bool("yes")}
+			if v := c.String("sif-older-than"); v != "" {
+				if opts.SIFOlderThan, err = parseAge(v); err != nil {
+					return usagef(c, "--sif-older-than %q: %v", v, err)
+				}
+			}
+			if v := c.String("sif-budget"); v != "" {
+				if opts.SIFBudget, err = parseSize(v); err != nil {
+					return usagef(c, "--sif-budget %q: %v", v, err)
+				}
+			}
+			rep, err := imgsave.GC(c.Context, roots, opts)
 			if err != nil {
 				return err
 			}
@@ -41,7 +65,7 @@ EXAMPLES:
 				verb = "removed"
 			}
 			for _, f := range rep.SIFs {
-				fmt.Fprintf(e.stdout, "%s %s (SIF, %s)\n", verb, printable(f.Path), size(float64(f.Size)))
+				fmt.Fprintf(e.stdout, "%s %s (SIF, %s, %s)\n", verb, printable(f.Path), size(float64(f.Size)), f.Reason)
 			}
 			for _, p := range rep.Staging {
 				fmt.Fprintf(e.stdout, "%s %s (staging left by a killed run)\n", verb, printable(p))
@@ -50,7 +74,7 @@ EXAMPLES:
 				fmt.Fprintf(e.stderr, "imgsave: skipped %s: another imgsave is building or using it\n", printable(p))
 			}
 			if rep.KeptSIFs != "" {
-				fmt.Fprintf(e.stderr, "imgsave: keeping every SIF: %s\n", printable(rep.KeptSIFs))
+				fmt.Fprintf(e.stderr, "imgsave: keeping every SIF no age or budget takes: %s\n", printable(rep.KeptSIFs))
 			}
 			for _, u := range rep.Unused {
 				fmt.Fprintf(e.stdout, "%d annexed files in %s are unused by HEAD; to drop them: %s\n", len(u.Keys), printable(u.Repo), printable(u.Command))
@@ -61,4 +85,40 @@ EXAMPLES:
 			return nil
 		},
 	}
+}
+
+// parseAge is a duration as time.ParseDuration takes it, or a number of
+// days ("90d"); it is positive.
+func parseAge(s string) (time.Duration, error) {
+	var d time.Duration
+	var err error
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		var days float64
+		days, err = strconv.ParseFloat(n, 64)
+		d = time.Duration(days * 24 * float64(time.Hour))
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d <= 0 {
+		return 0, errors.New("want a positive duration such as 90d or 36h")
+	}
+	return d, nil
+}
+
+// parseSize is a byte count: a number with an optional unit, K, M, G or
+// T (powers of 1024, with or without "iB" or "B"), as du prints them.
+func parseSize(s string) (int64, error) {
+	num := strings.TrimRight(strings.TrimSpace(s), "BbiI")
+	mult := 1.0
+	if i := len(num) - 1; i >= 0 {
+		if p := strings.IndexByte("KMGT", num[i]&^0x20); p >= 0 && num[i] >= 'A' {
+			mult = math.Pow(1024, float64(p+1))
+			num = num[:i]
+		}
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || n <= 0 || n*mult >= math.MaxInt64 {
+		return 0, errors.New("want a positive size such as 50G or 800MiB")
+	}
+	return int64(n * mult), nil
 }
