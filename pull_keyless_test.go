@@ -18,6 +18,7 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 
 	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader/registry/registrytest"
@@ -157,30 +158,14 @@ func TestTrustedRootKept(t *testing.T) {
 	vs := sigstoretest.New(t)
 	root := sigstoretest.TrustedRoot(t, vs, vs, vs)
 	const id, issuer = "release@example.com", "https://issuer.example"
-	h := registrytest.Serve(t, nil)
-	repo, err := name.NewRepository(h.Host + "/x/y")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := registrytest.Platform(t, nil, "amd64")
-	if err := remote.Write(repo.Tag("1"), img); err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := img.RawManifest()
-	mt, _ := img.MediaType()
-	d, n, _ := ggcr.SHA256(strings.NewReader(string(raw)))
-	att, err := vs.AttestAtTime(id, issuer, sigstoretest.Statement(raw), time.Now(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	putReferrersTag(t, repo, d, putArtifact(t, repo, bundleType, bundleType, sigstoretest.Bundle(t, vs, att, "0.3"), &ggcr.Descriptor{MediaType: mt, Digest: d, Size: n}, nil))
+	host := keylessImage(t, vs, id, issuer)
 
 	ds := t.TempDir()
 	if out, err := exec.Command("git", "init", "-q", ds).CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v\n%s", err, out)
 	}
 	dir := filepath.Join(ds, "images", "img")
-	if _, err := Pull(t.Context(), h.Host+"/x/y:1", dir, PullOptions{}); err != nil {
+	if _, err := Pull(t.Context(), host+"/x/y:1", dir, PullOptions{}); err != nil {
 		t.Fatalf("Pull = %v", err)
 	}
 	policy := &Sigstore{Identity: id, Issuer: issuer, Verifier: verifier}
@@ -260,23 +245,7 @@ func TestPullVerifySigstore(t *testing.T) {
 	good := sigstoretest.TrustedRoot(t, vs, vs, vs)
 	foreign := sigstoretest.TrustedRoot(t, other, vs, vs)
 	const id, issuer = "release@example.com", "https://issuer.example"
-	h := registrytest.Serve(t, nil)
-	repo, err := name.NewRepository(h.Host + "/x/y")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := registrytest.Platform(t, nil, "amd64")
-	if err := remote.Write(repo.Tag("1"), img); err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := img.RawManifest()
-	mt, _ := img.MediaType()
-	d, n, _ := ggcr.SHA256(strings.NewReader(string(raw)))
-	att, err := vs.AttestAtTime(id, issuer, sigstoretest.Statement(raw), time.Now(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	putReferrersTag(t, repo, d, putArtifact(t, repo, bundleType, bundleType, sigstoretest.Bundle(t, vs, att, "0.3"), &ggcr.Descriptor{MediaType: mt, Digest: d, Size: n}, nil))
+	host := keylessImage(t, vs, id, issuer)
 
 	tests := []struct {
 		name   string
@@ -291,7 +260,7 @@ func TestPullVerifySigstore(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.policy.Verifier = verifier
 			dir := filepath.Join(t.TempDir(), "img")
-			_, err := Pull(t.Context(), h.Host+"/x/y:1", dir, PullOptions{VerifySigstore: &tc.policy})
+			_, err := Pull(t.Context(), host+"/x/y:1", dir, PullOptions{VerifySigstore: &tc.policy})
 			_, statErr := os.Stat(dir)
 			if tc.refuse == "" {
 				if err != nil || statErr != nil {
@@ -352,4 +321,29 @@ func TestAttestationsInBundles(t *testing.T) {
 			t.Errorf("Attestations(%q) = %+v, want the SPDX document alone", typ, got)
 		}
 	}
+}
+
+// keylessImage serves, on a registry of its own, an image x/y:1 with a
+// keyless Sigstore bundle of vs for id and issuer at its referrers tag,
+// and returns the registry's host.
+func keylessImage(t *testing.T, vs *ca.VirtualSigstore, id, issuer string) string {
+	t.Helper()
+	h := registrytest.Serve(t, nil)
+	repo, err := name.NewRepository(h.Host + "/x/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := registrytest.Platform(t, nil, "amd64")
+	if err := remote.Write(repo.Tag("1"), img); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	d, n, _ := ggcr.SHA256(strings.NewReader(string(raw)))
+	att, err := vs.AttestAtTime(id, issuer, sigstoretest.Statement(raw), time.Now(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putReferrersTag(t, repo, d, putArtifact(t, repo, bundleType, bundleType, sigstoretest.Bundle(t, vs, att, "0.3"), &ggcr.Descriptor{MediaType: mt, Digest: d, Size: n}, nil))
+	return h.Host
 }
