@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -170,4 +171,46 @@ func tlogEntry(t *testing.T, vs *ca.VirtualSigstore, entry *tlog.Entry) *protore
 	}
 	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
 	return tle
+}
+
+// Cosign2 signs payload (a cosign simple-signing payload) keyless with vs
+// as cosign 2 does, and returns what cosign 2 puts on the layer of the
+// signature image: the base64 signature and the other annotations (the
+// Fulcio certificate in PEM, and the Rekor entry with its SET).
+func Cosign2(t *testing.T, vs *ca.VirtualSigstore, identity, issuer string, payload []byte) (signature string, annotations map[string]string) {
+	t.Helper()
+	e, err := vs.Sign(identity, issuer, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := e.VerificationContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := e.SignatureContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := e.TlogEntries()
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no tlog entry (%v)", err)
+	}
+	tle := tlogEntry(t, vs, entries[0])
+	rekor, err := json.Marshal(map[string]any{
+		"SignedEntryTimestamp": tle.InclusionPromise.SignedEntryTimestamp,
+		"Payload": map[string]any{
+			"body":           base64.StdEncoding.EncodeToString(tle.CanonicalizedBody),
+			"integratedTime": tle.IntegratedTime,
+			"logIndex":       tle.LogIndex,
+			"logID":          hex.EncodeToString(tle.LogId.KeyId),
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vc.Certificate().Raw})
+	return base64.StdEncoding.EncodeToString(sc.MessageSignatureContent().Signature()), map[string]string{
+		"dev.sigstore.cosign/certificate": string(cert),
+		"dev.sigstore.cosign/bundle":      string(rekor),
+	}
 }
