@@ -40,6 +40,22 @@ type Sigstore struct {
 	Verifier string
 }
 
+// checkLegacy verifies a keyless cosign 2 signature layer: restated as a
+// bundle ([sigstore.LegacyBundle]), whose signed artifact is the payload.
+func checkLegacy(bc *bundleChecker, s archive.SignatureLayer) (sigstore.Result, error) {
+	b, err := sigstore.LegacyBundle(s.Payload, s.Signature, s.Annotations)
+	if err != nil {
+		return sigstore.Result{}, err
+	}
+	return bc.check(b, digest.FromBytes(s.Payload))
+}
+
+// keyless reports whether c checks certificates against an identity
+// policy.
+func (c *bundleChecker) keyless() bool {
+	return c != nil && (c.opts.Identity != "" || c.opts.IdentityRegexp != "")
+}
+
 // keyless reports whether s names an identity policy.
 func (s *Sigstore) keyless() bool {
 	return s != nil && (s.Identity != "" || s.IdentityRegexp != "" || s.Issuer != "" || s.IssuerRegexp != "")
@@ -226,6 +242,12 @@ func bundleSigner(b []byte) (identity, issuer string) {
 	case vm.Chain != nil && len(vm.Chain.Certificates) > 0:
 		der = vm.Chain.Certificates[0].RawBytes
 	}
+	return certSigner(der)
+}
+
+// certSigner is the identity and OIDC issuer a Fulcio certificate (DER)
+// names, unchecked; "" when it cannot be read.
+func certSigner(der []byte) (identity, issuer string) {
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return "", ""

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
@@ -19,6 +20,7 @@ import (
 	"github.com/imgsave/imgsave/loader/registry"
 	"github.com/imgsave/imgsave/manifest"
 	"github.com/imgsave/imgsave/manifest/cosign"
+	"github.com/imgsave/imgsave/manifest/sigstore"
 )
 
 // ErrUnsigned is wrapped by the error of [CheckSigned] (and so of [Run]
@@ -178,6 +180,23 @@ type EvidenceInfo struct {
 	// Referrers are the referrers and BuildKit attestation manifests kept
 	// for Subject (#30), as [ReferrerInfo]; checked by nothing here.
 	Referrers []ReferrerInfo `json:"referrers,omitempty"`
+	// Signers are the keyless signatures among Signatures (cosign 2's,
+	// with a Fulcio certificate), one each.
+	Signers []SignerInfo `json:"signers,omitempty"`
+}
+
+// SignerInfo is one keyless cosign 2 signature: who its certificate
+// names, unchecked (SignerIdentity, SignerIssuer), and, when a keyless
+// policy verified it, the verified Identity, Issuer and signing Time.
+type SignerInfo struct {
+	// Signature is the signature's number, from 1, among Signatures.
+	Signature      int    `json:"signature"`
+	SignerIdentity string `json:"signer_identity,omitempty"`
+	SignerIssuer   string `json:"signer_issuer,omitempty"`
+	Verified       bool   `json:"verified,omitempty"`
+	Identity       string `json:"identity,omitempty"`
+	Issuer         string `json:"issuer,omitempty"`
+	Time           string `json:"time,omitempty"`
 }
 
 // ReferrerInfo is one referrer of a signed digest, or one of BuildKit's
@@ -403,18 +422,49 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any, bc *bundleChecker) 
 			problem("signature %d is for %s, not %s", i+1, p.Critical.Image.DockerManifestDigest, ev.Subject)
 			continue
 		}
-		if pub == nil {
+		// A keyless cosign 2 signature: its certificate names a signer,
+		// shown unchecked; a keyless policy checks it (#30).
+		si := SignerInfo{Signature: i + 1}
+		if cert := s.Annotations[sigstore.AnnotationCertificate]; cert != "" {
+			if b, _ := pem.Decode([]byte(cert)); b != nil {
+				si.SignerIdentity, si.SignerIssuer = certSigner(b.Bytes)
+			}
+			in.Signers = append(in.Signers, si)
+		}
+		var why []string
+		if pub != nil {
+			sig, err := base64.StdEncoding.DecodeString(s.Signature)
+			if err == nil {
+				err = cosign.Verify(pub, s.Payload, sig)
+			}
+			if err == nil {
+				in.Verified++
+				continue
+			}
+			why = append(why, fmt.Sprintf("does not verify with the key: %v", err))
+		}
+		if si.Signature == 0 || !bc.keyless() {
+			if len(why) > 0 {
+				problem("signature %d %s", i+1, why[0])
+			}
 			continue
 		}
-		sig, err := base64.StdEncoding.DecodeString(s.Signature)
-		if err == nil {
-			err = cosign.Verify(pub, s.Payload, sig)
-		}
-		if err != nil {
-			problem("signature %d does not verify with the key: %v", i+1, err)
+		res, err := checkLegacy(bc, s)
+		switch {
+		case err != nil:
+			why = append(why, fmt.Sprintf("not checked: %v", err))
+		case !res.Verified:
+			why = append(why, "does not verify: "+res.Error)
+		default:
+			in.Verified++
+			last := &in.Signers[len(in.Signers)-1]
+			last.Verified, last.Identity, last.Issuer = true, res.Identity, res.Issuer
+			if len(res.Timestamps) > 0 {
+				last.Time = res.Timestamps[0].Time.UTC().Format(time.RFC3339)
+			}
 			continue
 		}
-		in.Verified++
+		problem("keyless signature %d %s", i+1, strings.Join(why, "; "))
 	}
 	for i, a := range ev.Attestations {
 		env, err := cosign.ParseEnvelope(a)

@@ -37,6 +37,9 @@ type ImageInfo struct {
 	// index (a Sigstore bundle of cosign v3, an SBOM), and BuildKit's
 	// attestation manifests about its manifest (#30).
 	Referrers []ReferrerInfo `json:"referrers,omitempty"`
+	// Signers are the keyless cosign 2 signatures among Signatures, with
+	// who their certificates name, unchecked.
+	Signers []SignerInfo `json:"signers,omitempty"`
 }
 
 // ListOptions tune [List].
@@ -91,6 +94,7 @@ func List(ctx context.Context, dir string, opts ListOptions) ([]ImageInfo, error
 			if slices.Contains(in.Images, string(im.ID)) {
 				r.Signatures += in.Signatures
 				r.Attestations = append(r.Attestations, in.Attestations...)
+				r.Signers = append(r.Signers, in.Signers...)
 				for _, ref := range in.Referrers {
 					if ref.Kind != "buildkit-attestation" || ref.Image == string(im.ID) {
 						r.Referrers = append(r.Referrers, ref)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader/registry/registrytest"
+	"github.com/imgsave/imgsave/manifest/cosign"
 	"github.com/imgsave/imgsave/manifest/sigstore/sigstoretest"
 )
 
@@ -346,4 +347,82 @@ func keylessImage(t *testing.T, vs *ca.VirtualSigstore, id, issuer string) strin
 	}
 	putReferrersTag(t, repo, d, putArtifact(t, repo, bundleType, bundleType, sigstoretest.Bundle(t, vs, att, "0.3"), &ggcr.Descriptor{MediaType: mt, Digest: d, Size: n}, nil))
 	return h.Host
+}
+
+// TestKeylessCosign2: a keyless cosign 2 signature (a .sig image whose
+// layer carries the Fulcio certificate and the Rekor entry in its
+// annotations, as most public keyless signatures are) is kept by pull,
+// names its signer in List unchecked, and proves the image with a keyless
+// policy, down to its config; another identity or root does not (#30).
+// The old code kept the annotations nowhere and checked no certificate.
+func TestKeylessCosign2(t *testing.T) {
+	verifier := buildVerifier(t)
+	vs, other := sigstoretest.New(t), sigstoretest.New(t)
+	const id, issuer = "release@example.com", "https://issuer.example"
+	h := registrytest.Serve(t, nil)
+	img := registrytest.Platform(t, nil, "amd64")
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := cosign.NewPayload("", d.String())
+	sig, ann := sigstoretest.Cosign2(t, vs, id, issuer, payload)
+	ann[cosign.AnnotationSignature] = sig
+	for tag, im := range map[string]ggcr.Image{"1": img, "sha256-" + d.Hex + ".sig": cosignImage(t, payload, cosign.MediaTypeSimpleSigning, ann)} {
+		if err := remote.Write(mustRef(t, h.Host+"/x/y:"+tag), im); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "img")
+	if _, err := Pull(t.Context(), h.Host+"/x/y:1", dir, PullOptions{}); err != nil {
+		t.Fatalf("Pull = %v", err)
+	}
+	rows, err := List(t.Context(), dir, ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rows[0].Signers; rows[0].Signatures != 1 || len(s) != 1 || s[0].SignerIdentity != id || s[0].SignerIssuer != issuer || s[0].Verified {
+		t.Errorf("List: %d signatures, signers %+v; want 1, %s from %s unverified", rows[0].Signatures, s, id, issuer)
+	}
+
+	tests := []struct {
+		name   string
+		policy Sigstore
+		refuse string
+	}{
+		{"the identity", Sigstore{TrustedRoot: sigstoretest.TrustedRoot(t, vs, vs, vs), Identity: id, Issuer: issuer}, ""},
+		{"another identity", Sigstore{TrustedRoot: sigstoretest.TrustedRoot(t, vs, vs, vs), Identity: "mallory@example.com", Issuer: issuer}, "mallory@example.com"},
+		{"a root that does not chain", Sigstore{TrustedRoot: sigstoretest.TrustedRoot(t, other, vs, vs), Identity: id, Issuer: issuer}, "keyless signature 1 does not verify"},
+		{"another log", Sigstore{TrustedRoot: sigstoretest.TrustedRoot(t, vs, vs, other), Identity: id, Issuer: issuer}, "log"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.policy.Verifier = verifier
+			res, err := VerifySigned(t.Context(), dir, VerifyOptions{}, nil, &tc.policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var problems []string
+			var signers []SignerInfo
+			for _, in := range res.Evidence {
+				problems = append(problems, in.Problems...)
+				signers = append(signers, in.Signers...)
+			}
+			if tc.refuse == "" {
+				if !res.OK || len(problems) > 0 || len(signers) != 1 || !signers[0].Verified || signers[0].Identity != id || signers[0].Time == "" {
+					t.Errorf("VerifySigned = %+v, problems %q, signers %+v; want OK, verified by %s", res.OK, problems, signers, id)
+				}
+			} else if res.OK || !strings.Contains(strings.Join(problems, "; "), tc.refuse) {
+				t.Errorf("VerifySigned OK %v, problems %q; want refused naming %q", res.OK, problems, tc.refuse)
+			}
+			// Load and run ask the same.
+			ad, err := archive.OpenDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := checkSigned(t.Context(), ad, ad.Images[0], nil, &tc.policy); (err == nil) != (tc.refuse == "") {
+				t.Errorf("checkSigned = %v, want refused: %v", err, tc.refuse != "")
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -97,7 +98,13 @@ func writeSigned(im *archive.DirImage, layers []archive.SignatureLayer) (archive
 	for _, s := range layers {
 		desc := blob(s.Payload)
 		desc.MediaType = cosign.MediaTypeSimpleSigning
-		desc.Annotations = map[string]string{cosign.AnnotationSignature: s.Signature}
+		// A signature kept from a registry keeps all its annotations: a
+		// keyless one's certificate and Rekor entry are there (#30).
+		desc.Annotations = maps.Clone(s.Annotations)
+		if desc.Annotations == nil {
+			desc.Annotations = map[string]string{}
+		}
+		desc.Annotations[cosign.AnnotationSignature] = s.Signature
 		sm.Layers = append(sm.Layers, desc)
 		diffIDs = append(diffIDs, string(desc.Digest))
 	}

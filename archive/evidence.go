@@ -183,6 +183,9 @@ type ReferrerLayer struct {
 type SignatureLayer struct {
 	Payload   []byte
 	Signature string // base64, as cosign's annotation holds it
+	// Annotations are all of the layer's: a keyless signature keeps its
+	// certificate and Rekor entry there (dev.sigstore.cosign/...).
+	Annotations map[string]string
 }
 
 // Bounds on the evidence of one signed digest (one folder of
@@ -402,7 +405,7 @@ func readEvidence(dir, rel string) (*Evidence, error) {
 					return nil, err
 				}
 				if kind == KindSigs {
-					ev.Signatures = append(ev.Signatures, SignatureLayer{Payload: lb, Signature: l.Annotations["dev.cosignproject.cosign/signature"]})
+					ev.Signatures = append(ev.Signatures, SignatureLayer{Payload: lb, Signature: l.Annotations["dev.cosignproject.cosign/signature"], Annotations: l.Annotations})
 				} else {
 					ev.Attestations = append(ev.Attestations, lb)
 				}

@@ -111,6 +111,11 @@ func evidenceCell(r imgsave.ImageInfo) string {
 	default:
 		parts = append(parts, fmt.Sprintf("%d signatures", r.Signatures))
 	}
+	for _, si := range r.Signers {
+		if si.SignerIdentity != "" {
+			parts = append(parts, fmt.Sprintf("keyless signer %s from %s (unverified)", si.SignerIdentity, si.SignerIssuer))
+		}
+	}
 	var names []string
 	count := map[string]int{}
 	for _, t := range r.Attestations {

@@ -108,6 +108,11 @@ EXAMPLES:
 					}
 				}
 				for _, ev := range rep.Evidence {
+					for _, si := range ev.Signers {
+						if si.Verified {
+							fmt.Fprintf(e.stdout, "%-11s %s: keyless signature %d verifies%s\n", "signed", printable(ev.Path), si.Signature, signer(imgsave.ReferrerInfo{Identity: si.Identity, Issuer: si.Issuer, Time: si.Time}))
+						}
+					}
 					for _, r := range ev.Referrers {
 						if r.Verified {
 							fmt.Fprintf(e.stdout, "%-11s %s: %s %s verifies%s\n", "signed", printable(ev.Path), r.Kind, r.Digest, signer(r))
