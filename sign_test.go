@@ -184,3 +184,30 @@ func TestCheckSignedBySelector(t *testing.T) {
 		t.Fatalf("CheckSigned of no such tag = %v, want the selector's error", err)
 	}
 }
+
+// TestWriteSignedKeepsAnnotations: a signature layer kept from a registry
+// keeps its annotations (a keyless one's certificate and Rekor entry)
+// when sign rewrites the signature image to add its own (#30). The old
+// code kept the signature annotation alone.
+func TestWriteSignedKeepsAnnotations(t *testing.T) {
+	im := &archive.DirImage{Manifest: []byte(`{"schemaVersion":2}`)}
+	keyless := archive.SignatureLayer{Payload: []byte("p1"), Signature: "c2ln", Annotations: map[string]string{
+		"dev.cosignproject.cosign/signature": "c2ln", "dev.sigstore.cosign/certificate": "PEM"}}
+	l, err := writeSigned(im, []archive.SignatureLayer{keyless, {Payload: []byte("p2"), Signature: "b3du"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Layers []struct{ Annotations map[string]string }
+	}
+	if err := json.Unmarshal(l.Blobs[len(l.Blobs)-1], &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Layers) != 2 || m.Layers[0].Annotations["dev.sigstore.cosign/certificate"] != "PEM" ||
+		m.Layers[0].Annotations["dev.cosignproject.cosign/signature"] != "c2ln" || m.Layers[1].Annotations["dev.cosignproject.cosign/signature"] != "b3du" || len(m.Layers[1].Annotations) != 1 {
+		t.Errorf("signature manifest layers = %+v", m.Layers)
+	}
+	if keyless.Annotations["dev.cosignproject.cosign/signature"] != "c2ln" || len(keyless.Annotations) != 2 {
+		t.Errorf("the caller's annotations changed: %v", keyless.Annotations)
+	}
+}
