@@ -6,12 +6,14 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -219,9 +221,12 @@ var (
 // read with crypto/x509 alone and checked against nothing: ls shows who
 // claims to have signed, verify says whether it holds. "" for a
 // key-based bundle or one that cannot be read.
-func bundleSigner(b []byte) (identity, issuer string) {
+func bundleSigner(b []byte) (identity, issuer, logged string) {
 	var doc struct {
 		VerificationMaterial struct {
+			TlogEntries []struct {
+				IntegratedTime json.Number `json:"integratedTime"`
+			} `json:"tlogEntries"`
 			Certificate *struct {
 				RawBytes []byte `json:"rawBytes"`
 			} `json:"certificate"`
@@ -233,7 +238,12 @@ func bundleSigner(b []byte) (identity, issuer string) {
 		} `json:"verificationMaterial"`
 	}
 	if json.Unmarshal(b, &doc) != nil {
-		return "", ""
+		return "", "", ""
+	}
+	for _, e := range doc.VerificationMaterial.TlogEntries {
+		if n, err := e.IntegratedTime.Int64(); err == nil && logged == "" {
+			logged = unixTime(n)
+		}
 	}
 	var der []byte
 	switch vm := doc.VerificationMaterial; {
@@ -242,7 +252,35 @@ func bundleSigner(b []byte) (identity, issuer string) {
 	case vm.Chain != nil && len(vm.Chain.Certificates) > 0:
 		der = vm.Chain.Certificates[0].RawBytes
 	}
-	return certSigner(der)
+	identity, issuer = certSigner(der)
+	return identity, issuer, logged
+}
+
+// unixTime is RFC 3339 of a transparency log's integrated time, "" for
+// none (0) or one past 9999.
+func unixTime(n int64) string {
+	if n <= 0 || n > 253402300799 {
+		return ""
+	}
+	return time.Unix(n, 0).UTC().Format(time.RFC3339)
+}
+
+// legacySigner is the identity, OIDC issuer and log time of a keyless
+// cosign 2 signature layer, read from its annotations and checked
+// against nothing, as [bundleSigner] reads a bundle's.
+func legacySigner(ann map[string]string) (identity, issuer, logged string) {
+	if b, _ := pem.Decode([]byte(ann[sigstore.AnnotationCertificate])); b != nil {
+		identity, issuer = certSigner(b.Bytes)
+	}
+	var rb struct {
+		Payload struct {
+			IntegratedTime int64 `json:"integratedTime"`
+		}
+	}
+	if json.Unmarshal([]byte(ann[sigstore.AnnotationRekorBundle]), &rb) == nil {
+		logged = unixTime(rb.Payload.IntegratedTime)
+	}
+	return identity, issuer, logged
 }
 
 // certSigner is the identity and OIDC issuer a Fulcio certificate (DER)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
@@ -193,7 +192,9 @@ type SignerInfo struct {
 	Signature      int    `json:"signature"`
 	SignerIdentity string `json:"signer_identity,omitempty"`
 	SignerIssuer   string `json:"signer_issuer,omitempty"`
-	Verified       bool   `json:"verified,omitempty"`
+	// SignerLogged is the Rekor entry's integrated time, unchecked.
+	SignerLogged string `json:"signer_logged,omitempty"`
+	Verified     bool   `json:"verified,omitempty"`
 	Identity       string `json:"identity,omitempty"`
 	Issuer         string `json:"issuer,omitempty"`
 	Time           string `json:"time,omitempty"`
@@ -233,6 +234,9 @@ type ReferrerInfo struct {
 	// verified ones.
 	SignerIdentity string `json:"signer_identity,omitempty"`
 	SignerIssuer   string `json:"signer_issuer,omitempty"`
+	// SignerLogged is the integrated time of the bundle's log entry,
+	// unchecked.
+	SignerLogged string `json:"signer_logged,omitempty"`
 }
 
 // checkBundle counts the Sigstore bundle b, kept for subject, among in's
@@ -247,7 +251,7 @@ func checkBundle(in *EvidenceInfo, ri *ReferrerInfo, b []byte, subject digest.Di
 		in.Signatures++
 	}
 	ri.Signature = isSig
-	ri.SignerIdentity, ri.SignerIssuer = bundleSigner(b)
+	ri.SignerIdentity, ri.SignerIssuer, ri.SignerLogged = bundleSigner(b)
 	if bc == nil {
 		return
 	}
@@ -425,10 +429,8 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any, bc *bundleChecker) 
 		// A keyless cosign 2 signature: its certificate names a signer,
 		// shown unchecked; a keyless policy checks it (#30).
 		si := SignerInfo{Signature: i + 1}
-		if cert := s.Annotations[sigstore.AnnotationCertificate]; cert != "" {
-			if b, _ := pem.Decode([]byte(cert)); b != nil {
-				si.SignerIdentity, si.SignerIssuer = certSigner(b.Bytes)
-			}
+		if s.Annotations[sigstore.AnnotationCertificate] != "" {
+			si.SignerIdentity, si.SignerIssuer, si.SignerLogged = legacySigner(s.Annotations)
 			in.Signers = append(in.Signers, si)
 		}
 		var why []string

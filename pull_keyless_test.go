@@ -229,6 +229,9 @@ func TestListKeylessSigner(t *testing.T) {
 	var got []string
 	for _, r := range rows[0].Referrers {
 		got = append(got, fmt.Sprintf("%v %s %s", r.Signature, r.SignerIdentity, r.SignerIssuer))
+		if _, err := time.Parse(time.RFC3339, r.SignerLogged); err != nil {
+			t.Errorf("signer logged %q: %v", r.SignerLogged, err)
+		}
 	}
 	want := "true " + id + " " + issuer
 	if len(got) != 2 || got[0] != want || got[1] != want || rows[0].Signatures != 2 {
@@ -381,7 +384,7 @@ func TestKeylessCosign2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := rows[0].Signers; rows[0].Signatures != 1 || len(s) != 1 || s[0].SignerIdentity != id || s[0].SignerIssuer != issuer || s[0].Verified {
+	if s := rows[0].Signers; rows[0].Signatures != 1 || len(s) != 1 || s[0].SignerIdentity != id || s[0].SignerIssuer != issuer || s[0].SignerLogged == "" || s[0].Verified {
 		t.Errorf("List: %d signatures, signers %+v; want 1, %s from %s unverified", rows[0].Signatures, s, id, issuer)
 	}
 

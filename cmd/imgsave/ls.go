@@ -100,6 +100,15 @@ EXAMPLES:
 	}
 }
 
+// signerCell names a keyless signer as its certificate claims it, with the
+// time its log entry gives, all unchecked.
+func signerCell(identity, issuer, logged string) string {
+	if logged != "" {
+		return fmt.Sprintf("keyless signer %s from %s, logged %s (unverified)", identity, issuer, logged)
+	}
+	return fmt.Sprintf("keyless signer %s from %s (unverified)", identity, issuer)
+}
+
 // evidenceCell is r's EVIDENCE column: "1 signature; attestations:
 // spdxjson, slsaprovenance1 (2)", each predicate type once with its count.
 func evidenceCell(r imgsave.ImageInfo) string {
@@ -113,7 +122,7 @@ func evidenceCell(r imgsave.ImageInfo) string {
 	}
 	for _, si := range r.Signers {
 		if si.SignerIdentity != "" {
-			parts = append(parts, fmt.Sprintf("keyless signer %s from %s (unverified)", si.SignerIdentity, si.SignerIssuer))
+			parts = append(parts, signerCell(si.SignerIdentity, si.SignerIssuer, si.SignerLogged))
 		}
 	}
 	var names []string
@@ -139,7 +148,7 @@ func evidenceCell(r imgsave.ImageInfo) string {
 	for _, ref := range r.Referrers {
 		if ref.Signature {
 			if ref.SignerIdentity != "" {
-				parts = append(parts, fmt.Sprintf("keyless signer %s from %s (unverified)", ref.SignerIdentity, ref.SignerIssuer))
+				parts = append(parts, signerCell(ref.SignerIdentity, ref.SignerIssuer, ref.SignerLogged))
 			}
 			continue
 		}

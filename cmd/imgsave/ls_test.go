@@ -29,6 +29,8 @@ func TestEvidenceCell(t *testing.T) {
 		{"signature", 1, nil, nil, "1 signature", nil},
 		{"keyless cosign 2 signature", 1, nil, nil, "1 signature; keyless signer ci@example.com from https://issuer.example (unverified)",
 			[]imgsave.SignerInfo{{Signature: 1, SignerIdentity: "ci@example.com", SignerIssuer: "https://issuer.example"}}},
+		{"keyless cosign 2 signature, logged", 1, nil, nil, "1 signature; keyless signer ci@example.com from https://issuer.example, logged 2023-05-07T13:15:14Z (unverified)",
+			[]imgsave.SignerInfo{{Signature: 1, SignerIdentity: "ci@example.com", SignerIssuer: "https://issuer.example", SignerLogged: "2023-05-07T13:15:14Z"}}},
 		{"signatures", 2, nil, nil, "2 signatures", nil},
 		{"sbom", 1, []string{"https://spdx.dev/Document"}, nil, "1 signature; attestations: spdxjson", nil},
 		{"several", 0, []string{"https://slsa.dev/provenance/v1", "https://example.org/x", "https://slsa.dev/provenance/v1"}, nil, "attestations: slsaprovenance1 (2), https://example.org/x", nil},
