@@ -195,9 +195,9 @@ type SignerInfo struct {
 	// SignerLogged is the Rekor entry's integrated time, unchecked.
 	SignerLogged string `json:"signer_logged,omitempty"`
 	Verified     bool   `json:"verified,omitempty"`
-	Identity       string `json:"identity,omitempty"`
-	Issuer         string `json:"issuer,omitempty"`
-	Time           string `json:"time,omitempty"`
+	Identity     string `json:"identity,omitempty"`
+	Issuer       string `json:"issuer,omitempty"`
+	Time         string `json:"time,omitempty"`
 }
 
 // ReferrerInfo is one referrer of a signed digest, or one of BuildKit's
