@@ -429,7 +429,8 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any, bc *bundleChecker) 
 		// A keyless cosign 2 signature: its certificate names a signer,
 		// shown unchecked; a keyless policy checks it (#30).
 		si := SignerInfo{Signature: i + 1}
-		if s.Annotations[sigstore.AnnotationCertificate] != "" {
+		hasCert := s.Annotations[sigstore.AnnotationCertificate] != ""
+		if hasCert {
 			si.SignerIdentity, si.SignerIssuer, si.SignerLogged = legacySigner(s.Annotations)
 			in.Signers = append(in.Signers, si)
 		}
@@ -445,9 +446,12 @@ func checkOne(d *archive.Dir, ev *archive.Evidence, pub any, bc *bundleChecker) 
 			}
 			why = append(why, fmt.Sprintf("does not verify with the key: %v", err))
 		}
-		if si.Signature == 0 || !bc.keyless() {
-			if len(why) > 0 {
+		if !hasCert || !bc.keyless() {
+			switch {
+			case len(why) > 0:
 				problem("signature %d %s", i+1, why[0])
+			case bc.keyless():
+				problem("signature %d has no certificate: it is key-based, and only --key checks it", i+1)
 			}
 			continue
 		}

@@ -376,6 +376,23 @@ func TestKeylessCosign2(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The same image under x/k, with a key-based signature.
+	for tag, im := range map[string]ggcr.Image{"1": img, "sha256-" + d.Hex + ".sig": cosignImage(t, payload, cosign.MediaTypeSimpleSigning, map[string]string{cosign.AnnotationSignature: sig})} {
+		if err := remote.Write(mustRef(t, h.Host+"/x/k:"+tag), im); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyDir := filepath.Join(t.TempDir(), "key")
+	if _, err := Pull(t.Context(), h.Host+"/x/k:1", keyDir, PullOptions{}); err != nil {
+		t.Fatalf("Pull = %v", err)
+	}
+	t.Run("a key-based signature under a keyless policy", func(t *testing.T) {
+		policy := &Sigstore{TrustedRoot: sigstoretest.TrustedRoot(t, vs, vs, vs), Identity: id, Issuer: issuer, Verifier: verifier}
+		res, err := VerifySigned(t.Context(), keyDir, VerifyOptions{}, nil, policy)
+		if err != nil || res.OK || len(res.Evidence) != 1 || !strings.Contains(strings.Join(res.Evidence[0].Problems, "; "), "no certificate: it is key-based") {
+			t.Errorf("VerifySigned = %+v, %v; want refused, saying the signature is key-based", res, err)
+		}
+	})
 	dir := filepath.Join(t.TempDir(), "img")
 	if _, err := Pull(t.Context(), h.Host+"/x/y:1", dir, PullOptions{}); err != nil {
 		t.Fatalf("Pull = %v", err)
