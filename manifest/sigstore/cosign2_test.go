@@ -74,3 +74,16 @@ func TestLegacyBundle(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLegacyBundle: hostile annotations never panic, and what is
+// returned is JSON.
+func FuzzLegacyBundle(f *testing.F) {
+	f.Add("c2ln", testCert, `{"SignedEntryTimestamp":"c2V0","Payload":{"body":"eyJhcGlWZXJzaW9uIjoiMC4wLjEiLCJraW5kIjoiaGFzaGVkcmVrb3JkIn0=","integratedTime":1,"logIndex":2,"logID":"c0d2"}}`, `{"SignedRFC3161Timestamp":"dHM="}`)
+	f.Add("", "", "", "")
+	f.Fuzz(func(t *testing.T, sig, cert, rekor, ts string) {
+		b, err := LegacyBundle([]byte("payload"), sig, map[string]string{AnnotationCertificate: cert, AnnotationRekorBundle: rekor, AnnotationTimestamp: ts})
+		if err == nil && b != nil && !json.Valid(b) {
+			t.Errorf("not JSON: %s", b)
+		}
+	})
+}
