@@ -7,10 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imgsave/imgsave/manifest"
 )
 
 // buildxIndex is the image index of ../testdata/buildx-oci.tar, docker
@@ -139,4 +143,69 @@ func readFile(t *testing.T, dir, rel string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestExtractBoundsBuildKitAttestations: a hostile archive's attestation
+// manifests are bounded as pull bounds a registry's (#30): past the first
+// MaxEvidenceReferrers of an index, a manifest declaring more than
+// MaxEvidenceBlob bytes (refused before a read), a statement past what a
+// JSON file may hold, a layer that is no in-toto statement; each is left
+// out and said, and the image and the other attestations are kept.
+func TestExtractBoundsBuildKitAttestations(t *testing.T) {
+	im := newImageFor(t, "attested", "amd64")
+	imBlobs, imDesc := im.ociBlobs(t, "gzip")
+	// att returns an attestation manifest about im whose one layer has
+	// the media type mt and the bytes data, and its blobs.
+	att := func(mt string, data []byte) (v1.Descriptor, []member) {
+		cfg := []byte(`{"architecture":"unknown","os":"unknown","config":{},"rootfs":{"type":"layers","diff_ids":["` + digest.FromBytes(data).String() + `"]}}`)
+		m := v1.Manifest{MediaType: v1.MediaTypeImageManifest, Config: descriptor(v1.MediaTypeImageConfig, cfg), Layers: []v1.Descriptor{descriptor(mt, data)}}
+		m.SchemaVersion = 2
+		mb := []byte(mustJSON(t, m))
+		d := descriptor(v1.MediaTypeImageManifest, mb)
+		d.Platform = &v1.Platform{OS: "unknown", Architecture: "unknown"}
+		d.Annotations = map[string]string{annotationRefType: refTypeAttestation, annotationRefDigest: imDesc.Digest.String()}
+		return d, []member{blob(mb), blob(cfg), blob(data)}
+	}
+	statement := func(i int) []byte {
+		return []byte(`{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://slsa.dev/provenance/v0.2","subject":[],"predicate":{"n":` + strconv.Itoa(i) + `}}`)
+	}
+	good, goodBlobs := att(mediaTypeInToto, statement(0))
+	huge := good
+	huge.Size = MaxEvidenceBlob + 1
+	large, largeBlobs := att(mediaTypeInToto, bytes.Repeat([]byte(" "), manifest.MaxJSON+1))
+	gzipped, gzBlobs := att(v1.MediaTypeImageLayerGzip, gz(t, statement(1)))
+	var many []v1.Descriptor
+	var manyBlobs []member
+	for i := range MaxEvidenceReferrers + 1 {
+		d, bs := att(mediaTypeInToto, statement(i))
+		many, manyBlobs = append(many, d), append(manyBlobs, bs...)
+	}
+	for _, tc := range []struct {
+		name    string
+		atts    []v1.Descriptor
+		blobs   []member
+		kept    int
+		leftOut string
+	}{
+		{"past the referrers bound", many, manyBlobs, MaxEvidenceReferrers, "past the first 64"},
+		{"manifest declared huge", []v1.Descriptor{good, huge}, goodBlobs, 1, "want an image manifest of at most"},
+		{"statement too large", []v1.Descriptor{good, large}, append(goodBlobs, largeBlobs...), 1, manifest.ErrTooLarge.Error()},
+		{"layer not in-toto", []v1.Descriptor{good, gzipped}, append(goodBlobs, gzBlobs...), 1, "want application/vnd.in-toto+json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nested := []byte(indexJSON(t, append([]v1.Descriptor{imDesc}, tc.atts...)...))
+			ms := append([]member{blob(nested), file("index.json", indexJSON(t, descriptor(v1.MediaTypeImageIndex, nested))), file("oci-layout", `{"imageLayoutVersion":"1.0.0"}`)}, imBlobs...)
+			dir, res := extract(t, bytes.NewReader(mkTar(t, append(ms, tc.blobs...)...)), Options{})
+			if len(res.Images) != 1 || res.Images[0].ID() != im.id {
+				t.Errorf("Extract kept %v, want the image %s", res.Images, im.id)
+			}
+			if len(res.EvidenceLeftOut) != 1 || !strings.Contains(res.EvidenceLeftOut[0], tc.leftOut) {
+				t.Errorf("EvidenceLeftOut = %q, want one saying %q", res.EvidenceLeftOut, tc.leftOut)
+			}
+			evs, err := ReadEvidence(dir)
+			if err != nil || len(evs) != 1 || len(evs[0].Referrers) != tc.kept {
+				t.Fatalf("ReadEvidence = %d folders, %v; want one of %d attestation manifests", len(evs), err, tc.kept)
+			}
+		})
+	}
 }
