@@ -33,13 +33,13 @@ slurm:
 # Everything: lint, unit tests, fuzz seeds, and the end-to-end scripts
 # against the real engines (Docker 20.10 and 26, podman rootful and
 # rootless, Apptainer), a one-node SLURM cluster, qemu-user-static for
-# arm64 images, git-annex and the
+# arm64 images, docker buildx on a Docker 26 build daemon, git-annex and the
 # datalad-container adapter (installed and started here; anything missing
 # fails the run, never skips).
 test: lint
 	eval "$$(scripts/engines.sh)" && eval "$$(scripts/datalad.sh)" && \
-	eval "$$(scripts/apptainer.sh)" && eval "$$(scripts/slurm.sh)" && eval "$$(scripts/foreign.sh)" && eval "$$(scripts/cosign.sh)" && \
-	export IMGSAVE_ENGINES IMGSAVE_TEST_USER IMGSAVE_REGISTRY IMGSAVE_REGISTRY_TLS IMGSAVE_REGISTRY_CA IMGSAVE_REGISTRY_DATA IMGSAVE_DATALAD_ADAPTER IMGSAVE_DATALAD_PYTHONPATH IMGSAVE_APPTAINER SLURM_CONF IMGSAVE_ARM64_BUSYBOX IMGSAVE_EMULATION IMGSAVE_CRANE IMGSAVE_COSIGN IMGSAVE_COSIGN3 IMGSAVE_REGISTRY_REFERRERS && \
+	eval "$$(scripts/apptainer.sh)" && eval "$$(scripts/slurm.sh)" && eval "$$(scripts/foreign.sh)" && eval "$$(scripts/cosign.sh)" && eval "$$(scripts/buildx.sh)" && \
+	export IMGSAVE_ENGINES IMGSAVE_TEST_USER IMGSAVE_REGISTRY IMGSAVE_REGISTRY_TLS IMGSAVE_REGISTRY_CA IMGSAVE_REGISTRY_DATA IMGSAVE_DATALAD_ADAPTER IMGSAVE_DATALAD_PYTHONPATH IMGSAVE_APPTAINER SLURM_CONF IMGSAVE_ARM64_BUSYBOX IMGSAVE_EMULATION IMGSAVE_CRANE IMGSAVE_COSIGN IMGSAVE_COSIGN3 IMGSAVE_REGISTRY_REFERRERS IMGSAVE_BUILDX_HOST && \
 	IMGSAVE_E2E=1 $(GO) test -count=1 -timeout 40m ./...
 
 # Tests that need no engine.

@@ -117,8 +117,11 @@ func (x *extractor) walk(d v1.Descriptor, nested bool, res *Result) ([]manifest.
 			return nil, fmt.Errorf("%q: %w", manifest.BlobPath(d.Digest), err)
 		}
 		var out []manifest.Image
+		ai := attestedIndex{desc: d, data: b, idx: idx, platforms: map[digest.Digest][]byte{}, configs: map[digest.Digest]digest.Digest{}}
+		attested := false
 		for _, c := range idx.Manifests {
 			if c.Platform != nil && c.Platform.OS == "unknown" {
+				attested = attested || isAttestation(c)
 				continue // build attestations, not runnable images
 			}
 			ims, err := x.walk(c, true, res)
@@ -130,6 +133,17 @@ func (x *extractor) walk(d v1.Descriptor, nested bool, res *Result) ([]manifest.
 				return nil, err
 			}
 			out = append(out, ims...)
+			if len(ims) == 1 {
+				if e, err := x.blob(c); err == nil {
+					if mb, err := x.readStaged(e); err == nil {
+						ai.platforms[c.Digest] = mb
+						ai.configs[c.Digest] = ims[0].Config.Digest
+					}
+				}
+			}
+		}
+		if attested {
+			x.attested = append(x.attested, ai)
 		}
 		return withNames(out, d), nil
 	case manifest.IsManifest(d.MediaType):

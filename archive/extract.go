@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +80,10 @@ type Result struct {
 	// replaced target's evidence no longer applied and were dropped
 	// (only with [Options.DropEvidence]).
 	DroppedEvidence []digest.Digest
+	// EvidenceLeftOut says which of BuildKit's attestation manifests the
+	// archive lists about an image kept were left out of the evidence
+	// folder, and why (their blobs missing, over a bound).
+	EvidenceLeftOut []string
 }
 
 // modTime is the modification time of every file and folder imgsave writes,
@@ -144,16 +149,23 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (_ *Res
 			return nil, err
 		}
 	}
+	// BuildKit's attestations of the images kept, as pull keeps them
+	// (#30), read while the archive's blobs are still staged.
+	extra := opts.Extra
+	if files, leftOut := x.buildkitEvidence(res, extra); len(files) > 0 || len(leftOut) > 0 {
+		extra = append(slices.Clip(extra), files...)
+		res.EvidenceLeftOut = leftOut
+	}
 	if err := x.write(res); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", staging, err)
 	}
-	if err := x.writeEvidence(opts.Extra); err != nil {
+	if err := x.writeEvidence(extra); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", staging, err)
 	}
 	if opts.Replace {
 		// #28: a re-save keeps the signatures that still apply, in the
 		// same swap as the image.
-		if res.DroppedEvidence, err = x.carryEvidence(dir, res, opts.Extra, opts.DropEvidence); err != nil {
+		if res.DroppedEvidence, err = x.carryEvidence(dir, res, extra, opts.DropEvidence); err != nil {
 			return nil, err
 		}
 		if err := x.keepAnnexLinks(ctx, dir); err != nil {
@@ -220,9 +232,10 @@ type extractor struct {
 	entries   map[string]*entry
 	order     []string
 	buf       []byte
-	peek      *bufio.Reader // sniffs each staged file's compression
-	pool      *pool         // the pieces stage hands to its workers
-	scratch   bool          // Options.Scratch: nothing is synced
+	peek      *bufio.Reader   // sniffs each staged file's compression
+	pool      *pool           // the pieces stage hands to its workers
+	scratch   bool            // Options.Scratch: nothing is synced
+	attested  []attestedIndex // indexes listing BuildKit attestations
 
 	toSync  chan *os.File  // staged files for the syncers
 	syncs   sync.WaitGroup // the syncers

@@ -223,6 +223,7 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	env.Setenv("COSIGN", os.Getenv("IMGSAVE_COSIGN"))
 	env.Setenv("COSIGN3", os.Getenv("IMGSAVE_COSIGN3"))
 	env.Setenv("REGISTRY_REFERRERS", os.Getenv("IMGSAVE_REGISTRY_REFERRERS"))
+	env.Setenv("BUILDX_HOST", os.Getenv("IMGSAVE_BUILDX_HOST"))
 	env.Setenv("SLURM_CONF", os.Getenv("SLURM_CONF"))
 	env.Setenv("REGISTRY", os.Getenv("IMGSAVE_REGISTRY"))
 	env.Setenv("REGISTRY_TLS", os.Getenv("IMGSAVE_REGISTRY_TLS"))
@@ -343,6 +344,12 @@ func condition(cond string, e testEngine, all []testEngine, i int) (bool, error)
 			return false, fmt.Errorf("IMGSAVE_E2E=1 but IMGSAVE_REGISTRY_REFERRERS is unset (scripts/engines.sh starts it and prints it)")
 		}
 		return os.Getenv("IMGSAVE_REGISTRY_REFERRERS") != "", nil
+	case "buildx":
+		// docker buildx and its build daemon (scripts/buildx.sh).
+		if os.Getenv("IMGSAVE_BUILDX_HOST") == "" && os.Getenv("IMGSAVE_E2E") == "1" {
+			return false, fmt.Errorf("IMGSAVE_E2E=1 but IMGSAVE_BUILDX_HOST is unset (scripts/buildx.sh installs docker buildx, starts its build daemon and prints it)")
+		}
+		return os.Getenv("IMGSAVE_BUILDX_HOST") != "", nil
 	case "emulation":
 		// qemu-user-static registered for arm64 (scripts/foreign.sh says).
 		return os.Getenv("IMGSAVE_EMULATION") != "", nil
@@ -587,7 +594,7 @@ func runRootless(t *testing.T) {
 		"IMGSAVE_TEST_CHILD=1",
 		"IMGSAVE_ENGINES=podman-rootless",
 	}
-	for _, k := range []string{"IMGSAVE_E2E", "IMGSAVE_TEST_USER", "IMGSAVE_REGISTRY", "IMGSAVE_REGISTRY_TLS", "IMGSAVE_REGISTRY_CA", "IMGSAVE_REGISTRY_DATA", "IMGSAVE_DATALAD_ADAPTER", "IMGSAVE_DATALAD_PYTHONPATH", "IMGSAVE_APPTAINER", "SLURM_CONF", "IMGSAVE_ARM64_BUSYBOX", "IMGSAVE_EMULATION", "IMGSAVE_CRANE", "IMGSAVE_COSIGN", "IMGSAVE_COSIGN3", "IMGSAVE_REGISTRY_REFERRERS", "LANG"} {
+	for _, k := range []string{"IMGSAVE_E2E", "IMGSAVE_TEST_USER", "IMGSAVE_REGISTRY", "IMGSAVE_REGISTRY_TLS", "IMGSAVE_REGISTRY_CA", "IMGSAVE_REGISTRY_DATA", "IMGSAVE_DATALAD_ADAPTER", "IMGSAVE_DATALAD_PYTHONPATH", "IMGSAVE_APPTAINER", "SLURM_CONF", "IMGSAVE_ARM64_BUSYBOX", "IMGSAVE_EMULATION", "IMGSAVE_CRANE", "IMGSAVE_COSIGN", "IMGSAVE_COSIGN3", "IMGSAVE_REGISTRY_REFERRERS", "IMGSAVE_BUILDX_HOST", "LANG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}

@@ -140,6 +140,11 @@ func report(c *cli.Context, e *env, dir string, res *archive.Result) error {
 	if len(res.Dropped) > 0 && !globalBool(c, "quiet") {
 		fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("%s: left out platforms whose blobs were not in the archive: %s", dir, manifest.List(res.Dropped, manifest.MaxListed))))
 	}
+	if !globalBool(c, "quiet") {
+		for _, m := range res.EvidenceLeftOut {
+			fmt.Fprintf(e.stderr, "imgsave: %s\n", printable(fmt.Sprintf("%s: evidence left out: %s", dir, m)))
+		}
+	}
 	var droppedEvidence []string
 	for _, d := range res.DroppedEvidence {
 		droppedEvidence = append(droppedEvidence, string(d))

@@ -20,15 +20,17 @@ var baseTools = []string{"sh", "cat", "cp", "env", "grep", "id", "ls", "mkfifo",
 // it has an entry here and an install line there (#28: skopeo was used by
 // ten scripts and installed by none, so a fresh machine failed CI).
 var toolPackages = map[string]string{
-	"curl":      "curl",
-	"datalad":   "datalad",
-	"docker":    "docker.io",
-	"git":       "git",
-	"git-annex": "git-annex",
-	"podman":    "podman",
-	"python3":   "python3-datalad", // depends on python3
-	"sbatch":    "slurm-wlm",
-	"skopeo":    "skopeo",
+	"curl":    "curl",
+	"datalad": "datalad",
+	"docker":  "docker.io",
+	// docker buildx, a CLI plugin: scripts/buildx.sh unpacks trixie's.
+	"docker-buildx": "docker-buildx",
+	"git":           "git",
+	"git-annex":     "git-annex",
+	"podman":        "podman",
+	"python3":       "python3-datalad", // depends on python3
+	"sbatch":        "slurm-wlm",
+	"skopeo":        "skopeo",
 }
 
 // installLine matches a line of a setup script that installs packages.
@@ -76,6 +78,8 @@ func TestE2EToolsInstalled(t *testing.T) {
 	}
 	execRE := regexp.MustCompile(`(?m)^\s*(?:\[[^\]]*\]\s*)*!?\s*exec\s+(\S+)`)
 	haveRE := regexp.MustCompile(`\[!?have:([A-Za-z0-9_.-]+)\]`)
+	// A docker CLI plugin runs as `docker NAME`, installed apart.
+	pluginRE := regexp.MustCompile(`(?m)^\s*(?:\[[^\]]*\]\s*)*!?\s*exec\s+docker\s+(buildx)\b`)
 	used := map[string]string{} // tool -> first script using it
 	for _, s := range scripts {
 		b, err := os.ReadFile(s)
@@ -88,6 +92,9 @@ func TestE2EToolsInstalled(t *testing.T) {
 		}
 		for _, m := range haveRE.FindAllStringSubmatch(string(b), -1) {
 			tools = append(tools, m[1])
+		}
+		for _, m := range pluginRE.FindAllStringSubmatch(string(b), -1) {
+			tools = append(tools, "docker-"+m[1])
 		}
 		for _, tool := range tools {
 			// $VAR tools ($CRANE, $COSIGN) come from the setup scripts'
