@@ -41,7 +41,9 @@ EXAMPLES:
    imgsave sign --key cosign.key --repo-tag tool:2.1 ./images`, archive.MaxEvidenceLayers),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "key", Required: true, Usage: "cosign's encrypted private key `FILE` (cosign.key)"},
-		}, selectFlags[:3]...),
+		}, selectFlags[0], selectFlags[1],
+			// Offline: no engine's platform to default to.
+			&cli.StringFlag{Name: "platform", Usage: "pick the image for `OS/ARCH[/VARIANT]` in a directory holding several platforms", Action: checkPlatform(false)}),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")
 			if err != nil {
@@ -115,7 +117,9 @@ EXAMPLES:
 		Flags: append([]cli.Flag{
 			jsonFlag,
 			&cli.StringFlag{Name: "type", Usage: "the predicate `TYPE`: a URI or cosign's name (default: every type)"},
-		}, selectFlags[:3]...),
+		}, selectFlags[0], selectFlags[1],
+			// Offline: no engine's platform to default to.
+			&cli.StringFlag{Name: "platform", Usage: "pick the image for `OS/ARCH[/VARIANT]` in a directory holding several platforms", Action: checkPlatform(false)}),
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "DIR")
 			if err != nil {
