@@ -33,6 +33,14 @@ type GCOptions struct {
 	SIFBudget    int64
 	// Now is the time ages are counted from; zero means time.Now().
 	Now time.Time
+	// Engine, when it is an [Engine] (with ContainerImages and Remove, as
+	// *loader.Engine has), is the engine whose images GC looks at too:
+	// those imgsave loaded (see [LoadedImage]) and no collection
+	// references. nil leaves the engine alone.
+	Engine Runner
+	// LockDir and RecordDir are [LoadOptions]'s: where loads take their
+	// locks and record what they loaded; "" means the defaults.
+	LockDir, RecordDir string
 }
 
 // GCSIF is a SIF file [GC] takes, and why: "unreferenced", "unused
@@ -61,6 +69,16 @@ type GCReport struct {
 	// uses, never dropped by GC: the command says how.
 	Unused []AnnexUnused `json:"annex_unused"`
 	Bytes  int64         `json:"bytes"` // what the SIFs take
+	// EngineImages are the images imgsave loaded into the engine that
+	// no dataset given references, no container uses and no other tag
+	// names; EngineKept those of them kept, each with its reason, and
+	// EngineBytes what the first take as the engine counts.
+	EngineImages []GCEngineImage `json:"engine_images"`
+	EngineKept   []GCEngineImage `json:"engine_images_kept"`
+	EngineBytes  int64           `json:"engine_bytes"`
+	// KeptEngineImages says why no engine image was taken, as KeptSIFs
+	// does for SIFs.
+	KeptEngineImages string `json:"kept_engine_images,omitempty"`
 }
 
 // AnnexUnused is the annexed content of one repository that its HEAD no
@@ -73,19 +91,24 @@ type AnnexUnused struct {
 
 // GC finds what can go in and beside the collections under roots:
 // SIF files of the caller's SIF cache whose image no collection
-// references, staging folders that killed runs left, and the git-annex
-// content HEAD no longer uses. With opts.Remove it removes the first two:
-// a SIF under the build lock of another imgsave is skipped (Busy), and a
-// staging folder whose writer is alive is never named. Annexed content
+// references, staging folders that killed runs left, images imgsave
+// loaded into opts.Engine that no collection references (see
+// [GCReport.EngineImages]), and the git-annex content HEAD no longer
+// uses. With opts.Remove it removes the first three: a SIF under the
+// build lock of another imgsave is skipped (Busy), a staging folder whose
+// writer is alive is never named, and an engine image a load or run of
+// imgsave is using, one a container uses or one with a tag imgsave did
+// not set is kept (EngineKept). Annexed content
 // is only reported, with the `git annex dropunused` command, which keeps
 // annex.numcopies.
 func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) {
-	rep := &GCReport{Removed: opts.Remove, SIFs: []GCSIF{}, Busy: []string{}, Staging: []string{}, Unused: []AnnexUnused{}}
+	rep := &GCReport{Removed: opts.Remove, SIFs: []GCSIF{}, Busy: []string{}, Staging: []string{}, Unused: []AnnexUnused{}, EngineImages: []GCEngineImage{}, EngineKept: []GCEngineImage{}}
 	cache, err := SIFCacheDir(opts.SIFCache)
 	if err != nil {
 		return nil, err
 	}
 	used := map[digest.Digest]bool{}
+	ids := map[digest.Digest]bool{} // config and manifest digests
 	repos := map[string]bool{}
 	for _, root := range roots {
 		c, err := Collect(ctx, root, CollectOptions{SIFCache: cache})
@@ -96,12 +119,15 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 			repos[cd.repo] = true
 			if cd.Error != "" {
 				rep.KeptSIFs = fmt.Sprintf("%s cannot be read: %s", filepath.Join(c.Root, cd.Path), cd.Error)
+				rep.KeptEngineImages = rep.KeptSIFs
 			}
 			for _, im := range cd.images {
 				if im.ManifestDigest == "" {
 					rep.KeptSIFs = fmt.Sprintf("the manifest digest of %s in %s is not known until its layers are present", im.ConfigDigest, filepath.Join(c.Root, cd.Path))
 				}
 				used[digest.Digest(im.ManifestDigest)] = true
+				ids[digest.Digest(im.ManifestDigest)] = true
+				ids[digest.Digest(im.ConfigDigest)] = true
 			}
 		}
 		for _, parent := range c.staging {
@@ -123,6 +149,9 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 		}
 		rep.SIFs = append(rep.SIFs, f)
 		rep.Bytes += f.Size
+	}
+	if err := gcEngine(ctx, ids, opts, rep); err != nil {
+		return rep, err
 	}
 	for _, repo := range slices.Sorted(maps.Keys(repos)) {
 		if !annex.IsAnnex(ctx, repo) {
