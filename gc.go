@@ -138,10 +138,21 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range takeSIFs(files, used, rep.KeptSIFs == "", opts) {
+	taken, rest, left := takeSIFs(files, used, rep.KeptSIFs == "", opts)
+	for len(taken) > 0 {
+		f := taken[0]
+		taken = taken[1:]
 		if opts.Remove {
 			if err := loader.RemoveSIF(cache, f.Manifest); errors.Is(err, loader.ErrSIFBusy) {
 				rep.Busy = append(rep.Busy, f.Path)
+				// It stays: the next least recently used goes in
+				// its place while the rest are over the budget.
+				left += f.Size
+				for opts.SIFBudget > 0 && left > opts.SIFBudget && len(rest) > 0 {
+					taken = append(taken, GCSIF{rest[0], "over budget"})
+					left -= rest[0].Size
+					rest = rest[1:]
+				}
 				continue
 			} else if err != nil {
 				return rep, fmt.Errorf("removing %s: %w", f.Path, err)
@@ -172,7 +183,9 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 // ones no image uses (when unreferenced may be told), those last used
 // before opts.SIFOlderThan, then the least recently used until the rest
 // fit in opts.SIFBudget. Ties in age go by path, so a run is repeatable.
-func takeSIFs(files []loader.SIFFile, used map[digest.Digest]bool, unreferenced bool, opts GCOptions) []GCSIF {
+// It returns also the files kept, least recently used first, and the
+// bytes they take, for GC to take more when one it chose is busy.
+func takeSIFs(files []loader.SIFFile, used map[digest.Digest]bool, unreferenced bool, opts GCOptions) (taken []GCSIF, rest []loader.SIFFile, left int64) {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -184,7 +197,6 @@ func takeSIFs(files []loader.SIFFile, used map[digest.Digest]bool, unreferenced 
 		return strings.Compare(a.Path, b.Path)
 	})
 	var out []GCSIF
-	var left int64
 	kept := files[:0:0]
 	for _, f := range files {
 		switch {
@@ -197,14 +209,12 @@ func takeSIFs(files []loader.SIFFile, used map[digest.Digest]bool, unreferenced 
 			left += f.Size
 		}
 	}
-	for _, f := range kept {
-		if opts.SIFBudget <= 0 || left <= opts.SIFBudget {
-			break
-		}
-		out = append(out, GCSIF{f, "over budget"})
-		left -= f.Size
+	for len(kept) > 0 && opts.SIFBudget > 0 && left > opts.SIFBudget {
+		out = append(out, GCSIF{kept[0], "over budget"})
+		left -= kept[0].Size
+		kept = kept[1:]
 	}
-	return out
+	return out, kept, left
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
