@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader/annex"
@@ -187,18 +190,31 @@ func share(c *Collection) {
 }
 
 // sources asks git-annex, once per repository, where the absent files
-// are. A repository without git-annex has no sources to give.
+// are. A repository without git-annex has no sources to give. The
+// repositories are asked at once, a few at a time: each git-annex spends
+// most of its time waiting on its git processes.
 func sources(ctx context.Context, c *Collection, absent map[string][]string) error {
 	where := map[string]map[string][]annex.Source{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
 	for repo, files := range absent {
-		w, err := annex.Whereis(ctx, repo, files)
-		if err != nil {
-			if ctx.Err() != nil || annex.IsAnnex(ctx, repo) {
-				return err
+		g.Go(func() error {
+			w, err := annex.Whereis(gctx, repo, files)
+			if err != nil {
+				if gctx.Err() != nil || annex.IsAnnex(gctx, repo) {
+					return err
+				}
+				return nil
 			}
-			continue
-		}
-		where[repo] = w
+			mu.Lock()
+			where[repo] = w
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	for i := range c.Dirs {
 		cd := &c.Dirs[i]
