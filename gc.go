@@ -109,6 +109,7 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 	}
 	used := map[digest.Digest]bool{}
 	ids := map[digest.Digest]bool{} // config and manifest digests
+	unreadable := ""                // why no engine image may go
 	repos := map[string]bool{}
 	for _, root := range roots {
 		c, err := Collect(ctx, root, CollectOptions{SIFCache: cache})
@@ -119,7 +120,7 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 			repos[cd.repo] = true
 			if cd.Error != "" {
 				rep.KeptSIFs = fmt.Sprintf("%s cannot be read: %s", filepath.Join(c.Root, cd.Path), cd.Error)
-				rep.KeptEngineImages = rep.KeptSIFs
+				unreadable = rep.KeptSIFs
 			}
 			for _, im := range cd.images {
 				if im.ManifestDigest == "" {
@@ -161,7 +162,7 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 		rep.SIFs = append(rep.SIFs, f)
 		rep.Bytes += f.Size
 	}
-	if err := gcEngine(ctx, ids, opts, rep); err != nil {
+	if err := gcEngine(ctx, ids, unreadable, opts, rep); err != nil {
 		return rep, err
 	}
 	for _, repo := range slices.Sorted(maps.Keys(repos)) {

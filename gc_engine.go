@@ -42,8 +42,9 @@ var _ imageRemover = (*loader.Engine)(nil)
 // them, each under its use lock taken exclusively (see lockUse), so
 // never one a load or run is using; the engine's refusal keeps an image,
 // with its reason. Records of images the engine no longer has are
-// dropped.
-func gcEngine(ctx context.Context, used map[digest.Digest]bool, opts GCOptions, rep *GCReport) error {
+// dropped. When unreadable says why some dataset directory could not be
+// read, it could be any image's: none is taken.
+func gcEngine(ctx context.Context, used map[digest.Digest]bool, unreadable string, opts GCOptions, rep *GCReport) error {
 	r, ok := opts.Engine.(Engine)
 	if !ok {
 		return nil // no image store: nothing loaded to remove
@@ -66,7 +67,8 @@ func gcEngine(ctx context.Context, used map[digest.Digest]bool, opts GCOptions, 
 	if len(mine) == 0 {
 		return nil
 	}
-	if rep.KeptEngineImages != "" {
+	if unreadable != "" {
+		rep.KeptEngineImages = unreadable
 		return nil
 	}
 	eng, ok := r.(imageRemover)
