@@ -2,8 +2,14 @@ package imgsave
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/imgsave/imgsave/loader"
 )
 
 // TestSharedLayersSaving: the files SharedLayers lists, each stored once
@@ -29,5 +35,50 @@ func TestSharedLayersSaving(t *testing.T) {
 	}
 	if len(shared) == 0 || saving != c.Saving {
 		t.Errorf("%d shared files save %d bytes, du says %d", len(shared), saving, c.Saving)
+	}
+}
+
+// failingEngine answers no question.
+type failingEngine struct{ *fakeEngine }
+
+func (failingEngine) Inspect(ctx context.Context, name string) (*loader.Image, error) {
+	return nil, &loader.RunError{Args: []string{"fake", "image", "inspect", name}, Err: loader.ErrDaemonUnreachable}
+}
+
+// TestCollectAsksEngine: Collect with an engine says which directories'
+// images it holds, asking it while git-annex is asked; an engine that
+// cannot answer is LoadedErr, every Loaded nil, and the rest is there.
+func TestCollectAsksEngine(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	for i, name := range []string{"a", "b", "c"} {
+		genImage(t, filepath.Join(root, name), "coll/"+name+":1", layerTar(t, name, uint64(i), 100+i))
+	}
+	f := newFake()
+	if _, err := Load(ctx, f, filepath.Join(root, "b"), LoadOptions{LockDir: t.TempDir(), RecordDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Collect(ctx, root, CollectOptions{SIFCache: t.TempDir(), Engine: f})
+	if err != nil || c.LoadedErr != nil {
+		t.Fatal(err, c.LoadedErr)
+	}
+	var got []string
+	for _, d := range c.Dirs {
+		if d.Loaded == nil {
+			t.Fatalf("%s: Loaded not set", d.Path)
+		}
+		got = append(got, fmt.Sprintf("%s=%d", d.Path, *d.Loaded))
+	}
+	if want := "a=0 b=1 c=0"; strings.Join(got, " ") != want {
+		t.Errorf("Loaded: %s, want %s", strings.Join(got, " "), want)
+	}
+	c, err = Collect(ctx, root, CollectOptions{SIFCache: t.TempDir(), Engine: failingEngine{f}})
+	if err != nil || !errors.Is(c.LoadedErr, loader.ErrDaemonUnreachable) || len(c.Dirs) != 3 {
+		t.Fatalf("Collect with an engine down: %v, LoadedErr %v, %d dirs", err, c.LoadedErr, len(c.Dirs))
+	}
+	for _, d := range c.Dirs {
+		if d.Loaded != nil {
+			t.Errorf("%s: Loaded %d with the engine down", d.Path, *d.Loaded)
+		}
 	}
 }
