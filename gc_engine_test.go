@@ -276,3 +276,25 @@ func TestGCEngineKeptWhenUnreadable(t *testing.T) {
 		t.Errorf("gc with an unreadable directory took %v (kept: %q), want nothing and a reason", rep.EngineImages, rep.KeptEngineImages)
 	}
 }
+
+// TestRunWithoutUseLock: a run whose lock folder cannot be made (a cache
+// of another uid, as run_owner.txtar has it) still runs a present image:
+// only gc looks at the use lock.
+func TestRunWithoutUseLock(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "img")
+	genImage(t, dir, "coll/nolock:1", layerTar(t, "nolock", 1, 100))
+	f := &removerFake{fakeEngine: newFake()}
+	if _, err := Load(ctx, f, dir, LoadOptions{LockDir: t.TempDir(), RecordDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	f.run = func() { ran = true }
+	if err := Run(ctx, f, dir, RunOptions{LoadOptions: LoadOptions{LockDir: notDir, RecordDir: t.TempDir()}, User: "0", NoCwdMount: true}); err != nil || !ran {
+		t.Fatalf("Run with a lock folder that cannot be made: %v (ran %v)", err, ran)
+	}
+}

@@ -168,14 +168,20 @@ func Load(ctx context.Context, eng Runner, dir string, opts LoadOptions) (*LoadR
 }
 
 // useImage takes the use lock of im in r (see lockUse), which keeps [GC]
-// from removing it, when r is an [Engine].
+// from removing it, when r is an [Engine]. Only gc looks at that lock: a
+// lock folder this user cannot write (a cache folder of another uid, a
+// read-only home) goes without it rather than refusing the load or run.
 func useImage(ctx context.Context, r Runner, im *archive.DirImage, opts LoadOptions) (unlock func(), err error) {
 	if _, ok := r.(Engine); !ok {
 		return func() {}, nil
 	}
-	return lockUse(ctx, opts.LockDir, r.Endpoint(), im.ID, func() {
+	unlock, err = lockUse(ctx, opts.LockDir, r.Endpoint(), im.ID, func() {
 		opts.notice(fmt.Sprintf("waiting for imgsave gc, which is looking at %s", short(im.ID)))
 	})
+	if err != nil && ctx.Err() == nil {
+		return func() {}, nil
+	}
+	return unlock, err
 }
 
 // checkSigned is [CheckSigned] with opts.VerifyKey, when there is one.
