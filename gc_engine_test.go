@@ -3,6 +3,8 @@ package imgsave
 import (
 	"context"
 	"io"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -296,5 +298,59 @@ func TestRunWithoutUseLock(t *testing.T) {
 	f.run = func() { ran = true }
 	if err := Run(ctx, f, dir, RunOptions{LoadOptions: LoadOptions{LockDir: notDir, RecordDir: t.TempDir()}, User: "0", NoCwdMount: true}); err != nil || !ran {
 		t.Fatalf("Run with a lock folder that cannot be made: %v (ran %v)", err, ran)
+	}
+}
+
+// TestGCEngineKeepsReferenced is a property: over random collections
+// loaded into one engine, gc --yes over one of them never removes an
+// image it holds, and takes every other image imgsave loaded, or says
+// why not.
+func TestGCEngineKeepsReferenced(t *testing.T) {
+	ctx := context.Background()
+	removed := 0
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		given, other := t.TempDir(), t.TempDir()
+		gl := genCollection(t, given, 1+rng.IntN(9), rng)
+		ol := genCollection(t, other, 1+rng.IntN(9), rand.New(rand.NewPCG(seed, 13)))
+		f := &removerFake{fakeEngine: newFake()}
+		locks, records := t.TempDir(), t.TempDir()
+		keep := map[digest.Digest]bool{}
+		var loaded []digest.Digest
+		for _, set := range []struct {
+			root   string
+			layers map[string][][]byte
+		}{{other, ol}, {given, gl}} {
+			for _, rel := range slices.Sorted(maps.Keys(set.layers)) {
+				res, err := Load(ctx, f, filepath.Join(set.root, rel), LoadOptions{LockDir: locks, RecordDir: records})
+				if err != nil {
+					t.Fatal(err)
+				}
+				loaded = append(loaded, res.EngineID)
+				if set.root == given {
+					keep[res.EngineID] = true
+				}
+			}
+		}
+		rep, err := GC(ctx, []string{given}, GCOptions{SIFCache: t.TempDir(), Engine: f, LockDir: locks, RecordDir: records, Remove: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		removed += len(rep.EngineImages)
+		kept := map[digest.Digest]bool{}
+		for _, k := range rep.EngineKept {
+			kept[k.ID] = true
+		}
+		for _, id := range loaded {
+			switch {
+			case keep[id] && !f.has(id):
+				t.Errorf("seed %d: gc --yes removed %s, which the dataset given holds", seed, id)
+			case !keep[id] && f.has(id) && !kept[id]:
+				t.Errorf("seed %d: gc --yes left %s, which no dataset given holds, unnamed", seed, id)
+			}
+		}
+	}
+	if removed == 0 {
+		t.Error("no seed had an image to remove")
 	}
 }
