@@ -163,7 +163,12 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 		rep.Bytes += f.Size
 	}
 	if err := gcEngine(ctx, ids, unreadable, opts, rep); err != nil {
-		return rep, err
+		// An engine that does not answer keeps its images; the rest of
+		// gc goes on.
+		if ctx.Err() != nil {
+			return rep, err
+		}
+		rep.KeptEngineImages = err.Error()
 	}
 	for _, repo := range slices.Sorted(maps.Keys(repos)) {
 		if !annex.IsAnnex(ctx, repo) {

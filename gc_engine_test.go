@@ -23,11 +23,16 @@ import (
 type removerFake struct {
 	*fakeEngine
 	containers []digest.Digest
+	// down makes ContainerImages fail as with the daemon down.
+	down bool
 	// run, when set, is what a container does.
 	run func()
 }
 
 func (f *removerFake) ContainerImages(ctx context.Context) ([]digest.Digest, error) {
+	if f.down {
+		return nil, &loader.RunError{Args: []string{"fake", "ps"}, Err: loader.ErrDaemonUnreachable}
+	}
 	return f.containers, nil
 }
 
@@ -352,5 +357,28 @@ func TestGCEngineKeepsReferenced(t *testing.T) {
 	}
 	if removed == 0 {
 		t.Error("no seed had an image to remove")
+	}
+}
+
+// TestGCEngineDown: an engine that does not answer keeps its images, and
+// says so; the rest of gc is done.
+func TestGCEngineDown(t *testing.T) {
+	ctx := context.Background()
+	root, cache := t.TempDir(), t.TempDir()
+	genImage(t, filepath.Join(root, "a"), "coll/a:1", layerTar(t, "a", 1, 100))
+	f := &removerFake{fakeEngine: newFake()}
+	locks, records := t.TempDir(), t.TempDir()
+	res, err := Load(ctx, f, filepath.Join(root, "a"), LoadOptions{LockDir: locks, RecordDir: records})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sif := plantSIF(t, cache, digest.FromString("no image here"))
+	f.down = true
+	rep, err := GC(ctx, []string{t.TempDir()}, GCOptions{SIFCache: cache, Engine: f, LockDir: locks, RecordDir: records, Remove: true})
+	if err != nil {
+		t.Fatalf("gc with the engine down: %v", err)
+	}
+	if !strings.Contains(rep.KeptEngineImages, "not reachable") || !f.has(res.EngineID) || len(rep.SIFs) != 1 {
+		t.Errorf("gc with the engine down: kept %q, image there %v, SIFs %v; want the reason, the image, %s removed", rep.KeptEngineImages, f.has(res.EngineID), rep.SIFs, sif)
 	}
 }

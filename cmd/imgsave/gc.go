@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgsave/imgsave"
+	"github.com/imgsave/imgsave/loader"
 )
 
 func gcCommand(e *env) *cli.Command {
@@ -58,11 +59,14 @@ EXAMPLES:
 				}
 			}
 			if c.Bool("engine-images") {
-				eng, err := engine(c)
-				if err != nil {
+				// Apptainer has no image store: nothing to say. No
+				// engine at all is said only when asked for.
+				r, err := runner(c)
+				switch {
+				case err == nil:
+					opts.Engine = r
+				case !errors.Is(err, loader.ErrEngineNotFound) || c.IsSet("engine-images"):
 					fmt.Fprintf(e.stderr, "imgsave: leaving the engine's images alone: %s\n", printable(err.Error()))
-				} else {
-					opts.Engine = eng
 				}
 			}
 			rep, err := imgsave.GC(c.Context, roots, opts)
