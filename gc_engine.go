@@ -73,7 +73,7 @@ func gcEngine(ctx context.Context, used map[digest.Digest]bool, unreadable strin
 	}
 	eng, ok := r.(imageRemover)
 	if !ok {
-		rep.KeptEngineImages = endpoint + " cannot say which images its containers use"
+		rep.KeptEngineImages = "the engine cannot say which images its containers use"
 		return nil
 	}
 	slices.SortFunc(mine, func(a, b LoadedImage) int { return a.Loaded.Compare(b.Loaded) })
