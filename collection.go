@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imgsave/imgsave/archive"
 	"github.com/imgsave/imgsave/loader/annex"
@@ -26,6 +29,9 @@ type Collection struct {
 	// SIFBytes is the size of the SIF files built from these images
 	// that the SIF cache holds.
 	SIFBytes int64 `json:"sif_bytes"`
+	// LoadedErr is why CollectOptions.Engine could not say which images
+	// it holds (each directory's Loaded is then nil).
+	LoadedErr error `json:"-"`
 
 	staging []string // folders holding staging folders (see archive.Walk)
 }
@@ -71,6 +77,11 @@ type CollectOptions struct {
 	// SIFCache is the folder of SIF files to look in; "" means the
 	// default (see [SIFCacheDir]).
 	SIFCache string
+	// Engine, when not nil, is asked which images it holds, as
+	// [Collection.CheckLoaded] asks, while git-annex is asked where the
+	// absent layers are; its failure is the Collection's LoadedErr, not
+	// Collect's.
+	Engine Engine
 }
 
 // Collect describes every image directory under root (see [archive.Walk]:
@@ -135,7 +146,18 @@ func Collect(ctx context.Context, root string, opts CollectOptions) (*Collection
 		c.Dirs = append(c.Dirs, cd)
 	}
 	share(c)
-	if err := sources(ctx, c, absent); err != nil {
+	// The engine's answers and git-annex's, at once: each mostly waits
+	// (1000 images: some 0.6 s each).
+	var loaded chan error
+	if opts.Engine != nil {
+		loaded = make(chan error, 1)
+		go func() { loaded <- c.CheckLoaded(ctx, opts.Engine) }()
+	}
+	err = sources(ctx, c, absent)
+	if loaded != nil {
+		c.LoadedErr = <-loaded
+	}
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -187,18 +209,31 @@ func share(c *Collection) {
 }
 
 // sources asks git-annex, once per repository, where the absent files
-// are. A repository without git-annex has no sources to give.
+// are. A repository without git-annex has no sources to give. The
+// repositories are asked at once, a few at a time: each git-annex spends
+// most of its time waiting on its git processes.
 func sources(ctx context.Context, c *Collection, absent map[string][]string) error {
 	where := map[string]map[string][]annex.Source{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
 	for repo, files := range absent {
-		w, err := annex.Whereis(ctx, repo, files)
-		if err != nil {
-			if ctx.Err() != nil || annex.IsAnnex(ctx, repo) {
-				return err
+		g.Go(func() error {
+			w, err := annex.Whereis(gctx, repo, files)
+			if err != nil {
+				if gctx.Err() != nil || annex.IsAnnex(gctx, repo) {
+					return err
+				}
+				return nil
 			}
-			continue
-		}
-		where[repo] = w
+			mu.Lock()
+			where[repo] = w
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	for i := range c.Dirs {
 		cd := &c.Dirs[i]

@@ -33,6 +33,14 @@ type GCOptions struct {
 	SIFBudget    int64
 	// Now is the time ages are counted from; zero means time.Now().
 	Now time.Time
+	// Engine, when it is an [Engine] (with ContainerImages and Remove, as
+	// *loader.Engine has), is the engine whose images GC looks at too:
+	// those imgsave loaded (see [LoadedImage]) and no collection
+	// references. nil leaves the engine alone.
+	Engine Runner
+	// LockDir and RecordDir are [LoadOptions]'s: where loads take their
+	// locks and record what they loaded; "" means the defaults.
+	LockDir, RecordDir string
 }
 
 // GCSIF is a SIF file [GC] takes, and why: "unreferenced", "unused
@@ -61,6 +69,16 @@ type GCReport struct {
 	// uses, never dropped by GC: the command says how.
 	Unused []AnnexUnused `json:"annex_unused"`
 	Bytes  int64         `json:"bytes"` // what the SIFs take
+	// EngineImages are the images imgsave loaded into the engine that
+	// no dataset given references, no container uses and no other tag
+	// names; EngineKept those of them kept, each with its reason, and
+	// EngineBytes what the first take as the engine counts.
+	EngineImages []GCEngineImage `json:"engine_images"`
+	EngineKept   []GCEngineImage `json:"engine_images_kept"`
+	EngineBytes  int64           `json:"engine_bytes"`
+	// KeptEngineImages says why no engine image was taken, as KeptSIFs
+	// does for SIFs.
+	KeptEngineImages string `json:"kept_engine_images,omitempty"`
 }
 
 // AnnexUnused is the annexed content of one repository that its HEAD no
@@ -73,19 +91,25 @@ type AnnexUnused struct {
 
 // GC finds what can go in and beside the collections under roots:
 // SIF files of the caller's SIF cache whose image no collection
-// references, staging folders that killed runs left, and the git-annex
-// content HEAD no longer uses. With opts.Remove it removes the first two:
-// a SIF under the build lock of another imgsave is skipped (Busy), and a
-// staging folder whose writer is alive is never named. Annexed content
+// references, staging folders that killed runs left, images imgsave
+// loaded into opts.Engine that no collection references (see
+// [GCReport.EngineImages]), and the git-annex content HEAD no longer
+// uses. With opts.Remove it removes the first three: a SIF under the
+// build lock of another imgsave is skipped (Busy), a staging folder whose
+// writer is alive is never named, and an engine image a load or run of
+// imgsave is using, one a container uses or one with a tag imgsave did
+// not set is kept (EngineKept). Annexed content
 // is only reported, with the `git annex dropunused` command, which keeps
 // annex.numcopies.
 func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) {
-	rep := &GCReport{Removed: opts.Remove, SIFs: []GCSIF{}, Busy: []string{}, Staging: []string{}, Unused: []AnnexUnused{}}
+	rep := &GCReport{Removed: opts.Remove, SIFs: []GCSIF{}, Busy: []string{}, Staging: []string{}, Unused: []AnnexUnused{}, EngineImages: []GCEngineImage{}, EngineKept: []GCEngineImage{}}
 	cache, err := SIFCacheDir(opts.SIFCache)
 	if err != nil {
 		return nil, err
 	}
 	used := map[digest.Digest]bool{}
+	ids := map[digest.Digest]bool{} // config and manifest digests
+	unreadable := ""                // why no engine image may go
 	repos := map[string]bool{}
 	for _, root := range roots {
 		c, err := Collect(ctx, root, CollectOptions{SIFCache: cache})
@@ -96,12 +120,15 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 			repos[cd.repo] = true
 			if cd.Error != "" {
 				rep.KeptSIFs = fmt.Sprintf("%s cannot be read: %s", filepath.Join(c.Root, cd.Path), cd.Error)
+				unreadable = rep.KeptSIFs
 			}
 			for _, im := range cd.images {
 				if im.ManifestDigest == "" {
 					rep.KeptSIFs = fmt.Sprintf("the manifest digest of %s in %s is not known until its layers are present", im.ConfigDigest, filepath.Join(c.Root, cd.Path))
 				}
 				used[digest.Digest(im.ManifestDigest)] = true
+				ids[digest.Digest(im.ManifestDigest)] = true
+				ids[digest.Digest(im.ConfigDigest)] = true
 			}
 		}
 		for _, parent := range c.staging {
@@ -112,10 +139,21 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range takeSIFs(files, used, rep.KeptSIFs == "", opts) {
+	taken, rest, left := takeSIFs(files, used, rep.KeptSIFs == "", opts)
+	for len(taken) > 0 {
+		f := taken[0]
+		taken = taken[1:]
 		if opts.Remove {
 			if err := loader.RemoveSIF(cache, f.Manifest); errors.Is(err, loader.ErrSIFBusy) {
 				rep.Busy = append(rep.Busy, f.Path)
+				// It stays: the next least recently used goes in
+				// its place while the rest are over the budget.
+				left += f.Size
+				for opts.SIFBudget > 0 && left > opts.SIFBudget && len(rest) > 0 {
+					taken = append(taken, GCSIF{rest[0], "over budget"})
+					left -= rest[0].Size
+					rest = rest[1:]
+				}
 				continue
 			} else if err != nil {
 				return rep, fmt.Errorf("removing %s: %w", f.Path, err)
@@ -123,6 +161,14 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 		}
 		rep.SIFs = append(rep.SIFs, f)
 		rep.Bytes += f.Size
+	}
+	if err := gcEngine(ctx, ids, unreadable, opts, rep); err != nil {
+		// An engine that does not answer keeps its images; the rest of
+		// gc goes on.
+		if ctx.Err() != nil {
+			return rep, err
+		}
+		rep.KeptEngineImages = err.Error()
 	}
 	for _, repo := range slices.Sorted(maps.Keys(repos)) {
 		if !annex.IsAnnex(ctx, repo) {
@@ -143,7 +189,9 @@ func GC(ctx context.Context, roots []string, opts GCOptions) (*GCReport, error) 
 // ones no image uses (when unreferenced may be told), those last used
 // before opts.SIFOlderThan, then the least recently used until the rest
 // fit in opts.SIFBudget. Ties in age go by path, so a run is repeatable.
-func takeSIFs(files []loader.SIFFile, used map[digest.Digest]bool, unreferenced bool, opts GCOptions) []GCSIF {
+// It returns also the files kept, least recently used first, and the
+// bytes they take, for GC to take more when one it chose is busy.
+func takeSIFs(files []loader.SIFFile, used map[digest.Digest]bool, unreferenced bool, opts GCOptions) (taken []GCSIF, rest []loader.SIFFile, left int64) {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -155,7 +203,6 @@ func takeSIFs(files []loader.SIFFile, used map[digest.Digest]bool, unreferenced 
 		return strings.Compare(a.Path, b.Path)
 	})
 	var out []GCSIF
-	var left int64
 	kept := files[:0:0]
 	for _, f := range files {
 		switch {
@@ -168,14 +215,12 @@ func takeSIFs(files []loader.SIFFile, used map[digest.Digest]bool, unreferenced 
 			left += f.Size
 		}
 	}
-	for _, f := range kept {
-		if opts.SIFBudget <= 0 || left <= opts.SIFBudget {
-			break
-		}
-		out = append(out, GCSIF{f, "over budget"})
-		left -= f.Size
+	for len(kept) > 0 && opts.SIFBudget > 0 && left > opts.SIFBudget {
+		out = append(out, GCSIF{kept[0], "over budget"})
+		left -= kept[0].Size
+		kept = kept[1:]
 	}
-	return out
+	return out, kept, left
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -73,6 +74,10 @@ type LoadOptions struct {
 	// get` before loading, instead of failing with ErrContentMissing. Only
 	// a load that is needed fetches: an image the engine has runs without.
 	Fetch bool
+	// RecordDir holds loaded.json, the record of the images Load put into
+	// an engine (see [LoadedImage]), the only ones [GC] may remove; empty
+	// means imgsave in the user's cache directory.
+	RecordDir string
 	// SIFCache is the folder of SIF files built for Apptainer; "" means
 	// the default (see [SIFCacheDir]).
 	SIFCache string
@@ -154,7 +159,29 @@ func Load(ctx context.Context, eng Runner, dir string, opts LoadOptions) (*LoadR
 	if err := opts.checkSigned(ctx, d, im); err != nil {
 		return nil, err
 	}
+	unuse, err := useImage(ctx, eng, im, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer unuse()
 	return loadImage(ctx, eng, dir, d, im, opts)
+}
+
+// useImage takes the use lock of im in r (see lockUse), which keeps [GC]
+// from removing it, when r is an [Engine]. Only gc looks at that lock: a
+// lock folder this user cannot write (a cache folder of another uid, a
+// read-only home) goes without it rather than refusing the load or run.
+func useImage(ctx context.Context, r Runner, im *archive.DirImage, opts LoadOptions) (unlock func(), err error) {
+	if _, ok := r.(Engine); !ok {
+		return func() {}, nil
+	}
+	unlock, err = lockUse(ctx, opts.LockDir, r.Endpoint(), im.ID, func() {
+		opts.notice(fmt.Sprintf("waiting for imgsave gc, which is looking at %s", short(im.ID)))
+	})
+	if err != nil && ctx.Err() == nil {
+		return func() {}, nil
+	}
+	return unlock, err
 }
 
 // checkSigned is [CheckSigned] with opts.VerifyKey, when there is one.
@@ -187,6 +214,7 @@ func loadImage(ctx context.Context, r Runner, dir string, d *archive.Dir, im *ar
 	if res, err := findPresent(ctx, eng, im, match); res != nil || err != nil {
 		return res, err
 	}
+	dirID := im.ID
 	unlock, err := lockLoad(ctx, opts.LockDir, eng.Endpoint(), im.ID, func() {
 		opts.notice(fmt.Sprintf("waiting for another imgsave that is loading %s", short(im.ID)))
 	})
@@ -252,6 +280,15 @@ func loadImage(ctx context.Context, r Runner, dir string, d *archive.Dir, im *ar
 	}
 	if got == nil {
 		return nil, fmt.Errorf("load %s: %w", dir, &NotLoadedError{ID: im.ID})
+	}
+	// What GC may remove later: without a record it never does, so a
+	// record not written costs only that.
+	rec, err := openLoadRecord(opts.RecordDir)
+	if err == nil {
+		err = rec.add(ctx, LoadedImage{Endpoint: eng.Endpoint(), ID: got.ID, Image: dirID, Tags: nonNil(append(t.free, t.ours...)), Loaded: time.Now().UTC()})
+	}
+	if err != nil {
+		opts.notice(fmt.Sprintf("loaded %s, but not recorded as imgsave's for gc to remove: %v", short(got.ID), err))
 	}
 	return &LoadResult{EngineID: got.ID, Image: im, Loaded: true, TagsKept: nonNil(t.others)}, nil
 }

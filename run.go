@@ -112,6 +112,13 @@ func Run(ctx context.Context, r Runner, dir string, opts RunOptions) error {
 		return err
 	}
 	args = append(args, platformArgs(im, runtime.GOOS+"/"+runtime.GOARCH)...)
+	// Held until the container has exited, so that GC cannot remove the
+	// image between its load and the container's start.
+	unuse, err := useImage(ctx, eng, im, opts.LoadOptions)
+	if err != nil {
+		return err
+	}
+	defer unuse()
 	l, err := loadImage(ctx, eng, dir, d, im, opts.LoadOptions)
 	if opts.AfterLoad != nil {
 		opts.AfterLoad()

@@ -25,12 +25,45 @@ var lockPoll = 50 * time.Millisecond
 // create or lock a file elsewhere, or hang (#28). See openLock for how the
 // open makes flock work on NFS.
 func LockFile(ctx context.Context, name string, wait func(), perm fs.FileMode) (unlock func(), err error) {
+	return lockFile(ctx, name, wait, perm, false)
+}
+
+// LockFileShared is [LockFile] for a lock that many holders share: it
+// waits only while someone holds the lock exclusively (as [TryLockFile]
+// takes it), and excludes only that.
+func LockFileShared(ctx context.Context, name string, wait func(), perm fs.FileMode) (unlock func(), err error) {
+	return lockFile(ctx, name, wait, perm, true)
+}
+
+// TryLockFile takes the exclusive lock on the file name, as [LockFile]
+// does, without waiting: ok is false, and unlock nil, when another holds
+// it, shared or not.
+func TryLockFile(name string, perm fs.FileMode) (unlock func(), ok bool, err error) {
+	l, err := openLock(name, perm)
+	if err != nil {
+		return nil, false, err
+	}
+	if ok, err = l.tryLock(); !ok || err != nil {
+		l.close()
+		if err != nil {
+			err = fmt.Errorf("locking %s: %w", name, err)
+		}
+		return nil, false, err
+	}
+	return l.close, true, nil
+}
+
+func lockFile(ctx context.Context, name string, wait func(), perm fs.FileMode, shared bool) (unlock func(), err error) {
 	l, err := openLock(name, perm)
 	if err != nil {
 		return nil, err
 	}
+	take := l.tryLock
+	if shared {
+		take = l.tryShared
+	}
 	try := func() (bool, error) {
-		ok, err := l.tryLock()
+		ok, err := take()
 		if err != nil {
 			l.close()
 			return false, fmt.Errorf("locking %s: %w", name, err)

@@ -20,5 +20,8 @@ func openLock(name string, perm fs.FileMode) (*lockHandle, error) {
 // holds it.
 func (l *lockHandle) tryLock() (bool, error) { return l.l.TryLock() }
 
+// tryShared takes the lock shared with other shared holders.
+func (l *lockHandle) tryShared() (bool, error) { return l.l.TryRLock() }
+
 // close lets the lock go.
 func (l *lockHandle) close() { l.l.Unlock() }

@@ -82,9 +82,15 @@ func ownerFix(name string) string {
 // tryLock takes the exclusive lock without waiting; false when another
 // holds it. A lock the filesystem refuses to a read-only file wraps
 // errors.ErrUnsupported: see lockUnsupported.
-func (l *lockHandle) tryLock() (bool, error) {
+func (l *lockHandle) tryLock() (bool, error) { return l.try(unix.LOCK_EX) }
+
+// tryShared takes the lock shared with other shared holders, as tryLock
+// takes it exclusive.
+func (l *lockHandle) tryShared() (bool, error) { return l.try(unix.LOCK_SH) }
+
+func (l *lockHandle) try(how int) (bool, error) {
 	for {
-		err := unix.Flock(int(l.f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(int(l.f.Fd()), how|unix.LOCK_NB)
 		switch {
 		case err == nil:
 			return true, nil

@@ -27,26 +27,32 @@ func datasetArgs(c *cli.Context, many bool) ([]string, error) {
 
 var recursiveFlag = &cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "list every image directory under DIR (default: the current folder), one row each: see imgsave du"}
 
-// collect describes the collection under the DATASET argument.
-func collect(c *cli.Context) (*imgsave.Collection, error) {
+// collect describes the collection under the DATASET argument; eng, when
+// not nil, says which of its images it holds (see
+// imgsave.CollectOptions.Engine).
+func collect(c *cli.Context, eng imgsave.Engine) (*imgsave.Collection, error) {
 	a, err := datasetArgs(c, false)
 	if err != nil {
 		return nil, err
 	}
-	return imgsave.Collect(c.Context, a[0], imgsave.CollectOptions{SIFCache: c.String("sif-cache")})
+	return imgsave.Collect(c.Context, a[0], imgsave.CollectOptions{SIFCache: c.String("sif-cache"), Engine: eng})
 }
 
 // lsCollection is ls -r: one row per image directory under DATASET.
 func lsCollection(c *cli.Context, e *env) error {
-	col, err := collect(c)
-	if err != nil {
-		return err
-	}
 	// Loaded in the engine: one query for the whole collection; without a
 	// usable engine the column is left out, with a notice.
-	eng, err := engine(c)
+	var eng imgsave.Engine
+	found, err := engine(c)
 	if err == nil {
-		err = col.CheckLoaded(c.Context, eng)
+		eng = found
+	}
+	col, cerr := collect(c, eng)
+	if cerr != nil {
+		return cerr
+	}
+	if err == nil {
+		err = col.LoadedErr
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "imgsave: not saying which images the engine holds: %s\n", printable(err.Error()))
@@ -128,7 +134,7 @@ EXAMPLES:
 			if format != "table" && format != "dot" {
 				return usagef(c, "--format %q: want table or dot", format)
 			}
-			col, err := collect(c)
+			col, err := collect(c, nil)
 			if err != nil {
 				return err
 			}

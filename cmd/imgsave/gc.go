@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgsave/imgsave"
+	"github.com/imgsave/imgsave/loader"
 )
 
 func gcCommand(e *env) *cli.Command {
@@ -20,8 +21,11 @@ func gcCommand(e *env) *cli.Command {
 		ArgsUsage: "[DATASET...]",
 		Description: `Shows what can go, and removes it with --yes: SIF files of your SIF cache
 built from images that no DATASET (default: the current folder) references,
-and staging folders that killed saves and pulls left. A SIF another imgsave
-is building is skipped. The git-annex content HEAD no longer uses is only
+staging folders that killed saves and pulls left, and images imgsave loaded
+into the engine that no DATASET references (never one with a tag imgsave
+did not set, one a container uses, running or stopped, or one a load or
+run of imgsave is using; --engine-images=false leaves the engine alone).
+A SIF another imgsave is building is skipped. The git-annex content HEAD no longer uses is only
 reported, with the git annex dropunused command that drops it (keeping
 annex.numcopies). --sif-older-than and --sif-budget take also SIFs of images
 still referenced (the next run rebuilds them): those last used longer ago
@@ -36,7 +40,8 @@ EXAMPLES:
    imgsave gc --sif-older-than 90d --sif-budget 50G`,
 		Flags: []cli.Flag{jsonFlag, sifCacheFlag, &cli.BoolFlag{Name: "yes", Usage: "remove what is shown"},
 			&cli.StringFlag{Name: "sif-older-than", Usage: "take also SIFs last used longer than `DURATION` ago (90d, 36h)"},
-			&cli.StringFlag{Name: "sif-budget", Usage: "take also the least recently used SIFs until the rest fit in `SIZE` (50G, 800MiB)"}},
+			&cli.StringFlag{Name: "sif-budget", Usage: "take also the least recently used SIFs until the rest fit in `SIZE` (50G, 800MiB)"},
+			&cli.BoolFlag{Name: "engine-images", Value: true, Usage: "take also the images imgsave loaded into the engine that no DATASET references"}},
 		Action: func(c *cli.Context) error {
 			roots, err := datasetArgs(c, true)
 			if err != nil {
@@ -51,6 +56,17 @@ EXAMPLES:
 			if v := c.String("sif-budget"); v != "" {
 				if opts.SIFBudget, err = parseSize(v); err != nil {
 					return usagef(c, "--sif-budget %q: %v", v, err)
+				}
+			}
+			if c.Bool("engine-images") {
+				// Apptainer has no image store: nothing to say. No
+				// engine at all is said only when asked for.
+				r, err := runner(c)
+				switch {
+				case err == nil:
+					opts.Engine = r
+				case !errors.Is(err, loader.ErrEngineNotFound) || c.IsSet("engine-images"):
+					fmt.Fprintf(e.stderr, "imgsave: leaving the engine's images alone: %s\n", printable(err.Error()))
 				}
 			}
 			rep, err := imgsave.GC(c.Context, roots, opts)
@@ -70,6 +86,15 @@ EXAMPLES:
 			for _, p := range rep.Staging {
 				fmt.Fprintf(e.stdout, "%s %s (staging left by a killed run)\n", verb, printable(p))
 			}
+			for _, m := range rep.EngineImages {
+				fmt.Fprintf(e.stdout, "%s engine image %s (%s, %s, loaded by imgsave, unreferenced)\n", verb, m.ID, printable(orNone(m.Tags)), size(float64(m.Size)))
+			}
+			for _, m := range rep.EngineKept {
+				fmt.Fprintf(e.stderr, "imgsave: kept engine image %s (%s): %s\n", m.ID, printable(orNone(m.Tags)), printable(oneLine(m.Reason)))
+			}
+			if rep.KeptEngineImages != "" {
+				fmt.Fprintf(e.stderr, "imgsave: keeping the engine's images: %s\n", printable(rep.KeptEngineImages))
+			}
 			for _, p := range rep.Busy {
 				fmt.Fprintf(e.stderr, "imgsave: skipped %s: another imgsave is building or using it\n", printable(p))
 			}
@@ -79,7 +104,7 @@ EXAMPLES:
 			for _, u := range rep.Unused {
 				fmt.Fprintf(e.stdout, "%d annexed files in %s are unused by HEAD; to drop them: %s\n", len(u.Keys), printable(u.Repo), printable(u.Command))
 			}
-			if !rep.Removed && len(rep.SIFs)+len(rep.Staging) > 0 {
+			if !rep.Removed && len(rep.SIFs)+len(rep.Staging)+len(rep.EngineImages) > 0 {
 				fmt.Fprintln(e.stderr, "imgsave: nothing removed; run again with --yes to remove it")
 			}
 			return nil
