@@ -182,6 +182,21 @@ func TestCompare(t *testing.T) {
 			want: map[string]string{"default": "different [] unequal", "all": "different [] unequal"},
 		},
 		{
+			name: "the config written by another engine, with empty fields",
+			a:    func(tb testing.TB) image { return two(tb, t0, base, app) },
+			b: func(tb testing.TB) image {
+				im := two(tb, t0, base, app)
+				im.config["config"] = map[string]any{"Env": []string{"PATH=/usr/bin"}, "Cmd": []string{"/bin/sh"}, "Domainname": "", "Entrypoint": nil, "Tty": false, "Volumes": map[string]any{}}
+				im.config["container_config"] = map[string]any{"Hostname": "4f3c2b1a"}
+				return im
+			},
+			want: map[string]string{
+				"default":    "equal except metadata [config encoding] unequal",
+				"boundaries": "equal except metadata [config encoding] equal",
+				"all":        "equal except metadata [config encoding] equal",
+			},
+		},
+		{
 			name: "the same files in another order",
 			a:    func(tb testing.TB) image { return two(tb, t0, base, app) },
 			b: func(tb testing.TB) image {

@@ -81,6 +81,9 @@ func configFields(b []byte) (map[string]field, error) {
 	}
 	out := make(map[string]field)
 	add := func(name string, v any, kind string) {
+		if zero(v) {
+			return // Docker 20 writes "Domainname": "", Docker 26 nothing
+		}
 		j, _ := json.Marshal(v) // values decoded from JSON encode again
 		out[name] = field{j, kind}
 	}
@@ -140,6 +143,24 @@ func configFields(b []byte) (map[string]field, error) {
 		}
 	}
 	return out, nil
+}
+
+// zero reports whether v is null, false, "", [] or {}: what one writer
+// of configs leaves out and another writes.
+func zero(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case bool:
+		return !v
+	case string:
+		return v == ""
+	case []any:
+		return len(v) == 0
+	case map[string]any:
+		return len(v) == 0
+	}
+	return false
 }
 
 // key is ".k", or `["k"]` for a key that is not a plain word.
