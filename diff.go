@@ -108,6 +108,8 @@ func (opts DiffOptions) fetch(ctx context.Context, s string, i int, tmp *string)
 		_, err := Pull(ctx, ref, dir, PullOptions{Events: opts.Events, Platform: opts.Selector.Platform, Insecure: opts.Insecure, NoEvidence: true})
 		return dir, err
 	}
-	_, err := Save(ctx, opts.Engine, []string{s}, dir, SaveOptions{Events: opts.Events, Pull: PullNever})
-	return dir, err
+	if _, err := Save(ctx, opts.Engine, []string{s}, dir, SaveOptions{Events: opts.Events, Pull: PullNever}); err != nil {
+		return "", fmt.Errorf("%s: not a directory, and %w", s, err)
+	}
+	return dir, nil
 }
