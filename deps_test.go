@@ -26,7 +26,7 @@ func TestImportRules(t *testing.T) {
 		// Comparing two images (#32): it reads image directories.
 		mod + "/archive/imgdiff": {mod + "/archive", mod + "/manifest"},
 		mod:                      {mod + "/archive", mod + "/archive/imgdiff", mod + "/loader", mod + "/loader/annex", mod + "/loader/registry", mod + "/manifest", mod + "/manifest/cosign", mod + "/manifest/sigstore"},
-		mod + "/cmd/imgsave":     {mod, mod + "/archive", mod + "/loader", mod + "/manifest"},
+		mod + "/cmd/imgsave":     {mod, mod + "/archive", mod + "/archive/imgdiff", mod + "/loader", mod + "/manifest"},
 		// The keyless verifier binary and its contract with imgsave (#30).
 		mod + "/manifest/sigstore":    {},
 		mod + "/cmd/imgsave-sigstore": {mod + "/manifest/sigstore"},
