@@ -138,7 +138,7 @@ func printDiff(w io.Writer, r *imgsave.DiffResult, full bool) error {
 		side string
 		im   imgdiff.Image
 	}{{"A", r.A}, {"B", r.B}} {
-		p("%s: %s  %s  %s  %d layers\n", s.side, printable(s.im.Name), short(s.im.ID.String()), printable(s.im.Platform), len(s.im.Layers))
+		p("%s: %s  %s  %s  %s\n", s.side, printable(s.im.Name), short(s.im.ID.String()), printable(s.im.Platform), plural(len(s.im.Layers), "layer"))
 	}
 	if r.Verdict == imgdiff.Identical {
 		return nil
@@ -171,7 +171,7 @@ func printDiff(w io.Writer, r *imgsave.DiffResult, full bool) error {
 			extra += "  (" + strings.Join(l.Metadata, ", ") + ")"
 		}
 		if l.Files > 0 {
-			extra += fmt.Sprintf("  %d files", l.Files)
+			extra += "  " + plural(l.Files, "file")
 		}
 		p("  %-3d %-9s  %s%s\n", l.Index, l.Status, ids, extra)
 	}
@@ -206,6 +206,14 @@ func printDiff(w io.Writer, r *imgsave.DiffResult, full bool) error {
 		p("    %-16s %s%s\n", strings.Join(f.Changes, ","), printable(path.Base(f.Path)), fileDetail(f))
 	}
 	return nil
+}
+
+// plural is "1 layer", "2 layers".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func layerOf(f imgdiff.FileDiff) int {
