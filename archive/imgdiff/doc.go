@@ -21,6 +21,7 @@
 // A hostile layer is refused (an error wrapping [archive.ErrRefused])
 // when an entry's name or link target is over [MaxName] bytes, has a NUL
 // byte or a ".." component, is a sparse file (a few bytes of tar could
-// make it hash terabytes of zeros), or when an image has over
-// [MaxEntries] entries or [MaxXattrBytes] bytes of extended attributes.
+// make it hash terabytes of zeros), or when the two images' layers hold
+// over [MaxEntries] entries or [MaxXattrBytes] bytes of extended
+// attributes.
 package imgdiff

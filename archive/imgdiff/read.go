@@ -21,11 +21,12 @@ const (
 	// MaxName bounds an entry's name and link target, in bytes: Linux's
 	// PATH_MAX.
 	MaxName = 4096
-	// MaxEntries bounds the tar entries of one image, all layers
-	// together: each costs a few hundred bytes of memory.
+	// MaxEntries bounds the tar entries of the two images compared, all
+	// their distinct layers together: each costs a few hundred bytes of
+	// memory.
 	MaxEntries = 1 << 20
 	// MaxXattrBytes bounds the extended attributes (names and values)
-	// of one image, all entries together.
+	// of the two images compared, all entries together.
 	MaxXattrBytes = 16 << 20
 )
 
@@ -70,7 +71,7 @@ type layer struct {
 	order   []string
 }
 
-// budget is what is left of one image's bounds.
+// budget is what is left of a comparison's bounds.
 type budget struct {
 	entries, xattrs int
 }
