@@ -267,7 +267,7 @@ func readAll(ctx context.Context, a, b Side) (map[digest.Digest]*layer, error) {
 	}
 	var mu sync.Mutex
 	out := make(map[digest.Digest]*layer, len(jobs))
-	bud := newBudget()
+	bud := newBudget(MaxEntries, MaxXattrBytes)
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(2)
 	for _, j := range jobs {

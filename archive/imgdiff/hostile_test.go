@@ -21,23 +21,23 @@ func TestReadTarRefuses(t *testing.T) {
 	tests := []struct {
 		name   string
 		layer  []byte
-		budget budget
+		budget [2]int64 // entries, xattr bytes
 		want   string
 	}{
-		{"DotDot", mkLayer(t, reg("../../etc/passwd", "x")), budget{10, 10}, `"../../etc/passwd": refused: has a .. component`},
-		{"LongName", mkLayer(t, reg(long, "x")), budget{10, 10}, "name or link target over 4096 bytes"},
-		{"LongLinkTarget", mkLayer(t, link("l", long)), budget{10, 10}, "name or link target over 4096 bytes"},
-		{"PAXSparse", sparseTar(t), budget{10, 10}, "sparse file"},
-		{"ManyEntries", mkLayer(t, reg("a", ""), reg("b", ""), reg("c", "")), budget{2, 10}, `"c": refused: over`},
+		{"DotDot", mkLayer(t, reg("../../etc/passwd", "x")), [2]int64{10, 10}, `"../../etc/passwd": refused: has a .. component`},
+		{"LongName", mkLayer(t, reg(long, "x")), [2]int64{10, 10}, "name or link target over 4096 bytes"},
+		{"LongLinkTarget", mkLayer(t, link("l", long)), [2]int64{10, 10}, "name or link target over 4096 bytes"},
+		{"PAXSparse", sparseTar(t), [2]int64{10, 10}, "sparse file"},
+		{"ManyEntries", mkLayer(t, reg("a", ""), reg("b", ""), reg("c", "")), [2]int64{2, 10}, `"c": refused: over`},
 		{"XattrFlood", mkLayer(t, reg("a", "").with(func(h *tar.Header) {
 			h.PAXRecords = map[string]string{"SCHILY.xattr.user.x": strings.Repeat("v", 100)}
 			h.Format = tar.FormatPAX
-		})), budget{10, 50}, "bytes of extended attributes"},
+		})), [2]int64{10, 50}, "bytes of extended attributes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := tc.budget
-			_, err := readTar(bytes.NewReader(tc.layer), &b, make([]byte, 4096))
+			b := newBudget(tc.budget[0], tc.budget[1])
+			_, err := readTar(bytes.NewReader(tc.layer), b, make([]byte, 4096))
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, archive.ErrRefused) {
 				t.Fatalf("readTar = %v, want an error wrapping ErrRefused with %q", err, tc.want)
 			}
@@ -97,7 +97,7 @@ func TestReadTarKeepsLinksAsText(t *testing.T) {
 		member{hdr: tar.Header{Typeflag: tar.TypeChar, Name: "null", Devmajor: 1, Devminor: 3, ModTime: t0}},
 		member{hdr: tar.Header{Typeflag: tar.TypeFifo, Name: "p", ModTime: t0}},
 	)
-	b := newBudget()
+	b := newBudget(MaxEntries, MaxXattrBytes)
 	got, err := readTar(bytes.NewReader(l), b, make([]byte, 4096))
 	if err != nil {
 		t.Fatal(err)

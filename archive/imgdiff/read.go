@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -71,12 +72,18 @@ type layer struct {
 	order   []string
 }
 
-// budget is what is left of a comparison's bounds.
+// budget is what is left of a comparison's bounds, shared by the
+// layers read at once.
 type budget struct {
-	entries, xattrs int
+	entries, xattrs atomic.Int64
 }
 
-func newBudget() *budget { return &budget{entries: MaxEntries, xattrs: MaxXattrBytes} }
+func newBudget(entries, xattrs int64) *budget {
+	b := &budget{}
+	b.entries.Store(entries)
+	b.xattrs.Store(xattrs)
+	return b
+}
 
 // readLayer reads the layer l of d once, hashing its regular files.
 func readLayer(ctx context.Context, d *archive.Dir, l archive.DirLayer, b *budget, buf []byte) (*layer, error) {
@@ -141,7 +148,7 @@ func refuse(name, format string, args ...any) error {
 
 // entry turns a header into an Entry within b; nil for the root folder.
 func entry(hdr *tar.Header, b *budget) (*Entry, error) {
-	if b.entries--; b.entries < 0 {
+	if b.entries.Add(-1) < 0 {
 		return nil, refuse(hdr.Name, "over %d entries in the image", MaxEntries)
 	}
 	if len(hdr.Name) > MaxName || len(hdr.Linkname) > MaxName {
@@ -188,7 +195,7 @@ func entry(hdr *tar.Header, b *budget) (*Entry, error) {
 			return nil, refuse(hdr.Name, "sparse file")
 		}
 		if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
-			if b.xattrs -= len(k) + len(v); b.xattrs < 0 {
+			if b.xattrs.Add(-int64(len(k)+len(v))) < 0 {
 				return nil, refuse(hdr.Name, "over %d bytes of extended attributes in the image", MaxXattrBytes)
 			}
 			if e.Xattrs == nil {
