@@ -445,7 +445,9 @@ func changes(a, b *Entry) []string {
 	if a.Mode != b.Mode {
 		ch = append(ch, ModeCh)
 	}
-	if a.UID != b.UID || a.GID != b.GID || a.Uname != b.Uname || a.Gname != b.Gname {
+	// Engines extract by number: user and group names that differ alone
+	// are the tar's encoding, not the filesystem.
+	if a.UID != b.UID || a.GID != b.GID {
 		ch = append(ch, Owner)
 	}
 	if !maps.Equal(a.Xattrs, b.Xattrs) {

@@ -197,6 +197,18 @@ func TestCompare(t *testing.T) {
 			},
 		},
 		{
+			name: "the same files written by another tar, with user names",
+			a:    func(tb testing.TB) image { return two(tb, t0, base, app) },
+			b: func(tb testing.TB) image {
+				return two(tb, t0, base, changed(app, "app/main", func(h *tar.Header) { h.Uname, h.Gname = "root", "root" }))
+			},
+			want: map[string]string{
+				"default":    "equal except metadata [tar encoding] unequal",
+				"boundaries": "equal except metadata [tar encoding] equal",
+				"all":        "equal except metadata [tar encoding] equal",
+			},
+		},
+		{
 			name: "the same files in another order",
 			a:    func(tb testing.TB) image { return two(tb, t0, base, app) },
 			b: func(tb testing.TB) image {
