@@ -2,10 +2,13 @@ package imgsave
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/imgsave/imgsave/archive/imgdiff"
@@ -94,6 +97,28 @@ func untar(tb testing.TB, fixture string) string {
 		}
 		if err != nil {
 			tb.Fatal(err)
+		}
+	}
+}
+
+// Each side of a multi-platform directory is the platform asked for, by
+// default linux on this machine's architecture, as pull picks.
+func TestDiffPlatform(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "multi")
+	if _, err := Import(t.Context(), bytes.NewReader(multiTar(t, "x:1")), dir, SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ platform, want string }{
+		{"linux/arm64", "linux/arm64/v8"},
+		{"linux/amd64", "linux/amd64"},
+		{"", "linux/" + runtime.GOARCH},
+	} {
+		r, err := Diff(t.Context(), dir, dir, DiffOptions{Selector: Selector{Platform: tc.platform}})
+		if err != nil {
+			t.Fatalf("Diff(%q) = %v", tc.platform, err)
+		}
+		if !strings.HasPrefix(r.A.Platform, tc.want) || r.B.Platform != r.A.Platform || r.Verdict != imgdiff.Identical {
+			t.Errorf("Diff(%q) compared %s and %s (%s), want %s twice, identical", tc.platform, r.A.Platform, r.B.Platform, r.Verdict, tc.want)
 		}
 	}
 }
