@@ -147,7 +147,7 @@ type Result struct {
 	// Files are the paths that differ, by layer then path; in the
 	// flattened filesystems with IgnoreLayerBoundaries. Changes the
 	// options ignore are left out, and so are the files they leave
-	// with none.
+	// with none; Config leaves out the fields they ignore.
 	Files []FileDiff `json:"files"`
 }
 
@@ -205,7 +205,7 @@ func Compare(ctx context.Context, a, b Side, opts Options) (*Result, error) {
 		} else {
 			c.classes[f.Metadata] = true
 		}
-		if f.Metadata != Timestamps || !opts.IgnoreTimestamps {
+		if f.Metadata == "" || !opts.ignores(f.Metadata) {
 			r.Config = append(r.Config, f)
 		}
 	}
