@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -153,8 +154,8 @@ type Result struct {
 
 // Compare compares the images of a and b. Images with the same ID are
 // identical without a layer being read; otherwise every distinct layer
-// of both is read once, streamed (two at a time), each file hashed as it
-// passes. Errors name the layer; a layer whose content is not its diff ID
+// of both is read once, streamed (two to four at a time, as there are
+// CPUs), each file hashed as it passes. Errors name the layer; a layer whose content is not its diff ID
 // is an *[archive.DigestMismatchError], a hostile one an error wrapping
 // [archive.ErrRefused], and one not present locally wraps
 // [archive.ErrContentMissing].
@@ -248,8 +249,8 @@ func describe(s Side) Image {
 	return im
 }
 
-// readAll reads every distinct layer of both sides once, two at a time,
-// within one budget.
+// readAll reads every distinct layer of both sides once, two to four at
+// a time, within one budget.
 func readAll(ctx context.Context, a, b Side) (map[digest.Digest]*layer, error) {
 	type job struct {
 		d *archive.Dir
@@ -269,7 +270,9 @@ func readAll(ctx context.Context, a, b Side) (map[digest.Digest]*layer, error) {
 	out := make(map[digest.Digest]*layer, len(jobs))
 	bud := newBudget(MaxEntries, MaxXattrBytes)
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(2)
+	// Hashing bounds the work: a layer per CPU, two at least (one per
+	// side) and four at most (the disk's reads are one queue).
+	g.SetLimit(min(max(runtime.GOMAXPROCS(0), 2), 4))
 	for _, j := range jobs {
 		g.Go(func() error {
 			buf := make([]byte, 1<<20)
