@@ -76,6 +76,7 @@ demo: build
 bench: build
 	scripts/bench.sh
 	scripts/bench-remote.sh
+	scripts/bench-diff.sh
 	for h in $$IMGSAVE_BENCH_ENGINES; do \
 		case $$h in unix:///var/run/docker.sock) ;; unix://*|tcp://*|ssh://*) DOCKER_HOST=$$h scripts/bench-remote.sh || exit 1;; esac; \
 	done

@@ -23,8 +23,10 @@ func TestImportRules(t *testing.T) {
 		mod + "/loader/registry/registrytest": {},
 		mod + "/loader/annex":                 {},
 		mod + "/archive":                      {mod + "/manifest"},
-		mod:                                   {mod + "/archive", mod + "/loader", mod + "/loader/annex", mod + "/loader/registry", mod + "/manifest", mod + "/manifest/cosign", mod + "/manifest/sigstore"},
-		mod + "/cmd/imgsave":                  {mod, mod + "/archive", mod + "/loader", mod + "/manifest"},
+		// Comparing two images (#32): it reads image directories.
+		mod + "/archive/imgdiff": {mod + "/archive", mod + "/manifest"},
+		mod:                      {mod + "/archive", mod + "/archive/imgdiff", mod + "/loader", mod + "/loader/annex", mod + "/loader/registry", mod + "/manifest", mod + "/manifest/cosign", mod + "/manifest/sigstore"},
+		mod + "/cmd/imgsave":     {mod, mod + "/archive", mod + "/archive/imgdiff", mod + "/loader", mod + "/manifest"},
 		// The keyless verifier binary and its contract with imgsave (#30).
 		mod + "/manifest/sigstore":    {},
 		mod + "/cmd/imgsave-sigstore": {mod + "/manifest/sigstore"},

@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	err := app.RunContext(ctx, args)
 	var exit *loader.ExitError
 	var usage usageError
+	var trouble troubleError
 	switch {
 	case err == nil:
 		return 0
@@ -76,6 +77,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "imgsave: interrupted")
 		return 130
+	case errors.Is(err, errDiffer):
+		return 1 // diff printed how they differ
+	case errors.As(err, &trouble):
+		fmt.Fprintf(stderr, "imgsave: %s%s\n", printable(oneLine(err.Error())), hint(err))
+		return 2 // diff's error, as diff(1) and cmp(1) give
 	default:
 		fmt.Fprintf(stderr, "imgsave: %s%s\n", printable(oneLine(err.Error())), hint(err))
 		return 1
@@ -134,7 +140,7 @@ func globalBool(c *cli.Context, name string) bool {
 }
 
 func newApp(e *env) *cli.App {
-	cmds := []*cli.Command{saveCommand(e), pullCommand(e), pushCommand(e), importCommand(e), loadCommand(e), runCommand(e), lsCommand(e), duCommand(e), gcCommand(e), verifyCommand(e), signCommand(e), attestationCommand(e), trustRootCommand(e), migrateCommand(e), engineCommand(e), remoteCommand(e), completionCommand(e), manCommand(e)}
+	cmds := []*cli.Command{saveCommand(e), pullCommand(e), pushCommand(e), importCommand(e), loadCommand(e), runCommand(e), lsCommand(e), diffCommand(e), duCommand(e), gcCommand(e), verifyCommand(e), signCommand(e), attestationCommand(e), trustRootCommand(e), migrateCommand(e), engineCommand(e), remoteCommand(e), completionCommand(e), manCommand(e)}
 	for _, c := range cmds {
 		c.Flags = append(c.Flags, globalFlags(false)...)
 		wrap(c)

@@ -42,7 +42,7 @@ func TestCompletionBash(t *testing.T) {
 		want string // COMPREPLY, space-separated
 	}{
 		{"imgsave sa", "save"},
-		{"imgsave ", "save pull push import load run ls du gc verify sign attestation trust-root migrate engine remote completion"},
+		{"imgsave ", "save pull push import load run ls diff du gc verify sign attestation trust-root migrate engine remote completion"},
 		{"imgsave rem", "remote"},
 		{"imgsave remote in", "install init"},
 		{"imgsave remote register --reg", "--registry"},

@@ -22,6 +22,7 @@ var guide = []struct{ file, section string }{
 	{"README.md", "DataLad"},
 	{"docs/datasets.md", "Getting layers back"},
 	{"README.md", "A registry"},
+	{"README.md", "Did my rebuild reproduce it?"},
 	{"README.md", "Evidence"},
 }
 
