@@ -33,6 +33,11 @@ type DiffOptions struct {
 	// TempDir is where an engine's or a registry's image is written for
 	// the comparison, and removed after it; "" is the system's.
 	TempDir string
+	// VerifiedDir holds the record of layer files already hashed, shared
+	// with [Load] ([LoadOptions].VerifiedDir): a layer file unchanged since
+	// it was hashed is not hashed again against its diff ID (its files
+	// are, to compare them).
+	VerifiedDir string
 }
 
 // DiffResult is the outcome of [Diff]: the verdict, then the config's,
@@ -79,7 +84,13 @@ func Diff(ctx context.Context, a, b string, opts DiffOptions) (*DiffResult, erro
 		}
 		sides[i] = imgdiff.Side{Name: s, Dir: d, Image: im}
 	}
-	return imgdiff.Compare(ctx, sides[0], sides[1], opts.Options)
+	o := opts.Options
+	if o.Verified == nil {
+		o.Verified = verifiedRecord(opts.VerifiedDir)
+	}
+	res, err := imgdiff.Compare(ctx, sides[0], sides[1], o)
+	_ = o.Verified.Save() // a cache: losing it costs a hash next time
+	return res, err
 }
 
 // fetch returns the directory of side s (the i-th), writing a registry's

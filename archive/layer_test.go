@@ -34,7 +34,7 @@ func TestLayerStream(t *testing.T) {
 		{"Mismatch", digest.FromString("other"), io.ReadAll},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rc, err := d.Layer(t.Context(), DirLayer{Path: "layer", DiffID: tc.want})
+			rc, err := d.Layer(t.Context(), DirLayer{Path: "layer", DiffID: tc.want}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func TestLayerStream(t *testing.T) {
 	}
 	// Closed half-way: no goroutine left waiting (the race detector and
 	// the test's end would show one).
-	rc, err := d.Layer(t.Context(), DirLayer{Path: "layer", DiffID: digest.FromBytes(body)})
+	rc, err := d.Layer(t.Context(), DirLayer{Path: "layer", DiffID: digest.FromBytes(body)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,13 @@ package archive
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // verifiedSetup is an extracted image whose files' ctimes are older than a
@@ -178,5 +181,51 @@ func TestVerifiedRecordMerges(t *testing.T) {
 		if n, _, err := sendWith(t, s.d, s.im, cache); err != nil || n != 0 {
 			t.Errorf("image %d after both saved: hashed %d bytes, %v; want 0", i+1, n, err)
 		}
+	}
+}
+
+// TestLayerVerifiedRecord: with a record, a layer file is hashed against
+// its diff ID once, then streamed unhashed while unchanged, as load sends
+// it; a file changed since is hashed again and its mismatch found (#32).
+func TestLayerVerifiedRecord(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 100_000)
+	dir := t.TempDir()
+	name := filepath.Join(dir, "layer")
+	if err := os.WriteFile(name, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := racyMargin
+	racyMargin = 20 * time.Millisecond
+	t.Cleanup(func() { racyMargin = old })
+	time.Sleep(2 * racyMargin)
+	rec := OpenVerifiedRecord(filepath.Join(t.TempDir(), "rec"))
+	d := newDir(dir)
+	l := DirLayer{Path: "layer", DiffID: digest.FromBytes(body)}
+	read := func() (int64, []byte, error) {
+		t.Helper()
+		before := bytesHashed.Load()
+		rc, err := d.Layer(t.Context(), l, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		return bytesHashed.Load() - before, got, err
+	}
+	for i, wantHashed := range []int64{int64(len(body)), 0} {
+		hashed, got, err := read()
+		if err != nil || !bytes.Equal(got, body) || hashed != wantHashed {
+			t.Fatalf("read %d: %d bytes, %v, hashed %d; want the body, hashed %d", i+1, len(got), err, hashed, wantHashed)
+		}
+	}
+	changed := bytes.Clone(body)
+	changed[0] = 'X'
+	if err := os.WriteFile(name, changed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hashed, _, err := read()
+	var dm *DigestMismatchError
+	if !errors.As(err, &dm) || hashed != int64(len(body)) {
+		t.Fatalf("read of the changed file: %v, hashed %d; want a digest mismatch, hashed again", err, hashed)
 	}
 }

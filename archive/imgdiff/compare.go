@@ -31,6 +31,11 @@ type Options struct {
 	// which describes the layers, then counts as layer boundaries, and
 	// the bytes of tars and configs (their encoding) do not count.
 	IgnoreLayerBoundaries bool `json:"ignore_layer_boundaries"`
+	// Verified, when not nil, is the record of layer files hashed before
+	// (as load keeps it): a layer file it holds as unchanged is read
+	// without hashing it against its diff ID, and one hashed here is
+	// added to it ([archive.Dir.Layer]). Files are hashed either way.
+	Verified *archive.VerifiedRecord `json:"-"`
 }
 
 // Verdict is the one-word answer of a comparison.
@@ -168,7 +173,7 @@ func Compare(ctx context.Context, a, b Side, opts Options) (*Result, error) {
 		}
 		return r, nil
 	}
-	layers, err := readAll(ctx, a, b)
+	layers, err := readAll(ctx, a, b, opts.Verified)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +256,7 @@ func describe(s Side) Image {
 
 // readAll reads every distinct layer of both sides once, two to four at
 // a time, within one budget.
-func readAll(ctx context.Context, a, b Side) (map[digest.Digest]*layer, error) {
+func readAll(ctx context.Context, a, b Side, rec *archive.VerifiedRecord) (map[digest.Digest]*layer, error) {
 	type job struct {
 		d *archive.Dir
 		l archive.DirLayer
@@ -276,7 +281,7 @@ func readAll(ctx context.Context, a, b Side) (map[digest.Digest]*layer, error) {
 	for _, j := range jobs {
 		g.Go(func() error {
 			buf := make([]byte, 1<<20)
-			l, err := readLayer(ctx, j.d, j.l, bud, buf)
+			l, err := readLayer(ctx, j.d, j.l, rec, bud, buf)
 			if err != nil {
 				return err
 			}

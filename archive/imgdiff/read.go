@@ -86,8 +86,8 @@ func newBudget(entries, xattrs int64) *budget {
 }
 
 // readLayer reads the layer l of d once, hashing its regular files.
-func readLayer(ctx context.Context, d *archive.Dir, l archive.DirLayer, b *budget, buf []byte) (*layer, error) {
-	rc, err := d.Layer(ctx, l)
+func readLayer(ctx context.Context, d *archive.Dir, l archive.DirLayer, rec *archive.VerifiedRecord, b *budget, buf []byte) (*layer, error) {
+	rc, err := d.Layer(ctx, l, rec)
 	if err != nil {
 		return nil, err
 	}
