@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$PWD/bin/imgsave
-[ -x "$bin" ] || go build -o "$bin" ./cmd/imgsave
+go build -o "$bin" ./cmd/imgsave # always: a stale binary may lack a command
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.org GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.org
