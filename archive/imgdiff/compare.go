@@ -61,7 +61,7 @@ const (
 	// ConfigEncoding is for configs whose compared fields are all equal
 	// in other bytes: key order, spacing, or fields not compared (legacy
 	// Docker's container and container_config, a record of the build
-	// container whose ID is new in every build).
+	// container whose ID is new in every build, and docker_version).
 	ConfigEncoding = "config encoding"
 )
 

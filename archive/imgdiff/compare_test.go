@@ -188,6 +188,7 @@ func TestCompare(t *testing.T) {
 				im := two(tb, t0, base, app)
 				im.config["config"] = map[string]any{"Env": []string{"PATH=/usr/bin"}, "Cmd": []string{"/bin/sh"}, "Domainname": "", "Entrypoint": nil, "Tty": false, "Volumes": map[string]any{}}
 				im.config["container_config"] = map[string]any{"Hostname": "4f3c2b1a"}
+				im.config["docker_version"] = "26.1.5+dfsg1"
 				return im
 			},
 			want: map[string]string{

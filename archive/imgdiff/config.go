@@ -13,9 +13,10 @@ import (
 var timestampLabels = map[string]bool{"org.opencontainers.image.created": true, "org.label-schema.build-date": true}
 
 // notCompared are the config's fields left out: rootfs (the layers are
-// compared instead) and legacy Docker's record of the build container,
-// whose ID is new in every build.
-var notCompared = map[string]bool{"rootfs": true, "container": true, "container_config": true}
+// compared instead), legacy Docker's record of the build container, whose
+// ID is new in every build, and the version of the Docker that wrote the
+// config, which one rootfs imported by two engines differs in alone.
+var notCompared = map[string]bool{"rootfs": true, "container": true, "container_config": true, "docker_version": true}
 
 // compareConfig compares two configs field by field: the top level,
 // config (the run settings), config.Labels by label, and history by
