@@ -37,6 +37,7 @@ command -v curl >/dev/null || need_pkgs+=(curl) # the registry check
 command -v git-annex >/dev/null || need_pkgs+=(git-annex) # the dataset round trips
 command -v setpriv >/dev/null || need_pkgs+=(util-linux)
 command -v skopeo >/dev/null || need_pkgs+=(skopeo) # a peer that writes OCI layouts and pushes (e2e have:skopeo)
+command -v dot >/dev/null || need_pkgs+=(graphviz) # renders du --format dot (ls_collection.txtar)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	log "installing ${need_pkgs[*]}"
 	flock /var/lock/imgsave-apt.lock apt-get update -qq

@@ -23,6 +23,7 @@ var toolPackages = map[string]string{
 	"curl":    "curl",
 	"datalad": "datalad",
 	"docker":  "docker.io",
+	"dot":     "graphviz",
 	// docker buildx, a CLI plugin: scripts/buildx.sh unpacks trixie's.
 	"docker-buildx": "docker-buildx",
 	"git":           "git",
