@@ -73,6 +73,8 @@ func FuzzExtract(f *testing.F) {
 	f.Add(fixture(f, "legacy.tar"))
 	f.Add(fixture(f, "oci.tar"))
 	f.Add(fixture(f, "oci-gzip.tar"))
+	// docker buildx's OCI export, with BuildKit attestation manifests (#30).
+	f.Add(fixture(f, "buildx-oci.tar"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		outer := t.TempDir()
 		parent := filepath.Join(outer, "parent")
