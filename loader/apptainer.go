@@ -75,13 +75,11 @@ func (a *Apptainer) Info(ctx context.Context) (*Info, error) {
 	in.Platform = platformOf(runtime.GOOS, runtime.GOARCH)
 	fuse := FuseUsable()
 	in.Fuse = &fuse
-	p := a.command(ctx, "version")
-	out := &tailBuffer{max: outputMax}
-	p.cmd.Stdout = out
-	if err := p.err(p.cmd.Run()); err != nil {
+	out, err := a.command(ctx, "version").output()
+	if err != nil {
 		return in, err
 	}
-	in.Version = strings.TrimSpace(out.String())
+	in.Version = strings.TrimSpace(string(out))
 	return in, nil
 }
 

@@ -63,17 +63,12 @@ func imageIDs(lines []string) ([]digest.Digest, error) {
 // lines runs `E ARGS...` and returns its output's non-empty lines. The
 // output is bounded.
 func (e *Engine) lines(ctx context.Context, args ...string) ([]string, error) {
-	p := e.command(ctx, args...)
-	out := &tailBuffer{max: outputMax}
-	p.cmd.Stdout = out
-	if err := p.err(p.cmd.Run()); err != nil {
+	out, err := e.command(ctx, args...).output()
+	if err != nil {
 		return nil, err
 	}
-	if out.dropped {
-		return nil, &RunError{Args: p.args, Err: fmt.Errorf("output exceeds %d bytes", outputMax)}
-	}
 	var lines []string
-	for l := range bytes.Lines(out.buf) {
+	for l := range bytes.Lines(out) {
 		if s := strings.TrimSpace(string(l)); s != "" {
 			lines = append(lines, s)
 		}

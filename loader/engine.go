@@ -193,6 +193,20 @@ func newProc(ctx context.Context, path string, env []string, args ...string) *pr
 	return p
 }
 
+// output runs p's command and returns its stdout, at most outputMax
+// bytes: more is an error, as the command's failure is (see err).
+func (p *proc) output() ([]byte, error) {
+	out := &tailBuffer{max: outputMax}
+	p.cmd.Stdout = out
+	if err := p.err(p.cmd.Run()); err != nil {
+		return nil, err
+	}
+	if out.dropped {
+		return nil, &RunError{Args: p.args, Err: fmt.Errorf("output exceeds %d bytes", outputMax)}
+	}
+	return out.buf, nil
+}
+
 // err turns an error from starting or waiting for p's command into a
 // *RunError carrying the classified sentinel, the context's cause when the
 // context ended, or else err itself. It returns nil for nil.

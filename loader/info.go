@@ -57,16 +57,14 @@ func (e *Engine) Info(ctx context.Context) (*Info, error) {
 		}
 		return in, parseDockerInfo(body, in)
 	}
-	p := e.command(ctx, "info", "--format", "{{json .}}")
-	out := &tailBuffer{max: outputMax}
-	p.cmd.Stdout = out
-	if err := p.err(p.cmd.Run()); err != nil {
+	out, err := e.command(ctx, "info", "--format", "{{json .}}").output()
+	if err != nil {
 		return in, err
 	}
 	if e.Name == "podman" {
-		return in, parsePodmanInfo(out.buf, in)
+		return in, parsePodmanInfo(out, in)
 	}
-	return in, parseDockerInfo(out.buf, in)
+	return in, parseDockerInfo(out, in)
 }
 
 // parseDockerInfo reads docker's `info` (the API's /info): the version,

@@ -176,15 +176,11 @@ func (e *Engine) getSocket(ctx context.Context, sock, path string, args []string
 // inspectCLI runs `E image inspect --format '{{json .}}' NAME`.
 func (e *Engine) inspectCLI(ctx context.Context, name string) (*Image, error) {
 	p := e.command(ctx, append([]string{"image", "inspect", "--format", "{{json .}}"}, operands(name)...)...)
-	out := &tailBuffer{max: outputMax}
-	p.cmd.Stdout = out
-	if err := p.err(p.cmd.Run()); err != nil {
+	out, err := p.output()
+	if err != nil {
 		return nil, err
 	}
-	if out.dropped {
-		return nil, &RunError{Args: p.args, Err: fmt.Errorf("output exceeds %d bytes", outputMax)}
-	}
-	img, err := parseInspect(out.buf)
+	img, err := parseInspect(out)
 	if err != nil {
 		return nil, &RunError{Args: p.args, Err: err}
 	}
