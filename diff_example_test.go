@@ -41,7 +41,6 @@ func ExampleDiff() {
 	// Output:
 	// different [timestamps] equal: false
 	// comment: "Imported from -" → absent
-	// docker_version: "20.10.24+dfsg1" → absent
 	// layer 0 same
 }
 
