@@ -256,6 +256,7 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	repo := fmt.Sprintf("imgsave-e2e/%s-%d", strings.ToLower(strings.ReplaceAll(filepath.Base(env.WorkDir), "script-", "")), os.Getpid())
 	env.Setenv("T", repo)
 	env.Defer(func() { removeImages(repo, e.host) })
+	env.Defer(func() { removeMade(filepath.Join(env.WorkDir, madeImages)) })
 	if other := otherDocker(all, i); other != "" {
 		env.Setenv("OTHER_DOCKER_HOST", other)
 		env.Defer(func() { removeImages(repo, other) })
@@ -274,14 +275,39 @@ func otherDocker(all []testEngine, i int) string {
 	return ""
 }
 
+// removeImages removes the script's tags from host: $T's, also under a
+// registry's name (a load of a pulled directory tags it so).
 func removeImages(repo, host string) {
 	engine, env := "docker", "DOCKER_HOST="+host
 	if strings.HasPrefix(host, "podman") {
 		engine, env = "podman", "IMGSAVE_NOTHING=1"
 	}
-	cmd := exec.Command("sh", "-c", `$1 image ls --format '{{.Repository}}:{{.Tag}}' | sed 's|^localhost/||' | grep "^$0:" | xargs -r $1 rmi -f >/dev/null`, repo, engine)
+	cmd := exec.Command("sh", "-c", `$1 image ls --format '{{.Repository}}:{{.Tag}}' | sed 's|^localhost/||' | grep -E "(^|/)$0:" | xargs -r $1 rmi -f >/dev/null`, repo, engine)
 	cmd.Env = append(os.Environ(), env)
 	cmd.Run()
+}
+
+// madeImages is the file in a script's work folder where mkimage writes
+// each image it makes: engine, DOCKER_HOST and ID, a line each. An image a
+// second mkimage of the same tag left untagged is found by no name, so
+// removeMade removes them by ID, or each CI run left dozens behind on the
+// engines of the machine.
+const madeImages = ".made-images"
+
+func removeMade(file string) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 3 {
+			continue
+		}
+		cmd := exec.Command(f[0], "rmi", "-f", f[2])
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+f[1])
+		cmd.Run()
+	}
 }
 
 func condition(cond string, e testEngine, all []testEngine, i int) (bool, error) {
@@ -397,12 +423,25 @@ func cmdMkimage(ts *testscript.TestScript, neg bool, args []string) {
 	if engine == "" {
 		engine = "docker"
 	}
+	host := ts.Getenv("DOCKER_HOST")
 	cmd := exec.Command(engine, "import", "-c", `CMD ["/bin/sh"]`, "-", args[0])
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+ts.Getenv("DOCKER_HOST"))
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host)
 	cmd.Stdin = buf
-	if out, err := cmd.CombinedOutput(); err != nil {
-		ts.Fatalf("%s import %s: %v: %s", engine, args[0], err, out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		ts.Fatalf("%s import %s: %v: %s", engine, args[0], err, stderr.Bytes())
 	}
+	id := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(id, "sha256:") && engine != "podman" || strings.ContainsAny(id, " \t\n") {
+		ts.Fatalf("%s import %s printed %q, not an image ID", engine, args[0], out)
+	}
+	f, err := os.OpenFile(ts.MkAbs(madeImages), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	ts.Check(err)
+	_, err = fmt.Fprintf(f, "%s\t%s\t%s\n", engine, host, id)
+	ts.Check(err)
+	ts.Check(f.Close())
 }
 
 // busyboxTar is a layer of busybox (bb), with a link to it in bin/ for
