@@ -141,6 +141,7 @@ func engines(t *testing.T) []testEngine {
 // TestScript runs every script in testdata/script against each engine; a
 // script that needs none runs against the first only ([engine] condition).
 func TestScript(t *testing.T) {
+	t.Cleanup(removeMade)
 	engs := engines(t)
 	if len(engs) == 0 {
 		engs = []testEngine{{}}
@@ -256,7 +257,6 @@ func setup(env *testscript.Env, e testEngine, all []testEngine, i int) error {
 	repo := fmt.Sprintf("imgsave-e2e/%s-%d", strings.ToLower(strings.ReplaceAll(filepath.Base(env.WorkDir), "script-", "")), os.Getpid())
 	env.Setenv("T", repo)
 	env.Defer(func() { removeImages(repo, e.host) })
-	env.Defer(func() { removeMade(filepath.Join(env.WorkDir, madeImages)) })
 	if other := otherDocker(all, i); other != "" {
 		env.Setenv("OTHER_DOCKER_HOST", other)
 		env.Defer(func() { removeImages(repo, other) })
@@ -275,39 +275,38 @@ func otherDocker(all []testEngine, i int) string {
 	return ""
 }
 
-// removeImages removes the script's tags from host: $T's, also under a
-// registry's name (a load of a pulled directory tags it so).
 func removeImages(repo, host string) {
 	engine, env := "docker", "DOCKER_HOST="+host
 	if strings.HasPrefix(host, "podman") {
 		engine, env = "podman", "IMGSAVE_NOTHING=1"
 	}
-	cmd := exec.Command("sh", "-c", `$1 image ls --format '{{.Repository}}:{{.Tag}}' | sed 's|^localhost/||' | grep -E "(^|/)$0:" | xargs -r $1 rmi -f >/dev/null`, repo, engine)
+	cmd := exec.Command("sh", "-c", `$1 image ls --format '{{.Repository}}:{{.Tag}}' | sed 's|^localhost/||' | grep "^$0:" | xargs -r $1 rmi -f >/dev/null`, repo, engine)
 	cmd.Env = append(os.Environ(), env)
 	cmd.Run()
 }
 
-// madeImages is the file in a script's work folder where mkimage writes
-// each image it makes: engine, DOCKER_HOST and ID, a line each. An image a
-// second mkimage of the same tag left untagged is found by no name, so
-// removeMade removes them by ID, or each CI run left dozens behind on the
-// engines of the machine.
-const madeImages = ".made-images"
+// made lists each image mkimage made: engine, DOCKER_HOST and ID. An
+// image a second mkimage of the same tag left untagged, or one a load of a
+// pulled directory tagged under the registry's name, is found by no $T
+// name, and a full run left about 57 on the engines of the machine:
+// removeMade removes them by ID once every script has ended. Not at each
+// script's end: on a containerd image store, every removal runs a garbage
+// collection that can take a snapshot another script's load is reusing
+// (containerd#3787).
+var made struct {
+	sync.Mutex
+	images [][3]string
+}
 
-func removeMade(file string) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) != 3 {
-			continue
-		}
-		cmd := exec.Command(f[0], "rmi", "-f", f[2])
-		cmd.Env = append(os.Environ(), "DOCKER_HOST="+f[1])
+func removeMade() {
+	made.Lock()
+	defer made.Unlock()
+	for _, m := range made.images {
+		cmd := exec.Command(m[0], "rmi", "-f", m[2])
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+m[1])
 		cmd.Run()
 	}
+	made.images = nil
 }
 
 func condition(cond string, e testEngine, all []testEngine, i int) (bool, error) {
@@ -437,11 +436,9 @@ func cmdMkimage(ts *testscript.TestScript, neg bool, args []string) {
 	if !strings.HasPrefix(id, "sha256:") && engine != "podman" || strings.ContainsAny(id, " \t\n") {
 		ts.Fatalf("%s import %s printed %q, not an image ID", engine, args[0], out)
 	}
-	f, err := os.OpenFile(ts.MkAbs(madeImages), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	ts.Check(err)
-	_, err = fmt.Fprintf(f, "%s\t%s\t%s\n", engine, host, id)
-	ts.Check(err)
-	ts.Check(f.Close())
+	made.Lock()
+	made.images = append(made.images, [3]string{engine, host, id})
+	made.Unlock()
 }
 
 // busyboxTar is a layer of busybox (bb), with a link to it in bin/ for
