@@ -72,10 +72,9 @@ func noEngine(args []string) []string {
 }
 
 // examplesFinder returns what finds the imgsave commands in text: each
-// "imgsave CMD ..." up to a shell operator, redirection or comment, where CMD is one of
-// names, the app's commands, so that a new command's examples are checked
-// from the day it is added (du, gc, diff and trust-root were missed when
-// this list was written by hand).
+// "imgsave CMD ..." up to a shell operator, redirection or comment, where
+// CMD is one of names, the app's commands, so that a new command's
+// examples are checked from the day it is added.
 func examplesFinder(names []string) func(text string) []string {
 	quoted := make([]string, len(names))
 	for i, n := range names {

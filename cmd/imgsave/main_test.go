@@ -295,15 +295,17 @@ func removeImages(repo, host string) {
 // (containerd#3787).
 var made struct {
 	sync.Mutex
-	images [][3]string
+	images []madeImage
 }
+
+type madeImage struct{ engine, host, id string }
 
 func removeMade() {
 	made.Lock()
 	defer made.Unlock()
 	for _, m := range made.images {
-		cmd := exec.Command(m[0], "rmi", "-f", m[2])
-		cmd.Env = append(os.Environ(), "DOCKER_HOST="+m[1])
+		cmd := exec.Command(m.engine, "rmi", "-f", m.id)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+m.host)
 		cmd.Run()
 	}
 	made.images = nil
@@ -437,7 +439,7 @@ func cmdMkimage(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s import %s printed %q, not an image ID", engine, args[0], out)
 	}
 	made.Lock()
-	made.images = append(made.images, [3]string{engine, host, id})
+	made.images = append(made.images, madeImage{engine, host, id})
 	made.Unlock()
 }
 
